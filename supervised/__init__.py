@@ -1,0 +1,1 @@
+"""MNIST teacher -> student knowledge distillation, on the loss from :mod:`rl_distill.losses`."""

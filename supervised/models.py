@@ -1,0 +1,57 @@
+"""Teachers and students for MNIST, selectable by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from torch import nn
+
+
+def article_cnn() -> nn.Module:
+    """The seed article's CNN: conv 1->10 k5, pool, conv 10->20 k5, pool, fc 320->50->10, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(1, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Conv2d(10, 20, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Flatten(), nn.Linear(320, 50), nn.ReLU(), nn.Linear(50, 10),
+    )  # fmt: skip
+
+
+def wide_cnn() -> nn.Module:
+    """The article's CNN widened (32/64 channels, fc 1024->256) with dropout: the larger teacher."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Conv2d(32, 64, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
+        nn.Flatten(), nn.Dropout(0.3), nn.Linear(1024, 256), nn.ReLU(), nn.Dropout(0.3), nn.Linear(256, 10),
+    )  # fmt: skip
+
+
+def hinton_mlp() -> nn.Module:
+    """Hinton et al. 2015's teacher: 784-1200-1200-10 with dropout (no jitter here)."""
+    return nn.Sequential(
+        nn.Flatten(), nn.Dropout(0.2),
+        nn.Linear(784, 1200), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(1200, 1200), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(1200, 10),
+    )  # fmt: skip
+
+
+TEACHERS: dict[str, Callable[[], nn.Module]] = {
+    "cnn": article_cnn,
+    "cnn-wide": wide_cnn,
+    "hinton-mlp": hinton_mlp,
+}
+
+
+def student_mlp(hidden: Sequence[int]) -> nn.Module:
+    """An MLP on the flattened 784 pixels (the article's student, made runnable)."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = 784
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    layers.append(nn.Linear(width, 10))
+    return nn.Sequential(*layers)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,214 @@
+"""Train an MNIST teacher, then the same student three ways, and report the comparison."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from torch import nn
+from tqdm import tqdm
+
+from rl_distill.errors import InputError
+from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
+from rl_distill.losses import check_lam, check_temperature, kd_loss
+from supervised.data import MnistData, load_mnist
+from supervised.models import TEACHERS, count_params, student_mlp
+
+
+@dataclass(frozen=True)
+class MnistConfig:
+    """Every setting of one MNIST teacher -> student run."""
+
+    epochs: int = 8
+    """Teacher training epochs."""
+    student_epochs: int = 30
+    """Epochs for each student (a small MLP epoch costs under a second)."""
+    teacher: str = "cnn-wide"
+    """Teacher architecture, one of supervised.models.TEACHERS."""
+    student_hidden: tuple[int, ...] = (50,)
+    """Hidden layer sizes of the student MLP."""
+    temperature: float = 4.0
+    """Softmax temperature T of the soft-target term."""
+    lam: float = 0.1
+    """Weight of the label cross-entropy; 1 - lam weights T^2 * KL."""
+    batch_size: int = 128
+    """Minibatch size for every model."""
+    lr: float = 1e-3
+    """Adam learning rate (cosine-decayed to zero over the run)."""
+    seed: int = 0
+    """Seeds weights, batch order and dropout."""
+    train_subset: int | None = None
+    """Use only the first N training images (quick runs and tests)."""
+
+    def validate(self) -> None:
+        if self.epochs <= 0 or self.student_epochs <= 0:
+            raise InputError(f"--epochs and --student-epochs must be positive, got {self.epochs}, "
+                             f"{self.student_epochs}")
+        if self.teacher not in TEACHERS:
+            raise InputError(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
+        if not self.student_hidden or min(self.student_hidden) <= 0:
+            raise InputError(f"--student-hidden sizes must be positive, got {list(self.student_hidden)}")
+        try:
+            check_temperature(self.temperature)
+            check_lam(self.lam)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if self.train_subset is not None and self.train_subset <= 0:
+            raise InputError(f"--train-subset must be positive, got {self.train_subset}")
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    name: str
+    test_accuracy: float
+    test_errors: int
+    params: int
+    images_per_second: float
+    train_seconds: float
+
+
+@dataclass(frozen=True)
+class MnistResult:
+    config: MnistConfig
+    models: list[ModelReport] = field(default_factory=list)
+
+
+def train_model(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    config: MnistConfig,
+    *,
+    name: str,
+    epochs: int,
+    teacher_logits: torch.Tensor | None = None,
+) -> float:
+    """Train in place; cross-entropy on ``labels``, or soft KD when teacher logits are given.
+
+    Batches are drawn by index from in-memory tensors with a generator seeded from the config,
+    so the three students see the same batch order. Returns wall seconds.
+    """
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    steps_per_epoch = -(-len(images) // config.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
+    start = time.perf_counter()
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(images), generator=generator)
+        bar = tqdm(order.split(config.batch_size), desc=f"{name} {epoch + 1}/{epochs}", leave=False)
+        for batch in bar:
+            logits = model(images[batch])
+            if teacher_logits is None:
+                loss = F.cross_entropy(logits, labels[batch])
+            else:
+                terms = kd_loss(
+                    logits, teacher_logits[batch], labels[batch], temperature=config.temperature, lam=config.lam
+                )
+                loss = terms.total
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    model.eval()
+    return time.perf_counter() - start
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(chunk) for chunk in images.split(batch_size)])
+
+
+@torch.inference_mode()
+def images_per_second(model: nn.Module, images: torch.Tensor, batch_size: int = 1024, repeats: int = 5) -> float:
+    batch = images[:batch_size]
+    model.eval()
+    model(batch)  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        model(batch)
+    return repeats * len(batch) / (time.perf_counter() - start)
+
+
+def report(name: str, model: nn.Module, data: MnistData, seconds: float) -> ModelReport:
+    predictions = predict_logits(model, data.test_x).argmax(dim=1)
+    errors = int((predictions != data.test_y).sum())
+    return ModelReport(
+        name=name,
+        test_accuracy=1.0 - errors / len(data.test_y),
+        test_errors=errors,
+        params=count_params(model),
+        images_per_second=images_per_second(model, data.test_x),
+        train_seconds=seconds,
+    )
+
+
+def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[str, nn.Module]]:
+    """Teacher on labels; then one student initialisation trained on labels, hard and soft targets."""
+    config.validate()
+    if config.train_subset is not None:
+        data = data.subset_train(config.train_subset)
+    torch.manual_seed(config.seed)
+    teacher = TEACHERS[config.teacher]()
+    seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs)
+    reports = [report("teacher", teacher, data, seconds)]
+    teacher_logits = predict_logits(teacher, data.train_x)  # once, not per batch
+
+    torch.manual_seed(config.seed + 1)
+    initial = student_mlp(config.student_hidden)
+    models: dict[str, nn.Module] = {"teacher": teacher}
+    variants = {
+        "student-labels": (data.train_y, None),
+        "student-hard": (teacher_logits.argmax(dim=1), None),
+        "student-soft": (data.train_y, teacher_logits),
+    }
+    for name, (labels, soft) in variants.items():
+        student = copy.deepcopy(initial)
+        seconds = train_model(
+            student, data.train_x, labels, config, name=name, epochs=config.student_epochs, teacher_logits=soft
+        )
+        reports.append(report(name, student, data, seconds))
+        models[name] = student
+    return MnistResult(config=config, models=reports), models
+
+
+def markdown_table(reports: Sequence[ModelReport]) -> str:
+    lines = [
+        "| model | test accuracy | test errors | params | images/s (batch 1024) | train s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in reports:
+        lines.append(
+            f"| {r.name} | {100 * r.test_accuracy:.2f}% | {r.test_errors} | {r.params:,} "
+            f"| {r.images_per_second:,.0f} | {r.train_seconds:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def save_run(result: MnistResult, models: dict[str, nn.Module], out: Path, data_source: str) -> None:
+    """Write results.json, results.md and each model's weights (safetensors) to ``out``, atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, model in models.items():
+        tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+        atomic_write(out / f"{name}.safetensors", lambda tmp, t=tensors: save_file(t, str(tmp)))
+    payload = {"config": asdict(result.config), "data": data_source, "models": [asdict(r) for r in result.models]}
+    atomic_write_json(out / "results.json", payload)
+    atomic_write_text(out / "results.md", markdown_table(result.models))
+
+
+def mnist_main(config: MnistConfig, *, data_dir: str | None, out: Path) -> MnistResult:
+    config.validate()
+    data = load_mnist(data_dir)
+    result, models = run_mnist(config, data)
+    save_run(result, models, out, data.source)
+    print(markdown_table(result.models))
+    print(f"wrote {out}/results.json")
+    return result
