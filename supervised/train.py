@@ -33,7 +33,7 @@ class MnistConfig:
     """Teacher architecture, one of supervised.models.TEACHERS."""
     student_hidden: tuple[int, ...] = (50,)
     """Hidden layer sizes of the student MLP."""
-    temperature: float = 4.0
+    temperature: float = 2.5
     """Softmax temperature T of the soft-target term."""
     lam: float = 0.1
     """Weight of the label cross-entropy; 1 - lam weights T^2 * KL."""

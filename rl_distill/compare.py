@@ -1,0 +1,92 @@
+"""Compare a teacher with its students (and PPO-from-scratch baselines): return, size, latency."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rl_distill.evaluate import EvalResult, evaluate, evaluate_random, predict_latency_us
+from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.policies import load_policy, policy_parameters
+
+ROLES = ("teacher", "student", "scratch")
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    name: str
+    role: str
+    path: str
+    mean_return: float
+    std_return: float
+    ci95: tuple[float, float]
+    episodes: int
+    policy_params: int
+    compression_ratio: float
+    """Teacher policy parameters / this model's."""
+    percent_of_teacher: float
+    """100 * mean return / teacher's mean return (misleading for negative returns: see score)."""
+    score: float
+    """(return - random) / (teacher - random): 1 matches the teacher, 0 is a random policy."""
+    latency_us: float
+    """Median microseconds per SB3 ``predict`` call on one observation."""
+
+
+def score(value: float, teacher: float, random: float) -> float:
+    return (value - random) / (teacher - random) if teacher != random else float("nan")
+
+
+def compare(
+    env_id: str,
+    teacher: Path,
+    students: list[Path],
+    scratch: list[Path] | None = None,
+    *,
+    episodes: int = 100,
+    deterministic: bool = True,
+    vecnormalize: Path | None = None,
+) -> tuple[list[CompareRow], EvalResult]:
+    """Evaluate every model on the same seeds; returns the rows and the random policy's result."""
+    entries = [(teacher, "teacher")] + [(p, "student") for p in students] + [(p, "scratch") for p in scratch or []]
+    loaded = [(load_policy(p, env_id, vecnormalize=vecnormalize if role == "teacher" else None), role)
+              for p, role in entries]  # fmt: skip
+    results = [(policy, role, evaluate(policy, env_id, episodes=episodes, deterministic=deterministic))
+               for policy, role in loaded]  # fmt: skip
+    random = evaluate_random(env_id, episodes=episodes)
+    teacher_result = results[0][2]
+    teacher_params = policy_parameters(results[0][0].policy)
+    rows = []
+    for policy, role, result in results:
+        params = policy_parameters(policy.policy)
+        rows.append(CompareRow(
+            name=policy.path.stem if role != "teacher" else "teacher", role=role, path=str(policy.path),
+            mean_return=result.mean_return, std_return=result.std_return, ci95=result.ci95,
+            episodes=result.episodes, policy_params=params, compression_ratio=teacher_params / params,
+            percent_of_teacher=100.0 * result.mean_return / teacher_result.mean_return
+            if teacher_result.mean_return else float("nan"),
+            score=score(result.mean_return, teacher_result.mean_return, random.mean_return),
+            latency_us=predict_latency_us(policy, env_id),
+        ))  # fmt: skip
+    return rows, random
+
+
+def markdown(rows: list[CompareRow], env_id: str, random: EvalResult) -> str:
+    lines = [
+        f"{env_id}: {rows[0].episodes} evaluation episodes per model (fixed seeds); random policy "
+        f"{random.mean_return:.1f}.",
+        "",
+        "| model | role | mean return ± 95% CI | % of teacher | score | policy params | compression | "
+        "latency µs (batch 1) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        half = (r.ci95[1] - r.ci95[0]) / 2
+        lines.append(f"| {r.name} | {r.role} | {r.mean_return:.1f} ± {half:.1f} | {r.percent_of_teacher:.1f}% | "
+                     f"{r.score:.3f} | {r.policy_params:,} | {r.compression_ratio:.1f}x | {r.latency_us:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_compare(rows: list[CompareRow], random: EvalResult, env_id: str, out: Path) -> None:
+    atomic_write_json(out / "compare.json", {"env_id": env_id, "random_mean_return": random.mean_return,
+                                             "rows": [asdict(r) for r in rows]})  # fmt: skip
+    atomic_write_text(out / "compare.md", markdown(rows, env_id, random))

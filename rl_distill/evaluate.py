@@ -1,0 +1,96 @@
+"""Episode-return evaluation on fixed seeds, through SB3's ``evaluate_policy``.
+
+Seeds start at :data:`rl_distill.envs.EVAL_SEED`, far from training seeds. Anyone can reproduce a
+figure with plain SB3: ``PPO.load(zip)``, ``make_vec_env(env_id, n_envs=EVAL_ENVS, seed=EVAL_SEED)``
+(wrapped in the model's frozen VecNormalize if it has one) and ``evaluate_policy(...,
+return_episode_rewards=True)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.evaluation import evaluate_policy
+
+from rl_distill.envs import EVAL_SEED, make_env
+from rl_distill.policies import LoadedPolicy
+
+EVAL_ENVS = 10
+Z_95 = 1.959964
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Returns of ``episodes`` evaluation episodes and their summary."""
+
+    mean_return: float
+    std_return: float
+    min_return: float
+    max_return: float
+    ci95: tuple[float, float]
+    """Normal-approximation 95% confidence interval of the mean return."""
+    episodes: int
+    deterministic: bool
+    returns: list[float]
+    mean_length: float
+
+    @classmethod
+    def from_returns(cls, returns: list[float], lengths: list[int], deterministic: bool) -> EvalResult:
+        values = np.asarray(returns, dtype=np.float64)
+        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        half = Z_95 * std / math.sqrt(len(values))
+        mean = float(values.mean())
+        return cls(mean_return=mean, std_return=std, min_return=float(values.min()),
+                   max_return=float(values.max()), ci95=(mean - half, mean + half), episodes=len(values),
+                   deterministic=deterministic, returns=[float(r) for r in values],
+                   mean_length=float(np.mean(lengths)))  # fmt: skip
+
+
+class RandomAgent:
+    """A uniformly random policy with SB3's ``predict`` signature: the score's zero point."""
+
+    def __init__(self, action_space: gym.Space, seed: int) -> None:
+        self.action_space = action_space
+        self.action_space.seed(seed)
+
+    def predict(self, observation: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, None]:  # fmt: skip
+        return np.stack([self.action_space.sample() for _ in range(len(observation))]), None
+
+
+def run_episodes(agent: Any, venv: Any, episodes: int, deterministic: bool) -> EvalResult:
+    returns, lengths = evaluate_policy(agent, venv, n_eval_episodes=episodes, deterministic=deterministic,
+                                       return_episode_rewards=True, warn=False)  # fmt: skip
+    venv.close()
+    return EvalResult.from_returns(list(returns), list(lengths), deterministic)
+
+
+def evaluate(policy: LoadedPolicy, env_id: str, *, episodes: int = 100, deterministic: bool = True,
+             seed: int = EVAL_SEED) -> EvalResult:  # fmt: skip
+    venv = policy.make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=seed)
+    return run_episodes(policy.model, venv, episodes, deterministic)
+
+
+def evaluate_random(env_id: str, *, episodes: int = 100, seed: int = EVAL_SEED) -> EvalResult:
+    venv = make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=seed)
+    return run_episodes(RandomAgent(venv.action_space, seed), venv, episodes, deterministic=False)
+
+
+def predict_latency_us(policy: LoadedPolicy, env_id: str, repeats: int = 300) -> float:
+    """Median microseconds per ``model.predict`` on one observation (batch 1), what a deployer pays."""
+    venv = policy.make_env(env_id, n_envs=1, seed=EVAL_SEED)
+    obs = venv.reset()
+    venv.close()
+    for _ in range(20):
+        policy.model.predict(obs, deterministic=True)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        policy.model.predict(obs, deterministic=True)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1e6)

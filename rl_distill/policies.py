@@ -1,0 +1,141 @@
+"""Teachers and students as Stable-Baselines3 policies.
+
+A student is an SB3 ``ActorCriticPolicy`` with a small ``net_arch``, saved as a PPO model, so
+``PPO.load`` and ``evaluate_policy`` work on it as on any SB3 agent. Observation-normalisation
+statistics travel beside each model as ``vecnormalize.pkl`` (the rl-baselines3-zoo layout).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import torch
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.distributions import (
+    CategoricalDistribution,
+    DiagGaussianDistribution,
+    Distribution,
+    StateDependentNoiseDistribution,
+)
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from torch import nn
+
+from rl_distill.envs import make_env, spaces_match
+from rl_distill.errors import InputError
+from rl_distill.losses import ActionDistribution, Categorical, DiagGaussian
+
+VECNORMALIZE_NAME = "vecnormalize.pkl"
+_warned_pickle = False
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """An SB3 model and the observation statistics its inputs must be normalised with."""
+
+    model: BaseAlgorithm
+    path: Path
+    normalization: VecNormalize | None
+
+    @property
+    def policy(self) -> ActorCriticPolicy:
+        return self.model.policy  # type: ignore[return-value]
+
+    def make_env(self, env_id: str, *, n_envs: int, seed: int) -> VecEnv:
+        """An env whose observations look to this policy as they did in training."""
+        venv = make_env(env_id, n_envs=n_envs, seed=seed, normalize=self.normalization)
+        check_spaces(self.model, venv, self.path, env_id)
+        return venv
+
+
+def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | None:
+    """Statistics next to a model: ours (``dir/vecnormalize.pkl``) or the zoo's (``dir/<env>/...``)."""
+    folder = model_path.parent
+    candidates = [folder / model_path.stem / VECNORMALIZE_NAME, folder / VECNORMALIZE_NAME]
+    if env_id:
+        candidates.append(folder / env_id / VECNORMALIZE_NAME)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | None = None) -> LoadedPolicy:
+    """Load an SB3 PPO or A2C zip (teacher or student) and its normalisation statistics."""
+    global _warned_pickle
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not an SB3 model (.zip) file; truncated or wrong file?")
+    if not _warned_pickle:
+        print(f"note: SB3 .zip files run pickle when loaded; load only files from a trusted source ({path})",
+              file=sys.stderr)  # fmt: skip
+        _warned_pickle = True
+    model = None
+    for algo in (PPO, A2C):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = algo.load(str(path), device="cpu")
+            break
+        except Exception as exc:  # SB3 raises many types for a foreign or damaged zip
+            error = exc
+    if model is None:
+        raise InputError(f"{path}: cannot load as an SB3 PPO or A2C model ({type(error).__name__}: {error})")
+    if not isinstance(model.policy, ActorCriticPolicy):
+        raise InputError(f"{path}: policy {type(model.policy).__name__} is not an actor-critic policy")
+    stats_path = Path(vecnormalize) if vecnormalize else find_vecnormalize(path, env_id)
+    normalization = None
+    if stats_path is not None:
+        from rl_distill.envs import load_vecnormalize
+
+        normalization = load_vecnormalize(stats_path, make_env(env_id, n_envs=1, seed=0))
+    return LoadedPolicy(model=model, path=path, normalization=normalization)
+
+
+def check_spaces(model: BaseAlgorithm, venv: VecEnv, path: Path, env_id: str) -> None:
+    for kind in ("observation_space", "action_space"):
+        ours, theirs = getattr(model, kind), getattr(venv, kind)
+        if not spaces_match(ours, theirs):
+            raise InputError(f"{path}: {kind.replace('_', ' ')} {ours} does not match {env_id}'s {theirs}")
+
+
+def to_action_distribution(dist: Distribution) -> ActionDistribution:
+    """Our loss's view of an SB3 distribution: logits, or mean and log-std."""
+    if isinstance(dist, CategoricalDistribution):
+        return Categorical(dist.distribution.logits)
+    if isinstance(dist, DiagGaussianDistribution | StateDependentNoiseDistribution):
+        normal = dist.distribution
+        return DiagGaussian(normal.mean, torch.log(normal.stddev))
+    raise InputError(f"unsupported action distribution {type(dist).__name__} (Discrete and Box only)")
+
+
+def actor_parameters(policy: ActorCriticPolicy) -> list[nn.Parameter]:
+    """Parameters used to compute an action: features, policy MLP, action head (not the critic)."""
+    modules = [policy.pi_features_extractor, policy.mlp_extractor.policy_net, policy.action_net]
+    params = [p for module in modules for p in module.parameters()]
+    log_std = getattr(policy, "log_std", None)
+    if isinstance(log_std, nn.Parameter):
+        params.append(log_std)
+    return params
+
+
+def policy_parameters(policy: ActorCriticPolicy) -> int:
+    return sum(p.numel() for p in actor_parameters(policy))
+
+
+def make_student(
+    env: VecEnv, hidden: tuple[int, ...], *, seed: int, activation: type[nn.Module] = nn.Tanh, **ppo_kwargs
+) -> PPO:
+    """A PPO model whose policy is a small MLP: the distillation student (or the scratch baseline)."""
+    if not hidden or min(hidden) <= 0:
+        raise InputError(f"student hidden sizes must be positive, got {list(hidden)}")
+    net = list(hidden)
+    policy_kwargs = {"net_arch": {"pi": net, "vf": net}, "activation_fn": activation}
+    if isinstance(env.action_space, gym.spaces.Box):
+        policy_kwargs["log_std_init"] = ppo_kwargs.pop("log_std_init", -0.5)
+    return PPO("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **ppo_kwargs)

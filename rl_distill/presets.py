@@ -1,0 +1,116 @@
+"""Per-environment PPO teacher presets, after rl-baselines3-zoo's ``hyperparams/ppo.yml``.
+
+Each preset names the zoo values it keeps and says where it departs from them (a larger teacher
+network, always, and a few budgets); the departures are listed in ``notes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from rl_distill.errors import InputError
+
+TEACHER_NET = (256, 256)
+"""The teacher is large on purpose: it is what gets compressed."""
+
+
+def linear_schedule(initial: float) -> Callable[[float], float]:
+    """The zoo's ``lin_<value>``: decays linearly from ``initial`` to 0 over training."""
+
+    def schedule(progress_remaining: float) -> float:
+        return progress_remaining * initial
+
+    return schedule
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How to train a teacher on one environment, and the defaults for distilling it."""
+
+    env_id: str
+    timesteps: int
+    """PPO teacher training budget in environment steps."""
+    n_envs: int
+    """Parallel environments for PPO and for distillation roll-outs."""
+    ppo: dict[str, Any]
+    """Keyword arguments to SB3's PPO (zoo values), ``policy_kwargs`` excluded."""
+    normalize: bool = False
+    """Wrap the env in VecNormalize (observations; rewards during teacher training only)."""
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra SB3 policy kwargs (activation, log_std_init, ortho_init) beside ``net_arch``."""
+    student_hidden: tuple[int, ...] = (16, 16)
+    """Default student hidden sizes, far (> 10x) smaller than the teacher's 2x256."""
+    distill_steps: int = 50_000
+    """Default environment steps of distillation."""
+    notes: str = ""
+    """Where this preset departs from the zoo, and why."""
+
+    def teacher_policy_kwargs(self) -> dict[str, Any]:
+        net = list(TEACHER_NET)
+        return {**self.policy_kwargs, "net_arch": {"pi": net, "vf": net}}
+
+    def ppo_kwargs(self) -> dict[str, Any]:
+        """The PPO kwargs with ``lin_`` schedules turned into callables."""
+        kwargs = dict(self.ppo)
+        for key in ("learning_rate", "clip_range"):
+            value = kwargs.get(key)
+            if isinstance(value, str) and value.startswith("lin_"):
+                kwargs[key] = linear_schedule(float(value[4:]))
+        return kwargs
+
+
+_MUJOCO_POLICY = {"log_std_init": -2.0, "ortho_init": False, "activation_fn": nn.ReLU}
+
+PRESETS: dict[str, Preset] = {
+    p.env_id: p
+    for p in [
+        Preset("CartPole-v1", 100_000, 8, dict(n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98,
+               n_epochs=20, ent_coef=0.0, learning_rate="lin_0.001", clip_range="lin_0.2"),
+               distill_steps=20_000),
+        Preset("Acrobot-v1", 300_000, 16, dict(n_steps=256, gae_lambda=0.94, gamma=0.99, n_epochs=4,
+               ent_coef=0.0), normalize=True, distill_steps=30_000,
+               notes="300k teacher steps instead of the zoo's 1M: returns plateau near -80 well before."),
+        Preset("LunarLander-v3", 1_000_000, 16, dict(n_steps=1024, batch_size=64, gae_lambda=0.98,
+               gamma=0.999, n_epochs=4, ent_coef=0.01), distill_steps=50_000,
+               notes="Zoo values for LunarLander-v2; v3 fixes bugs in v2's physics, same task."),
+        Preset("Pendulum-v1", 100_000, 4, dict(n_steps=1024, gae_lambda=0.95, gamma=0.9, n_epochs=10,
+               ent_coef=0.0, learning_rate=1e-3, clip_range=0.2, use_sde=True, sde_sample_freq=4),
+               normalize=True, distill_steps=30_000,
+               notes="normalize=True added (the zoo trains Pendulum without it)."),
+        Preset("LunarLanderContinuous-v3", 1_000_000, 16, dict(n_steps=1024, batch_size=64, gae_lambda=0.98,
+               gamma=0.999, n_epochs=4, ent_coef=0.01), distill_steps=50_000),
+        Preset("MountainCarContinuous-v0", 20_000, 1, dict(batch_size=256, n_steps=8, gamma=0.9999,
+               learning_rate=7.77e-05, ent_coef=0.00429, clip_range=0.1, n_epochs=10, gae_lambda=0.9,
+               max_grad_norm=5, vf_coef=0.19, use_sde=True), normalize=True,
+               policy_kwargs={"log_std_init": -3.29, "ortho_init": False}, distill_steps=20_000),
+        Preset("HalfCheetah-v5", 1_000_000, 1, dict(batch_size=64, n_steps=512, gamma=0.98,
+               learning_rate=2.0633e-05, ent_coef=0.000401762, clip_range=0.1, n_epochs=20, gae_lambda=0.92,
+               max_grad_norm=0.8, vf_coef=0.58096), normalize=True, policy_kwargs=_MUJOCO_POLICY,
+               distill_steps=100_000, notes="Zoo values for HalfCheetah-v3."),
+        Preset("Hopper-v5", 1_000_000, 1, dict(batch_size=32, n_steps=512, gamma=0.999,
+               learning_rate=9.80828e-05, ent_coef=0.00229519, clip_range=0.2, n_epochs=5, gae_lambda=0.99,
+               max_grad_norm=0.7, vf_coef=0.835671), normalize=True, policy_kwargs=_MUJOCO_POLICY,
+               distill_steps=100_000, notes="Zoo values for Hopper-v3."),
+    ]
+}  # fmt: skip
+
+GENERIC = Preset("", 100_000, 8, {}, notes="No tuned preset: SB3's PPO defaults.")
+
+
+def preset_for(env_id: str) -> Preset:
+    """The tuned preset for ``env_id``, or SB3 defaults for any other registered environment."""
+    if env_id in PRESETS:
+        return PRESETS[env_id]
+    from dataclasses import replace
+
+    return replace(GENERIC, env_id=env_id)
+
+
+def require_preset(env_id: str) -> Preset:
+    if env_id not in PRESETS:
+        raise InputError(f"no preset for {env_id}; presets: {', '.join(PRESETS)}")
+    return PRESETS[env_id]

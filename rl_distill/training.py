@@ -1,0 +1,99 @@
+"""PPO training through Stable-Baselines3: the teacher, and the student-sized scratch baseline.
+
+Both are the same call with a different network, so the baseline gets exactly the teacher's
+hyperparameters and the comparison is fair.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import EvalCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
+from rl_distill.envs import EVAL_SEED, make_env
+from rl_distill.errors import InputError
+from rl_distill.io import atomic_write, atomic_write_json
+from rl_distill.policies import VECNORMALIZE_NAME, policy_parameters
+from rl_distill.presets import TEACHER_NET, preset_for
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a PPO run produced: where the model is, its size, and its learning curve."""
+
+    env_id: str
+    model_path: str
+    hidden: tuple[int, ...]
+    timesteps: int
+    seed: int
+    policy_params: int
+    wall_seconds: float
+    curve_steps: list[int]
+    curve_returns: list[float]
+
+
+def train_ppo(
+    env_id: str,
+    *,
+    out: Path,
+    name: str = "teacher",
+    hidden: tuple[int, ...] = TEACHER_NET,
+    timesteps: int | None = None,
+    seed: int = 0,
+    eval_every: int = 0,
+    eval_episodes: int = 10,
+    tensorboard: str | None = None,
+    progress_bar: bool = True,
+) -> TrainResult:
+    """Train PPO with the env's preset; save ``<name>.zip`` (+ ``vecnormalize.pkl``) and ``<name>.json``.
+
+    ``eval_every`` > 0 records a learning curve (SB3's EvalCallback) every that many env steps.
+    """
+    preset = preset_for(env_id)
+    timesteps = timesteps or preset.timesteps
+    if timesteps <= 0:
+        raise InputError(f"--timesteps must be positive, got {timesteps}")
+    venv = make_env(env_id, n_envs=preset.n_envs, seed=seed)
+    if preset.normalize:
+        venv = VecNormalize(venv, gamma=preset.ppo.get("gamma", 0.99))
+    net = list(hidden)
+    policy_kwargs = {**preset.policy_kwargs, "net_arch": {"pi": net, "vf": net}}
+    model = PPO("MlpPolicy", venv, policy_kwargs=policy_kwargs, seed=seed, device="cpu",
+                tensorboard_log=tensorboard, verbose=0, **preset.ppo_kwargs())  # fmt: skip
+    callback = None
+    if eval_every > 0:
+        eval_env = make_env(env_id, n_envs=min(eval_episodes, 10), seed=EVAL_SEED)
+        if preset.normalize:
+            eval_env = VecNormalize(eval_env, training=False, norm_reward=False)  # synced by EvalCallback
+        callback = EvalCallback(eval_env, n_eval_episodes=eval_episodes, verbose=0,
+                                eval_freq=max(eval_every // preset.n_envs, 1))  # fmt: skip
+    start = time.perf_counter()
+    model.learn(total_timesteps=timesteps, callback=callback, progress_bar=progress_bar, tb_log_name=name)
+    seconds = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / f"{name}.zip"
+    atomic_write(model_path, lambda tmp: model.save(tmp))
+    if preset.normalize:
+        atomic_write(out / normalization_name(name), lambda tmp: venv.save(str(tmp)))
+    result = TrainResult(
+        env_id=env_id, model_path=str(model_path), hidden=tuple(hidden), timesteps=timesteps, seed=seed,
+        policy_params=policy_parameters(model.policy), wall_seconds=seconds,
+        curve_steps=[int(s) for s in callback.evaluations_timesteps] if callback else [],
+        curve_returns=[float(r.mean()) for r in callback.evaluations_results] if callback else [],
+    )  # fmt: skip
+    atomic_write_json(out / f"{name}.json", {**asdict(result), "preset": json.loads(json.dumps(
+        preset.ppo, default=str)), "normalize": preset.normalize})  # fmt: skip
+    return result
+
+
+def normalization_name(model_name: str) -> str:
+    """The teacher's statistics sit at ``vecnormalize.pkl``; another model's at ``<name>/vecnormalize.pkl``.
+
+    Both are places :func:`rl_distill.policies.find_vecnormalize` looks (ours and the zoo's layout).
+    """
+    return VECNORMALIZE_NAME if model_name == "teacher" else f"{model_name}/{VECNORMALIZE_NAME}"
