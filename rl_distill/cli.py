@@ -124,7 +124,13 @@ def run_mnist_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mnist]
+def add_rl(sub: argparse._SubParsersAction) -> None:
+    from rl_distill.commands import add_rl_commands
+
+    add_rl_commands(sub)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mnist, add_rl]
 
 
 def build_parser() -> Parser:
@@ -140,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except InputError as exc:
+        print(f"rl-distill {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # unwritable output folder, full disk, unreadable input
         print(f"rl-distill {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

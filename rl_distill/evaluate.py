@@ -94,3 +94,13 @@ def predict_latency_us(policy: LoadedPolicy, env_id: str, repeats: int = 300) ->
         policy.model.predict(obs, deterministic=True)
         times.append(time.perf_counter() - start)
     return float(np.median(times) * 1e6)
+
+
+def greedy_return_of(policy: LoadedPolicy, env_id: str, episodes: int) -> Any:
+    """A callable giving a model's mean greedy return in ``policy``'s observation space (per-round logs)."""
+
+    def mean_return(model: Any) -> float:
+        venv = policy.make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=EVAL_SEED)
+        return run_episodes(model, venv, episodes, deterministic=True).mean_return
+
+    return mean_return

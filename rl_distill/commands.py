@@ -1,0 +1,184 @@
+"""The RL sub-commands of ``rl-distill``: teacher, distill, evaluate, compare, pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from rl_distill.cli import default_out, hidden_sizes, positive_float, positive_int, set_threads
+from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
+from rl_distill.envs import check_env_id
+from rl_distill.losses import POLICY_LOSSES
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch threads (default 1: with small networks, 1 thread per process is fastest)")
+
+
+def add_distill_flags(p: argparse.ArgumentParser) -> None:
+    d = DistillConfig(env_id="")
+    p.add_argument("--student-hidden", type=hidden_sizes, default=None,
+                   help="student hidden sizes, e.g. 32,32 (default: the preset's, 16,16)")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="environment steps of distillation (default: the preset's)")
+    p.add_argument("--collect", choices=COLLECT_SCHEMES, default=d.collect,
+                   help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
+                   f"(teacher with probability decay**round) (default {d.collect})")
+    p.add_argument("--temperature", type=positive_float, default=d.temperature,
+                   help="divides the teacher's logits (discrete actions): <1 sharpens, >1 softens (default 1)")
+    p.add_argument("--loss", choices=POLICY_LOSSES, default=d.loss,
+                   help="forward-kl = KL(teacher||student), reverse-kl, or mse on distribution parameters")
+    p.add_argument("--n-envs", type=positive_int, default=d.n_envs, help=f"parallel envs (default {d.n_envs})")
+    p.add_argument("--steps-per-round", type=positive_int, default=d.steps_per_round,
+                   help=f"env steps collected between training rounds (default {d.steps_per_round})")
+    p.add_argument("--buffer-size", type=positive_int, default=d.buffer_size,
+                   help=f"most states kept, oldest dropped first (default {d.buffer_size})")
+    p.add_argument("--updates-per-round", type=positive_int, default=d.updates_per_round,
+                   help=f"minibatch gradient steps per round (default {d.updates_per_round})")
+    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
+                   help="greedy evaluation episodes logged after each round, 0 for none "
+                   f"(default {d.eval_episodes})")
+    p.add_argument("--tensorboard", default=None, help="write TensorBoard logs to this folder")
+
+
+def distill_config(args: argparse.Namespace) -> DistillConfig:
+    from rl_distill.presets import preset_for
+
+    preset = preset_for(args.env)
+    return DistillConfig(
+        env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
+        steps=args.steps or preset.distill_steps, collect=args.collect, loss=args.loss,
+        temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
+        buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
+        eval_episodes=max(args.eval_episodes, 0),
+    )  # fmt: skip
+
+
+def run_teacher(args: argparse.Namespace) -> int:
+    from rl_distill.training import train_ppo
+
+    check_env_id(args.env)
+    set_threads(args.threads)
+    out = args.out or default_out(f"teacher-{args.env}")
+    result = train_ppo(args.env, out=out, timesteps=args.timesteps, seed=args.seed, tensorboard=args.tensorboard)
+    print(f"teacher: {result.policy_params:,} policy parameters, {result.wall_seconds:.0f} s; "
+          f"wrote {result.model_path}")
+    return 0
+
+
+def run_distill_command(args: argparse.Namespace) -> int:
+    from rl_distill.pipeline import run_distill
+
+    check_env_id(args.env)
+    config = distill_config(args)
+    config.validate()
+    set_threads(args.threads)
+    out = args.out or default_out(f"distill-{args.env}")
+    path = run_distill(config, args.teacher, out, vecnormalize=args.vecnormalize, tensorboard=args.tensorboard)
+    print(f"wrote {path}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from rl_distill.evaluate import evaluate
+    from rl_distill.policies import load_policy
+
+    check_env_id(args.env)
+    set_threads(args.threads)
+    policy = load_policy(args.path, args.env, vecnormalize=args.vecnormalize)
+    result = evaluate(policy, args.env, episodes=args.episodes, deterministic=args.deterministic)
+    if args.json:
+        print(json.dumps(asdict(result)))
+    else:
+        low, high = result.ci95
+        print(f"{args.path} on {args.env}: mean return {result.mean_return:.2f} (95% CI {low:.2f} .. {high:.2f}), "
+              f"std {result.std_return:.2f}, min {result.min_return:.2f}, max {result.max_return:.2f}, "
+              f"{result.episodes} episodes, {'greedy' if result.deterministic else 'sampled'} actions")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from rl_distill.compare import compare, markdown, write_compare
+
+    check_env_id(args.env)
+    set_threads(args.threads)
+    rows, random = compare(args.env, args.teacher, args.students, args.scratch, episodes=args.episodes,
+                           vecnormalize=args.vecnormalize)  # fmt: skip
+    print(markdown(rows, args.env, random))
+    if args.out:
+        write_compare(rows, random, args.env, args.out)
+        print(f"wrote {args.out / 'compare.json'}")
+    return 0
+
+
+def run_pipeline_command(args: argparse.Namespace) -> int:
+    from rl_distill.pipeline import run_pipeline
+
+    check_env_id(args.env)
+    config = distill_config(args)
+    config.validate()
+    set_threads(args.threads)
+    run_pipeline(args.env, args.out or default_out(f"pipeline-{args.env}"), config=config,
+                 teacher_timesteps=args.timesteps, scratch_steps=args.scratch_steps, episodes=args.episodes,
+                 teacher=args.teacher)  # fmt: skip
+    return 0
+
+
+def add_rl_commands(sub: argparse._SubParsersAction) -> None:
+    env_help = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
+    vn_help = "VecNormalize statistics (.pkl) for the teacher (default: found next to the zip, zoo layout too)"
+
+    p = sub.add_parser("teacher", help="train a large PPO teacher with the env's tuned preset")
+    p.add_argument("--env", required=True, help=env_help)
+    p.add_argument("--timesteps", type=positive_int, default=None, help="training steps (default: the preset's)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/teacher-<env>-<time>)")
+    p.add_argument("--tensorboard", default=None, help="write SB3's TensorBoard logs to this folder")
+    add_common(p)
+    p.set_defaults(run=run_teacher)
+
+    p = sub.add_parser("distill", help="distil a teacher (any SB3 PPO/A2C zip) into a small student")
+    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
+    p.add_argument("--env", required=True, help=env_help)
+    p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/distill-<env>-<time>)")
+    add_distill_flags(p)
+    add_common(p)
+    p.set_defaults(run=run_distill_command)
+
+    p = sub.add_parser("evaluate", help="episode returns of a teacher or student on fixed evaluation seeds")
+    p.add_argument("path", type=Path, help="model (.zip)")
+    p.add_argument("--env", required=True, help=env_help)
+    p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+                   help="greedy actions (default); --no-deterministic samples from the policy")
+    p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+    add_common(p)
+    p.set_defaults(run=run_evaluate)
+
+    p = sub.add_parser("compare", help="table of return, size and latency: teacher vs students vs scratch")
+    p.add_argument("--env", required=True, help=env_help)
+    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
+    p.add_argument("--students", type=Path, nargs="+", required=True, help="student models (.zip)")
+    p.add_argument("--scratch", type=Path, nargs="*", default=[], help="PPO-from-scratch baselines (.zip)")
+    p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
+    p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
+    p.add_argument("--out", type=Path, default=None, help="also write compare.json and compare.md here")
+    add_common(p)
+    p.set_defaults(run=run_compare)
+
+    p = sub.add_parser("pipeline", help="teacher -> distill -> PPO-from-scratch baseline -> compare")
+    p.add_argument("--env", required=True, help=env_help)
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/pipeline-<env>-<time>)")
+    p.add_argument("--teacher", type=Path, default=None, help="use this teacher (.zip) instead of training one")
+    p.add_argument("--timesteps", type=positive_int, default=None, help="teacher PPO steps (default: preset)")
+    p.add_argument("--scratch-steps", type=positive_int, default=None,
+                   help="PPO-from-scratch baseline steps (default: the teacher's budget)")
+    p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
+    add_distill_flags(p)
+    add_common(p)
+    p.set_defaults(run=run_pipeline_command)

@@ -1,0 +1,72 @@
+"""Teacher -> distil -> scratch baseline -> compare, in one call (``rl-distill pipeline``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rl_distill.compare import CompareRow, compare, markdown, write_compare
+from rl_distill.distill import DistillConfig, distill, result_summary, save_student
+from rl_distill.evaluate import greedy_return_of
+from rl_distill.io import atomic_write_json
+from rl_distill.policies import load_policy
+from rl_distill.training import train_ppo
+
+
+def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: str = "student",
+                vecnormalize: Path | None = None, tensorboard: str | None = None,
+                progress_bar: bool = True) -> Path:  # fmt: skip
+    """Distil the teacher at ``teacher_path``; writes ``<name>.zip`` and ``<name>.json`` to ``out``."""
+    config.validate()
+    teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
+    evaluate_student = None
+    if config.eval_episodes:
+        evaluate_student = greedy_return_of(teacher, config.env_id, config.eval_episodes)
+    writer = None
+    if tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(tensorboard)
+
+    def log_round(log) -> None:  # noqa: ANN001
+        if writer is None:
+            return
+        writer.add_scalar("distill/loss", log.loss, log.env_steps)
+        writer.add_scalar("distill/teacher_queries", log.teacher_queries, log.env_steps)
+        writer.add_scalar("charts/SPS", log.steps_per_second, log.env_steps)
+        if log.eval_mean_return is not None:
+            writer.add_scalar("charts/episodic_return", log.eval_mean_return, log.env_steps)
+
+    result = distill(config, teacher, evaluate_student=evaluate_student, on_round=log_round,
+                     progress_bar=progress_bar)  # fmt: skip
+    if writer is not None:
+        writer.close()
+    path = save_student(result, teacher, out, name=name)
+    atomic_write_json(out / f"{name}.json", {"teacher": str(teacher_path), **result_summary(result)})
+    return path
+
+
+def run_pipeline(
+    env_id: str,
+    out: Path,
+    *,
+    config: DistillConfig,
+    teacher_timesteps: int | None,
+    scratch_steps: int | None,
+    episodes: int,
+    teacher: Path | None = None,
+) -> list[CompareRow]:
+    if teacher is None:
+        print(f"[1/4] training the PPO teacher on {env_id}")
+        train_ppo(env_id, out=out, name="teacher", timesteps=teacher_timesteps, seed=config.seed)
+        teacher = out / "teacher.zip"
+    print(f"[2/4] distilling into a {'x'.join(map(str, config.student_hidden))} student ({config.collect}-driven)")
+    student = run_distill(config, teacher, out)
+    print("[3/4] PPO from scratch with the student's architecture (baseline)")
+    train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=scratch_steps,
+              seed=config.seed)  # fmt: skip
+    print(f"[4/4] comparing on {episodes} evaluation episodes")
+    rows, random = compare(env_id, teacher, [student], [out / "scratch.zip"], episodes=episodes)
+    write_compare(rows, random, env_id, out)
+    print(markdown(rows, env_id, random))
+    print(f"wrote {out / 'compare.json'}")
+    return rows
