@@ -1,0 +1,102 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+from rl_distill.distill import DistillationBuffer, DistillConfig, distill, save_student
+from rl_distill.losses import DiagGaussian, gaussian_kl
+from rl_distill.policies import load_policy, policy_parameters, to_action_distribution
+
+
+def held_out_states(teacher_path: Path, n: int = 2_000) -> torch.Tensor:
+    """States the teacher visits from seeds the distillation never used."""
+    teacher = load_policy(teacher_path, "CartPole-v1")
+    venv = teacher.make_env("CartPole-v1", n_envs=8, seed=777)
+    obs, states = venv.reset(), []
+    while len(states) * 8 < n:
+        states.append(obs)
+        obs, *_ = venv.step(teacher.model.predict(obs, deterministic=False)[0])
+    return torch.as_tensor(np.concatenate(states), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("collect", ["teacher", "student", "dagger"])
+def test_student_matches_teacher_greedy_actions(cartpole_teacher: Path, collect: str) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig("CartPole-v1", student_hidden=(16, 16), steps=4_000, steps_per_round=1_000,
+                           collect=collect, eval_episodes=0, updates_per_round=150)  # fmt: skip
+    result = distill(config, teacher, progress_bar=False)
+    states = held_out_states(cartpole_teacher)
+    with torch.no_grad():
+        teacher_actions = teacher.policy.get_distribution(states).mode()
+        student_actions = result.student.policy.get_distribution(states).mode()
+        untrained = PPO("MlpPolicy", teacher.make_env("CartPole-v1", n_envs=1, seed=0),
+                        policy_kwargs={"net_arch": [16, 16]}, seed=5).policy.get_distribution(states).mode()
+    agreement = (teacher_actions == student_actions).float().mean().item()
+    chance = (teacher_actions == untrained).float().mean().item()
+    assert agreement > 0.9, (agreement, chance)
+    assert agreement > chance + 0.2
+    assert [r.env_steps for r in result.rounds] == [1_000, 2_000, 3_000, 4_000]
+    assert result.rounds[-1].teacher_queries == 4_000
+    assert result.rounds[-1].loss < result.rounds[0].loss
+    assert policy_parameters(result.student.policy) * 10 < policy_parameters(teacher.policy)
+
+
+def test_dagger_beta_decays_from_teacher_to_student(cartpole_teacher: Path) -> None:
+    config = DistillConfig("CartPole-v1", steps=1_600, steps_per_round=400, collect="dagger",
+                           dagger_decay=0.5, eval_episodes=0, updates_per_round=5)  # fmt: skip
+    result = distill(config, load_policy(cartpole_teacher, "CartPole-v1"), progress_bar=False)
+    assert [r.beta for r in result.rounds] == [1.0, 0.5, 0.25, 0.125]
+
+
+def test_buffer_stays_bounded_and_keeps_the_newest() -> None:
+    buffer = DistillationBuffer(capacity=10, obs_dim=1, target_dim=1)
+    for start in range(0, 35, 7):
+        values = torch.arange(start, start + 7, dtype=torch.float32).reshape(-1, 1)
+        buffer.add(values, -values)
+    assert len(buffer) == 10
+    assert sorted(buffer.obs.flatten().tolist()) == list(range(25, 35))
+    torch.testing.assert_close(buffer.targets, -buffer.obs)
+    obs, targets = buffer.sample(64, torch.Generator().manual_seed(0))
+    assert obs.shape == (64, 1) and obs.min() >= 25
+
+
+def test_continuous_teacher_distils_with_its_normalisation(pendulum_teacher: Path, tmp_path: Path) -> None:
+    teacher = load_policy(pendulum_teacher, "Pendulum-v1")
+    assert teacher.normalization is not None  # found next to the zip
+    config = DistillConfig("Pendulum-v1", student_hidden=(8,), steps=2_000, steps_per_round=1_000,
+                           eval_episodes=0, updates_per_round=200)  # fmt: skip
+    result = distill(config, teacher, progress_bar=False)
+    states = torch.randn(512, 3)
+    with torch.no_grad():
+        t = to_action_distribution(teacher.policy.get_distribution(states))
+        s = to_action_distribution(result.student.policy.get_distribution(states))
+        s0 = DiagGaussian(torch.zeros_like(t.mean), torch.full_like(t.log_std, -0.5))
+    assert gaussian_kl(t, s).item() < gaussian_kl(t, s0).item()
+    path = save_student(result, teacher, tmp_path)
+    student = load_policy(path, "Pendulum-v1")
+    np.testing.assert_array_equal(student.normalization.obs_rms.mean, teacher.normalization.obs_rms.mean)
+    np.testing.assert_array_equal(student.normalization.obs_rms.var, teacher.normalization.obs_rms.var)
+
+
+def test_normalisation_statistics_are_applied(pendulum_teacher: Path) -> None:
+    teacher = load_policy(pendulum_teacher, "Pendulum-v1")
+    rms = teacher.normalization.obs_rms
+    assert not np.allclose(rms.var, 1.0)
+    venv = teacher.make_env("Pendulum-v1", n_envs=2, seed=3)
+    seen = venv.reset()
+    raw = venv.get_original_obs()
+    expected = np.clip((raw - rms.mean) / np.sqrt(rms.var + teacher.normalization.epsilon), -10, 10)
+    np.testing.assert_allclose(seen, expected, rtol=1e-5)
+    venv.step(np.zeros((2, 1)))
+    np.testing.assert_array_equal(venv.obs_rms.mean, rms.mean)  # frozen: evaluation never updates them
+
+
+def test_same_seed_gives_identical_students(cartpole_teacher: Path) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig("CartPole-v1", steps=1_000, steps_per_round=500, collect="dagger",
+                           eval_episodes=0, updates_per_round=20, seed=4)  # fmt: skip
+    a = distill(config, teacher, progress_bar=False).student.policy.state_dict()
+    b = distill(config, teacher, progress_bar=False).student.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -1,0 +1,103 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+
+from rl_distill.cli import main
+from rl_distill.envs import EVAL_SEED
+from rl_distill.evaluate import EVAL_ENVS
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors
+        code = int(exc.code)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def distilled(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("distilled")
+    args = ["distill", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--steps", "3000",
+            "--steps-per-round", "1000", "--student-hidden", "8,8", "--eval-episodes", "2", "--out", str(out)]
+    assert main(args) == 0
+    return out
+
+
+def test_distill_writes_a_student_with_a_round_log(distilled: Path) -> None:
+    log = json.loads((distilled / "student.json").read_text())
+    assert [r["env_steps"] for r in log["rounds"]] == [1000, 2000, 3000]
+    assert all(r["eval_mean_return"] is not None and r["loss"] >= 0 for r in log["rounds"])
+    assert log["config"]["student_hidden"] == [8, 8]
+
+
+def test_evaluate_json_matches_plain_sb3(distilled: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["evaluate", str(distilled / "student.zip"), "--env", "CartPole-v1", "--episodes", "12",
+                        "--json"], capsys)  # fmt: skip
+    assert code == 0
+    report = json.loads(out)
+    assert report["episodes"] == 12 and len(report["returns"]) == 12
+    low, high = report["ci95"]
+    assert low <= report["mean_return"] <= high
+    assert report["mean_return"] == pytest.approx(np.mean(report["returns"]))
+    model = PPO.load(distilled / "student.zip")
+    env = make_vec_env("CartPole-v1", n_envs=min(EVAL_ENVS, 12), seed=EVAL_SEED)
+    returns, _ = evaluate_policy(model, env, n_eval_episodes=12, deterministic=True, return_episode_rewards=True)
+    assert sorted(returns) == pytest.approx(sorted(report["returns"]))
+
+
+def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    shutil.copy(cartpole_teacher, tmp_path / "given-teacher.zip")
+    code, out, _ = run(["pipeline", "--env", "CartPole-v1", "--teacher", str(tmp_path / "given-teacher.zip"),
+                        "--steps", "2000", "--scratch-steps", "2048", "--episodes", "5", "--eval-episodes", "0",
+                        "--out", str(tmp_path / "run")], capsys)  # fmt: skip
+    assert code == 0, out
+    rows = json.loads((tmp_path / "run" / "compare.json").read_text())["rows"]
+    assert [r["role"] for r in rows] == ["teacher", "student", "scratch"]
+    for row in rows:
+        assert {"name", "role", "mean_return", "ci95", "policy_params", "percent_of_teacher"} <= row.keys()
+    assert rows[0]["percent_of_teacher"] == pytest.approx(100.0)
+    assert rows[1]["policy_params"] == rows[2]["policy_params"] < rows[0]["policy_params"] / 10
+    assert (tmp_path / "run" / "compare.md").exists()
+
+
+@pytest.fixture()
+def bad_files(tmp_path: Path, cartpole_teacher: Path) -> dict[str, Path]:
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(cartpole_teacher.read_bytes()[:2000])
+    empty = tmp_path / "empty.zip"
+    empty.write_bytes(b"")
+    return {"truncated": truncated, "empty": empty, "teacher": cartpole_teacher}
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["teacher", "--env", "CartPol-v1"], "did you mean CartPole-v1"),
+    (["distill", "--teacher", "{teacher}", "--env", "Acrobot-v1", "--steps", "10"], "does not match"),
+    (["distill", "--teacher", "{teacher}", "--env", "Pendulum-v1", "--steps", "10"], "does not match"),
+    (["distill", "--teacher", "/no/such.zip", "--env", "CartPole-v1"], "no such model file"),
+    (["distill", "--teacher", "{truncated}", "--env", "CartPole-v1"], "truncated.zip"),
+    (["evaluate", "{empty}", "--env", "CartPole-v1"], "empty.zip"),
+    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--student-hidden", "0"], "positive integer"),
+    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--steps", "0"], "positive integer"),
+    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--steps", "-5"], "positive integer"),
+    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--temperature", "0"], "positive number"),
+    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--temperature", "nan"], "number"),
+    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--collect", "random"], "invalid choice"),
+    (["evaluate", "{teacher}", "--env", "CartPole-v1", "--episodes", "many"], "positive integer"),
+    (["teacher", "--env", "CartPole-v1", "--timesteps", "0"], "positive integer"),
+])  # fmt: skip
+def test_bad_input_gives_one_line_and_exit_2(argv: list[str], message: str, bad_files: dict[str, Path],
+                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    argv = [a.format(**{k: str(v) for k, v in bad_files.items()}) for a in argv]
+    code, _, err = run(argv, capsys)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("note:")]
+    assert code == 2
+    assert len(lines) == 1 and message in lines[0], err
