@@ -84,12 +84,11 @@ def run_distill_command(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from rl_distill.evaluate import evaluate
-    from rl_distill.policies import load_policy
+    from rl_distill.evaluate import evaluate, load_agent
 
     check_env_id(args.env)
     set_threads(args.threads)
-    policy = load_policy(args.path, args.env, vecnormalize=args.vecnormalize)
+    policy = load_agent(args.path, args.env, vecnormalize=args.vecnormalize)
     result = evaluate(policy, args.env, episodes=args.episodes, deterministic=args.deterministic)
     if args.json:
         print(json.dumps(asdict(result)))
@@ -128,6 +127,16 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_export(args: argparse.Namespace) -> int:
+    from rl_distill.export import export_student
+
+    set_threads(args.threads)
+    report = export_student(args.student, args.format, args.out)
+    print(f"wrote {args.out}; parity on {report.samples} observations: max abs diff {report.max_abs_diff:.2e}, "
+          f"identical actions: {report.identical_actions}")
+    return 0
+
+
 def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     env_help = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
     vn_help = "VecNormalize statistics (.pkl) for the teacher (default: found next to the zip, zoo layout too)"
@@ -150,7 +159,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_distill_command)
 
     p = sub.add_parser("evaluate", help="episode returns of a teacher or student on fixed evaluation seeds")
-    p.add_argument("path", type=Path, help="model (.zip)")
+    p.add_argument("path", type=Path, help="model: SB3 .zip, student .safetensors, or exported .onnx")
     p.add_argument("--env", required=True, help=env_help)
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
@@ -182,3 +191,10 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     add_distill_flags(p)
     add_common(p)
     p.set_defaults(run=run_pipeline_command)
+
+    p = sub.add_parser("export", help="export a .safetensors student to ONNX or TorchScript (parity-checked)")
+    p.add_argument("student", type=Path, help="student artifact (.safetensors, written by distill)")
+    p.add_argument("--format", choices=("onnx", "torchscript"), required=True, help="export format")
+    p.add_argument("--out", type=Path, required=True, help="file to write (.onnx or .pt)")
+    add_common(p)
+    p.set_defaults(run=run_export)

@@ -246,8 +246,11 @@ def result_summary(result: DistillResult) -> dict:
 
 
 def save_student(result: DistillResult, teacher: LoadedPolicy, out: Path, name: str = "student") -> Path:
-    """``<out>/<name>.zip`` (an SB3 PPO model) and the teacher's statistics beside it, atomically."""
+    """``<out>/<name>.zip`` (an SB3 PPO model) with the teacher's statistics beside it, and
+    ``<name>.safetensors``, the pickle-free artifact with the statistics inside; all atomically."""
+    from rl_distill.artifact import export_sb3_student
     from rl_distill.io import atomic_write
+    from rl_distill.policies import policy_parameters
     from rl_distill.training import normalization_name
 
     out.mkdir(parents=True, exist_ok=True)
@@ -256,4 +259,8 @@ def save_student(result: DistillResult, teacher: LoadedPolicy, out: Path, name: 
     if teacher.normalization is not None:
         stats_path = out / normalization_name(name)
         atomic_write(stats_path, lambda tmp: teacher.normalization.save(str(tmp)))
+    provenance = {"env_id": result.config.env_id, "teacher": str(teacher.path),
+                  "teacher_policy_params": policy_parameters(teacher.policy),
+                  "distillation": asdict(result.config)}  # fmt: skip
+    export_sb3_student(result.student.policy, teacher.normalization, out / f"{name}.safetensors", provenance)
     return path

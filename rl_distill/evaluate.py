@@ -11,14 +11,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecEnv
 
 from rl_distill.envs import EVAL_SEED, make_env
-from rl_distill.policies import LoadedPolicy
+from rl_distill.errors import InputError
+from rl_distill.policies import LoadedPolicy, load_policy
 
 EVAL_ENVS = 10
 Z_95 = 1.959964
@@ -70,10 +73,55 @@ def run_episodes(agent: Any, venv: Any, episodes: int, deterministic: bool) -> E
     return EvalResult.from_returns(list(returns), list(lengths), deterministic)
 
 
-def evaluate(policy: LoadedPolicy, env_id: str, *, episodes: int = 100, deterministic: bool = True,
+class Agent(Protocol):
+    """Anything that acts like an SB3 model and knows which env view (raw or normalised) it expects."""
+
+    path: Path
+
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> Any: ...  # fmt: skip
+
+    def make_env(self, env_id: str, *, n_envs: int, seed: int) -> VecEnv: ...
+
+
+@dataclass(frozen=True)
+class RawObservationAgent:
+    """A student that normalises inside (a .safetensors artifact or an ONNX export): it sees raw envs."""
+
+    policy: Any
+    path: Path
+    observation_shape: tuple[int, ...]
+
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True) -> Any:
+        return self.policy.predict(obs, state, episode_start, deterministic)
+
+    def make_env(self, env_id: str, *, n_envs: int, seed: int) -> VecEnv:
+        venv = make_env(env_id, n_envs=n_envs, seed=seed)
+        if tuple(venv.observation_space.shape) != self.observation_shape:
+            raise InputError(f"{self.path}: observations of shape {self.observation_shape} do not match "
+                             f"{env_id}'s {venv.observation_space.shape}")  # fmt: skip
+        return venv
+
+
+def load_agent(path: Path, env_id: str, *, vecnormalize: Path | None = None) -> Agent:
+    """An SB3 zip, a ``.safetensors`` student or an exported ``.onnx`` student, by file suffix."""
+    if path.suffix == ".safetensors":
+        from rl_distill.artifact import load_student
+
+        student = load_student(path)
+        return RawObservationAgent(student, path, tuple(student.header["observation_space"]["shape"]))
+    if path.suffix == ".onnx":
+        from rl_distill.export import load_onnx
+
+        onnx = load_onnx(path)
+        return RawObservationAgent(onnx, path, tuple(int(d) for d in onnx.obs_shape))
+    return load_policy(path, env_id, vecnormalize=vecnormalize)
+
+
+def evaluate(policy: Agent, env_id: str, *, episodes: int = 100, deterministic: bool = True,
              seed: int = EVAL_SEED) -> EvalResult:  # fmt: skip
     venv = policy.make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=seed)
-    return run_episodes(policy.model, venv, episodes, deterministic)
+    return run_episodes(policy, venv, episodes, deterministic)
 
 
 def evaluate_random(env_id: str, *, episodes: int = 100, seed: int = EVAL_SEED) -> EvalResult:
@@ -81,17 +129,17 @@ def evaluate_random(env_id: str, *, episodes: int = 100, seed: int = EVAL_SEED) 
     return run_episodes(RandomAgent(venv.action_space, seed), venv, episodes, deterministic=False)
 
 
-def predict_latency_us(policy: LoadedPolicy, env_id: str, repeats: int = 300) -> float:
-    """Median microseconds per ``model.predict`` on one observation (batch 1), what a deployer pays."""
+def predict_latency_us(policy: Agent, env_id: str, repeats: int = 300) -> float:
+    """Median microseconds per ``predict`` on one observation (batch 1), what a deployer pays."""
     venv = policy.make_env(env_id, n_envs=1, seed=EVAL_SEED)
     obs = venv.reset()
     venv.close()
     for _ in range(20):
-        policy.model.predict(obs, deterministic=True)
+        policy.predict(obs, deterministic=True)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        policy.model.predict(obs, deterministic=True)
+        policy.predict(obs, deterministic=True)
         times.append(time.perf_counter() - start)
     return float(np.median(times) * 1e6)
 

@@ -12,6 +12,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import torch
@@ -46,6 +47,9 @@ class LoadedPolicy:
     @property
     def policy(self) -> ActorCriticPolicy:
         return self.model.policy  # type: ignore[return-value]
+
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True) -> Any:
+        return self.model.predict(obs, state, episode_start, deterministic)
 
     def make_env(self, env_id: str, *, n_envs: int, seed: int) -> VecEnv:
         """An env whose observations look to this policy as they did in training."""

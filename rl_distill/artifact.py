@@ -1,0 +1,165 @@
+"""Self-describing student artifacts: safetensors weights with a JSON header, loaded without pickle.
+
+The header (stored in the safetensors metadata under ``rl_distill``) carries everything needed to
+rebuild and run the student: spaces, architecture, observation-normalisation statistics, and
+provenance (teacher, distillation settings). Loading needs neither SB3 nor the teacher.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from rl_distill.errors import InputError
+from rl_distill.io import atomic_write
+
+FORMAT_VERSION = 1
+METADATA_KEY = "rl_distill"
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
+
+
+class StudentNet(nn.Module):
+    """Raw observation -> action, with normalisation and (for Box) clipping inside the graph."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        super().__init__()
+        obs, act, arch = header["observation_space"], header["action_space"], header["architecture"]
+        self.discrete = act["type"] == "Discrete"
+        obs_dim = int(np.prod(obs["shape"]))
+        norm = header.get("normalization")
+        self.register_buffer("obs_mean", torch.tensor(norm["mean"] if norm else [0.0] * obs_dim))
+        self.register_buffer("obs_var", torch.tensor(norm["var"] if norm else [1.0] * obs_dim))
+        self.clip_obs = float(norm["clip"]) if norm else float("inf")
+        self.epsilon = float(norm["epsilon"]) if norm else 0.0
+        self.normalize = norm is not None
+        layers: list[nn.Module] = []
+        width = obs_dim
+        for size in arch["hidden"]:
+            layers += [nn.Linear(width, size), ACTIVATIONS[arch["activation"]]()]
+            width = size
+        self.policy_net = nn.Sequential(*layers)
+        self.action_net = nn.Linear(width, act["n"] if self.discrete else int(np.prod(act["shape"])))
+        if not self.discrete:
+            self.log_std = nn.Parameter(torch.zeros(int(np.prod(act["shape"]))))
+            self.register_buffer("low", torch.tensor(act["low"], dtype=torch.float32))
+            self.register_buffer("high", torch.tensor(act["high"], dtype=torch.float32))
+
+    def distribution_params(self, obs: torch.Tensor) -> torch.Tensor:
+        """Logits (discrete) or the Gaussian mean (continuous) for raw observations."""
+        x = obs.reshape(obs.shape[0], -1).float()
+        if self.normalize:
+            x = torch.clamp((x - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), -self.clip_obs,
+                            self.clip_obs)  # fmt: skip
+        return self.action_net(self.policy_net(x))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        params = self.distribution_params(obs)
+        if self.discrete:
+            return params.argmax(dim=-1)
+        return torch.maximum(torch.minimum(params, self.high), self.low)
+
+
+def space_header(space: gym.Space) -> dict[str, Any]:
+    if isinstance(space, gym.spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n)}
+    if isinstance(space, gym.spaces.Box):
+        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
+                "low": space.low.flatten().tolist(), "high": space.high.flatten().tolist()}  # fmt: skip
+    raise InputError(f"unsupported space {space}")
+
+
+def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: dict[str, Any]) -> Path:
+    """Write an SB3 ActorCriticPolicy student (MLP extractor) as a safetensors artifact."""
+    hidden = [m.out_features for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
+    activation = next((name for name, cls in ACTIVATIONS.items() if policy.activation_fn is cls), None)
+    if activation is None:
+        raise InputError(f"activation {policy.activation_fn.__name__} has no artifact form")
+    header: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "observation_space": space_header(policy.observation_space),
+        "action_space": space_header(policy.action_space),
+        "architecture": {"hidden": hidden, "activation": activation},
+        "normalization": None,
+        **provenance,
+    }
+    if normalization is not None and normalization.norm_obs:
+        rms = normalization.obs_rms
+        header["normalization"] = {"mean": rms.mean.astype(float).tolist(), "var": rms.var.astype(float).tolist(),
+                                   "clip": float(normalization.clip_obs), "epsilon": float(normalization.epsilon)}
+    net = StudentNet(header)
+    net.policy_net.load_state_dict(policy.mlp_extractor.policy_net.state_dict())
+    net.action_net.load_state_dict(policy.action_net.state_dict())
+    if not net.discrete:
+        net.log_std.data.copy_(policy.log_std.detach())
+    tensors = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
+    metadata = {METADATA_KEY: json.dumps(header)}
+    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+@dataclass
+class Student:
+    """A loaded student: ``act`` takes raw numpy observations (one or a batch) and returns actions."""
+
+    net: StudentNet
+    header: dict[str, Any]
+    path: Path
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float32)
+        single = obs.shape == tuple(self.header["observation_space"]["shape"])
+        batch = torch.from_numpy(obs.reshape(1, -1) if single else obs.reshape(obs.shape[0], -1))
+        with torch.inference_mode():
+            if deterministic:
+                actions = self.net(batch)
+            else:
+                params = self.net.distribution_params(batch)
+                if self.net.discrete:
+                    actions = torch.distributions.Categorical(logits=params).sample()
+                else:
+                    noise = torch.randn_like(params) * self.net.log_std.exp()
+                    actions = torch.maximum(torch.minimum(params + noise, self.net.high), self.net.low)
+        result = actions.numpy()
+        return result[0] if single else result
+
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+        """SB3's ``predict`` signature, so ``evaluate_policy`` can run an artifact."""
+        return self.act(obs, deterministic), None
+
+
+def load_student(path: str | Path) -> Student:
+    """Load a ``.safetensors`` student; a damaged or inconsistent file gives an InputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such student file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise InputError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
+    try:
+        header = json.loads(metadata[METADATA_KEY])
+        if header.get("format_version") != FORMAT_VERSION:
+            raise InputError(f"{path}: unsupported student format version {header.get('format_version')}")
+        net = StudentNet(header)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{path}: missing or malformed rl_distill header ({type(exc).__name__}: {exc})") from None
+    try:
+        net.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise InputError(f"{path}: weights do not match the header's architecture ({first})") from None
+    net.eval()
+    return Student(net=net, header=header, path=path)
