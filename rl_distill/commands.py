@@ -78,7 +78,8 @@ def run_distill_command(args: argparse.Namespace) -> int:
     config.validate()
     set_threads(args.threads)
     out = args.out or default_out(f"distill-{args.env}")
-    path = run_distill(config, args.teacher, out, vecnormalize=args.vecnormalize, tensorboard=args.tensorboard)
+    path = run_distill(config, args.teacher, out, vecnormalize=args.vecnormalize, tensorboard=args.tensorboard,
+                       resume=args.resume)
     print(f"wrote {path}")
     return 0
 
@@ -154,6 +155,8 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--env", required=True, help=env_help)
     p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/distill-<env>-<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/student.ckpt (written after every round and on Ctrl-C)")
     add_distill_flags(p)
     add_common(p)
     p.set_defaults(run=run_distill_command)

@@ -19,6 +19,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 from tqdm import tqdm
 
+from rl_distill.checkpoint import load_checkpoint, save_checkpoint
 from rl_distill.errors import InputError
 from rl_distill.losses import (
     POLICY_LOSSES,
@@ -130,6 +131,14 @@ class DistillationBuffer:
         self.next = int(index[-1] + 1) % self.capacity
         self.size = min(self.size + len(obs), self.capacity)
 
+    def state_dict(self) -> dict[str, torch.Tensor | int]:
+        return {"obs": self.obs[: self.size], "targets": self.targets[: self.size], "next": self.next}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
+        size = len(state["obs"])
+        self.obs[:size], self.targets[:size] = state["obs"], state["targets"]
+        self.size, self.next = size, int(state["next"])
+
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(0, self.size, (batch_size,), generator=generator)
         return self.obs[index], self.targets[index]
@@ -160,8 +169,14 @@ def distill(
     evaluate_student: Callable[[PPO], float] | None = None,
     on_round: Callable[[RoundLog], None] | None = None,
     progress_bar: bool = True,
+    checkpoint: Path | None = None,
+    resume: bool = False,
 ) -> DistillResult:
-    """Distil ``teacher`` into a fresh student; returns the student and a log per round."""
+    """Distil ``teacher`` into a fresh student; returns the student and a log per round.
+
+    With ``checkpoint``, the state is saved atomically after every round and on Ctrl-C; with
+    ``resume`` too, a run continues from the last complete round saved there.
+    """
     config.validate()
     torch.manual_seed(config.seed)
     venv: VecEnv = teacher.make_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
@@ -178,42 +193,76 @@ def distill(
     if teacher.policy.use_sde:
         teacher.policy.reset_noise(config.n_envs)
 
-    obs = venv.reset()
-    env_steps = queries = 0
+    first_round = env_steps = queries = 0
+    earlier_seconds = 0.0
+    if resume and checkpoint is not None and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        student.policy.load_state_dict(state["student"])
+        optimizer.load_state_dict(state["optimizer"])
+        buffer.load_state_dict(state["buffer"])
+        generator.set_state(state["generator"])
+        rng.bit_generator.state = state["rng"]
+        first_round, env_steps, queries = state["next_round"], state["env_steps"], state["queries"]
+        earlier_seconds = state["elapsed"]
+        result.rounds = [RoundLog(**r) for r in state["rounds"]]
+        venv.seed(config.seed + 1_000 * first_round)  # fresh episodes: env state is not checkpointed
     start = time.perf_counter()
-    bar = tqdm(total=config.steps, desc=f"distil {config.collect}", unit="step", disable=not progress_bar)
-    for round_index in range(-(-config.steps // config.steps_per_round)):
-        beta = {"teacher": 1.0, "student": 0.0, "dagger": config.dagger_decay**round_index}[config.collect]
-        round_steps = min(config.steps_per_round, config.steps - env_steps)
-        student.policy.set_training_mode(False)
-        for _ in range(-(-round_steps // config.n_envs)):
-            obs_t = torch.as_tensor(obs, dtype=torch.float32).reshape(config.n_envs, obs_dim)
-            with torch.no_grad():
-                teacher_dist = teacher.policy.get_distribution(obs_t)  # the one teacher pass per state
-                actions = teacher_dist.get_actions(deterministic=False)
-                use_student = torch.as_tensor(rng.random(config.n_envs) >= beta)
-                if use_student.any():
-                    student_actions = student.policy.get_distribution(obs_t).get_actions(deterministic=False)
-                    mask = use_student.reshape(-1, *[1] * (actions.dim() - 1))
-                    actions = torch.where(mask, student_actions.to(actions.dtype), actions)
-            buffer.add(obs_t, encode(to_action_distribution(teacher_dist)))
-            obs, _, _, _ = venv.step(to_env_actions(actions, venv.action_space))
-            env_steps += config.n_envs
-            queries += config.n_envs
-            bar.update(config.n_envs)
-        losses = train_round(student, optimizer, buffer, decode, config, generator)
-        eval_return = evaluate_student(student) if evaluate_student else None
-        elapsed = time.perf_counter() - start
-        log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=queries, beta=beta,
-                       loss=float(np.mean(losses)), buffer_states=len(buffer), eval_mean_return=eval_return,
-                       wall_seconds=elapsed, steps_per_second=env_steps / elapsed)  # fmt: skip
-        result.rounds.append(log)
-        bar.set_postfix(loss=f"{log.loss:.4f}", ret="-" if eval_return is None else f"{eval_return:.1f}")
-        if on_round:
-            on_round(log)
-    bar.close()
-    venv.close()
-    result.wall_seconds = time.perf_counter() - start
+
+    def save(next_round: int) -> None:
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                "student": student.policy.state_dict(), "optimizer": optimizer.state_dict(),
+                "buffer": buffer.state_dict(), "generator": generator.get_state(), "rng": rng.bit_generator.state,
+                "next_round": next_round, "env_steps": env_steps, "queries": queries,
+                "elapsed": earlier_seconds + time.perf_counter() - start,
+                "rounds": [asdict(r) for r in result.rounds],
+            })  # fmt: skip
+
+    obs = venv.reset()
+    bar = tqdm(total=config.steps, initial=env_steps, desc=f"distil {config.collect}", unit="step",
+               disable=not progress_bar)  # fmt: skip
+    round_index, round_start = first_round, (env_steps, queries)
+    try:
+        for round_index in range(first_round, -(-config.steps // config.steps_per_round)):
+            beta = {"teacher": 1.0, "student": 0.0, "dagger": config.dagger_decay**round_index}[config.collect]
+            round_steps = min(config.steps_per_round, config.steps - env_steps)
+            round_start = (env_steps, queries)
+            student.policy.set_training_mode(False)
+            for _ in range(-(-round_steps // config.n_envs)):
+                obs_t = torch.as_tensor(obs, dtype=torch.float32).reshape(config.n_envs, obs_dim)
+                with torch.no_grad():
+                    teacher_dist = teacher.policy.get_distribution(obs_t)  # the one teacher pass per state
+                    actions = teacher_dist.get_actions(deterministic=False)
+                    use_student = torch.as_tensor(rng.random(config.n_envs) >= beta)
+                    if use_student.any():
+                        student_actions = student.policy.get_distribution(obs_t).get_actions(deterministic=False)
+                        mask = use_student.reshape(-1, *[1] * (actions.dim() - 1))
+                        actions = torch.where(mask, student_actions.to(actions.dtype), actions)
+                buffer.add(obs_t, encode(to_action_distribution(teacher_dist)))
+                obs, _, _, _ = venv.step(to_env_actions(actions, venv.action_space))
+                env_steps += config.n_envs
+                queries += config.n_envs
+                bar.update(config.n_envs)
+            losses = train_round(student, optimizer, buffer, decode, config, generator)
+            eval_return = evaluate_student(student) if evaluate_student else None
+            elapsed = earlier_seconds + time.perf_counter() - start
+            log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=queries, beta=beta,
+                           loss=float(np.mean(losses)), buffer_states=len(buffer), eval_mean_return=eval_return,
+                           wall_seconds=elapsed, steps_per_second=env_steps / elapsed)  # fmt: skip
+            result.rounds.append(log)
+            save(round_index + 1)
+            bar.set_postfix(loss=f"{log.loss:.4f}", ret="-" if eval_return is None else f"{eval_return:.1f}")
+            if on_round:
+                on_round(log)
+    except KeyboardInterrupt:
+        if not result.rounds or result.rounds[-1].round < round_index:
+            env_steps, queries = round_start  # mid-round: the interrupted round is redone on resume
+            save(round_index)
+        raise
+    finally:
+        bar.close()
+        venv.close()
+    result.wall_seconds = earlier_seconds + time.perf_counter() - start
     return result
 
 

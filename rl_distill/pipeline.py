@@ -14,8 +14,9 @@ from rl_distill.training import train_ppo
 
 def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: str = "student",
                 vecnormalize: Path | None = None, tensorboard: str | None = None,
-                progress_bar: bool = True) -> Path:  # fmt: skip
-    """Distil the teacher at ``teacher_path``; writes ``<name>.zip`` and ``<name>.json`` to ``out``."""
+                progress_bar: bool = True, resume: bool = False) -> Path:  # fmt: skip
+    """Distil the teacher at ``teacher_path``; writes ``<name>.zip``, ``<name>.safetensors`` and
+    ``<name>.json`` to ``out``, checkpointing to ``<name>.ckpt`` after every round."""
     config.validate()
     teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
     evaluate_student = None
@@ -36,8 +37,9 @@ def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: s
         if log.eval_mean_return is not None:
             writer.add_scalar("charts/episodic_return", log.eval_mean_return, log.env_steps)
 
+    out.mkdir(parents=True, exist_ok=True)
     result = distill(config, teacher, evaluate_student=evaluate_student, on_round=log_round,
-                     progress_bar=progress_bar)  # fmt: skip
+                     progress_bar=progress_bar, checkpoint=out / f"{name}.ckpt", resume=resume)  # fmt: skip
     if writer is not None:
         writer.close()
     path = save_student(result, teacher, out, name=name)

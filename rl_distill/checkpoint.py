@@ -1,0 +1,34 @@
+"""Distillation checkpoints: one file, written atomically, loaded without running pickle code.
+
+A checkpoint holds everything the loop needs to go on: student and optimiser state, the buffer,
+the random generators, the counters and the round log. Environment state is not saved: a resumed
+run starts fresh episodes (seeded from the round number), so it is valid but not bit-identical to
+an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rl_distill.errors import InputError
+from rl_distill.io import atomic_write
+
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    atomic_write(path, lambda tmp: torch.save({"version": CHECKPOINT_VERSION, **state}, tmp))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise InputError(f"{path}: not a readable checkpoint ({type(exc).__name__}); delete it or drop --resume") \
+            from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        raise InputError(f"{path}: not an rl-distill checkpoint of version {CHECKPOINT_VERSION}")
+    return state

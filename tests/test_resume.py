@@ -1,0 +1,64 @@
+"""Runs that survive crashes: SIGKILL mid-run then --resume; damaged checkpoints are refused by name."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rl_distill.artifact import load_student
+from rl_distill.checkpoint import load_checkpoint
+from rl_distill.errors import InputError
+
+
+def distill_command(teacher: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "rl_distill.cli", "distill", "--teacher", str(teacher), "--env", "CartPole-v1",
+            "--steps", "24000", "--steps-per-round", "1000", "--updates-per-round", "40", "--eval-episodes", "0",
+            "--out", str(out), *extra]  # fmt: skip
+
+
+def test_sigkill_then_resume_completes_with_a_valid_student(cartpole_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen(distill_command(cartpole_teacher, out), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    checkpoint = out / "student.ckpt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if checkpoint.exists() and load_checkpoint(checkpoint)["next_round"] >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run finished before it could be killed; give it more steps"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    state = load_checkpoint(checkpoint)  # whatever the moment of the kill, the file is whole
+    killed_at = state["next_round"]
+    assert 3 <= killed_at < 24
+    assert not (out / "student.zip").exists()
+
+    done = subprocess.run(distill_command(cartpole_teacher, out, "--resume"), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    log = json.loads((out / "student.json").read_text())
+    assert [r["round"] for r in log["rounds"]] == list(range(24))
+    assert log["rounds"][-1]["env_steps"] == 24000
+    student = load_student(out / "student.safetensors")
+    assert student.act([0.0, 0.0, 0.0, 0.0]) in (0, 1)
+
+
+def test_damaged_checkpoint_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "student.ckpt"
+    path.write_bytes(b"\x80\x04 not a checkpoint")
+    with pytest.raises(InputError, match="student.ckpt.*not a readable checkpoint"):
+        load_checkpoint(path)
+
+
+def test_resume_with_damaged_checkpoint_exits_2(cartpole_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "student.ckpt").write_bytes(os.urandom(300))
+    done = subprocess.run(distill_command(cartpole_teacher, out, "--resume"), capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "student.ckpt" in done.stderr and "Traceback" not in done.stderr
