@@ -115,7 +115,12 @@ class Student:
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)
-        single = obs.shape == tuple(self.header["observation_space"]["shape"])
+        shape = tuple(self.header["observation_space"]["shape"])
+        single = obs.shape == shape
+        if not single and obs.shape[1:] != shape:
+            raise InputError(f"observation shape {obs.shape} is neither {shape} nor a batch of it")
+        if not np.isfinite(obs).all():
+            raise InputError("observation contains NaN or infinite values")
         batch = torch.from_numpy(obs.reshape(1, -1) if single else obs.reshape(obs.shape[0], -1))
         with torch.inference_mode():
             if deterministic:

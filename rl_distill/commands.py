@@ -64,7 +64,8 @@ def run_teacher(args: argparse.Namespace) -> int:
     check_env_id(args.env)
     set_threads(args.threads)
     out = args.out or default_out(f"teacher-{args.env}")
-    result = train_ppo(args.env, out=out, timesteps=args.timesteps, seed=args.seed, tensorboard=args.tensorboard)
+    result = train_ppo(args.env, out=out, timesteps=args.timesteps, seed=args.seed, tensorboard=args.tensorboard,
+                       checkpoint_every=args.checkpoint_every, resume=args.resume)
     print(f"teacher: {result.policy_params:,} policy parameters, {result.wall_seconds:.0f} s; "
           f"wrote {result.model_path}")
     return 0
@@ -147,6 +148,9 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timesteps", type=positive_int, default=None, help="training steps (default: the preset's)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/teacher-<env>-<time>)")
     p.add_argument("--tensorboard", default=None, help="write SB3's TensorBoard logs to this folder")
+    p.add_argument("--checkpoint-every", type=positive_int, default=50_000,
+                   help="save <out>/teacher.ckpt.zip atomically every N env steps and on Ctrl-C (default 50000)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/teacher.ckpt.zip")
     add_common(p)
     p.set_defaults(run=run_teacher)
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import EvalCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rl_distill.envs import EVAL_SEED, make_env
+from rl_distill.envs import EVAL_SEED, load_vecnormalize, make_env
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.policies import VECNORMALIZE_NAME, policy_parameters
@@ -49,10 +50,14 @@ def train_ppo(
     eval_episodes: int = 10,
     tensorboard: str | None = None,
     progress_bar: bool = True,
+    checkpoint_every: int = 0,
+    resume: bool = False,
 ) -> TrainResult:
     """Train PPO with the env's preset; save ``<name>.zip`` (+ ``vecnormalize.pkl``) and ``<name>.json``.
 
     ``eval_every`` > 0 records a learning curve (SB3's EvalCallback) every that many env steps.
+    ``checkpoint_every`` > 0 saves ``<name>.ckpt.zip`` (+ statistics) atomically that often and on
+    Ctrl-C; ``resume`` continues from it for the remaining steps.
     """
     preset = preset_for(env_id)
     timesteps = timesteps or preset.timesteps
@@ -63,17 +68,44 @@ def train_ppo(
         venv = VecNormalize(venv, gamma=preset.ppo.get("gamma", 0.99))
     net = list(hidden)
     policy_kwargs = {**preset.policy_kwargs, "net_arch": {"pi": net, "vf": net}}
-    model = PPO("MlpPolicy", venv, policy_kwargs=policy_kwargs, seed=seed, device="cpu",
-                tensorboard_log=tensorboard, verbose=0, **preset.ppo_kwargs())  # fmt: skip
-    callback = None
+    ckpt = out / f"{name}.ckpt.zip"
+    ckpt_stats = out / f"{name}.ckpt-{VECNORMALIZE_NAME}"
+    if resume and ckpt.exists():
+        if preset.normalize:
+            venv = load_vecnormalize(ckpt_stats, venv.venv)
+        try:
+            model = PPO.load(ckpt, env=venv, device="cpu", tensorboard_log=tensorboard)
+        except Exception as exc:  # SB3 raises many types for a damaged zip
+            raise InputError(f"{ckpt}: not a loadable checkpoint ({type(exc).__name__})") from None
+    else:
+        model = PPO("MlpPolicy", venv, policy_kwargs=policy_kwargs, seed=seed, device="cpu",
+                    tensorboard_log=tensorboard, verbose=0, **preset.ppo_kwargs())  # fmt: skip
+
+    def save_checkpoint() -> None:
+        atomic_write(ckpt, lambda tmp: model.save(tmp))
+        if preset.normalize:
+            atomic_write(ckpt_stats, lambda tmp: venv.save(str(tmp)))
+
+    callbacks: list[BaseCallback] = []
+    if checkpoint_every > 0:
+        callbacks.append(EveryNSteps(checkpoint_every, save_checkpoint))
     if eval_every > 0:
         eval_env = make_env(env_id, n_envs=min(eval_episodes, 10), seed=EVAL_SEED)
         if preset.normalize:
             eval_env = VecNormalize(eval_env, training=False, norm_reward=False)  # synced by EvalCallback
         callback = EvalCallback(eval_env, n_eval_episodes=eval_episodes, verbose=0,
                                 eval_freq=max(eval_every // preset.n_envs, 1))  # fmt: skip
+        callbacks.append(callback)
+    else:
+        callback = None
     start = time.perf_counter()
-    model.learn(total_timesteps=timesteps, callback=callback, progress_bar=progress_bar, tb_log_name=name)
+    try:
+        model.learn(total_timesteps=max(timesteps - model.num_timesteps, 0), callback=CallbackList(callbacks),
+                    progress_bar=progress_bar, tb_log_name=name, reset_num_timesteps=False)  # fmt: skip
+    except KeyboardInterrupt:
+        if checkpoint_every > 0:
+            save_checkpoint()
+        raise
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     model_path = out / f"{name}.zip"
@@ -89,6 +121,23 @@ def train_ppo(
     atomic_write_json(out / f"{name}.json", {**asdict(result), "preset": json.loads(json.dumps(
         preset.ppo, default=str)), "normalize": preset.normalize})  # fmt: skip
     return result
+
+
+class EveryNSteps(BaseCallback):
+    """Calls ``action`` every ``every`` environment steps and once more when training ends."""
+
+    def __init__(self, every: int, action: Callable[[], None]) -> None:
+        super().__init__()
+        self.every, self.action, self.last = every, action, 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self.last >= self.every:
+            self.last = self.num_timesteps
+            self.action()
+        return True
+
+    def _on_training_end(self) -> None:
+        self.action()
 
 
 def normalization_name(model_name: str) -> str:

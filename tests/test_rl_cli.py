@@ -67,37 +67,3 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
     assert rows[0]["percent_of_teacher"] == pytest.approx(100.0)
     assert rows[1]["policy_params"] == rows[2]["policy_params"] < rows[0]["policy_params"] / 10
     assert (tmp_path / "run" / "compare.md").exists()
-
-
-@pytest.fixture()
-def bad_files(tmp_path: Path, cartpole_teacher: Path) -> dict[str, Path]:
-    truncated = tmp_path / "truncated.zip"
-    truncated.write_bytes(cartpole_teacher.read_bytes()[:2000])
-    empty = tmp_path / "empty.zip"
-    empty.write_bytes(b"")
-    return {"truncated": truncated, "empty": empty, "teacher": cartpole_teacher}
-
-
-@pytest.mark.parametrize(("argv", "message"), [
-    (["teacher", "--env", "CartPol-v1"], "did you mean CartPole-v1"),
-    (["distill", "--teacher", "{teacher}", "--env", "Acrobot-v1", "--steps", "10"], "does not match"),
-    (["distill", "--teacher", "{teacher}", "--env", "Pendulum-v1", "--steps", "10"], "does not match"),
-    (["distill", "--teacher", "/no/such.zip", "--env", "CartPole-v1"], "no such model file"),
-    (["distill", "--teacher", "{truncated}", "--env", "CartPole-v1"], "truncated.zip"),
-    (["evaluate", "{empty}", "--env", "CartPole-v1"], "empty.zip"),
-    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--student-hidden", "0"], "positive integer"),
-    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--steps", "0"], "positive integer"),
-    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--steps", "-5"], "positive integer"),
-    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--temperature", "0"], "positive number"),
-    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--temperature", "nan"], "number"),
-    (["distill", "--teacher", "{teacher}", "--env", "CartPole-v1", "--collect", "random"], "invalid choice"),
-    (["evaluate", "{teacher}", "--env", "CartPole-v1", "--episodes", "many"], "positive integer"),
-    (["teacher", "--env", "CartPole-v1", "--timesteps", "0"], "positive integer"),
-])  # fmt: skip
-def test_bad_input_gives_one_line_and_exit_2(argv: list[str], message: str, bad_files: dict[str, Path],
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    argv = [a.format(**{k: str(v) for k, v in bad_files.items()}) for a in argv]
-    code, _, err = run(argv, capsys)
-    lines = [line for line in err.strip().splitlines() if not line.startswith("note:")]
-    assert code == 2
-    assert len(lines) == 1 and message in lines[0], err
