@@ -66,15 +66,16 @@ def test_resume_with_damaged_checkpoint_exits_2(cartpole_teacher: Path, tmp_path
 
 def test_teacher_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
     from rl_distill.training import train_ppo
 
     train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=2048, checkpoint_every=1024, progress_bar=False)
-    first = VecNormalize.load(str(tmp_path / "teacher.ckpt-vecnormalize.pkl"), None)
+    first = VecNormalize.load(str(tmp_path / "teacher.ckpt-vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
     assert PPO.load(tmp_path / "teacher.ckpt.zip").num_timesteps == 2048
     train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=4096, checkpoint_every=1024, progress_bar=False,
               resume=True)  # fmt: skip
     assert PPO.load(tmp_path / "teacher.zip").num_timesteps == 4096
-    stats = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), None)
+    stats = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
     assert stats.obs_rms.count > first.obs_rms.count  # statistics carried on, not restarted
