@@ -71,11 +71,11 @@ def test_teacher_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
 
     from rl_distill.training import train_ppo
 
-    train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=2048, checkpoint_every=1024, progress_bar=False)
+    train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=4096, checkpoint_every=4096, progress_bar=False)
     first = VecNormalize.load(str(tmp_path / "teacher.ckpt-vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
-    assert PPO.load(tmp_path / "teacher.ckpt.zip").num_timesteps == 2048
-    train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=4096, checkpoint_every=1024, progress_bar=False,
+    assert PPO.load(tmp_path / "teacher.ckpt.zip").num_timesteps == 4096  # one Pendulum rollout is 4 x 1024 steps
+    train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=8192, checkpoint_every=4096, progress_bar=False,
               resume=True)  # fmt: skip
-    assert PPO.load(tmp_path / "teacher.zip").num_timesteps == 4096
+    assert PPO.load(tmp_path / "teacher.zip").num_timesteps == 8192
     stats = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
     assert stats.obs_rms.count > first.obs_rms.count  # statistics carried on, not restarted
