@@ -139,6 +139,28 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sweep(args: argparse.Namespace) -> int:
+    from rl_distill.sweep import sweep
+
+    check_env_id(args.env)
+    set_threads(args.threads)
+    out = args.out or default_out(f"sweep-{args.env}")
+    hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
+    table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
+                  episodes=args.episodes, scratch_steps=args.scratch_steps, ray_address=args.ray,
+                  workers=args.workers)  # fmt: skip
+    print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from rl_distill.plots import plot_from_file
+
+    for path in plot_from_file(args.results, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     env_help = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
     vn_help = "VecNormalize statistics (.pkl) for the teacher (default: found next to the zip, zoo layout too)"
@@ -205,3 +227,28 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="file to write (.onnx or .pt)")
     add_common(p)
     p.set_defaults(run=run_export)
+
+    p = sub.add_parser("sweep", help="distil every student size x collection scheme x seed; tables and plots")
+    p.add_argument("--env", required=True, help=env_help)
+    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
+    p.add_argument("--student-hidden", type=positive_int, nargs="+", default=[4, 8, 16, 32, 64],
+                   help="student widths to try (default 4 8 16 32 64)")
+    p.add_argument("--layers", type=positive_int, default=2, help="hidden layers of each width (default 2)")
+    p.add_argument("--collect", choices=COLLECT_SCHEMES, nargs="+", default=["student", "dagger"],
+                   help="collection schemes (default student dagger)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds per combination (default 3)")
+    p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
+    p.add_argument("--scratch-steps", type=int, default=0,
+                   help="also train the preset-size student by PPO from scratch for N steps, per seed (default 0)")
+    p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes per run (default 100)")
+    p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: CPU count)")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run as Ray tasks on an existing cluster (auto or host:port); needs rl-distill[ray]")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/sweep-<env>-<time>)")
+    add_common(p)
+    p.set_defaults(run=run_sweep)
+
+    p = sub.add_parser("plot", help="regenerate the sweep plots from its JSON table")
+    p.add_argument("results", type=Path, help="sweep table (sweep.json)")
+    p.add_argument("--out", type=Path, default=None, help="folder for the PNGs (default: beside the table)")
+    p.set_defaults(run=run_plot)

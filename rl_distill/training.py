@@ -93,7 +93,8 @@ def train_ppo(
         eval_env = make_env(env_id, n_envs=min(eval_episodes, 10), seed=EVAL_SEED)
         if preset.normalize:
             eval_env = VecNormalize(eval_env, training=False, norm_reward=False)  # synced by EvalCallback
-        callback = EvalCallback(eval_env, n_eval_episodes=eval_episodes, verbose=0,
+        # EvalCallback records its curve only when given a log_path (it also writes evaluations.npz there)
+        callback = EvalCallback(eval_env, n_eval_episodes=eval_episodes, verbose=0, log_path=str(out / f"{name}-eval"),
                                 eval_freq=max(eval_every // preset.n_envs, 1))  # fmt: skip
         callbacks.append(callback)
     else:

@@ -15,6 +15,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -25,7 +26,7 @@ from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.pipeline import run_distill
 from rl_distill.policies import load_policy, policy_parameters
 from rl_distill.presets import PRESETS
-from rl_distill.training import train_ppo
+from rl_distill.training import TrainResult, train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -41,7 +42,12 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path) -> dict:
     preset = PRESETS[env_id]
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    teacher_run = train_ppo(env_id, out=work, name="teacher", seed=0, progress_bar=False)
+    if (work / "teacher.json").exists():  # a restarted benchmark reuses its finished teacher
+        saved = json.loads((work / "teacher.json").read_text())
+        teacher_run = TrainResult(**{f.name: saved[f.name] for f in fields(TrainResult)})
+    else:
+        teacher_run = train_ppo(env_id, out=work, name="teacher", seed=0, checkpoint_every=100_000,
+                                resume=True, progress_bar=False)  # fmt: skip
     teacher = load_policy(work / "teacher.zip", env_id)
     teacher_eval = evaluate(teacher, env_id, episodes=episodes)
     random_eval = evaluate_random(env_id, episodes=episodes)

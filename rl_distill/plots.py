@@ -1,0 +1,99 @@
+"""The two pictures users choose a student by: return vs size, and learning curves vs PPO from scratch."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rl_distill.errors import InputError
+from rl_distill.io import atomic_write
+
+
+def _save(fig: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    by_collect: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in table["rows"]:
+        if row["collect"] != "scratch":
+            by_collect[row["collect"]][row["policy_params"]].append(row["mean_return"])
+    for collect, points in sorted(by_collect.items()):
+        sizes = sorted(points)
+        means = [np.mean(points[s]) for s in sizes]
+        errors = [np.std(points[s]) for s in sizes]
+        ax.errorbar(sizes, means, yerr=errors, marker="o", capsize=3, label=f"distilled ({collect}-driven)")
+    ax.axhline(table["teacher"]["mean_return"], color="black", linestyle="--",
+               label=f"teacher ({table['teacher']['policy_params']:,} params)")  # fmt: skip
+    ax.axhline(table["random_mean_return"], color="grey", linestyle=":", label="random policy")
+    ax.set_xscale("log")
+    ax.set_xlabel("student policy parameters (log scale)")
+    ax.set_ylabel(f"mean return ({table['episodes']} episodes)")
+    ax.set_title(f"{table['env_id']}: return vs student size")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_learning_curves(table: dict[str, Any], path: Path, hidden: str | None = None) -> None:
+    """Evaluation return vs env steps, one shaded band per scheme (and PPO from scratch)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in table["rows"] if r["curve_steps"]]
+    scratch = [r for r in rows if r["collect"] == "scratch"]
+    hidden = hidden or (scratch[0]["hidden"] if scratch else (rows[0]["hidden"] if rows else None))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["hidden"] == hidden:
+            groups[row["collect"]].append(row)
+    for collect, members in sorted(groups.items()):
+        grid = np.asarray(members[0]["curve_steps"], dtype=float)
+        curves = np.asarray([np.interp(grid, r["curve_steps"], [np.nan if v is None else v for v in r["curve_returns"]])
+                             for r in members])  # fmt: skip
+        mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        label = "PPO from scratch" if collect == "scratch" else f"distillation ({collect}-driven)"
+        ax.plot(grid, mean, label=label)
+        ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
+    ax.axhline(table["teacher"]["mean_return"], color="black", linestyle="--", label="teacher")
+    ax.axhline(table["random_mean_return"], color="grey", linestyle=":", label="random policy")
+    ax.set_xscale("log")
+    ax.set_xlabel("environment steps (log scale)")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(f"{table['env_id']}: {hidden} student, distillation vs PPO from scratch")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_all(table: dict[str, Any], out: Path, stem: str = "sweep") -> list[Path]:
+    paths = [out / f"{stem}-return-vs-size.png", out / f"{stem}-learning-curves.png"]
+    plot_return_vs_size(table, paths[0])
+    plot_learning_curves(table, paths[1])
+    return paths
+
+
+def plot_from_file(results: Path, out: Path | None = None) -> list[Path]:
+    """``rl-distill plot``: regenerate the plots from a sweep table alone."""
+    try:
+        table = json.loads(results.read_text())
+        table["rows"], table["teacher"]["mean_return"]  # noqa: B018  (fail early on a foreign file)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{results}: not a sweep table ({type(exc).__name__})") from None
+    return plot_all(table, out or results.parent, stem=results.stem)

@@ -1,0 +1,140 @@
+"""Student-size x collection-scheme x seed sweeps, run locally in processes or as Ray tasks.
+
+Every run is one call of :func:`run_one` on a picklable :class:`SweepRun`; the local and Ray
+backends only differ in who calls it, so they return the same rows for the same seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rl_distill.errors import InputError
+from rl_distill.io import atomic_write_json, atomic_write_text
+
+CSV_FIELDS = ["env", "collect", "hidden", "policy_params", "compression_ratio", "seed", "mean_return", "score",
+              "env_steps", "wall_seconds"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One distillation (or PPO-from-scratch, ``collect="scratch"``) run of a sweep."""
+
+    env_id: str
+    teacher: str
+    hidden: tuple[int, ...]
+    collect: str
+    seed: int
+    steps: int
+    episodes: int
+    work_dir: str
+
+
+def run_one(run: SweepRun) -> dict[str, Any]:
+    """Train, evaluate on ``episodes`` fixed-seed episodes, and return one tidy row."""
+    import torch
+
+    from rl_distill.distill import DistillConfig
+    from rl_distill.evaluate import evaluate
+    from rl_distill.pipeline import run_distill
+    from rl_distill.policies import load_policy, policy_parameters
+    from rl_distill.training import train_ppo
+
+    torch.set_num_threads(1)
+    name = f"{run.collect}-{'x'.join(map(str, run.hidden))}-{run.seed}"
+    out = Path(run.work_dir)
+    start = time.perf_counter()
+    if run.collect == "scratch":
+        trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
+                            eval_every=max(run.steps // 20, 1000), eval_episodes=5, progress_bar=False)  # fmt: skip
+        curve = (trained.curve_steps, trained.curve_returns)
+    else:
+        config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
+                               collect=run.collect, seed=run.seed)  # type: ignore[arg-type]  # fmt: skip
+        run_distill(config, Path(run.teacher), out, name=name, progress_bar=False)
+        import json
+
+        rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
+        curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
+    wall = time.perf_counter() - start
+    student = load_policy(out / f"{name}.zip", run.env_id)
+    result = evaluate(student, run.env_id, episodes=run.episodes)
+    return {"env": run.env_id, "collect": run.collect, "hidden": "x".join(map(str, run.hidden)),
+            "policy_params": policy_parameters(student.policy), "seed": run.seed,
+            "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.steps,
+            "wall_seconds": wall, "curve_steps": curve[0], "curve_returns": curve[1]}  # fmt: skip
+
+
+def run_local(runs: list[SweepRun], workers: int | None = None) -> list[dict[str, Any]]:
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        return [run_one(r) for r in runs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run_one, runs))
+
+
+def run_ray(runs: list[SweepRun], address: str) -> list[dict[str, Any]]:
+    """One Ray task per run on an existing cluster (``address``: ``auto`` or ``host:port``)."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--ray needs Ray: pip install 'rl-distill[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address)
+    remote = ray.remote(num_cpus=1)(run_one)
+    return ray.get([remote.remote(r) for r in runs])
+
+
+def add_reference_columns(rows: list[dict[str, Any]], teacher: dict[str, Any], random_return: float) -> None:
+    """Compression ratio and score need the teacher's size and return; computed once, here."""
+    span = teacher["mean_return"] - random_return
+    for row in rows:
+        row["compression_ratio"] = teacher["policy_params"] / row["policy_params"]
+        row["score"] = (row["mean_return"] - random_return) / span if span else float("nan")
+
+
+def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
+    atomic_write_json(out / f"{stem}.json", table)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(table["rows"])
+    atomic_write_text(out / f"{stem}.csv", buffer.getvalue())
+
+
+def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], collects: list[str], seeds: int,
+          *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
+          scratch_hidden: tuple[int, ...] | None = None, ray_address: str | None = None,
+          workers: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run every (hidden, collect, seed) combination and write ``sweep.{json,csv}`` and the plots."""
+    from rl_distill.evaluate import evaluate, evaluate_random
+    from rl_distill.plots import plot_all
+    from rl_distill.policies import load_policy, policy_parameters
+    from rl_distill.presets import preset_for
+
+    preset = preset_for(env_id)
+    teacher = load_policy(teacher_path, env_id)
+    teacher_eval = evaluate(teacher, env_id, episodes=episodes)
+    random_eval = evaluate_random(env_id, episodes=episodes)
+    work = out / "models"
+    steps = steps or preset.distill_steps
+    runs = [SweepRun(env_id, str(teacher_path), h, c, s, steps, episodes, str(work))
+            for h in hiddens for c in collects for s in range(seeds)]  # fmt: skip
+    if scratch_steps:
+        runs += [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "scratch", s,
+                          scratch_steps, episodes, str(work)) for s in range(seeds)]  # fmt: skip
+    rows = run_ray(runs, ray_address) if ray_address else run_local(runs, workers)
+    teacher_info = {"mean_return": teacher_eval.mean_return, "policy_params": policy_parameters(teacher.policy),
+                    "path": str(teacher_path)}  # fmt: skip
+    add_reference_columns(rows, teacher_info, random_eval.mean_return)
+    table = {"env_id": env_id, "teacher": teacher_info, "random_mean_return": random_eval.mean_return,
+             "episodes": episodes, "rows": rows}  # fmt: skip
+    write_tables(table, out)
+    plot_all(table, out)
+    return table
