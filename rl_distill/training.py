@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.vec_env import VecNormalize
@@ -117,7 +118,7 @@ def train_ppo(
         env_id=env_id, model_path=str(model_path), hidden=tuple(hidden), timesteps=timesteps, seed=seed,
         policy_params=policy_parameters(model.policy), wall_seconds=seconds,
         curve_steps=[int(s) for s in callback.evaluations_timesteps] if callback else [],
-        curve_returns=[float(r.mean()) for r in callback.evaluations_results] if callback else [],
+        curve_returns=[float(np.mean(r)) for r in callback.evaluations_results] if callback else [],
     )  # fmt: skip
     atomic_write_json(out / f"{name}.json", {**asdict(result), "preset": json.loads(json.dumps(
         preset.ppo, default=str)), "normalize": preset.normalize})  # fmt: skip
