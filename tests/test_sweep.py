@@ -11,7 +11,8 @@ COMPARED = ["env", "collect", "hidden", "policy_params", "seed", "mean_return", 
 
 
 def tiny_runs(teacher: Path, work: Path) -> list[SweepRun]:
-    return [SweepRun("CartPole-v1", str(teacher), (h,), "student", s, 600, 3, str(work)) for h in (2, 4) for s in (0, 1)]
+    return [SweepRun("CartPole-v1", str(teacher), (h,), "student", s, 600, 3, str(work))
+            for h in (2, 4) for s in (0, 1)]  # fmt: skip
 
 
 def test_sweep_writes_tidy_table_and_plots(cartpole_teacher: Path, tmp_path: Path,
