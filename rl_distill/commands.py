@@ -13,8 +13,9 @@ from rl_distill.envs import check_env_id
 from rl_distill.losses import POLICY_LOSSES
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+def add_common(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads (default 1: with small networks, 1 thread per process is fastest)")
 
@@ -147,7 +148,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = args.out or default_out(f"sweep-{args.env}")
     hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
     table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
-                  episodes=args.episodes, scratch_steps=args.scratch_steps, ray_address=args.ray,
+                  episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
+                  ray_address=args.ray,
                   workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
@@ -238,14 +240,16 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
                    help="collection schemes (default student dagger)")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per combination (default 3)")
     p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
-    p.add_argument("--scratch-steps", type=int, default=0,
-                   help="also train the preset-size student by PPO from scratch for N steps, per seed (default 0)")
+    p.add_argument("--scratch-steps", type=positive_int, default=None,
+                   help="also train the preset-size student by PPO from scratch for N steps (default: no baseline)")
+    p.add_argument("--scratch-seeds", type=positive_int, default=None,
+                   help="PPO-from-scratch runs (default: --seeds); each costs a full PPO budget")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes per run (default 100)")
     p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run as Ray tasks on an existing cluster (auto or host:port); needs rl-distill[ray]")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/sweep-<env>-<time>)")
-    add_common(p)
+    add_common(p, seed=False)
     p.set_defaults(run=run_sweep)
 
     p = sub.add_parser("plot", help="regenerate the sweep plots from its JSON table")

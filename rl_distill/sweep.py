@@ -110,7 +110,8 @@ def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
 
 def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], collects: list[str], seeds: int,
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
-          scratch_hidden: tuple[int, ...] | None = None, ray_address: str | None = None,
+          scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
+          ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, seed) combination and write ``sweep.{json,csv}`` and the plots."""
     from rl_distill.evaluate import evaluate, evaluate_random
@@ -128,7 +129,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
             for h in hiddens for c in collects for s in range(seeds)]  # fmt: skip
     if scratch_steps:
         runs += [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "scratch", s,
-                          scratch_steps, episodes, str(work)) for s in range(seeds)]  # fmt: skip
+                          scratch_steps, episodes, str(work)) for s in range(scratch_seeds or seeds)]  # fmt: skip
     rows = run_ray(runs, ray_address) if ray_address else run_local(runs, workers)
     teacher_info = {"mean_return": teacher_eval.mean_return, "policy_params": policy_parameters(teacher.policy),
                     "path": str(teacher_path)}  # fmt: skip

@@ -1,0 +1,91 @@
+"""Student-size sweeps -> results/sweep-<env>.{json,csv,md} and the two PNG plots per env.
+
+Reuses the teacher that scripts/bench_rl.py trained (runs/bench-rl/<env>/teacher.zip) when it
+exists, else trains one with the preset. Run:
+    .venv/bin/python scripts/bench_sweep.py --envs LunarLander-v3 [--widths 4 8 16 32 64] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from rl_distill.io import atomic_write_text
+from rl_distill.presets import PRESETS
+from rl_distill.sweep import sweep
+from rl_distill.training import train_ppo
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+TARGET = 0.95
+
+
+def markdown(table: dict) -> str:
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in table["rows"]:
+        groups[(row["collect"], row["hidden"])].append(row)
+    lines = [
+        f"{table['env_id']}: teacher {table['teacher']['mean_return']:.1f} "
+        f"({table['teacher']['policy_params']:,} policy params), random {table['random_mean_return']:.1f}; "
+        f"{table['episodes']} evaluation episodes per run, mean ± std over seeds.",
+        "",
+        "| collect | hidden | policy params | compression | mean return | score | env steps | wall s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    smallest: dict[str, tuple[int, str]] = {}
+    for (collect, hidden), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[1][0]["policy_params"])):
+        returns, scores = [r["mean_return"] for r in rows], [r["score"] for r in rows]
+        sd = statistics.stdev if len(rows) > 1 else (lambda _: 0.0)
+        params = rows[0]["policy_params"]
+        lines.append(f"| {collect} | {hidden} | {params:,} | {rows[0]['compression_ratio']:.0f}x "
+                     f"| {statistics.fmean(returns):.1f} ± {sd(returns):.1f} "
+                     f"| {statistics.fmean(scores):.3f} ± {sd(scores):.3f} | {rows[0]['env_steps']:,} "
+                     f"| {statistics.fmean(r['wall_seconds'] for r in rows):.0f} |")  # fmt: skip
+        if collect != "scratch" and statistics.fmean(scores) >= TARGET and params < smallest.get(collect, (1e18,))[0]:
+            smallest[collect] = (params, hidden)
+    lines.append("")
+    for collect, (params, hidden) in sorted(smallest.items()):
+        ratio = table["teacher"]["policy_params"] / params
+        lines.append(f"Smallest {collect}-driven student with mean score ≥ {TARGET}: {hidden}, "
+                     f"{params:,} policy parameters ({ratio:.0f}x fewer than the teacher).")  # fmt: skip
+    if not smallest:
+        lines.append(f"No student size reached mean score {TARGET}.")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "LunarLander-v3", "HalfCheetah-v5", "Hopper-v5"])
+    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    parser.add_argument("--collect", nargs="+", default=["student", "dagger"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--scratch-seeds", type=int, default=1, help="PPO-from-scratch runs (each a full budget)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    for env_id in args.envs:
+        teacher = ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"
+        if not teacher.exists():
+            train_ppo(env_id, out=teacher.parent, name="teacher", seed=0, checkpoint_every=100_000, resume=True,
+                      progress_bar=False)  # fmt: skip
+        preset = PRESETS[env_id]
+        table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
+                      out=ROOT / "runs" / "bench-sweep" / env_id, episodes=args.episodes,
+                      scratch_steps=preset.timesteps, scratch_seeds=args.scratch_seeds,
+                      workers=args.workers)  # fmt: skip
+        from rl_distill.plots import plot_all
+        from rl_distill.sweep import write_tables
+
+        write_tables(table, RESULTS, stem=f"sweep-{env_id}")
+        plot_all(table, RESULTS, stem=f"sweep-{env_id}")
+        atomic_write_text(RESULTS / f"sweep-{env_id}.md", markdown(table))
+        print(markdown(table), flush=True)
+
+
+if __name__ == "__main__":
+    main()
