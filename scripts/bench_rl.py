@@ -38,7 +38,7 @@ def first_step_reaching(steps: list[int], returns: list[float | None], threshold
     return next((s for s, r in zip(steps, returns, strict=True) if r is not None and r >= threshold), None)
 
 
-def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path) -> dict:
+def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: int) -> dict:
     preset = PRESETS[env_id]
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -64,7 +64,8 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path) -> dict:
         for seed in seeds:
             name = f"student-{collect}-{seed}"
             config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps,
-                                   collect=collect, seed=seed)  # fmt: skip
+                                   steps_per_round=preset.distill_steps // rounds, collect=collect,
+                                   seed=seed)  # fmt: skip
             t0 = time.perf_counter()
             path = run_distill(config, work / "teacher.zip", work, name=name, progress_bar=False)
             wall = time.perf_counter() - t0
@@ -93,7 +94,7 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path) -> dict:
                     "policy_params": teacher_run.policy_params, "timesteps": teacher_run.timesteps,
                     "train_seconds": teacher_run.wall_seconds},
         "random": {"mean_return": random_eval.mean_return},
-        "student_hidden": list(preset.student_hidden), "distill_steps": preset.distill_steps,
+        "student_hidden": list(preset.student_hidden), "distill_steps": preset.distill_steps, "rounds": rounds,
         "runs": runs,
         "scratch": {"mean_return": scratch_eval.mean_return, "score": score(scratch_eval.mean_return),
                     "timesteps": scratch_run.timesteps, "policy_params": scratch_run.policy_params,
@@ -150,13 +151,14 @@ def main() -> None:
     parser.add_argument("--envs", nargs="*", default=DEFAULT_ENVS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=10, help="collection rounds (learning-curve points)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-rl", help="models go here (not in git)")
     parser.add_argument("--summarize", action="store_true", help="only rebuild results/rl.{json,md}")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if not args.summarize:
         for env_id in args.envs:
-            result = bench_env(env_id, args.seeds, args.episodes, args.work / env_id)
+            result = bench_env(env_id, args.seeds, args.episodes, args.work / env_id, args.rounds)
             atomic_write_json(RESULTS / "rl" / f"{env_id}.json", result)
     summarize()
 
