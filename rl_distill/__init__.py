@@ -1,5 +1,6 @@
 """rl-distill: distil large teachers into small, fast students with one KL loss."""
 
+from rl_distill.artifact import Student, load_student
 from rl_distill.losses import (
     Categorical,
     DiagGaussian,
@@ -14,9 +15,11 @@ __all__ = [
     "Categorical",
     "DiagGaussian",
     "LossTerms",
+    "Student",
     "categorical_kl",
     "gaussian_kl",
     "kd_loss",
+    "load_student",
     "policy_distillation_loss",
 ]
 __version__ = "0.1.0"
