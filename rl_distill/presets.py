@@ -7,7 +7,7 @@ network, always, and a few budgets); the departures are listed in ``notes``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torch import nn
@@ -105,8 +105,6 @@ def preset_for(env_id: str) -> Preset:
     """The tuned preset for ``env_id``, or SB3 defaults for any other registered environment."""
     if env_id in PRESETS:
         return PRESETS[env_id]
-    from dataclasses import replace
-
     return replace(GENERIC, env_id=env_id)
 
 
