@@ -20,7 +20,8 @@ def test_sweep_writes_tidy_table_and_plots(cartpole_teacher: Path, tmp_path: Pat
     out = tmp_path / "sweep"
     assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "2", "4",
                  "--collect", "student", "dagger", "--seeds", "2", "--steps", "800", "--episodes", "3",
-                 "--scratch-steps", "2048", "--scratch-seeds", "1", "--workers", "2", "--out", str(out)]) == 0  # fmt: skip
+                 "--scratch-steps", "2048", "--scratch-seeds", "1", "--workers", "2",
+                 "--out", str(out)]) == 0  # fmt: skip
     table = json.loads((out / "sweep.json").read_text())
     rows = table["rows"]
     assert len(rows) == 2 * 2 * 2 + 1
