@@ -1,3 +1,4 @@
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,31 @@ def test_same_seed_gives_identical_students(cartpole_teacher: Path) -> None:
     a = distill(config, teacher, progress_bar=False).student.policy.state_dict()
     b = distill(config, teacher, progress_bar=False).student.policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_zoo_layout_statistics_are_found(pendulum_teacher: Path, tmp_path: Path) -> None:
+    """rl-baselines3-zoo saves ``<env>.zip`` beside a folder ``<env>/vecnormalize.pkl``."""
+    (tmp_path / "Pendulum-v1").mkdir()
+    shutil.copy(pendulum_teacher, tmp_path / "Pendulum-v1.zip")
+    shutil.copy(pendulum_teacher.parent / "vecnormalize.pkl", tmp_path / "Pendulum-v1" / "vecnormalize.pkl")
+    loaded = load_policy(tmp_path / "Pendulum-v1.zip", "Pendulum-v1")
+    assert loaded.normalization is not None
+    np.testing.assert_array_equal(loaded.normalization.obs_rms.mean,
+                                  load_policy(pendulum_teacher, "Pendulum-v1").normalization.obs_rms.mean)
+
+
+def test_a2c_teacher_from_plain_sb3_distils(tmp_path: Path) -> None:
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_vec_env
+
+    model = A2C("MlpPolicy", make_vec_env("CartPole-v1", n_envs=4, seed=0), seed=0,
+                policy_kwargs={"net_arch": [64, 64]})  # fmt: skip
+    model.learn(3_000)
+    model.save(tmp_path / "a2c.zip")
+    teacher = load_policy(tmp_path / "a2c.zip", "CartPole-v1")
+    config = DistillConfig("CartPole-v1", steps=1_000, steps_per_round=500, eval_episodes=0, updates_per_round=100)
+    student = distill(config, teacher, progress_bar=False).student
+    states = torch.randn(256, 4) * 0.5
+    with torch.no_grad():
+        agree = (teacher.policy.get_distribution(states).mode() == student.policy.get_distribution(states).mode())
+    assert agree.float().mean() > 0.8
