@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     out = ROOT / "runs" / "mnist-cli-time"
     cli = Path(sys.executable).parent / "rl-distill"
+    load_before = os.getloadavg()
     start = time.perf_counter()
     subprocess.run([str(cli), "mnist", "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     models = json.loads((out / "results.json").read_text())["models"]
     result = {"command": "rl-distill mnist (defaults)", "wall_seconds": seconds, "cpu_count": os.cpu_count(),
-              "load_average_before": os.getloadavg(), "models": models}  # fmt: skip
+              "load_average_before": load_before, "models": models}  # fmt: skip
     atomic_write_json(ROOT / "results" / "mnist-cli-time.json", result)
     print(f"rl-distill mnist with defaults: {seconds:.0f} s")
 
