@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from rl_distill.artifact import load_student
 from rl_distill.checkpoint import load_checkpoint
@@ -48,10 +49,21 @@ def test_sigkill_then_resume_completes_with_a_valid_student(cartpole_teacher: Pa
     assert student.act([0.0, 0.0, 0.0, 0.0]) in (0, 1)
 
 
-def test_damaged_checkpoint_is_refused_by_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_damaged_checkpoint_is_refused_by_name(tmp_path: Path, damage: str) -> None:
+    from rl_distill.checkpoint import save_checkpoint
+
     path = tmp_path / "student.ckpt"
-    path.write_bytes(b"\x80\x04 not a checkpoint")
-    with pytest.raises(InputError, match="student.ckpt.*not a readable checkpoint"):
+    save_checkpoint(path, {"weights": torch.randn(64, 64), "next_round": 3})
+    raw = bytearray(path.read_bytes())
+    if damage == "truncate":
+        raw = raw[: len(raw) // 2]
+    elif damage == "flip":
+        raw[100:200] = bytes(100)
+    else:
+        raw = bytearray(b"\x80\x04 not a checkpoint")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InputError, match="student.ckpt.*(not a readable|not an rl-distill) checkpoint"):
         load_checkpoint(path)
 
 
