@@ -1,4 +1,4 @@
-"""The RL sub-commands of ``rl-distill``: teacher, distill, evaluate, compare, pipeline."""
+"""The RL sub-commands of ``rl-distill``: teacher, distill, evaluate, compare, pipeline, export, sweep, plot."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from rl_distill.cli import default_out, hidden_sizes, positive_float, positive_int, set_threads
+from rl_distill.cli import default_out, hidden_sizes, non_negative_int, positive_float, positive_int, set_threads
 from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
 from rl_distill.envs import check_env_id
 from rl_distill.losses import POLICY_LOSSES
@@ -40,7 +40,7 @@ def add_distill_flags(p: argparse.ArgumentParser) -> None:
                    help=f"most states kept, oldest dropped first (default {d.buffer_size})")
     p.add_argument("--updates-per-round", type=positive_int, default=d.updates_per_round,
                    help=f"minibatch gradient steps per round (default {d.updates_per_round})")
-    p.add_argument("--eval-episodes", type=int, default=d.eval_episodes,
+    p.add_argument("--eval-episodes", type=non_negative_int, default=d.eval_episodes,
                    help="greedy evaluation episodes logged after each round, 0 for none "
                    f"(default {d.eval_episodes})")
     p.add_argument("--tensorboard", default=None, help="write TensorBoard logs to this folder")
@@ -55,7 +55,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
         steps=args.steps or preset.distill_steps, collect=args.collect, loss=args.loss,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
-        eval_episodes=max(args.eval_episodes, 0),
+        eval_episodes=args.eval_episodes,
     )  # fmt: skip
 
 
@@ -126,7 +126,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     run_pipeline(args.env, args.out or default_out(f"pipeline-{args.env}"), config=config,
                  teacher_timesteps=args.timesteps, scratch_steps=args.scratch_steps, episodes=args.episodes,
-                 teacher=args.teacher)  # fmt: skip
+                 teacher=args.teacher, tensorboard=args.tensorboard)  # fmt: skip
     return 0
 
 

@@ -63,13 +63,15 @@ def run_pipeline(
     scratch_steps: int | None,
     episodes: int,
     teacher: Path | None = None,
+    tensorboard: str | None = None,
 ) -> list[CompareRow]:
     if teacher is None:
         print(f"[1/4] training the PPO teacher on {env_id}")
-        train_ppo(env_id, out=out, name="teacher", timesteps=teacher_timesteps, seed=config.seed)
+        train_ppo(env_id, out=out, name="teacher", timesteps=teacher_timesteps, seed=config.seed,
+                  tensorboard=tensorboard)
         teacher = out / "teacher.zip"
     print(f"[2/4] distilling into a {'x'.join(map(str, config.student_hidden))} student ({config.collect}-driven)")
-    student = run_distill(config, teacher, out)
+    student = run_distill(config, teacher, out, tensorboard=tensorboard)
     print("[3/4] PPO from scratch with the student's architecture (baseline)")
     train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=scratch_steps,
               seed=config.seed)  # fmt: skip
