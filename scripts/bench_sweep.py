@@ -66,6 +66,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--scratch-seeds", type=int, default=1, help="PPO-from-scratch runs (each a full budget)")
+    parser.add_argument("--scratch-steps", type=int, default=None, help="PPO-from-scratch budget (default: preset's; "
+                        "0: no baseline)")
+    parser.add_argument("--steps", type=int, default=None, help="distillation steps (default: preset's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for env_id in args.envs:
@@ -76,7 +79,8 @@ def main() -> None:
         preset = PRESETS[env_id]
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-sweep" / env_id, episodes=args.episodes,
-                      scratch_steps=preset.timesteps, scratch_seeds=args.scratch_seeds,
+                      steps=args.steps, scratch_seeds=args.scratch_seeds,
+                      scratch_steps=preset.timesteps if args.scratch_steps is None else args.scratch_steps,
                       workers=args.workers)  # fmt: skip
         from rl_distill.plots import plot_all
         from rl_distill.sweep import write_tables
