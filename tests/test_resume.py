@@ -91,3 +91,20 @@ def test_teacher_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert PPO.load(tmp_path / "teacher.zip").num_timesteps == 8192
     stats = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
     assert stats.obs_rms.count > first.obs_rms.count  # statistics carried on, not restarted
+
+
+def test_ctrl_c_writes_a_checkpoint_and_exits_cleanly(cartpole_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen(distill_command(cartpole_teacher, out), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    checkpoint = out / "student.ckpt"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not checkpoint.exists():
+        time.sleep(0.05)
+    time.sleep(0.3)  # land mid-round
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    state = load_checkpoint(checkpoint)
+    assert state["env_steps"] == 1000 * state["next_round"]  # a whole-round state, ready for --resume
