@@ -47,16 +47,20 @@ def add_distill_flags(p: argparse.ArgumentParser) -> None:
 
 
 def distill_config(args: argparse.Namespace) -> DistillConfig:
+    """The validated distillation settings the flags describe, defaults from the env's preset."""
     from rl_distill.presets import preset_for
 
+    check_env_id(args.env)
     preset = preset_for(args.env)
-    return DistillConfig(
+    config = DistillConfig(
         env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
         steps=args.steps or preset.distill_steps, collect=args.collect, loss=args.loss,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
         eval_episodes=args.eval_episodes,
     )  # fmt: skip
+    config.validate()
+    return config
 
 
 def run_teacher(args: argparse.Namespace) -> int:
@@ -75,9 +79,7 @@ def run_teacher(args: argparse.Namespace) -> int:
 def run_distill_command(args: argparse.Namespace) -> int:
     from rl_distill.pipeline import run_distill
 
-    check_env_id(args.env)
     config = distill_config(args)
-    config.validate()
     set_threads(args.threads)
     out = args.out or default_out(f"distill-{args.env}")
     path = run_distill(config, args.teacher, out, vecnormalize=args.vecnormalize, tensorboard=args.tensorboard,
@@ -120,9 +122,7 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_pipeline_command(args: argparse.Namespace) -> int:
     from rl_distill.pipeline import run_pipeline
 
-    check_env_id(args.env)
     config = distill_config(args)
-    config.validate()
     set_threads(args.threads)
     run_pipeline(args.env, args.out or default_out(f"pipeline-{args.env}"), config=config,
                  teacher_timesteps=args.timesteps, scratch_steps=args.scratch_steps, episodes=args.episodes,
@@ -227,7 +227,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("student", type=Path, help="student artifact (.safetensors, written by distill)")
     p.add_argument("--format", choices=("onnx", "torchscript"), required=True, help="export format")
     p.add_argument("--out", type=Path, required=True, help="file to write (.onnx or .pt)")
-    add_common(p)
+    add_common(p, seed=False)
     p.set_defaults(run=run_export)
 
     p = sub.add_parser("sweep", help="distil every student size x collection scheme x seed; tables and plots")

@@ -28,7 +28,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
-from rl_distill.envs import make_env, spaces_match
+from rl_distill.envs import load_vecnormalize, make_env, spaces_match
 from rl_distill.errors import InputError
 from rl_distill.losses import ActionDistribution, Categorical, DiagGaussian
 
@@ -95,8 +95,6 @@ def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | Non
     stats_path = Path(vecnormalize) if vecnormalize else find_vecnormalize(path, env_id)
     normalization = None
     if stats_path is not None:
-        from rl_distill.envs import load_vecnormalize
-
         normalization = load_vecnormalize(stats_path, make_env(env_id, n_envs=1, seed=0))
     return LoadedPolicy(model=model, path=path, normalization=normalization)
 
