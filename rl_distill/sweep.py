@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,26 @@ class SweepRun:
 
 
 def run_one(run: SweepRun) -> dict[str, Any]:
-    """Train, evaluate on ``episodes`` fixed-seed episodes, and return one tidy row."""
+    """Train, evaluate on ``episodes`` fixed-seed episodes, and return one tidy row.
+
+    The row is also saved next to the model, so a sweep that is stopped and started again skips
+    every run that already finished with the same settings.
+    """
+    name = f"{run.collect}-{'x'.join(map(str, run.hidden))}-{run.seed}"
+    saved = Path(run.work_dir) / f"{name}.row.json"
+    if saved.exists():
+        try:
+            cached = json.loads(saved.read_text())
+        except (OSError, ValueError):
+            cached = {}
+        if cached.get("run") == json.loads(json.dumps(asdict(run))):
+            return cached["row"]
+    row = train_and_evaluate(run, name)
+    atomic_write_json(saved, {"run": asdict(run), "row": row})
+    return row
+
+
+def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     import torch
 
     from rl_distill.distill import DistillConfig
@@ -47,7 +67,6 @@ def run_one(run: SweepRun) -> dict[str, Any]:
     from rl_distill.training import train_ppo
 
     torch.set_num_threads(1)
-    name = f"{run.collect}-{'x'.join(map(str, run.hidden))}-{run.seed}"
     out = Path(run.work_dir)
     start = time.perf_counter()
     if run.collect == "scratch":
@@ -58,8 +77,6 @@ def run_one(run: SweepRun) -> dict[str, Any]:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
                                collect=run.collect, seed=run.seed)  # type: ignore[arg-type]  # fmt: skip
         run_distill(config, Path(run.teacher), out, name=name, progress_bar=False)
-        import json
-
         rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
         curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
     wall = time.perf_counter() - start

@@ -53,5 +53,22 @@ def test_ray_backend_returns_the_same_rows_as_local(cartpole_teacher: Path, tmp_
 
 
 def test_run_one_is_reproducible(cartpole_teacher: Path, tmp_path: Path) -> None:
+    first, second = (tiny_runs(cartpole_teacher, tmp_path / name)[0] for name in ("a", "b"))
+    assert [run_one(first)[k] for k in COMPARED] == [run_one(second)[k] for k in COMPARED]
+
+
+def test_restarted_sweep_skips_finished_runs_only(cartpole_teacher: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import dataclasses
+
+    import rl_distill.sweep as sweep_module
+
     run = tiny_runs(cartpole_teacher, tmp_path)[0]
-    assert [run_one(run)[k] for k in COMPARED] == [run_one(run)[k] for k in COMPARED]
+    row = run_one(run)
+    trained: list[SweepRun] = []
+    monkeypatch.setattr(sweep_module, "train_and_evaluate", lambda r, name: trained.append(r) or {"fresh": True})
+    assert run_one(run) == row and trained == []
+    longer = dataclasses.replace(run, steps=run.steps * 2)
+    assert run_one(longer) == {"fresh": True} and trained == [longer]  # other settings: trained again
+    (tmp_path / "student-2-0.row.json").write_text("{trunc")
+    assert run_one(run) == {"fresh": True}  # a damaged record is not trusted
