@@ -142,11 +142,11 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     random_eval = evaluate_random(env_id, episodes=episodes)
     work = out / "models"
     steps = steps or preset.distill_steps
-    runs = [SweepRun(env_id, str(teacher_path), h, c, s, steps, episodes, str(work))
-            for h in hiddens for c in collects for s in range(seeds)]  # fmt: skip
-    if scratch_steps:
-        runs += [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "scratch", s,
-                          scratch_steps, episodes, str(work)) for s in range(scratch_seeds or seeds)]  # fmt: skip
+    # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
+    runs = [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "scratch", s,
+                     scratch_steps, episodes, str(work)) for s in range(scratch_seeds or seeds) if scratch_steps]
+    runs += [SweepRun(env_id, str(teacher_path), h, c, s, steps, episodes, str(work))
+             for h in hiddens for c in collects for s in range(seeds)]  # fmt: skip
     rows = run_ray(runs, ray_address) if ray_address else run_local(runs, workers)
     teacher_info = {"mean_return": teacher_eval.mean_return, "policy_params": policy_parameters(teacher.policy),
                     "path": str(teacher_path)}  # fmt: skip
