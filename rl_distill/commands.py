@@ -248,7 +248,9 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run as Ray tasks on an existing cluster (auto or host:port); needs rl-distill[ray]")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/sweep-<env>-<time>)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default runs/sweep-<env>-<time>); rerunning into the same folder with the "
+                   "same settings skips the runs that already finished")
     add_common(p, seed=False)
     p.set_defaults(run=run_sweep)
 
