@@ -50,7 +50,7 @@ def run_one(run: SweepRun) -> dict[str, Any]:
             cached = json.loads(saved.read_text())
         except (OSError, ValueError):
             cached = {}
-        if cached.get("run") == json.loads(json.dumps(asdict(run))):
+        if isinstance(cached, dict) and cached.get("run") == json.loads(json.dumps(asdict(run))):
             return cached["row"]
     row = train_and_evaluate(run, name)
     atomic_write_json(saved, {"run": asdict(run), "row": row})
