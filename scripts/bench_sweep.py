@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from rl_distill.io import atomic_write_text
+from rl_distill.plots import plot_all
 from rl_distill.presets import PRESETS
-from rl_distill.sweep import sweep
+from rl_distill.sweep import sweep, write_tables
 from rl_distill.training import train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +83,6 @@ def main() -> None:
                       steps=args.steps, scratch_seeds=args.scratch_seeds,
                       scratch_steps=preset.timesteps if args.scratch_steps is None else args.scratch_steps,
                       workers=args.workers)  # fmt: skip
-        from rl_distill.plots import plot_all
-        from rl_distill.sweep import write_tables
-
         write_tables(table, RESULTS, stem=f"sweep-{env_id}")
         plot_all(table, RESULTS, stem=f"sweep-{env_id}")
         atomic_write_text(RESULTS / f"sweep-{env_id}.md", markdown(table))
