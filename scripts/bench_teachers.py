@@ -1,0 +1,50 @@
+"""Evaluate several teachers of one env side by side -> results/teachers-<env>.{json,md}.
+
+Used to choose a preset: each --teacher is a label, an SB3 zip and, optionally, its VecNormalize
+statistics (default: found next to the zip). Run, e.g.:
+    .venv/bin/python scripts/bench_teachers.py --env Hopper-v5 --episodes 20 \\
+        --teacher "zoo seed 0, 1M" runs/bench-rl/Hopper-v5-zoo-s0/teacher.zip \\
+        --teacher "sb3 seed 0, 1M" runs/bench-rl/Hopper-v5-sb3-s0/teacher.zip
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from rl_distill.evaluate import evaluate
+from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.policies import load_policy
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--teacher", nargs="+", action="append", required=True, metavar="LABEL ZIP [PKL]",
+                        help="a label, the teacher's zip and optionally its vecnormalize.pkl; repeat per teacher")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    for label, path, *stats in args.teacher:
+        policy = load_policy(path, args.env, vecnormalize=stats[0] if stats else None)
+        result = evaluate(policy, args.env, episodes=args.episodes)
+        rows.append({"label": label, "path": path, "mean_return": result.mean_return, "std": result.std_return,
+                     "min": result.min_return, "max": result.max_return,
+                     "mean_length": result.mean_length})  # fmt: skip
+        print(rows[-1], flush=True)
+    atomic_write_json(RESULTS / f"teachers-{args.env}.json", {"env_id": args.env, "episodes": args.episodes,
+                                                              "rows": rows})  # fmt: skip
+    lines = [f"{args.env} teachers, {args.episodes} greedy evaluation episodes each.", "",
+             "| teacher | mean return | std | min | max | mean length |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [f"| {r['label']} | {r['mean_return']:.1f} | {r['std']:.1f} | {r['min']:.1f} | {r['max']:.1f} "
+              f"| {r['mean_length']:.0f} |" for r in rows]  # fmt: skip
+    atomic_write_text(RESULTS / f"teachers-{args.env}.md", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
