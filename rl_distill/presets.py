@@ -92,8 +92,8 @@ PRESETS: dict[str, Preset] = {
                max_grad_norm=0.8, vf_coef=0.58096), normalize=True, policy_kwargs=_MUJOCO_POLICY,
                distill_steps=100_000, notes="Zoo values for HalfCheetah-v3."),
         # The zoo's Hopper-v3 values (batch 32, n_steps 512, gamma 0.999, lr 9.8e-5, log_std_init -2) learned
-        # to stand still on Hopper-v5 (returns 99-1,040 for seeds 0-2 at 1M steps, 1,025 at 1.4M); SB3's
-        # defaults with VecNormalize hop (3,047 at 500k steps, seed 0).
+        # to stand still on Hopper-v5 (returns 102-1,041 for seeds 0-2 at 1M steps, 1,026 at 1.4M); SB3's
+        # defaults with VecNormalize hop (2,642 at 1M steps, seed 0): results/teachers-Hopper-v5.md.
         Preset("Hopper-v5", 1_000_000, 1, {}, normalize=True, distill_steps=100_000,
                notes="Departs from the zoo: SB3's PPO defaults with VecNormalize, because the zoo's "
                      "Hopper-v3 values stood still on Hopper-v5 (about 1,000) for three seeds."),
