@@ -1,10 +1,16 @@
 """Evaluate several teachers of one env side by side -> results/teachers-<env>.{json,md}.
 
 Used to choose a preset: each --teacher is a label, an SB3 zip and, optionally, its VecNormalize
-statistics (default: found next to the zip). Run, e.g.:
+statistics (default: found next to the zip). results/teachers-Hopper-v5.* came from (R=runs/bench-rl):
     .venv/bin/python scripts/bench_teachers.py --env Hopper-v5 --episodes 20 \\
-        --teacher "zoo seed 0, 1M" runs/bench-rl/Hopper-v5-zoo-s0/teacher.zip \\
-        --teacher "sb3 seed 0, 1M" runs/bench-rl/Hopper-v5-sb3-s0/teacher.zip
+        --teacher "zoo values, seed 0, 1M steps" $R/Hopper-v5-zoo-s0/teacher.zip \\
+        --teacher "zoo values, seed 0, 1.4M steps" $R/Hopper-v5-s0-2M/teacher.ckpt.zip \\
+                  $R/Hopper-v5-s0-2M/teacher.ckpt-vecnormalize.pkl \\
+        --teacher "zoo values, seed 1, 1M steps" $R/Hopper-v5-s1/teacher.zip \\
+        --teacher "zoo values, seed 2, 1M steps" $R/Hopper-v5-s2/teacher.zip \\
+        --teacher "SB3 defaults, seed 0, 1M steps (the preset)" $R/Hopper-v5-sb3-s0/teacher.zip
+The zoo-value teachers were trained with the zoo's Hopper-v3 values (git history of presets.py) by
+`rl-distill teacher --env Hopper-v5 --seed N --out DIR` (1.4M: `--timesteps 2000000 --resume`, stopped).
 """
 
 from __future__ import annotations
