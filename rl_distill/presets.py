@@ -49,8 +49,9 @@ class Preset:
     notes: str = ""
     """Where this preset departs from the zoo, and why."""
 
-    def teacher_policy_kwargs(self) -> dict[str, Any]:
-        net = list(TEACHER_NET)
+    def policy_kwargs_for(self, hidden: tuple[int, ...] = TEACHER_NET) -> dict[str, Any]:
+        """SB3 ``policy_kwargs`` for an actor and critic of ``hidden`` sizes (the teacher's by default)."""
+        net = list(hidden)
         return {**self.policy_kwargs, "net_arch": {"pi": net, "vf": net}}
 
     def ppo_kwargs(self) -> dict[str, Any]:

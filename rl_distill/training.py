@@ -67,8 +67,6 @@ def train_ppo(
     venv = make_env(env_id, n_envs=preset.n_envs, seed=seed)
     if preset.normalize:
         venv = VecNormalize(venv, gamma=preset.ppo.get("gamma", 0.99))
-    net = list(hidden)
-    policy_kwargs = {**preset.policy_kwargs, "net_arch": {"pi": net, "vf": net}}
     ckpt = out / f"{name}.ckpt.zip"
     ckpt_stats = out / f"{name}.ckpt-{VECNORMALIZE_NAME}"
     if resume and ckpt.exists():
@@ -79,7 +77,7 @@ def train_ppo(
         except Exception as exc:  # SB3 raises many types for a damaged zip
             raise InputError(f"{ckpt}: not a loadable checkpoint ({type(exc).__name__})") from None
     else:
-        model = PPO("MlpPolicy", venv, policy_kwargs=policy_kwargs, seed=seed, device="cpu",
+        model = PPO("MlpPolicy", venv, policy_kwargs=preset.policy_kwargs_for(hidden), seed=seed, device="cpu",
                     tensorboard_log=tensorboard, verbose=0, **preset.ppo_kwargs())  # fmt: skip
 
     def save_checkpoint() -> None:
