@@ -7,6 +7,7 @@ backends only differ in who calls it, so they return the same rows for the same 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -41,19 +42,22 @@ def run_one(run: SweepRun) -> dict[str, Any]:
     """Train, evaluate on ``episodes`` fixed-seed episodes, and return one tidy row.
 
     The row is also saved next to the model, so a sweep that is stopped and started again skips
-    every run that already finished with the same settings.
+    every run that already finished with the same settings and the same teacher file contents.
     """
     name = f"{run.collect}-{'x'.join(map(str, run.hidden))}-{run.seed}"
     saved = Path(run.work_dir) / f"{name}.row.json"
+    # The teacher's digest is in the key because a teacher retrained in place keeps its path.
+    key = {"run": json.loads(json.dumps(asdict(run))),
+           "teacher_sha256": hashlib.sha256(Path(run.teacher).read_bytes()).hexdigest()}  # fmt: skip
     if saved.exists():
         try:
             cached = json.loads(saved.read_text())
         except (OSError, ValueError):
             cached = {}
-        if isinstance(cached, dict) and cached.get("run") == json.loads(json.dumps(asdict(run))):
+        if isinstance(cached, dict) and "row" in cached and all(cached.get(k) == v for k, v in key.items()):
             return cached["row"]
     row = train_and_evaluate(run, name)
-    atomic_write_json(saved, {"run": asdict(run), "row": row})
+    atomic_write_json(saved, {**key, "row": row})
     return row
 
 

@@ -72,3 +72,19 @@ def test_restarted_sweep_skips_finished_runs_only(cartpole_teacher: Path, tmp_pa
     assert run_one(longer) == {"fresh": True} and trained == [longer]  # other settings: trained again
     (tmp_path / "student-2-0.row.json").write_text("{trunc")
     assert run_one(run) == {"fresh": True}  # a damaged record is not trusted
+
+
+def test_a_teacher_replaced_at_the_same_path_trains_again(cartpole_teacher: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import shutil
+
+    import rl_distill.sweep as sweep_module
+
+    teacher = tmp_path / "teacher.zip"
+    shutil.copy(cartpole_teacher, teacher)
+    run = tiny_runs(teacher, tmp_path / "work")[0]
+    row = run_one(run)
+    monkeypatch.setattr(sweep_module, "train_and_evaluate", lambda r, name: {"fresh": True})
+    assert run_one(run) == row  # same contents: reused
+    teacher.write_bytes(teacher.read_bytes() + b"\0")  # retrained in place: same path, other bytes
+    assert run_one(run) == {"fresh": True}
