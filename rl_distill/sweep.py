@@ -123,7 +123,8 @@ def add_reference_columns(rows: list[dict[str, Any]], teacher: dict[str, Any], r
 def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
     atomic_write_json(out / f"{stem}.json", table)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    # "\n" like every other text file here; the csv module's default "\r\n" shows up as ^M in diffs.
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(table["rows"])
     atomic_write_text(out / f"{stem}.csv", buffer.getvalue())

@@ -28,8 +28,9 @@ def test_sweep_writes_tidy_table_and_plots(cartpole_teacher: Path, tmp_path: Pat
     assert {(r["hidden"], r["collect"]) for r in rows} >= {("2x2", "student"), ("4x4", "dagger"), ("16x16", "scratch")}
     for row in rows:
         assert row["compression_ratio"] == pytest.approx(table["teacher"]["policy_params"] / row["policy_params"])
-    with open(out / "sweep.csv") as handle:
+    with open(out / "sweep.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == len(rows)
+    assert b"\r" not in (out / "sweep.csv").read_bytes()
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["sweep-learning-curves.png", "sweep-return-vs-size.png"]
     for png in pngs:
