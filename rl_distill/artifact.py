@@ -27,14 +27,23 @@ METADATA_KEY = "rl_distill"
 ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
+def observation_shape(space: dict[str, Any]) -> tuple[int, ...]:
+    """The shape of one raw observation: a Discrete observation is one integer, shape ()."""
+    return () if space["type"] == "Discrete" else tuple(space["shape"])
+
+
 class StudentNet(nn.Module):
-    """Raw observation -> action, with normalisation and (for Box) clipping inside the graph."""
+    """Raw observation -> action, with normalisation (or one-hot coding of a Discrete observation)
+    and, for Box actions, clipping inside the graph."""
 
     def __init__(self, header: dict[str, Any]) -> None:
         super().__init__()
         obs, act, arch = header["observation_space"], header["action_space"], header["architecture"]
         self.discrete = act["type"] == "Discrete"
-        obs_dim = int(np.prod(obs["shape"]))
+        self.one_hot = obs["type"] == "Discrete"
+        obs_dim = int(obs["n"]) if self.one_hot else int(np.prod(obs["shape"]))
+        self.register_buffer("obs_index", torch.arange(obs_dim, dtype=torch.float32) if self.one_hot
+                             else torch.zeros(0), persistent=False)  # fmt: skip
         norm = header.get("normalization")
         self.register_buffer("obs_mean", torch.tensor(norm["mean"] if norm else [0.0] * obs_dim))
         self.register_buffer("obs_var", torch.tensor(norm["var"] if norm else [1.0] * obs_dim))
@@ -56,6 +65,8 @@ class StudentNet(nn.Module):
     def distribution_params(self, obs: torch.Tensor) -> torch.Tensor:
         """Logits (discrete) or the Gaussian mean (continuous) for raw observations."""
         x = obs.reshape(obs.shape[0], -1).float()
+        if self.one_hot:  # as SB3 preprocesses a Discrete observation; == exports to ONNX as plain Equal
+            x = (x == self.obs_index).float()
         if self.normalize:
             x = torch.clamp((x - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), -self.clip_obs,
                             self.clip_obs)  # fmt: skip
@@ -115,9 +126,9 @@ class Student:
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)
-        shape = tuple(self.header["observation_space"]["shape"])
+        shape = observation_shape(self.header["observation_space"])
         single = obs.shape == shape
-        if not single and obs.shape[1:] != shape:
+        if not single and (obs.ndim == 0 or obs.shape[1:] != shape):
             raise InputError(f"observation shape {obs.shape} is neither {shape} nor a batch of it")
         if not np.isfinite(obs).all():
             raise InputError("observation contains NaN or infinite values")

@@ -1,9 +1,10 @@
 """Distillation checkpoints: one file, written atomically, loaded without running pickle code.
 
 A checkpoint holds everything the loop needs to go on: student and optimiser state, the buffer,
-the random generators, the counters and the round log. Environment state is not saved: a resumed
-run starts fresh episodes (seeded from the round number), so it is valid but not bit-identical to
-an uninterrupted one.
+the random generators, the counters and the round log, all as of the end of a complete round, and
+the run's identity (teacher file digest, env, settings), which ``--resume`` must match. Environment
+state is not saved: a resumed run starts fresh episodes (seeded from the round number), so it is
+valid but not bit-identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -32,3 +33,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         raise InputError(f"{path}: not an rl-distill checkpoint of version {CHECKPOINT_VERSION}")
     return state
+
+
+def check_identity(path: Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint that another run (other teacher, env or settings) wrote."""
+    differ = [f"{key} {saved.get(key)!r} there, {current.get(key)!r} here"
+              for key in sorted(set(saved) | set(current)) if saved.get(key) != current.get(key)]  # fmt: skip
+    if differ:
+        raise InputError(f"{path} belongs to another run ({'; '.join(differ)}); use another --out or drop --resume")

@@ -7,9 +7,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from rl_distill.cli import default_out, hidden_sizes, non_negative_int, positive_float, positive_int, set_threads
+from rl_distill.arguments import default_out, hidden_sizes, non_negative_int, positive_float, positive_int, set_threads
 from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
 from rl_distill.envs import check_env_id
+from rl_distill.errors import InputError
 from rl_distill.losses import POLICY_LOSSES
 
 
@@ -93,6 +94,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     check_env_id(args.env)
     set_threads(args.threads)
+    if args.path.suffix == ".onnx" and not args.deterministic:
+        raise InputError(f"{args.path}: an ONNX export holds the greedy policy only; evaluate the student's "
+                         ".safetensors or .zip for sampled actions")  # fmt: skip
     policy = load_agent(args.path, args.env, vecnormalize=args.vecnormalize)
     result = evaluate(policy, args.env, episodes=args.episodes, deterministic=args.deterministic)
     if args.json:

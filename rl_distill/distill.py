@@ -6,11 +6,14 @@ Read top to bottom: config, buffer, one collection round, one training round, th
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -19,18 +22,20 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 from tqdm import tqdm
 
-from rl_distill.checkpoint import load_checkpoint, save_checkpoint
+from rl_distill.actor import Actor, check_supported_spaces, decode_rows
+from rl_distill.buffer import DistillationBuffer
+from rl_distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.errors import InputError
 from rl_distill.losses import (
+    BOUND_MODES,
     POLICY_LOSSES,
-    ActionDistribution,
-    Categorical,
-    DiagGaussian,
+    ActionBounds,
+    BoundMode,
     PolicyLossName,
     check_temperature,
     policy_distillation_loss,
 )
-from rl_distill.policies import LoadedPolicy, actor_parameters, make_student, to_action_distribution
+from rl_distill.policies import LoadedPolicy, actor_parameters, make_student
 
 Collect = Literal["teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
@@ -45,11 +50,13 @@ class DistillConfig:
     student_hidden: tuple[int, ...] = (16, 16)
     """Student policy MLP hidden sizes."""
     steps: int = 50_000
-    """Environment steps to collect, in total over all rounds."""
+    """Environment steps to collect and label, in total over all rounds (exactly this many)."""
     collect: Collect = "student"
     """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
+    bounds: BoundMode = "censored"
+    """Box actions: how the loss treats the bounds the env clips actions to (losses.ActionBounds)."""
     temperature: float = 1.0
     """Divides the teacher's logits (discrete actions): < 1 sharpens the target, > 1 softens it."""
     seed: int = 0
@@ -57,7 +64,7 @@ class DistillConfig:
     n_envs: int = 8
     """Vectorised environments for collection."""
     steps_per_round: int = 5_000
-    """Environment steps collected between training rounds."""
+    """Environment steps collected between training rounds (rounded up to whole vector steps)."""
     buffer_size: int = 100_000
     """Most states kept (oldest dropped first)."""
     updates_per_round: int = 250
@@ -78,6 +85,8 @@ class DistillConfig:
             raise InputError(f"--collect must be one of {', '.join(COLLECT_SCHEMES)}, got {self.collect!r}")
         if self.loss not in POLICY_LOSSES:
             raise InputError(f"--loss must be one of {', '.join(POLICY_LOSSES)}, got {self.loss!r}")
+        if self.bounds not in BOUND_MODES:
+            raise InputError(f"--bounds must be one of {', '.join(BOUND_MODES)}, got {self.bounds!r}")
         if not self.student_hidden or min(self.student_hidden) <= 0:
             raise InputError(f"--student-hidden sizes must be positive, got {list(self.student_hidden)}")
         try:
@@ -87,8 +96,15 @@ class DistillConfig:
         for name in ("n_envs", "steps_per_round", "buffer_size", "updates_per_round", "batch_size"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.steps_per_round < self.n_envs:
+            raise InputError(f"--steps-per-round ({self.steps_per_round}) must be at least --n-envs ({self.n_envs})")
         if not 0.0 <= self.dagger_decay <= 1.0:
             raise InputError(f"dagger_decay must lie in [0, 1], got {self.dagger_decay}")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the checkpoint (the budget may grow)."""
+        settings = json.loads(json.dumps(asdict(self)))
+        return {k: v for k, v in settings.items() if k not in ("steps", "eval_episodes")}
 
 
 @dataclass(frozen=True)
@@ -103,7 +119,11 @@ class RoundLog:
     buffer_states: int
     eval_mean_return: float | None
     wall_seconds: float
+    """Distillation time so far (collection, training, checkpoints), per-round evaluation excluded."""
+    eval_seconds: float
+    """Per-round evaluation time so far."""
     steps_per_second: float
+    """env_steps / wall_seconds."""
 
 
 @dataclass
@@ -112,54 +132,29 @@ class DistillResult:
     student: PPO
     rounds: list[RoundLog] = field(default_factory=list)
     wall_seconds: float = 0.0
+    """Distillation time, per-round evaluation excluded."""
+    eval_seconds: float = 0.0
 
 
-class DistillationBuffer:
-    """A bounded FIFO ring of (observation, teacher distribution parameters), kept as tensors."""
-
-    def __init__(self, capacity: int, obs_dim: int, target_dim: int) -> None:
-        self.obs = torch.zeros(capacity, obs_dim)
-        self.targets = torch.zeros(capacity, target_dim)
-        self.capacity, self.size, self.next = capacity, 0, 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def add(self, obs: torch.Tensor, targets: torch.Tensor) -> None:
-        index = (self.next + torch.arange(len(obs))) % self.capacity
-        self.obs[index], self.targets[index] = obs, targets
-        self.next = int(index[-1] + 1) % self.capacity
-        self.size = min(self.size + len(obs), self.capacity)
-
-    def state_dict(self) -> dict[str, torch.Tensor | int]:
-        return {"obs": self.obs[: self.size], "targets": self.targets[: self.size], "next": self.next}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor | int]) -> None:
-        size = len(state["obs"])
-        self.obs[:size], self.targets[:size] = state["obs"], state["targets"]
-        self.size, self.next = size, int(state["next"])
-
-    def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        index = torch.randint(0, self.size, (batch_size,), generator=generator)
-        return self.obs[index], self.targets[index]
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def encode(dist: ActionDistribution) -> torch.Tensor:
-    """Distribution parameters as one row per state, for the buffer."""
-    if isinstance(dist, Categorical):
-        return dist.logits
-    return torch.cat([dist.mean, dist.log_std], dim=-1)
+def run_identity(config: DistillConfig, teacher: LoadedPolicy) -> dict[str, Any]:
+    """What makes a checkpoint this run's: the teacher file, its statistics, the env and the settings."""
+    stats = teacher.normalization
+    digest = None
+    if stats is not None:
+        blob = stats.obs_rms.mean.tobytes() + stats.obs_rms.var.tobytes() + repr(stats.clip_obs).encode()
+        digest = hashlib.sha256(blob).hexdigest()
+    return {"teacher_sha256": file_sha256(teacher.path), "normalization_sha256": digest, **config.identity()}
 
 
-def decoder(action_space: gym.Space) -> Callable[[torch.Tensor], ActionDistribution]:
-    if isinstance(action_space, gym.spaces.Discrete):
-        return Categorical
-    return lambda rows: DiagGaussian(*rows.chunk(2, dim=-1))
-
-
-def to_env_actions(actions: torch.Tensor, space: gym.Space) -> np.ndarray:
-    array = actions.numpy()
-    return np.clip(array, space.low, space.high) if isinstance(space, gym.spaces.Box) else array
+def action_bounds(space: gym.Space, mode: BoundMode) -> ActionBounds | None:
+    if not isinstance(space, gym.spaces.Box):
+        return None
+    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32).flatten()  # noqa: E731
+    return ActionBounds(as_tensor(space.low), as_tensor(space.high), mode)
 
 
 def distill(
@@ -174,124 +169,134 @@ def distill(
 ) -> DistillResult:
     """Distil ``teacher`` into a fresh student; returns the student and a log per round.
 
-    With ``checkpoint``, the state is saved atomically after every round and on Ctrl-C; with
-    ``resume`` too, a run continues from the last complete round saved there.
+    With ``checkpoint``, the state is saved atomically after every complete round (an interrupted
+    round saves nothing, so the file always holds a round boundary); with ``resume`` too, a run
+    continues from there, after checking the checkpoint belongs to this teacher and these settings.
     """
     config.validate()
     torch.manual_seed(config.seed)
     venv: VecEnv = teacher.make_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
+    check_supported_spaces(venv.observation_space, venv.action_space, str(teacher.path))
     student = make_student(venv, config.student_hidden, seed=config.seed)
+    teacher_actor = Actor(teacher.policy, n_envs=config.n_envs, sde_sample_freq=getattr(teacher.model,
+                          "sde_sample_freq", -1))  # fmt: skip
+    student_actor = Actor(student.policy)
     optimizer = torch.optim.Adam(actor_parameters(student.policy), lr=config.learning_rate)
-    generator = torch.Generator().manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    obs_dim = int(np.prod(venv.observation_space.shape))
-    probe = encode(to_action_distribution(teacher.policy.get_distribution(torch.zeros(1, obs_dim))))
-    buffer = DistillationBuffer(config.buffer_size, obs_dim, probe.shape[1])
-    decode = decoder(venv.action_space)
+    generator = torch.Generator().manual_seed(config.seed)  # minibatches
+    action_generator = torch.Generator().manual_seed(config.seed + 1)  # sampled actions
+    rng = np.random.default_rng(config.seed)  # DAgger's coin
+    obs = venv.reset()
+    flat = lambda o: torch.as_tensor(o, dtype=torch.float32).reshape(config.n_envs, -1)  # noqa: E731
+    with torch.no_grad():
+        target_dim = teacher_actor.rows(flat(obs)).shape[1]
+    buffer = DistillationBuffer(config.buffer_size, flat(obs).shape[1], target_dim)
+    bounds = action_bounds(venv.action_space, config.bounds)
     result = DistillResult(config=config, student=student)
     teacher.policy.set_training_mode(False)
-    if teacher.policy.use_sde:
-        teacher.policy.reset_noise(config.n_envs)
+    identity = run_identity(config, teacher)
 
     first_round = env_steps = queries = 0
-    earlier_seconds = 0.0
     if resume and checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint)
+        check_identity(checkpoint, state.get("identity", {}), identity)
         student.policy.load_state_dict(state["student"])
         optimizer.load_state_dict(state["optimizer"])
         buffer.load_state_dict(state["buffer"])
         generator.set_state(state["generator"])
+        action_generator.set_state(state["action_generator"])
         rng.bit_generator.state = state["rng"]
         first_round, env_steps, queries = state["next_round"], state["env_steps"], state["queries"]
-        earlier_seconds = state["elapsed"]
+        result.wall_seconds, result.eval_seconds = state["elapsed"], state["eval_seconds"]
         result.rounds = [RoundLog(**r) for r in state["rounds"]]
         venv.seed(config.seed + 1_000 * first_round)  # fresh episodes: env state is not checkpointed
-    start = time.perf_counter()
+        obs = venv.reset()
 
     def save(next_round: int) -> None:
         if checkpoint is not None:
             save_checkpoint(checkpoint, {
-                "student": student.policy.state_dict(), "optimizer": optimizer.state_dict(),
-                "buffer": buffer.state_dict(), "generator": generator.get_state(), "rng": rng.bit_generator.state,
+                "identity": identity, "student": student.policy.state_dict(), "optimizer": optimizer.state_dict(),
+                "buffer": buffer.state_dict(), "generator": generator.get_state(),
+                "action_generator": action_generator.get_state(), "rng": rng.bit_generator.state,
                 "next_round": next_round, "env_steps": env_steps, "queries": queries,
-                "elapsed": earlier_seconds + time.perf_counter() - start,
+                "elapsed": result.wall_seconds, "eval_seconds": result.eval_seconds,
                 "rounds": [asdict(r) for r in result.rounds],
             })  # fmt: skip
 
-    obs = venv.reset()
     bar = tqdm(total=config.steps, initial=env_steps, desc=f"distil {config.collect}", unit="step",
-               disable=not progress_bar)  # fmt: skip
-    round_index, round_start = first_round, (env_steps, queries)
+               disable=not (progress_bar and sys.stderr.isatty()))  # fmt: skip
     try:
         for round_index in range(first_round, -(-config.steps // config.steps_per_round)):
+            started = time.perf_counter()
             beta = {"teacher": 1.0, "student": 0.0, "dagger": config.dagger_decay**round_index}[config.collect]
-            round_steps = min(config.steps_per_round, config.steps - env_steps)
-            round_start = (env_steps, queries)
+            round_end = min((round_index + 1) * config.steps_per_round, config.steps)
             student.policy.set_training_mode(False)
-            for _ in range(-(-round_steps // config.n_envs)):
-                obs_t = torch.as_tensor(obs, dtype=torch.float32).reshape(config.n_envs, obs_dim)
+            while env_steps < round_end:
+                take = min(config.n_envs, config.steps - env_steps)  # the last vector step may be cut short
+                obs_t = flat(obs)
                 with torch.no_grad():
-                    teacher_dist = teacher.policy.get_distribution(obs_t)  # the one teacher pass per state
-                    actions = teacher_dist.get_actions(deterministic=False)
-                    use_student = torch.as_tensor(rng.random(config.n_envs) >= beta)
+                    rows, actions = teacher_actor.act(obs_t, action_generator)  # the one teacher pass per state
+                    use_student = rng.random(config.n_envs) >= beta
                     if use_student.any():
-                        student_actions = student.policy.get_distribution(obs_t).get_actions(deterministic=False)
-                        mask = use_student.reshape(-1, *[1] * (actions.dim() - 1))
-                        actions = torch.where(mask, student_actions.to(actions.dtype), actions)
-                buffer.add(obs_t, encode(to_action_distribution(teacher_dist)))
-                obs, _, _, _ = venv.step(to_env_actions(actions, venv.action_space))
-                env_steps += config.n_envs
-                queries += config.n_envs
-                bar.update(config.n_envs)
-            losses = train_round(student, optimizer, buffer, decode, config, generator)
-            eval_return = evaluate_student(student) if evaluate_student else None
-            elapsed = earlier_seconds + time.perf_counter() - start
-            log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=queries, beta=beta,
-                           loss=float(np.mean(losses)), buffer_states=len(buffer), eval_mean_return=eval_return,
-                           wall_seconds=elapsed, steps_per_second=env_steps / elapsed)  # fmt: skip
+                        student_actions = student_actor.act(obs_t, action_generator)[1]
+                        mask = use_student.reshape(-1, *[1] * (actions.ndim - 1))
+                        actions = np.where(mask, student_actions, actions)
+                buffer.add(obs_t[:take], rows[:take])
+                obs, _, dones, _ = venv.step(actions)
+                teacher_actor.episode_starts(dones)
+                env_steps += take
+                queries += take
+                bar.update(take)
+            loss = train_round(student_actor, optimizer, buffer, config, generator, bounds)
+            result.wall_seconds += time.perf_counter() - started
+            eval_return = None
+            if evaluate_student:
+                eval_started = time.perf_counter()
+                eval_return = evaluate_student(student)
+                result.eval_seconds += time.perf_counter() - eval_started
+            log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=queries, beta=beta, loss=loss,
+                           buffer_states=len(buffer), eval_mean_return=eval_return, wall_seconds=result.wall_seconds,
+                           eval_seconds=result.eval_seconds,
+                           steps_per_second=env_steps / max(result.wall_seconds, 1e-9))  # fmt: skip
             result.rounds.append(log)
+            saving = time.perf_counter()
             save(round_index + 1)
+            result.wall_seconds += time.perf_counter() - saving
             bar.set_postfix(loss=f"{log.loss:.4f}", ret="-" if eval_return is None else f"{eval_return:.1f}")
             if on_round:
                 on_round(log)
-    except KeyboardInterrupt:
-        if not result.rounds or result.rounds[-1].round < round_index:
-            env_steps, queries = round_start  # mid-round: the interrupted round is redone on resume
-            save(round_index)
-        raise
-    finally:
+    finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()
-    result.wall_seconds = earlier_seconds + time.perf_counter() - start
     return result
 
 
 def train_round(
-    student: PPO,
+    student: Actor,
     optimizer: torch.optim.Optimizer,
     buffer: DistillationBuffer,
-    decode: Callable[[torch.Tensor], ActionDistribution],
     config: DistillConfig,
     generator: torch.Generator,
-) -> list[float]:
+    bounds: ActionBounds | None,
+) -> float:
+    """``updates_per_round`` minibatch steps of the distillation loss; returns its mean."""
     student.policy.set_training_mode(True)
     losses = []
     for _ in range(config.updates_per_round):
         obs, targets = buffer.sample(config.batch_size, generator)
-        student_dist = to_action_distribution(student.policy.get_distribution(obs))
-        terms = policy_distillation_loss(decode(targets), student_dist, loss=config.loss,
-                                         temperature=config.temperature)  # fmt: skip
+        terms = policy_distillation_loss(decode_rows(targets, student.discrete),
+                                         decode_rows(student.raw_rows(obs), student.discrete), loss=config.loss,
+                                         temperature=config.temperature, bounds=bounds)  # fmt: skip
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         optimizer.step()
-        losses.append(terms.total.item())
+        losses.append(terms.total.detach())
     student.policy.set_training_mode(False)
-    return losses
+    return float(torch.stack(losses).mean())
 
 
 def result_summary(result: DistillResult) -> dict:
     return {"config": asdict(result.config), "wall_seconds": result.wall_seconds,
-            "rounds": [asdict(r) for r in result.rounds]}  # fmt: skip
+            "eval_seconds": result.eval_seconds, "rounds": [asdict(r) for r in result.rounds]}  # fmt: skip
 
 
 def save_student(result: DistillResult, teacher: LoadedPolicy, out: Path, name: str = "student") -> Path:

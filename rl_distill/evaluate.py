@@ -16,9 +16,11 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
+from rl_distill.actor import Actor
 from rl_distill.envs import EVAL_SEED, make_env
 from rl_distill.errors import InputError
 from rl_distill.policies import LoadedPolicy, load_policy
@@ -106,10 +108,10 @@ class RawObservationAgent:
 def load_agent(path: Path, env_id: str, *, vecnormalize: Path | None = None) -> Agent:
     """An SB3 zip, a ``.safetensors`` student or an exported ``.onnx`` student, by file suffix."""
     if path.suffix == ".safetensors":
-        from rl_distill.artifact import load_student
+        from rl_distill.artifact import load_student, observation_shape
 
         student = load_student(path)
-        return RawObservationAgent(student, path, tuple(student.header["observation_space"]["shape"]))
+        return RawObservationAgent(student, path, observation_shape(student.header["observation_space"]))
     if path.suffix == ".onnx":
         from rl_distill.export import load_onnx
 
@@ -144,11 +146,25 @@ def predict_latency_us(policy: Agent, env_id: str, repeats: int = 300) -> float:
     return float(np.median(times) * 1e6)
 
 
+class GreedyActor:
+    """A model's greedy actions through :class:`rl_distill.actor.Actor` (no SB3 ``predict`` overhead),
+    with ``predict``'s signature so ``evaluate_policy`` runs it; the actions are the same."""
+
+    def __init__(self, model: Any) -> None:
+        self.actor = Actor(model.policy)
+
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[np.ndarray, None]:  # fmt: skip
+        batch = torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1)
+        with torch.no_grad():
+            return self.actor.greedy(batch), None
+
+
 def greedy_return_of(policy: LoadedPolicy, env_id: str, episodes: int) -> Any:
     """A callable giving a model's mean greedy return in ``policy``'s observation space (per-round logs)."""
 
     def mean_return(model: Any) -> float:
         venv = policy.make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=EVAL_SEED)
-        return run_episodes(model, venv, episodes, deterministic=True).mean_return
+        return run_episodes(GreedyActor(model), venv, episodes, deterministic=True).mean_return
 
     return mean_return

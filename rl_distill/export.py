@@ -2,11 +2,13 @@
 
 ONNX goes through the TorchScript-based exporter (``dynamo=False``): the graph is a small MLP,
 and that exporter needs no ``onnxscript``. The parity check runs the exported graph against the
-PyTorch student on random in-bounds observations and fails loudly if they differ.
+PyTorch student and the SB3 student's own ``predict`` (when its zip is beside the artifact) on random
+observations, including ones at and beyond the normalisation clip, and fails loudly if they differ.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,15 +38,25 @@ class ExportedGraph(nn.Module):
 
 
 def parity_observations(student: Student, n: int = PARITY_SAMPLES, seed: int = 0) -> np.ndarray:
-    """Random in-bounds observations; unbounded dimensions are drawn around the normalisation mean."""
+    """Random observations: in-bounds ones, unbounded dimensions drawn around the normalisation mean,
+    and, when the student normalises, a quarter of them at and beyond the clip (``±clip_obs`` standard
+    deviations and further), where the clipping inside the graph decides the action."""
     space = student.header["observation_space"]
     rng = np.random.default_rng(seed)
+    if space["type"] == "Discrete":
+        return rng.integers(0, int(space["n"]), size=n).astype(np.float32)
     low, high = np.asarray(space["low"], dtype=np.float64), np.asarray(space["high"], dtype=np.float64)
-    mean, std = student.net.obs_mean.numpy(), np.sqrt(student.net.obs_var.numpy())
+    mean, std = student.net.obs_mean.numpy(), np.sqrt(student.net.obs_var.numpy() + student.net.epsilon)
     spread = rng.normal(mean, 2 * std + 1e-3, size=(n, low.size))
     bounded = np.isfinite(low) & np.isfinite(high)
     uniform = rng.uniform(np.where(bounded, low, 0), np.where(bounded, high, 1), size=(n, low.size))
-    obs = np.clip(np.where(bounded, uniform, spread), low, high)
+    obs = np.where(bounded, uniform, spread)
+    if student.net.normalize:
+        edge = n // 4
+        reach = rng.choice([1.0, 1.0 + 1e-3, 1.5, 4.0], size=(edge, 1)) * student.net.clip_obs
+        sign = rng.choice([-1.0, 1.0], size=(edge, low.size))
+        obs[:edge] = mean + sign * reach * std
+    obs = np.clip(obs, low, high)
     return obs.reshape(n, *space["shape"]).astype(np.float32)
 
 
@@ -55,15 +67,40 @@ class ParityReport:
     identical_actions: bool
 
 
+def sb3_predict(student: Student) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The SB3 student's own greedy ``predict`` on raw observations, if its ``.zip`` lies beside the artifact."""
+    zip_path = student.path.with_suffix(".zip")
+    if not zip_path.is_file() or not student.header.get("env_id"):
+        return None
+    from rl_distill.policies import load_policy
+
+    sb3 = load_policy(zip_path, student.header["env_id"])
+    discrete_obs = student.header["observation_space"]["type"] == "Discrete"
+
+    def predict(obs: np.ndarray) -> np.ndarray:
+        seen = sb3.normalization.normalize_obs(obs) if sb3.normalization is not None else obs
+        return sb3.model.predict(seen.astype(np.int64) if discrete_obs else seen, deterministic=True)[0]
+
+    return predict
+
+
 def check_parity(student: Student, run: Any, path: Path) -> ParityReport:
+    """The exported graph against the PyTorch student and, when its zip is beside it, the SB3 student."""
     obs = parity_observations(student)
     with torch.inference_mode():
         want_actions, want_params = ExportedGraph(student.net)(torch.from_numpy(obs))
     got_actions, got_params = run(obs)
-    diff = float(max(np.abs(got_params - want_params.numpy()).max(),
-                     np.abs(got_actions.astype(np.float64) - want_actions.numpy()).max()
-                     if not student.net.discrete else 0.0))  # fmt: skip
-    identical = bool(np.array_equal(got_actions, want_actions.numpy())) if student.net.discrete else diff <= 1e-5
+    references = [want_actions.numpy()]
+    reference = sb3_predict(student)
+    if reference is not None:
+        references.append(np.asarray(reference(obs)).reshape(want_actions.shape))
+    if student.net.discrete:
+        diff = float(np.abs(got_params - want_params.numpy()).max())
+        identical = all(np.array_equal(got_actions, ref) for ref in references)
+    else:
+        diff = float(max(np.abs(got_params - want_params.numpy()).max(),
+                         *(np.abs(got_actions.astype(np.float64) - ref).max() for ref in references)))  # fmt: skip
+        identical = diff <= PARITY_TOLERANCE
     report = ParityReport(samples=len(obs), max_abs_diff=diff, identical_actions=identical)
     if diff > PARITY_TOLERANCE or not identical:
         path.unlink(missing_ok=True)

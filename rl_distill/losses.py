@@ -8,6 +8,7 @@ actions use :func:`gaussian_kl`. :func:`kd_loss` (Hinton et al. 2015) and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,6 +18,8 @@ from torch import Tensor
 
 PolicyLossName = Literal["forward-kl", "reverse-kl", "mse"]
 POLICY_LOSSES: tuple[str, ...] = ("forward-kl", "reverse-kl", "mse")
+BoundMode = Literal["censored", "one-sided", "clamp", "ignore"]
+BOUND_MODES: tuple[str, ...] = ("censored", "one-sided", "clamp", "ignore")
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,102 @@ def categorical_kl(target_logits: Tensor, student_logits: Tensor, temperature: f
     return F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)
 
 
+def _gaussian_kl_per_dim(p_mean: Tensor, p_log_std: Tensor, q_mean: Tensor, q_log_std: Tensor) -> Tensor:
+    var_ratio = torch.exp(2.0 * (p_log_std - q_log_std))
+    mean_term = ((p_mean - q_mean) / torch.exp(q_log_std)) ** 2
+    return 0.5 * (var_ratio + mean_term - 1.0) - (p_log_std - q_log_std)
+
+
 def gaussian_kl(p: DiagGaussian, q: DiagGaussian) -> Tensor:
     """Closed-form KL(p || q) of diagonal Gaussians, summed over dimensions, mean over the batch."""
-    var_ratio = torch.exp(2.0 * (p.log_std - q.log_std))
-    mean_term = ((p.mean - q.mean) / torch.exp(q.log_std)) ** 2
-    per_dim = 0.5 * (var_ratio + mean_term - 1.0) - (p.log_std - q.log_std)
+    return _gaussian_kl_per_dim(p.mean, p.log_std, q.mean, q.log_std).sum(dim=-1).mean()
+
+
+@dataclass(frozen=True)
+class ActionBounds:
+    """The box an environment clips continuous actions to, and how a loss treats it.
+
+    SB3's Gaussian policies are not squashed: the env receives ``clip(action, low, high)``, so any
+    mean beyond a bound acts like the bound itself. ``mode`` says what the loss makes of that:
+
+    - ``ignore``: plain Gaussian KL on the raw means (matches out-of-bound values exactly).
+    - ``clamp``: the teacher's mean is clamped to the bounds first, then plain KL.
+    - ``one-sided``: as ``clamp``, but where the teacher is past a bound the student is only
+      pulled back to that bound, never from beyond it (any value past it acts the same).
+    - ``censored``: KL between the clipped ("censored") Gaussians: the probability mass on each
+      bound plus the density between them. Dimensions with infinite bounds use the plain KL.
+    """
+
+    low: Tensor
+    high: Tensor
+    mode: BoundMode = "censored"
+
+    def __post_init__(self) -> None:
+        if self.mode not in BOUND_MODES:
+            raise ValueError(f"unknown bound mode {self.mode!r}; choose one of {', '.join(BOUND_MODES)}")
+
+
+def bound_aware_gap(student_mean: Tensor, teacher_mean: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    """student - clamp(teacher), with no pull back from beyond a bound the teacher is also past.
+
+    With infinite bounds this is exactly ``student_mean - teacher_mean``.
+    """
+    gap = student_mean - torch.maximum(torch.minimum(teacher_mean, high), low)
+    gap = torch.where(teacher_mean >= high, gap.clamp(max=0.0), gap)
+    return torch.where(teacher_mean <= low, gap.clamp(min=0.0), gap)
+
+
+_STANDARD_LIMIT = 40.0  # |z| past this has Phi(z) or 1 - Phi(z) below 1e-300: the mass on that bound is nil
+
+
+def censored_gaussian_kl(p: DiagGaussian, q: DiagGaussian, low: Tensor, high: Tensor) -> Tensor:
+    """KL(clip(P) || clip(Q)) for X ~ N(mean, std) clipped to [low, high], summed over dims, mean over batch.
+
+    The clipped variable has a point mass Phi(alpha) at ``low``, 1 - Phi(beta) at ``high`` and the
+    Gaussian density between them, so the KL is the two masses' log-ratio terms plus the integral of
+    p log(p/q) over (low, high), which has a closed form in the truncated moments of P. Dimensions
+    whose bounds are both infinite use the plain Gaussian KL, so unbounded actions lose nothing.
+    """
+    p_std, q_std = p.log_std.exp(), q.log_std.exp()
+    alpha_p = ((low - p.mean) / p_std).clamp(-_STANDARD_LIMIT, _STANDARD_LIMIT)
+    beta_p = ((high - p.mean) / p_std).clamp(-_STANDARD_LIMIT, _STANDARD_LIMIT)
+    alpha_q = ((low - q.mean) / q_std).clamp(-_STANDARD_LIMIT, _STANDARD_LIMIT)
+    beta_q = ((high - q.mean) / q_std).clamp(-_STANDARD_LIMIT, _STANDARD_LIMIT)
+    log_p_low, log_q_low = torch.special.log_ndtr(alpha_p), torch.special.log_ndtr(alpha_q)
+    log_p_high, log_q_high = torch.special.log_ndtr(-beta_p), torch.special.log_ndtr(-beta_q)
+    masses = log_p_low.exp() * (log_p_low - log_q_low) + log_p_high.exp() * (log_p_high - log_q_high)
+    # Truncated moments of P over (low, high): M0 = mass, M1 = E[(x - mu_p) 1], M2 = E[(x - mu_p)^2 1].
+    pdf_a, pdf_b = torch.exp(-0.5 * alpha_p**2), torch.exp(-0.5 * beta_p**2)
+    pdf_a, pdf_b = pdf_a / math.sqrt(2 * math.pi), pdf_b / math.sqrt(2 * math.pi)
+    m0 = (torch.special.ndtr(beta_p) - torch.special.ndtr(alpha_p)).clamp(min=0.0)
+    m1 = p_std * (pdf_a - pdf_b)
+    m2 = p_std**2 * (m0 + alpha_p * pdf_a - beta_p * pdf_b)
+    d = p.mean - q.mean
+    inside = (m0 * (q.log_std - p.log_std) - m2 / (2 * p_std**2)
+              + (m2 + 2 * d * m1 + d**2 * m0) / (2 * q_std**2))  # fmt: skip
+    per_dim = masses + inside
+    unbounded = torch.isinf(low) & torch.isinf(high)
+    if bool(unbounded.any()):
+        per_dim = torch.where(unbounded, _gaussian_kl_per_dim(p.mean, p.log_std, q.mean, q.log_std), per_dim)
     return per_dim.sum(dim=-1).mean()
+
+
+def bounded_gaussian_divergence(
+    target: DiagGaussian, student: DiagGaussian, bounds: ActionBounds | None, *, reverse: bool = False
+) -> Tensor:
+    """KL(target || student) (or the reverse) of continuous-action policies, treating bounds per ``bounds.mode``."""
+    if bounds is None or bounds.mode == "ignore":
+        return gaussian_kl(student, target) if reverse else gaussian_kl(target, student)
+    if bounds.mode == "censored":
+        p, q = (student, target) if reverse else (target, student)
+        return censored_gaussian_kl(p, q, bounds.low, bounds.high)
+    if bounds.mode == "clamp":
+        clamped = DiagGaussian(torch.maximum(torch.minimum(target.mean, bounds.high), bounds.low), target.log_std)
+        return gaussian_kl(student, clamped) if reverse else gaussian_kl(clamped, student)
+    # one-sided: the Gaussian KL with the bound-aware mean gap in place of (target - student)
+    gap = bound_aware_gap(student.mean, target.mean, bounds.low, bounds.high)
+    p, q = (student, target) if reverse else (target, student)
+    return _gaussian_kl_per_dim(q.mean + gap, p.log_std, q.mean, q.log_std).sum(dim=-1).mean()
 
 
 def kd_loss(
@@ -112,6 +205,7 @@ def policy_distillation_loss(
     *,
     loss: PolicyLossName = "forward-kl",
     temperature: float = 1.0,
+    bounds: ActionBounds | None = None,
 ) -> LossTerms:
     """Divergence between the teacher's and the student's action distributions.
 
@@ -119,7 +213,8 @@ def policy_distillation_loss(
     the squared error of the distribution parameters (logits, or mean and log-std). For categorical
     actions the temperature divides the teacher's logits only, as in Rusu et al. 2016: T < 1 sharpens
     the target, T > 1 softens it; the student is trained at T = 1, so it acts as trained.
-    Gaussian targets ignore the temperature.
+    Gaussian targets ignore the temperature and treat the action bounds as ``bounds`` says (see
+    :class:`ActionBounds`; ``None`` is plain KL); ``mse`` with bounds uses the bound-aware mean gap.
     """
     check_temperature(temperature)
     if loss not in POLICY_LOSSES:
@@ -134,12 +229,13 @@ def policy_distillation_loss(
             div = F.mse_loss(student.logits, target)
     elif isinstance(teacher, DiagGaussian) and isinstance(student, DiagGaussian):
         target = DiagGaussian(teacher.mean.detach(), teacher.log_std.detach())
-        if loss == "forward-kl":
-            div = gaussian_kl(target, student)
-        elif loss == "reverse-kl":
-            div = gaussian_kl(student, target)
+        if loss == "mse":
+            ignore = bounds is None or bounds.mode == "ignore"
+            gap = student.mean - target.mean if ignore else bound_aware_gap(student.mean, target.mean, bounds.low,
+                                                                             bounds.high)  # fmt: skip
+            div = (gap**2).mean() + F.mse_loss(student.log_std, target.log_std)
         else:
-            div = F.mse_loss(student.mean, target.mean) + F.mse_loss(student.log_std, target.log_std)
+            div = bounded_gaussian_divergence(target, student, bounds, reverse=loss == "reverse-kl")
     else:
         raise TypeError(f"teacher {type(teacher).__name__} and student {type(student).__name__} differ")
     return LossTerms(total=div, ce=div.new_zeros(()), divergence=div)

@@ -15,22 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import torch
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.distributions import (
-    CategoricalDistribution,
-    DiagGaussianDistribution,
-    Distribution,
-    StateDependentNoiseDistribution,
-)
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 from rl_distill.envs import load_vecnormalize, make_env, spaces_match
 from rl_distill.errors import InputError
-from rl_distill.losses import ActionDistribution, Categorical, DiagGaussian
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
 _warned_pickle = False
@@ -58,13 +50,35 @@ class LoadedPolicy:
         return venv
 
 
+def statistics_path(model_path: Path) -> Path:
+    """Where a model's own statistics live: ``<dir>/<stem>/vecnormalize.pkl`` (ours, and the zoo's)."""
+    return model_path.parent / model_path.stem / VECNORMALIZE_NAME
+
+
 def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | None:
-    """Statistics next to a model: ours (``dir/vecnormalize.pkl``) or the zoo's (``dir/<env>/...``)."""
+    """The statistics that belong to a model, or a visible fallback found beside it.
+
+    A model's own ``<stem>/vecnormalize.pkl`` wins. A student artifact ``<stem>.safetensors`` beside the
+    zip says for itself whether its model was normalised, so a student saved without statistics never
+    picks up a teacher's. Otherwise SB3's common layout (``<dir>/vecnormalize.pkl``) and the zoo's
+    ``<dir>/<env>/vecnormalize.pkl`` are used, with a note on stderr, since nothing ties them to this model.
+    """
+    own = statistics_path(model_path)
+    if own.is_file():
+        return own
+    artifact = model_path.with_suffix(".safetensors")
+    if artifact.is_file():
+        from rl_distill.artifact import load_student
+
+        if load_student(artifact).header.get("normalization") is None:
+            return None
     folder = model_path.parent
-    candidates = [folder / model_path.stem / VECNORMALIZE_NAME, folder / VECNORMALIZE_NAME]
-    if env_id:
-        candidates.append(folder / env_id / VECNORMALIZE_NAME)
-    return next((c for c in candidates if c.is_file()), None)
+    candidates = [folder / VECNORMALIZE_NAME] + ([folder / env_id / VECNORMALIZE_NAME] if env_id else [])
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is not None:
+        print(f"note: {model_path} has no statistics of its own ({own}); using {found} found beside it "
+              "(pass --vecnormalize to choose)", file=sys.stderr)  # fmt: skip
+    return found
 
 
 def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | None = None) -> LoadedPolicy:
@@ -104,16 +118,6 @@ def check_spaces(model: BaseAlgorithm, venv: VecEnv, path: Path, env_id: str) ->
         ours, theirs = getattr(model, kind), getattr(venv, kind)
         if not spaces_match(ours, theirs):
             raise InputError(f"{path}: {kind.replace('_', ' ')} {ours} does not match {env_id}'s {theirs}")
-
-
-def to_action_distribution(dist: Distribution) -> ActionDistribution:
-    """Our loss's view of an SB3 distribution: logits, or mean and log-std."""
-    if isinstance(dist, CategoricalDistribution):
-        return Categorical(dist.distribution.logits)
-    if isinstance(dist, DiagGaussianDistribution | StateDependentNoiseDistribution):
-        normal = dist.distribution
-        return DiagGaussian(normal.mean, torch.log(normal.stddev))
-    raise InputError(f"unsupported action distribution {type(dist).__name__} (Discrete and Box only)")
 
 
 def actor_parameters(policy: ActorCriticPolicy) -> list[nn.Parameter]:

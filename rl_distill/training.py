@@ -141,8 +141,6 @@ class EveryNSteps(BaseCallback):
 
 
 def normalization_name(model_name: str) -> str:
-    """The teacher's statistics sit at ``vecnormalize.pkl``; another model's at ``<name>/vecnormalize.pkl``.
-
-    Both are places :func:`rl_distill.policies.find_vecnormalize` looks (ours and the zoo's layout).
-    """
-    return VECNORMALIZE_NAME if model_name == "teacher" else f"{model_name}/{VECNORMALIZE_NAME}"
+    """Every model's statistics sit at ``<name>/vecnormalize.pkl``, tied to it by name (the zoo's layout too):
+    :func:`rl_distill.policies.find_vecnormalize` looks there first."""
+    return f"{model_name}/{VECNORMALIZE_NAME}"

@@ -6,9 +6,11 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
-from rl_distill.distill import DistillationBuffer, DistillConfig, distill, save_student
+from rl_distill.actor import Actor, decode_rows
+from rl_distill.buffer import DistillationBuffer
+from rl_distill.distill import DistillConfig, distill, save_student
 from rl_distill.losses import DiagGaussian, gaussian_kl
-from rl_distill.policies import load_policy, policy_parameters, to_action_distribution
+from rl_distill.policies import load_policy, policy_parameters
 
 
 def held_out_states(teacher_path: Path, n: int = 2_000) -> torch.Tensor:
@@ -71,8 +73,8 @@ def test_continuous_teacher_distils_with_its_normalisation(pendulum_teacher: Pat
     result = distill(config, teacher, progress_bar=False)
     states = torch.randn(512, 3)
     with torch.no_grad():
-        t = to_action_distribution(teacher.policy.get_distribution(states))
-        s = to_action_distribution(result.student.policy.get_distribution(states))
+        t = decode_rows(Actor(teacher.policy).rows(states), discrete=False)
+        s = decode_rows(Actor(result.student.policy).rows(states), discrete=False)
         s0 = DiagGaussian(torch.zeros_like(t.mean), torch.full_like(t.log_std, -0.5))
     assert gaussian_kl(t, s).item() < gaussian_kl(t, s0).item()
     path = save_student(result, teacher, tmp_path)
@@ -107,7 +109,7 @@ def test_zoo_layout_statistics_are_found(pendulum_teacher: Path, tmp_path: Path)
     """rl-baselines3-zoo saves ``<env>.zip`` beside a folder ``<env>/vecnormalize.pkl``."""
     (tmp_path / "Pendulum-v1").mkdir()
     shutil.copy(pendulum_teacher, tmp_path / "Pendulum-v1.zip")
-    shutil.copy(pendulum_teacher.parent / "vecnormalize.pkl", tmp_path / "Pendulum-v1" / "vecnormalize.pkl")
+    shutil.copy(pendulum_teacher.parent / "teacher" / "vecnormalize.pkl", tmp_path / "Pendulum-v1" / "vecnormalize.pkl")
     loaded = load_policy(tmp_path / "Pendulum-v1.zip", "Pendulum-v1")
     assert loaded.normalization is not None
     np.testing.assert_array_equal(loaded.normalization.obs_rms.mean,

@@ -89,7 +89,7 @@ def test_teacher_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=8192, checkpoint_every=4096, progress_bar=False,
               resume=True)  # fmt: skip
     assert PPO.load(tmp_path / "teacher.zip").num_timesteps == 8192
-    stats = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
+    stats = VecNormalize.load(str(tmp_path / "teacher" / "vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
     assert stats.obs_rms.count > first.obs_rms.count  # statistics carried on, not restarted
 
 
