@@ -95,6 +95,7 @@ class Actor:
             return self.policy.unscale_action(array)
         return np.clip(array, self.policy.action_space.low, self.policy.action_space.high)
 
+    @torch.no_grad()
     def greedy(self, obs: Tensor) -> np.ndarray:
         raw = self.raw_rows(obs)
         if self.discrete:
@@ -102,6 +103,7 @@ class Actor:
         mean = raw.chunk(2, dim=-1)[0]
         return self.to_env(torch.tanh(mean) if self.squash else mean)
 
+    @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator) -> tuple[Tensor, np.ndarray]:
         """One forward pass: (rows in env units, sampled env actions) for a batch of states."""
         if self.use_sde:

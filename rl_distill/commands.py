@@ -11,7 +11,7 @@ from rl_distill.arguments import default_out, hidden_sizes, non_negative_int, po
 from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
 from rl_distill.envs import check_env_id
 from rl_distill.errors import InputError
-from rl_distill.losses import POLICY_LOSSES
+from rl_distill.losses import BOUND_MODES, POLICY_LOSSES
 
 
 def add_common(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
@@ -34,6 +34,12 @@ def add_distill_flags(p: argparse.ArgumentParser) -> None:
                    help="divides the teacher's logits (discrete actions): <1 sharpens, >1 softens (default 1)")
     p.add_argument("--loss", choices=POLICY_LOSSES, default=d.loss,
                    help="forward-kl = KL(teacher||student), reverse-kl, or mse on distribution parameters")
+    p.add_argument("--bounds", choices=BOUND_MODES, default=d.bounds,
+                   help="Box actions (the env clips them to its bounds): censored = KL between the clipped "
+                   "Gaussians, with the mass on each bound; one-sided = clamp the teacher's mean to the bounds and "
+                   "never pull the student back from beyond a bound the teacher is also past; clamp = clamp the "
+                   "teacher's mean, then plain KL; ignore = plain KL on raw means (before 0.2). Infinite bounds: "
+                   f"all the same. (default {d.bounds})")
     p.add_argument("--n-envs", type=positive_int, default=d.n_envs, help=f"parallel envs (default {d.n_envs})")
     p.add_argument("--steps-per-round", type=positive_int, default=d.steps_per_round,
                    help=f"env steps collected between training rounds (default {d.steps_per_round})")
@@ -55,7 +61,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
     preset = preset_for(args.env)
     config = DistillConfig(
         env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
-        steps=args.steps or preset.distill_steps, collect=args.collect, loss=args.loss,
+        steps=args.steps or preset.distill_steps, collect=args.collect, loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
         eval_episodes=args.eval_episodes,

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from rl_distill.artifact import load_student
 from rl_distill.cli import main
@@ -89,3 +91,46 @@ def test_damaged_artifacts_name_the_file(student_dir: tuple[str, Path], tmp_path
     damage(victim)
     with pytest.raises(InputError, match=f"victim.safetensors.*{message}"):
         load_student(victim)
+
+
+def test_parity_covers_the_normalisation_clip(student_dir: tuple[str, Path]) -> None:
+    student = load_student(student_dir[1] / "student.safetensors")
+    if not student.net.normalize:  # CartPole's student: no statistics, so no clip to reach
+        assert student.header["normalization"] is None and student.net.clip_obs == float("inf")
+        return
+    space = student.header["observation_space"]
+    dims = len(space["low"])  # as if unbounded (Pendulum's own bounds keep observations inside the clip)
+    student.header = {**student.header, "observation_space": {**space, "low": [-np.inf] * dims,
+                                                              "high": [np.inf] * dims}}  # fmt: skip
+    obs = parity_observations(student).reshape(1000, -1)
+    z = np.abs(obs - student.net.obs_mean.numpy()) / np.sqrt(student.net.obs_var.numpy() + student.net.epsilon)
+    clip = student.net.clip_obs
+    assert (np.abs(z - clip) < 1e-3 * clip).sum() > 50  # at the clip
+    assert (z > 1.2 * clip).sum() > 100  # and beyond it, where the graph's clipping decides
+
+
+def test_export_fails_when_the_artifact_disagrees_with_its_sb3_student(student_dir: tuple[str, Path],
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    env_id, out = student_dir
+    (tmp_path / "student.zip").write_bytes((out / "student.zip").read_bytes())
+    if (out / "student").is_dir():
+        (tmp_path / "student").mkdir()
+        (tmp_path / "student" / "vecnormalize.pkl").write_bytes((out / "student" / "vecnormalize.pkl").read_bytes())
+    artifact = tmp_path / "student.safetensors"
+    artifact.write_bytes((out / "student.safetensors").read_bytes())
+    assert export_student(artifact, "onnx", tmp_path / "ok.onnx").identical_actions  # zip and artifact agree
+    with safe_open(str(artifact), framework="pt") as handle:  # the artifact's head now says otherwise
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    tensors["action_net.weight"] = -tensors["action_net.weight"]
+    save_file(tensors, str(artifact), metadata=metadata)
+    with pytest.raises(InputError, match="parity check failed"):
+        export_student(artifact, "onnx", tmp_path / "bad.onnx")
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_onnx_refuses_sampled_evaluation(student_dir: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    env_id, out = student_dir
+    export_student(out / "student.safetensors", "onnx", out / "greedy.onnx")
+    code = main(["evaluate", str(out / "greedy.onnx"), "--env", env_id, "--no-deterministic"])
+    assert code == 2 and "greedy policy only" in capsys.readouterr().err

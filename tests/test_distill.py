@@ -1,4 +1,6 @@
+import dataclasses
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ from stable_baselines3 import PPO
 from rl_distill.actor import Actor, decode_rows
 from rl_distill.buffer import DistillationBuffer
 from rl_distill.distill import DistillConfig, distill, save_student
+from rl_distill.errors import InputError
 from rl_distill.losses import DiagGaussian, gaussian_kl
 from rl_distill.policies import load_policy, policy_parameters
 
@@ -131,3 +134,47 @@ def test_a2c_teacher_from_plain_sb3_distils(tmp_path: Path) -> None:
     with torch.no_grad():
         agree = (teacher.policy.get_distribution(states).mode() == student.policy.get_distribution(states).mode())
     assert agree.float().mean() > 0.8
+
+
+def test_steps_are_exact_and_rounds_never_empty(cartpole_teacher: Path) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig("CartPole-v1", steps=1_000, steps_per_round=300, n_envs=8, eval_episodes=0,
+                           updates_per_round=2)  # fmt: skip
+    result = distill(config, teacher, progress_bar=False)
+    assert [r.env_steps for r in result.rounds] == [304, 600, 904, 1_000]  # whole vector steps, last one cut
+    assert result.rounds[-1].teacher_queries == 1_000 and result.rounds[-1].buffer_states == 1_000
+    with pytest.raises(InputError, match="at least --n-envs"):
+        distill(DistillConfig("CartPole-v1", steps=100, steps_per_round=4, n_envs=8), teacher, progress_bar=False)
+
+
+def test_evaluation_time_is_reported_apart_from_distillation(cartpole_teacher: Path) -> None:
+    def slow_evaluation(model: PPO) -> float:
+        time.sleep(0.4)
+        return 1.0
+
+    config = DistillConfig("CartPole-v1", steps=512, steps_per_round=256, eval_episodes=1, updates_per_round=2)
+    result = distill(config, load_policy(cartpole_teacher, "CartPole-v1"), evaluate_student=slow_evaluation,
+                     progress_bar=False)  # fmt: skip
+    assert result.eval_seconds >= 0.8 and result.rounds[-1].eval_seconds == result.eval_seconds
+    assert result.wall_seconds < 0.8  # 512 CartPole steps and 4 updates, without the evaluation's sleep
+    assert result.rounds[-1].steps_per_second == pytest.approx(512 / result.rounds[-1].wall_seconds)
+
+
+def test_statistics_belong_to_their_model(pendulum_teacher: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """A student saved without statistics beside a normalised teacher's ``vecnormalize.pkl`` keeps none;
+    a bare zip there falls back to it, visibly."""
+    teacher = load_policy(pendulum_teacher, "Pendulum-v1")
+    shutil.copy(pendulum_teacher, tmp_path / "teacher.zip")
+    shutil.copy(pendulum_teacher.parent / "teacher" / "vecnormalize.pkl", tmp_path / "vecnormalize.pkl")
+    config = DistillConfig("Pendulum-v1", student_hidden=(4,), steps=256, steps_per_round=256, eval_episodes=0,
+                           updates_per_round=2)  # fmt: skip
+    raw_teacher = dataclasses.replace(teacher, normalization=None)
+    save_student(distill(config, raw_teacher, progress_bar=False), raw_teacher, tmp_path, name="raw")
+    capsys.readouterr()
+    assert load_policy(tmp_path / "raw.zip", "Pendulum-v1").normalization is None
+    assert "note:" not in capsys.readouterr().err
+    shutil.copy(tmp_path / "raw.zip", tmp_path / "bare.zip")
+    assert load_policy(tmp_path / "bare.zip", "Pendulum-v1").normalization is not None
+    err = capsys.readouterr().err
+    assert "bare.zip has no statistics of its own" in err and str(tmp_path / "vecnormalize.pkl") in err

@@ -108,3 +108,102 @@ def test_ctrl_c_writes_a_checkpoint_and_exits_cleanly(cartpole_teacher: Path, tm
     assert "interrupted" in err and "Traceback" not in err
     state = load_checkpoint(checkpoint)
     assert state["env_steps"] == 1000 * state["next_round"]  # a whole-round state, ready for --resume
+
+
+def test_interrupted_round_leaves_the_last_round_boundary(cartpole_teacher: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Ctrl-C after round 1 trained the student (worst case) or in the middle of its collection: the file
+    still holds exactly what an uninterrupted run had after round 0, buffer and generators included."""
+    from rl_distill.buffer import DistillationBuffer
+    from rl_distill.distill import DistillConfig, distill
+    from rl_distill.policies import load_policy
+
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig("CartPole-v1", steps=3_000, steps_per_round=1_000, collect="dagger", eval_episodes=0,
+                           updates_per_round=20)  # fmt: skip
+    boundary: dict = {}
+    whole = tmp_path / "whole.ckpt"
+    distill(config, teacher, progress_bar=False, checkpoint=whole,
+            on_round=lambda log: boundary.setdefault(log.round, load_checkpoint(whole)))  # fmt: skip
+
+    def after_training(model: object) -> float:
+        if after_training.calls == 1:
+            raise KeyboardInterrupt
+        after_training.calls += 1
+        return 0.0
+
+    after_training.calls = 0
+    first = tmp_path / "after-training.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        distill(config, teacher, progress_bar=False, checkpoint=first, evaluate_student=after_training)
+    add = DistillationBuffer.add
+    calls = {"n": 0}
+
+    def add_then_interrupt(self: DistillationBuffer, obs: torch.Tensor, targets: torch.Tensor) -> None:
+        calls["n"] += 1
+        if calls["n"] == 125 + 60:  # round 1 (125 vector steps of 8 per round), part-way through
+            raise KeyboardInterrupt
+        add(self, obs, targets)
+
+    monkeypatch.setattr(DistillationBuffer, "add", add_then_interrupt)
+    second = tmp_path / "mid-collection.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        distill(config, teacher, progress_bar=False, checkpoint=second)
+    monkeypatch.setattr(DistillationBuffer, "add", add)
+    want = boundary[0]
+    for path in (first, second):
+        got = load_checkpoint(path)
+        assert (got["next_round"], got["env_steps"], got["queries"]) == (1, 1_000, 1_000)
+        assert torch.equal(got["buffer"]["obs"], want["buffer"]["obs"]) and len(got["buffer"]["obs"]) == 1_000
+        assert torch.equal(got["buffer"]["targets"], want["buffer"]["targets"])
+        assert all(torch.equal(got["student"][k], want["student"][k]) for k in want["student"])
+        assert torch.equal(got["generator"], want["generator"]) and got["rng"] == want["rng"]
+        assert [r["round"] for r in got["rounds"]] == [0]
+    resumed = distill(config, teacher, progress_bar=False, checkpoint=second, resume=True)
+    assert [r.env_steps for r in resumed.rounds] == [1_000, 2_000, 3_000]
+
+
+def test_checkpoint_holds_only_the_filled_part_of_the_buffer(cartpole_teacher: Path, tmp_path: Path) -> None:
+    done = subprocess.run(distill_command(cartpole_teacher, tmp_path, "--steps", "2000"), capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    state = load_checkpoint(tmp_path / "student.ckpt")
+    assert len(state["buffer"]["obs"]) == 2_000
+    # 2,000 states x (4 obs + 2 logits) floats is 48 kB; the pre-allocated 100,000-state storage would be 2.4 MB
+    assert (tmp_path / "student.ckpt").stat().st_size < 200_000
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (["--collect", "dagger"], "collect"),
+    (["--seed", "1"], "seed"),
+    (["--student-hidden", "4,4"], "student_hidden"),
+    (["--buffer-size", "500"], "buffer_size"),
+    (["--loss", "reverse-kl"], "loss"),
+    (["--teacher", "{other}"], "teacher_sha256"),
+])  # fmt: skip
+def test_resume_refuses_a_checkpoint_of_another_run(cartpole_teacher: Path, pendulum_teacher: Path, tmp_path: Path,
+                                                    change: list[str], named: str) -> None:  # fmt: skip
+    out = tmp_path / "run"
+    first = subprocess.run(distill_command(cartpole_teacher, out, "--steps", "2000"), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    other = tmp_path / "other.zip"
+    other.write_bytes(cartpole_teacher.read_bytes() + b"\0")  # same model, another file: another teacher
+    change = [c.format(other=other) for c in change]
+    command = distill_command(cartpole_teacher, out, "--steps", "4000", "--resume", *change)
+    if "--teacher" in change:
+        command[command.index("--teacher") + 1] = change[1]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("note:")]
+    assert len(lines) == 1 and "belongs to another run" in lines[0] and named in lines[0], done.stderr
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_resume_with_a_larger_budget_continues(cartpole_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert subprocess.run(distill_command(cartpole_teacher, out, "--steps", "2000")).returncode == 0
+    done = subprocess.run(distill_command(cartpole_teacher, out, "--steps", "3000", "--resume"), capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [r["env_steps"] for r in json.loads((out / "student.json").read_text())["rounds"]] == [1000, 2000, 3000]
