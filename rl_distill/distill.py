@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,6 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
-from tqdm import tqdm
 
 from rl_distill.actor import Actor, check_supported_spaces, decode_rows
 from rl_distill.buffer import DistillationBuffer
@@ -36,6 +34,7 @@ from rl_distill.losses import (
     policy_distillation_loss,
 )
 from rl_distill.policies import LoadedPolicy, actor_parameters, make_student
+from rl_distill.progress import Progress
 
 Collect = Literal["teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
@@ -222,8 +221,8 @@ def distill(
                 "rounds": [asdict(r) for r in result.rounds],
             })  # fmt: skip
 
-    bar = tqdm(total=config.steps, initial=env_steps, desc=f"distil {config.collect}", unit="step",
-               disable=not (progress_bar and sys.stderr.isatty()))  # fmt: skip
+    # One line per round is the log; on a terminal a bar moves between them.
+    bar = Progress(config.steps, f"distil {config.collect}", initial=env_steps, enabled=progress_bar, line_every=0)
     try:
         for round_index in range(first_round, -(-config.steps // config.steps_per_round)):
             started = time.perf_counter()
@@ -261,13 +260,19 @@ def distill(
             saving = time.perf_counter()
             save(round_index + 1)
             result.wall_seconds += time.perf_counter() - saving
-            bar.set_postfix(loss=f"{log.loss:.4f}", ret="-" if eval_return is None else f"{eval_return:.1f}")
+            bar.write(round_line(log))
             if on_round:
                 on_round(log)
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()
     return result
+
+
+def round_line(log: RoundLog) -> str:
+    ret = "-" if log.eval_mean_return is None else f"{log.eval_mean_return:.1f}"
+    return (f"round {log.round:3d}  env_steps {log.env_steps:8,d}  teacher_queries {log.teacher_queries:8,d}  "
+            f"beta {log.beta:.3f}  loss {log.loss:.5f}  episodic_return {ret}  SPS {log.steps_per_second:,.0f}")
 
 
 def train_round(

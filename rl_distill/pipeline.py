@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from rl_distill.compare import CompareRow, compare, markdown, write_compare
 from rl_distill.distill import DistillConfig, RoundLog, distill, result_summary, save_student
 from rl_distill.evaluate import greedy_return_of
@@ -31,11 +29,6 @@ def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: s
         writer = SummaryWriter(tensorboard)
 
     def log_round(log: RoundLog) -> None:
-        if progress_bar:
-            ret = "-" if log.eval_mean_return is None else f"{log.eval_mean_return:.1f}"
-            tqdm.write(f"round {log.round:3d}  env_steps {log.env_steps:8,d}  teacher_queries {log.teacher_queries:8,d}"
-                       f"  beta {log.beta:.3f}  loss {log.loss:.5f}  episodic_return {ret}"
-                       f"  SPS {log.steps_per_second:,.0f}")
         if writer is None:
             return
         writer.add_scalar("distill/loss", log.loss, log.env_steps)

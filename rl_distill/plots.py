@@ -22,6 +22,7 @@ def _save(fig: Any, path: Path) -> None:
 
 def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -31,6 +32,7 @@ def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
     for row in table["rows"]:
         if row["collect"] != "scratch":
             by_collect[row["collect"]][row["policy_params"]].append(row["mean_return"])
+    all_sizes = sorted({size for points in by_collect.values() for size in points})
     for collect, points in sorted(by_collect.items()):
         sizes = sorted(points)
         means = [np.mean(points[s]) for s in sizes]
@@ -40,6 +42,9 @@ def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
                label=f"teacher ({table['teacher']['policy_params']:,} params)")  # fmt: skip
     ax.axhline(table["random_mean_return"], color="grey", linestyle=":", label="random policy")
     ax.set_xscale("log")
+    # Ticks at the sizes that were run, as plain counts: log-axis minor labels ("2x10^2 3x10^2...") overlap.
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xticks(all_sizes, [f"{size:,}" for size in all_sizes], rotation=45 if len(all_sizes) > 6 else 0)
     ax.set_xlabel("student policy parameters (log scale)")
     ax.set_ylabel(f"mean return ({table['episodes']} episodes)")
     ax.set_title(f"{table['env_id']}: return vs student size")

@@ -22,6 +22,7 @@ from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.policies import VECNORMALIZE_NAME, policy_parameters
 from rl_distill.presets import TEACHER_NET, preset_for
+from rl_distill.progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def train_ppo(
         if preset.normalize:
             atomic_write(ckpt_stats, lambda tmp: venv.save(str(tmp)))
 
-    callbacks: list[BaseCallback] = []
+    callbacks: list[BaseCallback] = [ProgressCallback(timesteps, f"PPO {name}", enabled=progress_bar)]
     if checkpoint_every > 0:
         callbacks.append(EveryNSteps(checkpoint_every, save_checkpoint))
     if eval_every > 0:
@@ -101,7 +102,7 @@ def train_ppo(
     start = time.perf_counter()
     try:
         model.learn(total_timesteps=max(timesteps - model.num_timesteps, 0), callback=CallbackList(callbacks),
-                    progress_bar=progress_bar, tb_log_name=name, reset_num_timesteps=False)  # fmt: skip
+                    tb_log_name=name, reset_num_timesteps=False)  # fmt: skip
     except KeyboardInterrupt:
         if checkpoint_every > 0:
             save_checkpoint()

@@ -65,5 +65,27 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
     for row in rows:
         assert {"name", "role", "mean_return", "ci95", "policy_params", "percent_of_teacher"} <= row.keys()
     assert rows[0]["percent_of_teacher"] == pytest.approx(100.0)
+    assert all(0 < row["fast_latency_us"] < row["latency_us"] for row in rows)  # exported beats SB3's predict
     assert rows[1]["policy_params"] == rows[2]["policy_params"] < rows[0]["policy_params"] / 10
     assert (tmp_path / "run" / "compare.md").exists()
+
+
+def test_progress_in_a_log_file_is_plain_lines(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """Not a terminal: no carriage-return frames, one line per distillation round, periodic PPO lines."""
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "rl_distill.cli"]
+    done = subprocess.run([*cli, "distill", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--steps",
+                           "3000", "--steps-per-round", "1000", "--eval-episodes", "1", "--out", str(tmp_path / "d")],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr
+    rounds = [line for line in done.stderr.splitlines() if line.startswith("round ")]
+    assert len(rounds) == 3 and "episodic_return" in rounds[0] and "SPS" in rounds[0]
+    done = subprocess.run([*cli, "teacher", "--env", "CartPole-v1", "--timesteps", "2560", "--out",
+                           str(tmp_path / "t")], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("PPO teacher: ")]
+    assert 5 <= len(lines) <= 11 and lines[-1].startswith("PPO teacher: 2,560/2,560 steps")

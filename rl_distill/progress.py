@@ -1,0 +1,75 @@
+"""One progress style for every long job: a tqdm bar on a terminal, plain lines anywhere else.
+
+Written to a file or a CI log, a progress bar is a wall of carriage-return frames; there the same
+progress is printed as one line every ``line_every`` of the total instead (0: only the caller's
+:meth:`Progress.write` lines, e.g. one per distillation round).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm import tqdm
+
+
+class Progress:
+    """Counts up to ``total``; ``enabled=False`` prints nothing at all."""
+
+    def __init__(self, total: int, desc: str, *, initial: int = 0, enabled: bool = True,
+                 line_every: float = 0.1) -> None:  # fmt: skip
+        self.total, self.desc, self.count, self.enabled = total, desc, initial, enabled
+        self.terminal = enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step") if self.terminal else None
+        self.step = max(int(total * line_every), 1)
+        self.next_line = (initial // self.step + 1) * self.step if line_every > 0 else float("inf")
+        self.started, self.start_count = time.perf_counter(), initial
+
+    def update(self, n: int, **status: str) -> None:
+        self.count += n
+        if self.bar is not None:
+            self.bar.update(n)
+            if status:
+                self.bar.set_postfix(status, refresh=False)
+        elif self.enabled and self.count >= self.next_line:
+            self.next_line = (self.count // self.step + 1) * self.step
+            rate = (self.count - self.start_count) / max(time.perf_counter() - self.started, 1e-9)
+            extra = "".join(f"  {k} {v}" for k, v in status.items())
+            print(f"{self.desc}: {self.count:,}/{self.total:,} steps  {rate:,.0f} steps/s{extra}", file=sys.stderr,
+                  flush=True)  # fmt: skip
+
+    def write(self, line: str) -> None:
+        """A log line that does not break the bar."""
+        if self.enabled:
+            tqdm.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class ProgressCallback(BaseCallback):
+    """SB3 training progress through :class:`Progress` (instead of SB3's rich bar), with the mean episode return."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True) -> None:
+        super().__init__()
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.progress: Progress | None = None
+        self.seen = 0
+
+    def _on_training_start(self) -> None:
+        self.seen = self.model.num_timesteps
+        self.progress = Progress(self.total, self.desc, initial=self.seen, enabled=self.enabled)
+
+    def _on_step(self) -> bool:
+        assert self.progress is not None
+        episodes = self.model.ep_info_buffer
+        status = {"episodic_return": f"{sum(e['r'] for e in episodes) / len(episodes):.1f}"} if episodes else {}
+        self.progress.update(self.num_timesteps - self.seen, **status)
+        self.seen = self.num_timesteps
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
