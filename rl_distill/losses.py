@@ -77,15 +77,16 @@ def categorical_kl(target_logits: Tensor, student_logits: Tensor, temperature: f
     return F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)
 
 
-def _gaussian_kl_per_dim(p_mean: Tensor, p_log_std: Tensor, q_mean: Tensor, q_log_std: Tensor) -> Tensor:
+def _gaussian_kl_per_dim(mean_gap: Tensor, p_log_std: Tensor, q_log_std: Tensor) -> Tensor:
+    """KL(p || q) per dimension; ``mean_gap`` is p's mean minus q's (its sign does not matter)."""
     var_ratio = torch.exp(2.0 * (p_log_std - q_log_std))
-    mean_term = ((p_mean - q_mean) / torch.exp(q_log_std)) ** 2
+    mean_term = (mean_gap / torch.exp(q_log_std)) ** 2
     return 0.5 * (var_ratio + mean_term - 1.0) - (p_log_std - q_log_std)
 
 
 def gaussian_kl(p: DiagGaussian, q: DiagGaussian) -> Tensor:
     """Closed-form KL(p || q) of diagonal Gaussians, summed over dimensions, mean over the batch."""
-    return _gaussian_kl_per_dim(p.mean, p.log_std, q.mean, q.log_std).sum(dim=-1).mean()
+    return _gaussian_kl_per_dim(p.mean - q.mean, p.log_std, q.log_std).sum(dim=-1).mean()
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class ActionBounds:
     - ``one-sided``: as ``clamp``, but where the teacher is past a bound the student is only
       pulled back to that bound, never from beyond it (any value past it acts the same).
     - ``censored``: KL between the clipped ("censored") Gaussians: the probability mass on each
-      bound plus the density between them. Dimensions with infinite bounds use the plain KL.
+      bound plus the density between them. Far from the bounds it is the plain KL.
     """
 
     low: Tensor
@@ -122,6 +123,15 @@ def bound_aware_gap(student_mean: Tensor, teacher_mean: Tensor, low: Tensor, hig
     return torch.where(teacher_mean <= low, gap.clamp(min=0.0), gap)
 
 
+def mean_gap(student_mean: Tensor, teacher_mean: Tensor, bounds: ActionBounds | None) -> Tensor:
+    """student - target mean under ``bounds.mode`` (censored, which has no single target, uses one-sided)."""
+    if bounds is None or bounds.mode == "ignore":
+        return student_mean - teacher_mean
+    if bounds.mode == "clamp":
+        return student_mean - torch.maximum(torch.minimum(teacher_mean, bounds.high), bounds.low)
+    return bound_aware_gap(student_mean, teacher_mean, bounds.low, bounds.high)
+
+
 _STANDARD_LIMIT = 40.0  # |z| past this has Phi(z) or 1 - Phi(z) below 1e-300: the mass on that bound is nil
 
 
@@ -130,8 +140,9 @@ def censored_gaussian_kl(p: DiagGaussian, q: DiagGaussian, low: Tensor, high: Te
 
     The clipped variable has a point mass Phi(alpha) at ``low``, 1 - Phi(beta) at ``high`` and the
     Gaussian density between them, so the KL is the two masses' log-ratio terms plus the integral of
-    p log(p/q) over (low, high), which has a closed form in the truncated moments of P. Dimensions
-    whose bounds are both infinite use the plain Gaussian KL, so unbounded actions lose nothing.
+    p log(p/q) over (low, high), which has a closed form in the truncated moments of P. Where both
+    bounds lie more than 40 standard deviations from both means (infinite or very wide bounds), it
+    is the plain Gaussian KL, computed as such.
     """
     p_std, q_std = p.log_std.exp(), q.log_std.exp()
     alpha_p = ((low - p.mean) / p_std).clamp(-_STANDARD_LIMIT, _STANDARD_LIMIT)
@@ -151,9 +162,12 @@ def censored_gaussian_kl(p: DiagGaussian, q: DiagGaussian, low: Tensor, high: Te
     inside = (m0 * (q.log_std - p.log_std) - m2 / (2 * p_std**2)
               + (m2 + 2 * d * m1 + d**2 * m0) / (2 * q_std**2))  # fmt: skip
     per_dim = masses + inside
-    unbounded = torch.isinf(low) & torch.isinf(high)
-    if bool(unbounded.any()):
-        per_dim = torch.where(unbounded, _gaussian_kl_per_dim(p.mean, p.log_std, q.mean, q.log_std), per_dim)
+    # Where neither distribution reaches a bound (infinite or very wide bounds), clipping changes nothing:
+    # use the plain Gaussian KL there, so such actions are distilled exactly as without bounds.
+    limit = _STANDARD_LIMIT
+    unclipped = (alpha_p <= -limit) & (beta_p >= limit) & (alpha_q <= -limit) & (beta_q >= limit)
+    if bool(unclipped.any()):
+        per_dim = torch.where(unclipped, _gaussian_kl_per_dim(p.mean - q.mean, p.log_std, q.log_std), per_dim)
     return per_dim.sum(dim=-1).mean()
 
 
@@ -166,13 +180,10 @@ def bounded_gaussian_divergence(
     if bounds.mode == "censored":
         p, q = (student, target) if reverse else (target, student)
         return censored_gaussian_kl(p, q, bounds.low, bounds.high)
-    if bounds.mode == "clamp":
-        clamped = DiagGaussian(torch.maximum(torch.minimum(target.mean, bounds.high), bounds.low), target.log_std)
-        return gaussian_kl(student, clamped) if reverse else gaussian_kl(clamped, student)
-    # one-sided: the Gaussian KL with the bound-aware mean gap in place of (target - student)
-    gap = bound_aware_gap(student.mean, target.mean, bounds.low, bounds.high)
+    # clamp and one-sided: the Gaussian KL with their mean gap in place of (student - target)
+    gap = mean_gap(student.mean, target.mean, bounds)
     p, q = (student, target) if reverse else (target, student)
-    return _gaussian_kl_per_dim(q.mean + gap, p.log_std, q.mean, q.log_std).sum(dim=-1).mean()
+    return _gaussian_kl_per_dim(gap, p.log_std, q.log_std).sum(dim=-1).mean()
 
 
 def kd_loss(
@@ -230,10 +241,8 @@ def policy_distillation_loss(
     elif isinstance(teacher, DiagGaussian) and isinstance(student, DiagGaussian):
         target = DiagGaussian(teacher.mean.detach(), teacher.log_std.detach())
         if loss == "mse":
-            ignore = bounds is None or bounds.mode == "ignore"
-            gap = student.mean - target.mean if ignore else bound_aware_gap(student.mean, target.mean, bounds.low,
-                                                                             bounds.high)  # fmt: skip
-            div = (gap**2).mean() + F.mse_loss(student.log_std, target.log_std)
+            div = (mean_gap(student.mean, target.mean, bounds) ** 2).mean() + F.mse_loss(student.log_std,
+                                                                                          target.log_std)
         else:
             div = bounded_gaussian_divergence(target, student, bounds, reverse=loss == "reverse-kl")
     else:
