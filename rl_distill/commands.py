@@ -11,7 +11,7 @@ from rl_distill.arguments import default_out, hidden_sizes, non_negative_int, po
 from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
 from rl_distill.envs import check_env_id
 from rl_distill.errors import InputError
-from rl_distill.losses import BOUND_MODES, POLICY_LOSSES
+from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, POLICY_LOSSES
 
 
 def add_common(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
@@ -159,7 +159,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
     table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
                   episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
-                  ray_address=args.ray,
+                  bounds=args.bounds, ray_address=args.ray,
                   workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
@@ -248,6 +248,9 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--layers", type=positive_int, default=2, help="hidden layers of each width (default 2)")
     p.add_argument("--collect", choices=COLLECT_SCHEMES, nargs="+", default=["student", "dagger"],
                    help="collection schemes (default student dagger)")
+    p.add_argument("--bounds", choices=BOUND_MODES, nargs="+", default=[DEFAULT_BOUND_MODE],
+                   help="Box actions: bound modes of the loss to compare (see distill --help; default "
+                   f"{DEFAULT_BOUND_MODE})")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per combination (default 3)")
     p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
     p.add_argument("--scratch-steps", type=positive_int, default=None,

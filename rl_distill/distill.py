@@ -26,6 +26,7 @@ from rl_distill.checkpoint import check_identity, load_checkpoint, save_checkpoi
 from rl_distill.errors import InputError
 from rl_distill.losses import (
     BOUND_MODES,
+    DEFAULT_BOUND_MODE,
     POLICY_LOSSES,
     ActionBounds,
     BoundMode,
@@ -54,7 +55,7 @@ class DistillConfig:
     """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
-    bounds: BoundMode = "censored"
+    bounds: BoundMode = DEFAULT_BOUND_MODE
     """Box actions: how the loss treats the bounds the env clips actions to (losses.ActionBounds)."""
     temperature: float = 1.0
     """Divides the teacher's logits (discrete actions): < 1 sharpens the target, > 1 softens it."""
@@ -133,6 +134,8 @@ class DistillResult:
     wall_seconds: float = 0.0
     """Distillation time, per-round evaluation excluded."""
     eval_seconds: float = 0.0
+    env_seconds: float = 0.0
+    """Part of ``wall_seconds`` spent inside the envs' ``step`` (the rest is the distillation's own cost)."""
 
 
 def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
@@ -214,6 +217,7 @@ def distill(
         rng.bit_generator.state = state["rng"]
         first_round, env_steps, queries = state["next_round"], state["env_steps"], state["queries"]
         result.wall_seconds, result.eval_seconds = state["elapsed"], state["eval_seconds"]
+        result.env_seconds = state["env_seconds"]
         result.rounds = [RoundLog(**r) for r in state["rounds"]]
         venv.seed(config.seed + 1_000 * first_round)  # fresh episodes: env state is not checkpointed
         obs = venv.reset()
@@ -225,7 +229,7 @@ def distill(
                 "buffer": buffer.state_dict(), "generator": generator.get_state(),
                 "action_generator": action_generator.get_state(), "rng": rng.bit_generator.state,
                 "next_round": next_round, "env_steps": env_steps, "queries": queries,
-                "elapsed": result.wall_seconds, "eval_seconds": result.eval_seconds,
+                "elapsed": result.wall_seconds, "eval_seconds": result.eval_seconds, "env_seconds": result.env_seconds,
                 "rounds": [asdict(r) for r in result.rounds],
             })  # fmt: skip
 
@@ -248,7 +252,9 @@ def distill(
                         mask = use_student.reshape(-1, *[1] * (actions.ndim - 1))
                         actions = np.where(mask, student_actions, actions)
                 buffer.add(obs_t[:take], rows[:take])
+                stepping = time.perf_counter()
                 obs, _, dones, _ = venv.step(actions)
+                result.env_seconds += time.perf_counter() - stepping
                 teacher_actor.episode_starts(dones)
                 env_steps += take
                 queries += take
@@ -309,7 +315,8 @@ def train_round(
 
 def result_summary(result: DistillResult) -> dict:
     return {"config": asdict(result.config), "wall_seconds": result.wall_seconds,
-            "eval_seconds": result.eval_seconds, "rounds": [asdict(r) for r in result.rounds]}  # fmt: skip
+            "eval_seconds": result.eval_seconds, "env_seconds": result.env_seconds,
+            "rounds": [asdict(r) for r in result.rounds]}  # fmt: skip
 
 
 def save_student(result: DistillResult, teacher: LoadedPolicy, out: Path, name: str = "student") -> Path:

@@ -20,6 +20,7 @@ PolicyLossName = Literal["forward-kl", "reverse-kl", "mse"]
 POLICY_LOSSES: tuple[str, ...] = ("forward-kl", "reverse-kl", "mse")
 BoundMode = Literal["censored", "one-sided", "clamp", "ignore"]
 BOUND_MODES: tuple[str, ...] = ("censored", "one-sided", "clamp", "ignore")
+DEFAULT_BOUND_MODE: BoundMode = "censored"
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class ActionBounds:
 
     low: Tensor
     high: Tensor
-    mode: BoundMode = "censored"
+    mode: BoundMode = DEFAULT_BOUND_MODE
 
     def __post_init__(self) -> None:
         if self.mode not in BOUND_MODES:

@@ -20,6 +20,13 @@ def _save(fig: Any, path: Path) -> None:
     plt.close(fig)
 
 
+def series(row: dict[str, Any], table: dict[str, Any]) -> str:
+    """A row's line in the plots: its collection scheme, and its bound mode when the table compares several."""
+    if len({r.get("bounds") for r in table["rows"] if r["collect"] != "scratch"}) > 1 and row["collect"] != "scratch":
+        return f"{row['collect']}, {row.get('bounds')}"
+    return row["collect"]
+
+
 def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
     import matplotlib
     import matplotlib.ticker
@@ -31,7 +38,7 @@ def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
     by_collect: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in table["rows"]:
         if row["collect"] != "scratch":
-            by_collect[row["collect"]][row["policy_params"]].append(row["mean_return"])
+            by_collect[series(row, table)][row["policy_params"]].append(row["mean_return"])
     all_sizes = sorted({size for points in by_collect.values() for size in points})
     for collect, points in sorted(by_collect.items()):
         sizes = sorted(points)
@@ -67,7 +74,7 @@ def plot_learning_curves(table: dict[str, Any], path: Path, hidden: str | None =
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["hidden"] == hidden:
-            groups[row["collect"]].append(row)
+            groups[series(row, table)].append(row)
     for collect, members in sorted(groups.items()):
         grid = np.asarray(members[0]["curve_steps"], dtype=float)
         curves = np.asarray([np.interp(grid, r["curve_steps"], [np.nan if v is None else v for v in r["curve_returns"]])

@@ -19,9 +19,10 @@ from typing import Any
 
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.losses import DEFAULT_BOUND_MODE
 
-CSV_FIELDS = ["env", "collect", "hidden", "policy_params", "compression_ratio", "seed", "mean_return", "score",
-              "env_steps", "wall_seconds"]  # fmt: skip
+CSV_FIELDS = ["env", "collect", "bounds", "hidden", "policy_params", "compression_ratio", "seed", "mean_return",
+              "score", "env_steps", "wall_seconds"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,14 @@ class SweepRun:
     steps: int
     episodes: int
     work_dir: str
+    bounds: str = DEFAULT_BOUND_MODE
+    """Box actions: the distillation loss's bound mode (``--bounds``); ignored by scratch runs."""
+
+    @property
+    def name(self) -> str:
+        hidden = "x".join(map(str, self.hidden))
+        variant = "" if self.collect == "scratch" or self.bounds == DEFAULT_BOUND_MODE else f"-{self.bounds}"
+        return f"{self.collect}{variant}-{hidden}-{self.seed}"
 
 
 def run_one(run: SweepRun) -> dict[str, Any]:
@@ -44,7 +53,7 @@ def run_one(run: SweepRun) -> dict[str, Any]:
     The row is also saved next to the model, so a sweep that is stopped and started again skips
     every run that already finished with the same settings and the same teacher file contents.
     """
-    name = f"{run.collect}-{'x'.join(map(str, run.hidden))}-{run.seed}"
+    name = run.name
     saved = Path(run.work_dir) / f"{name}.row.json"
     # The teacher's digest is in the key because a teacher retrained in place keeps its path.
     key = {"run": json.loads(json.dumps(asdict(run))),
@@ -79,14 +88,15 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         curve = (trained.curve_steps, trained.curve_returns)
     else:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
-                               collect=run.collect, seed=run.seed)  # type: ignore[arg-type]  # fmt: skip
+                               collect=run.collect, seed=run.seed, bounds=run.bounds)  # type: ignore[arg-type]  # fmt: skip
         run_distill(config, Path(run.teacher), out, name=name, progress_bar=False)
         rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
         curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
     wall = time.perf_counter() - start
     student = load_policy(out / f"{name}.zip", run.env_id)
     result = evaluate(student, run.env_id, episodes=run.episodes)
-    return {"env": run.env_id, "collect": run.collect, "hidden": "x".join(map(str, run.hidden)),
+    return {"env": run.env_id, "collect": run.collect, "bounds": None if run.collect == "scratch" else run.bounds,
+            "hidden": "x".join(map(str, run.hidden)),
             "policy_params": policy_parameters(student.policy), "seed": run.seed,
             "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.steps,
             "wall_seconds": wall, "curve_steps": curve[0], "curve_returns": curve[1]}  # fmt: skip
@@ -133,9 +143,9 @@ def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
 def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], collects: list[str], seeds: int,
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
           scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
-          ray_address: str | None = None,
+          bounds: list[str] | None = None, ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run every (hidden, collect, seed) combination and write ``sweep.{json,csv}`` and the plots."""
+    """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots."""
     from rl_distill.evaluate import evaluate, evaluate_random
     from rl_distill.plots import plot_all
     from rl_distill.policies import load_policy, policy_parameters
@@ -150,8 +160,9 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     runs = [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "scratch", s,
                      scratch_steps, episodes, str(work)) for s in range(scratch_seeds or seeds) if scratch_steps]
-    runs += [SweepRun(env_id, str(teacher_path), h, c, s, steps, episodes, str(work))
-             for h in hiddens for c in collects for s in range(seeds)]  # fmt: skip
+    runs += [SweepRun(env_id, str(teacher_path), h, c, s, steps, episodes, str(work), b)
+             for h in hiddens for c in collects for b in bounds or [DEFAULT_BOUND_MODE]
+             for s in range(seeds)]  # fmt: skip
     rows = run_ray(runs, ray_address) if ray_address else run_local(runs, workers)
     teacher_info = {"mean_return": teacher_eval.mean_return, "policy_params": policy_parameters(teacher.policy),
                     "path": str(teacher_path)}  # fmt: skip
