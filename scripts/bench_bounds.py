@@ -1,0 +1,145 @@
+"""Bound-aware targets for Box actions: student-size sweeps per bound mode -> results/bound-aware.{json,md,png}.
+
+For each env: how far its teacher's Gaussian means go past the action bounds on its own visited states
+(sampled actions, as in its training), then ``rl-distill sweep`` over student widths x collection x
+``--bounds`` modes x seeds. Teachers: runs/bench-rl/<env>/teacher.zip (``rl-distill teacher``), or
+``--teacher ENV=ZIP`` for one trained elsewhere (e.g. scripts/train_sb3_teacher.py). Finished runs are
+kept under runs/bench-bounds/<env> and skipped when the script is run again. Run, e.g.:
+    .venv/bin/python scripts/bench_bounds.py --envs Hopper-v5 --widths 8 16 --collect dagger --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rl_distill.actor import Actor
+from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
+from rl_distill.losses import BOUND_MODES
+from rl_distill.policies import load_policy
+from rl_distill.sweep import sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+TODAY = "ignore"  # the loss before bound-aware targets: plain KL on raw means
+
+
+def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: int = 8) -> dict[str, Any]:
+    """Fraction of the teacher's means outside the bounds, per action dimension, on its own visited states."""
+    teacher = load_policy(teacher_path, env_id)
+    venv = teacher.make_env(env_id, n_envs=n_envs, seed=12_345)
+    actor, generator = Actor(teacher.policy, n_envs=n_envs), torch.Generator().manual_seed(0)
+    obs, means = venv.reset(), []
+    for _ in range(steps // n_envs):
+        rows, actions = actor.act(torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1), generator)
+        means.append(rows.chunk(2, dim=-1)[0].numpy())
+        obs, *_ = venv.step(actions)
+    mean = np.concatenate(means)
+    low, high = venv.action_space.low, venv.action_space.high
+    outside = (mean < low) | (mean > high)
+    return {"fraction_per_dim": outside.mean(axis=0).round(3).tolist(), "fraction": float(outside.mean()),
+            "max_abs_mean": float(np.abs(mean).max()), "bound": float(np.abs(high).max())}  # fmt: skip
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["Bound-aware targets: score = (return − random) / (teacher − random) on fixed evaluation episodes; "
+             "mean ± std over seeds, and the worst seed. `ignore` is the loss before bound-aware targets.", ""]  # fmt: skip
+    for env_id, entry in report.items():
+        oob = entry["out_of_bounds"]
+        lines += [f"### {env_id}", "",
+                  f"Teacher {entry['teacher_return']:.1f}, random {entry['random_return']:.1f}; {entry['episodes']} "
+                  f"episodes per run, {entry['steps']:,} distillation steps. Teacher means outside "
+                  f"the bounds on its own visited states: {100 * oob['fraction']:.0f}% (per dimension "
+                  f"{', '.join(f'{100 * f:.0f}%' for f in oob['fraction_per_dim'])}), largest |mean| "
+                  f"{oob['max_abs_mean']:.2f} against bound {oob['bound']:.2f}.", "",
+                  "| collect | hidden | bounds | seeds | score | worst seed | mean return |",
+                  "|---|---|---|---:|---:|---:|---:|"]  # fmt: skip
+        groups: dict[tuple[str, int, str, str], list[dict]] = defaultdict(list)
+        for row in entry["rows"]:
+            if row["collect"] != "scratch":
+                groups[(row["collect"], row["policy_params"], row["hidden"], row["bounds"])].append(row)
+        order = {mode: i for i, mode in enumerate(BOUND_MODES)}
+        for (collect, _, hidden, bounds), rows in sorted(groups.items(), key=lambda kv: (*kv[0][:2], order[kv[0][3]])):
+            scores = [r["score"] for r in rows]
+            sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
+            lines.append(f"| {collect} | {hidden} | {bounds} | {len(rows)} | {statistics.fmean(scores):.3f} ± {sd:.3f} "
+                         f"| {min(scores):.3f} | {statistics.fmean(r['mean_return'] for r in rows):.1f} |")  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(report), figsize=(4.8 * len(report), 3.8), squeeze=False)
+    for ax, (env_id, entry) in zip(axes[0], report.items(), strict=True):
+        series: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for row in entry["rows"]:
+            if row["collect"] != "scratch":
+                series[f"{row['bounds']} ({row['collect']})"][row["policy_params"]].append(row["score"])
+        for label, points in sorted(series.items()):
+            sizes = sorted(points)
+            ax.errorbar(sizes, [np.mean(points[s]) for s in sizes], yerr=[np.std(points[s]) for s in sizes],
+                        marker="o", capsize=3, label=label, linestyle="--" if label.startswith(TODAY) else "-")
+        ax.axhline(1.0, color="black", linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        sizes = sorted({s for points in series.values() for s in points})
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+        ax.set_title(env_id)
+        ax.set_xlabel("student policy parameters")
+        ax.set_ylabel("score (1 = teacher)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5", "HalfCheetah-v5"])
+    parser.add_argument("--teacher", action="append", default=[], metavar="ENV=ZIP", help="a teacher trained elsewhere")
+    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    parser.add_argument("--collect", nargs="+", default=["student", "dagger"])
+    parser.add_argument("--modes", nargs="+", default=list(BOUND_MODES), choices=BOUND_MODES)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=None, help="distillation steps (default: the preset's)")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    teachers = dict(t.split("=", 1) for t in args.teacher)
+    path = RESULTS / "bound-aware.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    for env_id in args.envs:
+        teacher = Path(teachers.get(env_id, ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"))
+        table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
+                      out=ROOT / "runs" / "bench-bounds" / env_id, steps=args.steps, episodes=args.episodes,
+                      bounds=args.modes, workers=args.workers)  # fmt: skip
+        previous = report.get(env_id, {}).get("rows", [])
+        fresh = {(r["collect"], r["hidden"], r["bounds"], r["seed"]) for r in table["rows"]}
+        kept = [r for r in previous if (r["collect"], r["hidden"], r["bounds"], r["seed"]) not in fresh
+                and previous and report[env_id]["teacher_path"] == str(teacher)]  # fmt: skip
+        report[env_id] = {"teacher_path": str(teacher), "teacher_return": table["teacher"]["mean_return"],
+                          "episodes": args.episodes, "steps": table["rows"][0]["env_steps"],
+                          "random_return": table["random_mean_return"],
+                          "out_of_bounds": out_of_bounds(teacher, env_id), "rows": kept + table["rows"]}  # fmt: skip
+        atomic_write_json(path, report)
+        atomic_write_text(RESULTS / "bound-aware.md", markdown(report))
+        plot(report, RESULTS / "bound-aware.png")
+        print(markdown({env_id: report[env_id]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
