@@ -50,7 +50,8 @@ def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = ["Bound-aware targets: score = (return − random) / (teacher − random) on fixed evaluation episodes; "
-             "mean ± std over seeds, and the worst seed. `ignore` is the loss before bound-aware targets.", ""]  # fmt: skip
+             "mean ± std over seeds, and the worst seed. `ignore` is the loss before bound-aware targets.",
+             ""]  # fmt: skip
     for env_id, entry in report.items():
         oob = entry["out_of_bounds"]
         lines += [f"### {env_id}", "",
