@@ -26,23 +26,25 @@ def add_distill_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--student-hidden", type=hidden_sizes, default=None,
                    help="student hidden sizes, e.g. 32,32 (default: the preset's, 16,16)")
     p.add_argument("--steps", type=positive_int, default=None,
-                   help="environment steps of distillation (default: the preset's)")
+                   help="environment steps to collect and label, exactly (default: the preset's)")
     p.add_argument("--collect", choices=COLLECT_SCHEMES, default=d.collect,
                    help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
                    f"(teacher with probability decay**round) (default {d.collect})")
     p.add_argument("--temperature", type=positive_float, default=d.temperature,
                    help="divides the teacher's logits (discrete actions): <1 sharpens, >1 softens (default 1)")
     p.add_argument("--loss", choices=POLICY_LOSSES, default=d.loss,
-                   help="forward-kl = KL(teacher||student), reverse-kl, or mse on distribution parameters")
+                   help="forward-kl = KL(teacher||student), reverse-kl, or mse on distribution parameters "
+                   f"(default {d.loss})")
     p.add_argument("--bounds", choices=BOUND_MODES, default=d.bounds,
                    help="Box actions (the env clips them to its bounds): censored = KL between the clipped "
                    "Gaussians, with the mass on each bound; one-sided = clamp the teacher's mean to the bounds and "
                    "never pull the student back from beyond a bound the teacher is also past; clamp = clamp the "
-                   "teacher's mean, then plain KL; ignore = plain KL on raw means (before 0.2). Infinite bounds: "
-                   f"all the same. (default {d.bounds})")
+                   "teacher's mean, then plain KL; ignore = plain KL on raw means (the loss before bound-aware "
+                   f"targets). Where nothing is clipped (very wide bounds) all four are the same (default {d.bounds})")
     p.add_argument("--n-envs", type=positive_int, default=d.n_envs, help=f"parallel envs (default {d.n_envs})")
     p.add_argument("--steps-per-round", type=positive_int, default=d.steps_per_round,
-                   help=f"env steps collected between training rounds (default {d.steps_per_round})")
+                   help="env steps collected between training rounds, at least --n-envs; rounds end on whole "
+                   f"vector steps (default {d.steps_per_round})")
     p.add_argument("--buffer-size", type=positive_int, default=d.buffer_size,
                    help=f"most states kept, oldest dropped first (default {d.buffer_size})")
     p.add_argument("--updates-per-round", type=positive_int, default=d.updates_per_round,
@@ -194,7 +196,8 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/distill-<env>-<time>)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from <out>/student.ckpt (written after every round and on Ctrl-C)")
+                   help="continue from <out>/student.ckpt, written after every complete round (Ctrl-C keeps the last "
+                   "one); refused if it was written with another teacher, env or settings (--steps may grow)")
     add_distill_flags(p)
     add_common(p)
     p.set_defaults(run=run_distill_command)
