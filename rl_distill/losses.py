@@ -137,7 +137,12 @@ _STANDARD_LIMIT = 40.0  # |z| past this has Phi(z) or 1 - Phi(z) below 1e-300: t
 
 
 def censored_gaussian_kl(p: DiagGaussian, q: DiagGaussian, low: Tensor, high: Tensor) -> Tensor:
-    """KL(clip(P) || clip(Q)) for X ~ N(mean, std) clipped to [low, high], summed over dims, mean over batch.
+    """KL(clip(P) || clip(Q)) for X ~ N(mean, std) clipped to [low, high], summed over dims, mean over batch."""
+    return _censored_kl_per_dim(p, q, low, high).sum(dim=-1).mean()
+
+
+def _censored_kl_per_dim(p: DiagGaussian, q: DiagGaussian, low: Tensor, high: Tensor) -> Tensor:
+    """KL(clip(P) || clip(Q)) per dimension.
 
     The clipped variable has a point mass Phi(alpha) at ``low``, 1 - Phi(beta) at ``high`` and the
     Gaussian density between them, so the KL is the two masses' log-ratio terms plus the integral of
@@ -169,22 +174,19 @@ def censored_gaussian_kl(p: DiagGaussian, q: DiagGaussian, low: Tensor, high: Te
     unclipped = (alpha_p <= -limit) & (beta_p >= limit) & (alpha_q <= -limit) & (beta_q >= limit)
     if bool(unclipped.any()):
         per_dim = torch.where(unclipped, _gaussian_kl_per_dim(p.mean - q.mean, p.log_std, q.log_std), per_dim)
-    return per_dim.sum(dim=-1).mean()
+    return per_dim
 
 
-def bounded_gaussian_divergence(
+def gaussian_divergence_per_sample(
     target: DiagGaussian, student: DiagGaussian, bounds: ActionBounds | None, *, reverse: bool = False
 ) -> Tensor:
-    """KL(target || student) (or the reverse) of continuous-action policies, treating bounds per ``bounds.mode``."""
-    if bounds is None or bounds.mode == "ignore":
-        return gaussian_kl(student, target) if reverse else gaussian_kl(target, student)
-    if bounds.mode == "censored":
-        p, q = (student, target) if reverse else (target, student)
-        return censored_gaussian_kl(p, q, bounds.low, bounds.high)
-    # clamp and one-sided: the Gaussian KL with their mean gap in place of (student - target)
-    gap = mean_gap(student.mean, target.mean, bounds)
+    """KL(target || student) (or the reverse) per state, treating the action bounds per ``bounds.mode``."""
     p, q = (student, target) if reverse else (target, student)
-    return _gaussian_kl_per_dim(gap, p.log_std, q.log_std).sum(dim=-1).mean()
+    if bounds is not None and bounds.mode == "censored":
+        return _censored_kl_per_dim(p, q, bounds.low, bounds.high).sum(dim=-1)
+    # ignore, clamp and one-sided: the Gaussian KL, with the mode's mean gap for (student - target)
+    gap = mean_gap(student.mean, target.mean, bounds)
+    return _gaussian_kl_per_dim(gap, p.log_std, q.log_std).sum(dim=-1)
 
 
 def kd_loss(
@@ -211,6 +213,43 @@ def kd_loss(
     return LossTerms(total=total, ce=ce, divergence=kl)
 
 
+def policy_divergence(
+    teacher: ActionDistribution,
+    student: ActionDistribution,
+    *,
+    loss: PolicyLossName = "forward-kl",
+    temperature: float = 1.0,
+    bounds: ActionBounds | None = None,
+) -> Tensor:
+    """Divergence between the teacher's and the student's action distributions, one value per state.
+
+    ``forward-kl`` is KL(teacher || student), ``reverse-kl`` is KL(student || teacher) and ``mse``
+    the squared error of the distribution parameters (logits, or mean and log-std). For categorical
+    actions the temperature divides the teacher's logits only, as in Rusu et al. 2016: T < 1 sharpens
+    the target, T > 1 softens it; the student is trained at T = 1, so it acts as trained.
+    Gaussian targets ignore the temperature and treat the action bounds as ``bounds`` says (see
+    :class:`ActionBounds`; ``None`` is plain KL); ``mse`` with bounds uses the bound-aware mean gap.
+    The teacher's side is always detached.
+    """
+    check_temperature(temperature)
+    if loss not in POLICY_LOSSES:
+        raise ValueError(f"unknown policy loss {loss!r}; choose one of {', '.join(POLICY_LOSSES)}")
+    if isinstance(teacher, Categorical) and isinstance(student, Categorical):
+        target = teacher.logits.detach() / temperature
+        if loss == "mse":
+            return ((student.logits - target) ** 2).mean(dim=-1)
+        p, q = (student.logits, target) if loss == "reverse-kl" else (target, student.logits)
+        log_p, log_q = F.log_softmax(p, dim=-1), F.log_softmax(q, dim=-1)
+        return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(dim=-1)
+    if isinstance(teacher, DiagGaussian) and isinstance(student, DiagGaussian):
+        target = DiagGaussian(teacher.mean.detach(), teacher.log_std.detach())
+        if loss == "mse":
+            return (mean_gap(student.mean, target.mean, bounds) ** 2).mean(dim=-1) + (
+                (student.log_std - target.log_std) ** 2).mean(dim=-1)  # fmt: skip
+        return gaussian_divergence_per_sample(target, student, bounds, reverse=loss == "reverse-kl")
+    raise TypeError(f"teacher {type(teacher).__name__} and student {type(student).__name__} differ")
+
+
 def policy_distillation_loss(
     teacher: ActionDistribution,
     student: ActionDistribution,
@@ -219,33 +258,6 @@ def policy_distillation_loss(
     temperature: float = 1.0,
     bounds: ActionBounds | None = None,
 ) -> LossTerms:
-    """Divergence between the teacher's and the student's action distributions.
-
-    ``forward-kl`` is KL(teacher || student), ``reverse-kl`` is KL(student || teacher) and ``mse``
-    the squared error of the distribution parameters (logits, or mean and log-std). For categorical
-    actions the temperature divides the teacher's logits only, as in Rusu et al. 2016: T < 1 sharpens
-    the target, T > 1 softens it; the student is trained at T = 1, so it acts as trained.
-    Gaussian targets ignore the temperature and treat the action bounds as ``bounds`` says (see
-    :class:`ActionBounds`; ``None`` is plain KL); ``mse`` with bounds uses the bound-aware mean gap.
-    """
-    check_temperature(temperature)
-    if loss not in POLICY_LOSSES:
-        raise ValueError(f"unknown policy loss {loss!r}; choose one of {', '.join(POLICY_LOSSES)}")
-    if isinstance(teacher, Categorical) and isinstance(student, Categorical):
-        target = teacher.logits.detach() / temperature
-        if loss == "forward-kl":
-            div = categorical_kl(target, student.logits)
-        elif loss == "reverse-kl":
-            div = categorical_kl(student.logits, target)
-        else:
-            div = F.mse_loss(student.logits, target)
-    elif isinstance(teacher, DiagGaussian) and isinstance(student, DiagGaussian):
-        target = DiagGaussian(teacher.mean.detach(), teacher.log_std.detach())
-        if loss == "mse":
-            div = (mean_gap(student.mean, target.mean, bounds) ** 2).mean() + F.mse_loss(student.log_std,
-                                                                                          target.log_std)
-        else:
-            div = bounded_gaussian_divergence(target, student, bounds, reverse=loss == "reverse-kl")
-    else:
-        raise TypeError(f"teacher {type(teacher).__name__} and student {type(student).__name__} differ")
+    """:func:`policy_divergence` averaged over the batch (Rusu et al. 2016's policy distillation loss)."""
+    div = policy_divergence(teacher, student, loss=loss, temperature=temperature, bounds=bounds).mean()
     return LossTerms(total=div, ce=div.new_zeros(()), divergence=div)
