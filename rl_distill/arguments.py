@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -74,10 +75,25 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 
 
 def default_out(kind: str) -> Path:
-    return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/<kind>-<time>``; a task's kwargs (``ENV:{...}``) become plain characters in the folder name."""
+    name = re.sub(r"[^\w.-]+", "_", kind).strip("_")
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def set_threads(threads: int | None) -> None:
     import torch
 
     torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def json_object(text: str) -> dict:
+    """``--env-kwargs '{"enable_wind": true}'``: a JSON object, else a one-line error."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r} (not valid JSON)") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object like '{{\"key\": 1}}', got {text!r}")
+    return value

@@ -20,8 +20,9 @@ from rl_distill.arguments import (
     positive_int,
     set_threads,
 )
-from rl_distill.commands import add_rl_commands
+from rl_distill.commands import add_rl_commands, task_of
 from rl_distill.errors import InputError
+from rl_distill.kickstart_command import add_kickstart
 
 
 # ----------------------------------------------------------------------------- mnist
@@ -70,7 +71,7 @@ def run_mnist_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mnist, add_rl_commands]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mnist, add_rl_commands, add_kickstart]
 
 
 def build_parser() -> Parser:
@@ -83,6 +84,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    task_of(args)
     try:
         return int(args.run(args) or 0)
     except InputError as exc:

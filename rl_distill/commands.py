@@ -7,11 +7,34 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from rl_distill.arguments import default_out, hidden_sizes, non_negative_int, positive_float, positive_int, set_threads
+from rl_distill.arguments import (
+    default_out,
+    hidden_sizes,
+    json_object,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    set_threads,
+)
 from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
-from rl_distill.envs import check_env_id
+from rl_distill.envs import check_env_id, join_env
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, POLICY_LOSSES
+
+ENV_HELP = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
+
+
+def add_env(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help=ENV_HELP)
+    p.add_argument("--env-kwargs", type=json_object, default=None, metavar="JSON",
+                   help="keyword arguments for gymnasium.make, e.g. '{\"enable_wind\": true, \"wind_power\": 15}': a "
+                   "changed task (recorded in every output as ENV:JSON)")
+
+
+def task_of(args: argparse.Namespace) -> None:
+    """Fold ``--env-kwargs`` into ``args.env``: one task string (``ENV:JSON``) from here on."""
+    if getattr(args, "env_kwargs", None):
+        args.env = join_env(args.env, args.env_kwargs)
 
 
 def add_common(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
@@ -176,11 +199,10 @@ def run_plot(args: argparse.Namespace) -> int:
 
 
 def add_rl_commands(sub: argparse._SubParsersAction) -> None:
-    env_help = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
     vn_help = "VecNormalize statistics (.pkl) for the teacher (default: found next to the zip, zoo layout too)"
 
     p = sub.add_parser("teacher", help="train a large PPO teacher with the env's tuned preset")
-    p.add_argument("--env", required=True, help=env_help)
+    add_env(p)
     p.add_argument("--timesteps", type=positive_int, default=None, help="training steps (default: the preset's)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/teacher-<env>-<time>)")
     p.add_argument("--tensorboard", default=None, help="write SB3's TensorBoard logs to this folder")
@@ -192,7 +214,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("distill", help="distil a teacher (any SB3 PPO/A2C zip) into a small student")
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
-    p.add_argument("--env", required=True, help=env_help)
+    add_env(p)
     p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/distill-<env>-<time>)")
     p.add_argument("--resume", action="store_true",
@@ -204,7 +226,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate", help="episode returns of a teacher or student on fixed evaluation seeds")
     p.add_argument("path", type=Path, help="model: SB3 .zip, student .safetensors, or exported .onnx")
-    p.add_argument("--env", required=True, help=env_help)
+    add_env(p)
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                    help="greedy actions (default); --no-deterministic samples from the policy")
@@ -214,7 +236,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_evaluate)
 
     p = sub.add_parser("compare", help="table of return, size and latency: teacher vs students vs scratch")
-    p.add_argument("--env", required=True, help=env_help)
+    add_env(p)
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
     p.add_argument("--students", type=Path, nargs="+", required=True, help="student models (.zip)")
     p.add_argument("--scratch", type=Path, nargs="*", default=[], help="PPO-from-scratch baselines (.zip)")
@@ -225,7 +247,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_compare)
 
     p = sub.add_parser("pipeline", help="teacher -> distill -> PPO-from-scratch baseline -> compare")
-    p.add_argument("--env", required=True, help=env_help)
+    add_env(p)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/pipeline-<env>-<time>)")
     p.add_argument("--teacher", type=Path, default=None, help="use this teacher (.zip) instead of training one")
     p.add_argument("--timesteps", type=positive_int, default=None, help="teacher PPO steps (default: preset)")
@@ -244,7 +266,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_export)
 
     p = sub.add_parser("sweep", help="distil every student size x collection scheme x seed; tables and plots")
-    p.add_argument("--env", required=True, help=env_help)
+    add_env(p)
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
     p.add_argument("--student-hidden", type=positive_int, nargs="+", default=[4, 8, 16, 32, 64],
                    help="student widths to try (default 4 8 16 32 64)")

@@ -320,21 +320,28 @@ def result_summary(result: DistillResult) -> dict:
 
 
 def save_student(result: DistillResult, teacher: LoadedPolicy, out: Path, name: str = "student") -> Path:
-    """``<out>/<name>.zip`` (an SB3 PPO model) with the teacher's statistics beside it, and
-    ``<name>.safetensors``, the pickle-free artifact with the statistics inside; all atomically."""
+    """Save a distilled student (see :func:`save_student_model`), its settings in the provenance."""
+    return save_student_model(result.student, teacher, out, name=name, env_id=result.config.env_id,
+                              settings={"distillation": asdict(result.config)})  # fmt: skip
+
+
+def save_student_model(model: PPO, teacher: LoadedPolicy, out: Path, *, name: str, env_id: str,
+                       settings: dict[str, Any]) -> Path:  # fmt: skip
+    """``<out>/<name>.zip`` (an SB3 PPO model) with the teacher's statistics tied to it, and
+    ``<name>.safetensors``, the pickle-free artifact with the statistics inside; all atomically.
+    The artifact records the task (env id and kwargs), the teacher and ``settings``."""
     from rl_distill.artifact import export_sb3_student
+    from rl_distill.envs import split_env
     from rl_distill.io import atomic_write
     from rl_distill.policies import policy_parameters
     from rl_distill.training import normalization_name
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.zip"
-    atomic_write(path, lambda tmp: result.student.save(tmp))
+    atomic_write(path, lambda tmp: model.save(tmp))
     if teacher.normalization is not None:
-        stats_path = out / normalization_name(name)
-        atomic_write(stats_path, lambda tmp: teacher.normalization.save(str(tmp)))
-    provenance = {"env_id": result.config.env_id, "teacher": str(teacher.path),
-                  "teacher_policy_params": policy_parameters(teacher.policy),
-                  "distillation": asdict(result.config)}  # fmt: skip
-    export_sb3_student(result.student.policy, teacher.normalization, out / f"{name}.safetensors", provenance)
+        atomic_write(out / normalization_name(name), lambda tmp: teacher.normalization.save(str(tmp)))
+    provenance = {"env_id": env_id, "env_kwargs": split_env(env_id)[1], "teacher": str(teacher.path),
+                  "teacher_policy_params": policy_parameters(teacher.policy), **settings}  # fmt: skip
+    export_sb3_student(model.policy, teacher.normalization, out / f"{name}.safetensors", provenance)
     return path

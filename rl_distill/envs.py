@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -16,8 +18,31 @@ EVAL_SEED = 1_000_003
 """Evaluation episodes are seeded from here; training seeds are small integers, so they never meet."""
 
 
-def check_env_id(env_id: str) -> gym.envs.registration.EnvSpec:
-    """The registered spec of ``env_id``, or an InputError listing close matches."""
+def split_env(env: str) -> tuple[str, dict[str, Any]]:
+    """``"LunarLander-v3"`` or ``'LunarLander-v3:{"enable_wind": true}'`` -> (id, kwargs for ``gymnasium.make``).
+
+    One string names a task everywhere (commands, sweeps, artifacts), changed dynamics included.
+    """
+    env_id, sep, raw = env.partition(":{")
+    if not sep:
+        return env, {}
+    try:
+        kwargs = json.loads("{" + raw)
+    except ValueError:
+        raise InputError(f"{env}: the env kwargs after ':' are not valid JSON") from None
+    if not isinstance(kwargs, dict):
+        raise InputError(f"{env}: the env kwargs must be a JSON object")
+    return env_id, kwargs
+
+
+def join_env(env_id: str, kwargs: dict[str, Any] | None) -> str:
+    """The task string of :func:`split_env`, with the kwargs in one canonical form (sorted keys)."""
+    return f"{env_id}:{json.dumps(kwargs, sort_keys=True)}" if kwargs else env_id
+
+
+def check_env_id(env: str) -> gym.envs.registration.EnvSpec:
+    """The registered spec of the task's env id, or an InputError listing close matches."""
+    env_id, _ = split_env(env)
     try:
         return gym.spec(env_id)
     except Exception:  # gymnasium raises several error types for unknown or deprecated ids
@@ -33,16 +58,20 @@ def make_env(
     seed: int,
     normalize: VecNormalize | Path | None = None,
 ) -> VecEnv:
-    """A vectorised env; ``normalize`` (statistics or a saved ``.pkl``) is applied frozen.
+    """A vectorised env of the task ``env_id`` (see :func:`split_env`); ``normalize`` (statistics or a
+    saved ``.pkl``) is applied frozen.
 
     Frozen means observations are normalised with fixed statistics and rewards are left alone,
     which is what a teacher, its students and every evaluation must all see.
     """
     check_env_id(env_id)
+    name, kwargs = split_env(env_id)
     try:
-        venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+        venv = make_vec_env(name, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
     except gym.error.DependencyNotInstalled as exc:
-        raise InputError(f"{env_id} needs an extra dependency: {exc}") from None
+        raise InputError(f"{name} needs an extra dependency: {exc}") from None
+    except TypeError as exc:  # gymnasium.make passes unknown kwargs on to the env's constructor
+        raise InputError(f"{name} does not accept the env kwargs {kwargs}: {exc}") from None
     if normalize is None:
         return venv
     if isinstance(normalize, Path):

@@ -135,7 +135,8 @@ def policy_parameters(policy: ActorCriticPolicy) -> int:
 
 
 def make_student(
-    env: VecEnv, hidden: tuple[int, ...], *, seed: int, activation: type[nn.Module] = nn.Tanh, **ppo_kwargs
+    env: VecEnv, hidden: tuple[int, ...], *, seed: int, activation: type[nn.Module] = nn.Tanh,
+    algorithm: type[PPO] = PPO, **ppo_kwargs: Any,
 ) -> PPO:
     """A PPO model whose policy is a small MLP: the distillation student (or the scratch baseline)."""
     if not hidden or min(hidden) <= 0:
@@ -144,4 +145,4 @@ def make_student(
     policy_kwargs = {"net_arch": {"pi": net, "vf": net}, "activation_fn": activation}
     if isinstance(env.action_space, gym.spaces.Box):
         policy_kwargs["log_std_init"] = ppo_kwargs.pop("log_std_init", -0.5)
-    return PPO("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **ppo_kwargs)
+    return algorithm("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **ppo_kwargs)

@@ -105,10 +105,13 @@ GENERIC = Preset("", 100_000, 8, {}, notes="No tuned preset: SB3's PPO defaults.
 
 
 def preset_for(env_id: str) -> Preset:
-    """The tuned preset for ``env_id``, or SB3 defaults for any other registered environment."""
-    if env_id in PRESETS:
-        return PRESETS[env_id]
-    return replace(GENERIC, env_id=env_id)
+    """The tuned preset for ``env_id`` (a task: changed dynamics keep their env's preset), or SB3 defaults."""
+    from rl_distill.envs import split_env
+
+    name = split_env(env_id)[0]
+    if name in PRESETS:
+        return PRESETS[name]
+    return replace(GENERIC, env_id=name)
 
 
 def require_preset(env_id: str) -> Preset:

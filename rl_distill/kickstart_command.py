@@ -1,0 +1,75 @@
+"""``rl-distill kickstart``: PPO on the env's reward, guided by a teacher's KL with a decaying weight."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rl_distill.arguments import default_out, hidden_sizes, positive_float, positive_int, set_threads
+from rl_distill.commands import add_common, add_env
+from rl_distill.envs import check_env_id
+from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
+
+
+def add_kickstart(sub: argparse._SubParsersAction) -> None:
+    from rl_distill.kickstart_run import KickstartConfig
+
+    d = KickstartConfig(env_id="")
+    p = sub.add_parser("kickstart", help="PPO student guided by a teacher's KL term (kickstarting, PPD, QDagger)",
+                       description="Train a small PPO student on the env's reward plus lambda_t * D(teacher || "
+                       "student) on its own rollouts. It can end above its teacher and adapt to a changed task "
+                       "(--env-kwargs); --init continues from a distilled student.")  # fmt: skip
+    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip); another task's is fine if "
+                   "its spaces match")  # fmt: skip
+    add_env(p)
+    p.add_argument("--vecnormalize", type=Path, default=None, help="the teacher's VecNormalize statistics (.pkl)")
+    p.add_argument("--student-hidden", type=hidden_sizes, default=d.student_hidden,
+                   help="student hidden sizes, e.g. 16,16 (default 16,16)")
+    p.add_argument("--timesteps", type=positive_int, default=d.timesteps,
+                   help=f"environment steps of PPO (default {d.timesteps})")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one")
+    p.add_argument("--lambda", dest="schedule", default=d.schedule, metavar="SCHEDULE",
+                   help="weight of the teacher term: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE_STEPS, or "
+                   "adaptive:L0 = L0*max(0, 1 - student score), the score measured from the random policy's return "
+                   f"to the teacher's on this task (QDagger) (default {d.schedule})")
+    p.add_argument("--distill-term", choices=("kl", "ppd"), default=d.distill_term,
+                   help="kl: mean divergence over the minibatch; ppd: each state's weighted by max(ratio, "
+                   f"1 - clip_range), as in Proximal Policy Distillation (default {d.distill_term})")
+    p.add_argument("--kl", choices=("forward", "reverse"), default=d.kl,
+                   help=f"forward: KL(teacher||student); reverse: KL(student||teacher) (default {d.kl})")
+    p.add_argument("--temperature", type=positive_float, default=d.temperature,
+                   help="divides the teacher's logits (discrete actions) (default 1)")
+    p.add_argument("--bounds", choices=BOUND_MODES, default=DEFAULT_BOUND_MODE,
+                   help=f"Box actions: how the term treats the action bounds, as in distill (default "
+                   f"{DEFAULT_BOUND_MODE})")  # fmt: skip
+    p.add_argument("--eval-every", type=positive_int, default=d.eval_every,
+                   help=f"env steps between learning-curve evaluations (default {d.eval_every})")
+    p.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes,
+                   help=f"greedy episodes per learning-curve point (default {d.eval_episodes})")
+    p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
+                   help=f"env steps between checkpoints to <out>/student.ckpt.zip (default {d.checkpoint_every})")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default runs/kickstart-<env>-<time>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/student.ckpt.zip; refused if another teacher, task or settings wrote it")
+    p.add_argument("--tensorboard", default=None, help="write SB3's TensorBoard logs (with train/distill_*) here")
+    add_common(p)
+    p.set_defaults(run=run_kickstart_command)
+
+
+def run_kickstart_command(args: argparse.Namespace) -> int:
+    from rl_distill.kickstart_run import KickstartConfig, run_kickstart
+
+    check_env_id(args.env)
+    config = KickstartConfig(
+        env_id=args.env, student_hidden=args.student_hidden, timesteps=args.timesteps, schedule=args.schedule,
+        distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
+        init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
+        checkpoint_every=args.checkpoint_every,
+    )  # fmt: skip
+    config.validate()
+    set_threads(args.threads)
+    path = run_kickstart(config, args.teacher, args.out or default_out(f"kickstart-{args.env}"),
+                         vecnormalize=args.vecnormalize, resume=args.resume, tensorboard=args.tensorboard)  # fmt: skip
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,178 @@
+"""``rl-distill kickstart``: one kickstarted PPO run, with its outputs, checkpoints and resume.
+
+The student learns from the environment's reward with the env's PPO preset (as the scratch baseline
+does), sees the teacher's frozen observation statistics (as in ``distill``), and is written like a
+distilled student: SB3 zip (``PPO.load`` works), ``.safetensors`` and a run JSON with the learning
+curve and one record per PPO update (λ, the distillation term and SB3's ``train/*`` values).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.vec_env import VecNormalize
+
+from rl_distill.actor import Actor, check_supported_spaces
+from rl_distill.distill import action_bounds, run_identity, save_student_model
+from rl_distill.errors import InputError
+from rl_distill.evaluate import evaluate, evaluate_random, greedy_return_of
+from rl_distill.io import atomic_write, atomic_write_json
+from rl_distill.kickstart import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
+from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode
+from rl_distill.policies import LoadedPolicy, load_policy, make_student
+from rl_distill.presets import preset_for
+from rl_distill.progress import ProgressCallback
+from rl_distill.training import EveryNSteps
+
+KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
+
+
+@dataclass(frozen=True)
+class KickstartConfig:
+    """Every setting of one kickstarted run (PPO's own come from the env's preset)."""
+
+    env_id: str
+    """The task: a Gymnasium id, or ``ID:{json kwargs}`` for changed dynamics."""
+    student_hidden: tuple[int, ...] = (16, 16)
+    """Student policy (and value) MLP hidden sizes."""
+    timesteps: int = 300_000
+    """Environment steps of PPO."""
+    schedule: str = "adaptive:1"
+    """λ_t: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE or adaptive:L0 (see LambdaSchedule)."""
+    distill_term: DistillTerm = "kl"
+    """kl: mean D over the minibatch; ppd: each state's D weighted by max(ratio, 1 - clip_range)."""
+    kl: str = "forward"
+    """forward: KL(teacher || student); reverse: KL(student || teacher)."""
+    temperature: float = 1.0
+    """Divides the teacher's logits (discrete actions)."""
+    bounds: BoundMode = DEFAULT_BOUND_MODE
+    """Box actions: the bound mode of D, as in distill."""
+    seed: int = 0
+    """Seeds PPO (student initialisation, envs, sampling)."""
+    init: str | None = None
+    """Start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one."""
+    eval_every: int = 10_000
+    """Environment steps between greedy evaluations for the learning curve."""
+    eval_episodes: int = 5
+    """Episodes per learning-curve evaluation."""
+    checkpoint_every: int = 50_000
+    """Environment steps between checkpoints (and one on Ctrl-C)."""
+
+    def validate(self) -> LambdaSchedule:
+        for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every"):
+            if getattr(self, name) <= 0:
+                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.distill_term not in DISTILL_TERMS:
+            raise InputError(f"--distill-term must be one of {', '.join(DISTILL_TERMS)}, got {self.distill_term!r}")
+        if self.kl not in KL_DIRECTIONS:
+            raise InputError(f"--kl must be forward or reverse, got {self.kl!r}")
+        if self.bounds not in BOUND_MODES:
+            raise InputError(f"--bounds must be one of {', '.join(BOUND_MODES)}, got {self.bounds!r}")
+        if not self.temperature > 0:
+            raise InputError(f"--temperature must be positive, got {self.temperature}")
+        return LambdaSchedule.parse(self.schedule)
+
+    def identity(self) -> dict[str, Any]:
+        settings = json.loads(json.dumps(asdict(self)))
+        return {k: v for k, v in settings.items() if k not in ("timesteps", "eval_every", "eval_episodes",
+                                                                "checkpoint_every")}  # fmt: skip
+
+
+def load_init(model: PPO, path: Path, env_id: str) -> None:
+    """Copy a student's weights (SB3 zip: the whole policy; artifact: the actor) into ``model``'s policy."""
+    policy = model.policy
+    try:
+        if path.suffix == ".safetensors":
+            from rl_distill.artifact import load_student
+
+            net = load_student(path).net
+            policy.mlp_extractor.policy_net.load_state_dict(net.policy_net.state_dict())
+            policy.action_net.load_state_dict(net.action_net.state_dict())
+            if not net.discrete:
+                policy.log_std.data.copy_(net.log_std.data)
+        else:
+            other = load_policy(path, env_id).policy
+            policy.load_state_dict(other.state_dict())
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(f"{path}: its network does not match the student's --student-hidden ({first})") from None
+
+
+def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any) -> Guide:
+    score = None
+    if schedule.kind == "adaptive":  # QDagger's teacher return, measured on this task at the start
+        teacher_return = evaluate(teacher, config.env_id, episodes=10).mean_return
+        random_return = evaluate_random(config.env_id, episodes=10).mean_return
+        span = teacher_return - random_return or 1.0
+        score = lambda r: (r - random_return) / span  # noqa: E731
+    return Guide(teacher=Actor(teacher.policy), schedule=schedule, term=config.distill_term,
+                 loss=KL_DIRECTIONS[config.kl], temperature=config.temperature,  # type: ignore[arg-type]
+                 bounds=action_bounds(action_space, config.bounds), score=score)  # fmt: skip
+
+
+def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, vecnormalize: Path | None = None,
+                  resume: bool = False, progress_bar: bool = True, tensorboard: str | None = None) -> Path:  # fmt: skip
+    """Train the student; writes ``student.zip``, ``student.safetensors`` and ``student.json`` to ``out``."""
+    schedule = config.validate()
+    teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
+    preset = preset_for(config.env_id)
+    venv = teacher.make_env(config.env_id, n_envs=preset.n_envs, seed=config.seed)
+    check_supported_spaces(venv.observation_space, venv.action_space, str(teacher_path))
+    if config.init and not Path(config.init).is_file():
+        raise InputError(f"{config.init}: no such student file for --init")
+    if preset.normalize:  # rewards scaled as the preset's PPO expects; observations stay the teacher's
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=preset.ppo.get("gamma", 0.99))
+    guide = make_guide(config, schedule, teacher, venv.action_space)
+    identity = {**run_identity(config, teacher), "task": config.env_id}  # type: ignore[arg-type]
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt, ckpt_log = out / "student.ckpt.zip", out / "student.ckpt.json"
+    curve: dict[str, list[float]] = {"steps": [], "returns": []}
+    if resume and ckpt.exists():
+        saved = json.loads(ckpt_log.read_text())
+        from rl_distill.checkpoint import check_identity
+
+        check_identity(ckpt, saved["identity"], json.loads(json.dumps(identity)))
+        model = KickstartPPO.load(ckpt, env=venv, device="cpu", tensorboard_log=tensorboard)
+        model.guide, model.update_log, curve = guide, saved["updates"], saved["curve"]
+    else:
+        model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO, guide=guide,
+                             tensorboard_log=tensorboard, **preset.ppo_kwargs())  # type: ignore[assignment]  # fmt: skip
+        if config.init:
+            load_init(model, Path(config.init), config.env_id)
+    greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
+
+    def record_curve() -> None:
+        curve["steps"].append(model.num_timesteps)
+        curve["returns"].append(greedy_return(model))
+
+    def save_checkpoint() -> None:
+        atomic_write(ckpt, lambda tmp: model.save(tmp))
+        atomic_write_json(ckpt_log, {"identity": identity, "updates": model.update_log, "curve": curve})
+
+    callbacks = [ProgressCallback(config.timesteps, "kickstart", enabled=progress_bar),
+                 EveryNSteps(config.eval_every, record_curve), EveryNSteps(config.checkpoint_every, save_checkpoint)]
+    if not curve["steps"]:
+        record_curve()  # where the student starts: fresh, or --init's weights
+    start, start_steps = time.perf_counter(), model.num_timesteps
+    try:
+        model.learn(total_timesteps=max(config.timesteps - model.num_timesteps, 0), callback=callbacks,
+                    reset_num_timesteps=False, tb_log_name="kickstart")  # fmt: skip
+    except KeyboardInterrupt:
+        save_checkpoint()
+        raise
+    seconds = time.perf_counter() - start
+    model.rollout_buffer_class = RolloutBuffer  # the saved zip is a plain PPO model: PPO.load needs nothing of ours
+    path = save_student_model(model, teacher, out, name="student", env_id=config.env_id,
+                              settings={"kickstart": asdict(config)})  # fmt: skip
+    atomic_write_json(out / "student.json", {
+        "teacher": str(teacher_path), "config": asdict(config), "wall_seconds": seconds,
+        "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9),
+        "curve_steps": curve["steps"], "curve_returns": curve["returns"], "updates": model.update_log,
+    })  # fmt: skip
+    return path

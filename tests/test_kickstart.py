@@ -1,0 +1,196 @@
+"""Kickstarting: PPO plus a teacher's KL term with a decaying weight, on SB3's PPO."""
+
+import json
+import math
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.type_aliases import RolloutBufferSamples
+
+from rl_distill.actor import Actor
+from rl_distill.cli import main
+from rl_distill.errors import InputError
+from rl_distill.kickstart import Guide, KickstartPPO, LambdaSchedule
+from rl_distill.kickstart_run import KickstartConfig, load_init, run_kickstart
+from rl_distill.policies import load_policy, make_student
+
+
+def test_lambda_schedules_give_the_documented_values() -> None:
+    assert LambdaSchedule.parse("constant:0.5")(123_456) == 0.5
+    linear = LambdaSchedule.parse("linear:1,0.2,1000")
+    assert [linear(s) for s in (0, 500, 1000, 5000)] == pytest.approx([1.0, 0.6, 0.2, 0.2])
+    exp = LambdaSchedule.parse("exp:2,100")
+    assert [exp(s) for s in (0, 100, 300)] == pytest.approx([2.0, 1.0, 0.25])
+    adaptive = LambdaSchedule.parse("adaptive:1.5")
+    assert adaptive(0) == 1.5 and adaptive(0, 0.4) == pytest.approx(0.9) and adaptive(0, 1.2) == 0.0
+    assert str(linear) == "linear:1,0.2,1000"
+
+
+@pytest.mark.parametrize("text", ["cosine:1", "linear:1,0", "exp:1,0", "constant:-1", "constant:x", "exp:nan,5",
+                                  "constant"])  # fmt: skip
+def test_bad_schedules_are_refused(text: str) -> None:
+    with pytest.raises(InputError, match="--lambda"):
+        LambdaSchedule.parse(text)
+
+
+def fixed_batch(student: PPO, n: int = 32) -> RolloutBufferSamples:
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(n, 4, generator=g) * 0.5
+    actions = torch.randint(0, 2, (n, 1), generator=g).float()
+    with torch.no_grad():
+        _, log_prob, _ = student.policy.evaluate_actions(obs, actions.long().flatten())
+    old = log_prob + 0.3 * torch.randn(n, generator=g)  # as if the policy had moved since the rollout
+    zeros = torch.zeros(n)
+    return RolloutBufferSamples(obs, actions, zeros, old, zeros, zeros)
+
+
+@pytest.mark.parametrize("term", ["kl", "ppd"])
+def test_kl_and_ppd_terms_equal_hand_computed_values(cartpole_teacher: Path, term: str) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    student = make_student(make_vec_env("CartPole-v1", n_envs=1), (8, 8), seed=0)
+    samples = fixed_batch(student)
+    with torch.no_grad():
+        t_logits = teacher.policy.get_distribution(samples.observations).distribution.logits
+        s_dist = student.policy.get_distribution(samples.observations).distribution
+        kl = (t_logits.exp() * (t_logits - s_dist.logits)).sum(-1)  # SB3's logits are normalised log-probs
+        log_prob = s_dist.log_prob(samples.actions.long().flatten())
+        weight = torch.clamp(torch.exp(log_prob - samples.old_log_prob), min=0.8) if term == "ppd" else 1.0
+    guide = Guide(teacher=Actor(teacher.policy), schedule=LambdaSchedule.parse("constant:1"), term=term)
+    got = guide.divergence(student.policy, samples, Actor(teacher.policy).rows(samples.observations), clip_range=0.2)
+    torch.testing.assert_close(got, (weight * kl).mean())
+
+
+def test_with_lambda_zero_the_update_is_sb3_ppos(cartpole_teacher: Path) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    kwargs = dict(n_steps=64, batch_size=32, n_epochs=2, seed=3, device="cpu")
+    plain = PPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=3), **kwargs)
+    plain.learn(256)  # SB3 seeds the global generators when a model is made: make and train one, then the other
+    guide = Guide(teacher=Actor(teacher.policy), schedule=LambdaSchedule.parse("constant:0"))
+    guided = KickstartPPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=3), guide=guide, **kwargs)
+    guided.learn(256)
+    a, b = plain.policy.state_dict(), guided.policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [u["lambda"] for u in guided.update_log] == [0.0] * 2 and guided.update_log[0]["distill_term"] > 0
+
+
+@pytest.fixture(scope="module")
+def good_cartpole_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rl_distill.training import train_ppo
+
+    out = tmp_path_factory.mktemp("good-cartpole")
+    train_ppo("CartPole-v1", out=out, hidden=(64, 64), timesteps=40_000, seed=0, progress_bar=False)
+    return out / "teacher.zip"
+
+
+def test_short_kickstart_on_cartpole_reaches_475(good_cartpole_teacher: Path, tmp_path: Path) -> None:
+    teacher = load_policy(good_cartpole_teacher, "CartPole-v1")
+    from rl_distill.evaluate import evaluate
+
+    assert evaluate(teacher, "CartPole-v1", episodes=10).mean_return >= 475
+    config = KickstartConfig("CartPole-v1", student_hidden=(16, 16), timesteps=6_144, schedule="constant:2",
+                             eval_every=2_048, eval_episodes=5)  # fmt: skip
+    path = run_kickstart(config, good_cartpole_teacher, tmp_path, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert log["curve_returns"][-1] >= 475, log["curve_returns"]
+    assert evaluate(load_policy(path, "CartPole-v1"), "CartPole-v1", episodes=20).mean_return >= 475
+    assert PPO.load(path).policy is not None  # a plain SB3 model
+
+
+def test_init_starts_from_the_given_weights(cartpole_teacher: Path, tmp_path: Path) -> None:
+    from rl_distill.distill import DistillConfig, distill, save_student
+
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig("CartPole-v1", student_hidden=(8, 8), steps=512, steps_per_round=256, eval_episodes=0,
+                           updates_per_round=10)  # fmt: skip
+    save_student(distill(config, teacher, progress_bar=False), teacher, tmp_path)
+    distilled = PPO.load(tmp_path / "student.zip").policy.state_dict()
+    for source in ("student.zip", "student.safetensors"):
+        fresh = make_student(make_vec_env("CartPole-v1", n_envs=1), (8, 8), seed=9)
+        load_init(fresh, tmp_path / source, "CartPole-v1")
+        got = fresh.policy.state_dict()
+        actor = [k for k in got if k.startswith(("mlp_extractor.policy_net", "action_net"))]
+        assert actor and all(torch.equal(got[k], distilled[k]) for k in actor)
+    wrong = make_student(make_vec_env("CartPole-v1", n_envs=1), (4, 4), seed=9)
+    with pytest.raises(InputError, match="does not match the student's --student-hidden"):
+        load_init(wrong, tmp_path / "student.safetensors", "CartPole-v1")
+
+
+RECORDED: list[dict] = []
+
+
+class Recorder(gym.Env):
+    """CartPole's spaces; records the kwargs it was made with."""
+
+    observation_space = gym.make("CartPole-v1").observation_space
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, level: int = 0, render_mode: str | None = None) -> None:
+        RECORDED.append({"level": level})
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return np.zeros(4, np.float32), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return np.zeros(4, np.float32), 1.0, True, False, {}
+
+
+def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    gym.register("RlDistillTest/Recorder-v0", entry_point=Recorder, max_episode_steps=10)
+    RECORDED.clear()
+    code = main(["kickstart", "--teacher", str(cartpole_teacher), "--env", "RlDistillTest/Recorder-v0",
+                 "--env-kwargs", '{"level": 3}', "--timesteps", "64", "--eval-every", "64", "--eval-episodes", "2",
+                 "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert RECORDED and all(r == {"level": 3} for r in RECORDED)  # the teacher from CartPole accepted: same spaces
+    header = json.loads((tmp_path / "student.json").read_text())["config"]
+    assert header["env_id"] == 'RlDistillTest/Recorder-v0:{"level": 3}'
+    from rl_distill.artifact import load_student
+
+    assert load_student(tmp_path / "student.safetensors").header["env_kwargs"] == {"level": 3}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--lambda", "cosine:1"], "--lambda"),
+    (["--lambda", "linear:1,0"], "--lambda"),
+    (["--env-kwargs", "{not json"], "JSON object"),
+    (["--env-kwargs", "[1, 2]"], "JSON object"),
+    (["--env-kwargs", '{"no_such_kwarg": 1}'], "does not accept"),
+    (["--env", "Acrobot-v1"], "does not match"),
+    (["--init", "/no/such.safetensors"], "no such student file"),
+])  # fmt: skip
+def test_bad_input_exits_2_and_writes_nothing(cartpole_teacher: Path, tmp_path: Path, extra: list[str],
+                                              message: str, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    argv = ["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--timesteps", "64",
+            "--out", str(out)]  # fmt: skip
+    if "--env" in extra:
+        argv[argv.index("--env") + 1] = extra[1]
+        extra = []
+    try:
+        code = main([*argv, *extra])
+    except SystemExit as exc:
+        code = exc.code
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("note:")]
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_path: Path) -> None:
+    config = KickstartConfig("CartPole-v1", student_hidden=(8, 8), timesteps=512, eval_every=256,
+                             checkpoint_every=256, schedule="constant:1")  # fmt: skip
+    run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    longer = KickstartConfig(**{**config.__dict__, "timesteps": 1024})
+    run_kickstart(longer, cartpole_teacher, tmp_path, resume=True, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert log["updates"][-1]["env_steps"] == 1024 and len(log["updates"]) == 4
+    other = KickstartConfig(**{**config.__dict__, "schedule": "constant:2"})
+    with pytest.raises(InputError, match="belongs to another run.*schedule"):
+        run_kickstart(other, cartpole_teacher, tmp_path, resume=True, progress_bar=False)
+    assert math.isfinite(log["steps_per_second"])
