@@ -145,7 +145,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     check_env_id(args.env)
     set_threads(args.threads)
-    rows, random = compare(args.env, args.teacher, args.students, args.scratch, episodes=args.episodes,
+    rows, random = compare(args.env, args.teacher, args.students, args.scratch, args.kickstart, episodes=args.episodes,
                            vecnormalize=args.vecnormalize)  # fmt: skip
     print(markdown(rows, args.env, random))
     if args.out:
@@ -161,7 +161,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     run_pipeline(args.env, args.out or default_out(f"pipeline-{args.env}"), config=config,
                  teacher_timesteps=args.timesteps, scratch_steps=args.scratch_steps, episodes=args.episodes,
-                 teacher=args.teacher, tensorboard=args.tensorboard)  # fmt: skip
+                 teacher=args.teacher, tensorboard=args.tensorboard, kickstart=args.kickstart)  # fmt: skip
     return 0
 
 
@@ -184,7 +184,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
     table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
                   episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
-                  bounds=args.bounds, ray_address=args.ray,
+                  bounds=args.bounds, kickstart_steps=args.kickstart_steps or 0, ray_address=args.ray,
                   workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
@@ -240,6 +240,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
     p.add_argument("--students", type=Path, nargs="+", required=True, help="student models (.zip)")
     p.add_argument("--scratch", type=Path, nargs="*", default=[], help="PPO-from-scratch baselines (.zip)")
+    p.add_argument("--kickstart", type=Path, nargs="*", default=[], help="kickstarted students (.zip)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
     p.add_argument("--out", type=Path, default=None, help="also write compare.json and compare.md here")
@@ -253,6 +254,9 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timesteps", type=positive_int, default=None, help="teacher PPO steps (default: preset)")
     p.add_argument("--scratch-steps", type=positive_int, default=None,
                    help="PPO-from-scratch baseline steps (default: the teacher's budget)")
+    p.add_argument("--kickstart", action="store_true",
+                   help="also fine-tune the distilled student by kickstarted PPO (rl-distill kickstart --init) on the "
+                   "scratch baseline's budget, and compare it as a row")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     add_distill_flags(p)
     add_common(p)
@@ -282,6 +286,9 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
                    help="also train the preset-size student by PPO from scratch for N steps (default: no baseline)")
     p.add_argument("--scratch-seeds", type=positive_int, default=None,
                    help="PPO-from-scratch runs (default: --seeds); each costs a full PPO budget")
+    p.add_argument("--kickstart-steps", type=positive_int, default=None,
+                   help="also train the preset-size student by kickstarted PPO (rl-distill kickstart defaults) for N "
+                   "steps, --seeds times (role kickstart; default: none)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes per run (default 100)")
     p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",

@@ -11,7 +11,7 @@ from rl_distill.evaluate import EvalResult, evaluate, evaluate_random, predict_l
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.policies import LoadedPolicy, load_policy, policy_parameters
 
-ROLES = ("teacher", "student", "scratch")
+ROLES = ("teacher", "student", "scratch", "kickstart")
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,15 @@ def compare(
     teacher: Path,
     students: list[Path],
     scratch: list[Path] | None = None,
+    kickstart: list[Path] | None = None,
     *,
     episodes: int = 100,
     deterministic: bool = True,
     vecnormalize: Path | None = None,
 ) -> tuple[list[CompareRow], EvalResult]:
     """Evaluate every model on the same seeds; returns the rows and the random policy's result."""
-    entries = [(teacher, "teacher")] + [(p, "student") for p in students] + [(p, "scratch") for p in scratch or []]
+    entries = [(teacher, "teacher"), *[(p, "student") for p in students], *[(p, "scratch") for p in scratch or []],
+               *[(p, "kickstart") for p in kickstart or []]]  # fmt: skip
     loaded = [(load_policy(p, env_id, vecnormalize=vecnormalize if role == "teacher" else None), role)
               for p, role in entries]  # fmt: skip
     results = [(policy, role, evaluate(policy, env_id, episodes=episodes, deterministic=deterministic))

@@ -116,9 +116,10 @@ def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: Loade
                  bounds=action_bounds(action_space, config.bounds), score=score)  # fmt: skip
 
 
-def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, vecnormalize: Path | None = None,
-                  resume: bool = False, progress_bar: bool = True, tensorboard: str | None = None) -> Path:  # fmt: skip
-    """Train the student; writes ``student.zip``, ``student.safetensors`` and ``student.json`` to ``out``."""
+def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, name: str = "student",
+                  vecnormalize: Path | None = None, resume: bool = False, progress_bar: bool = True,
+                  tensorboard: str | None = None) -> Path:  # fmt: skip
+    """Train the student; writes ``<name>.zip``, ``<name>.safetensors`` and ``<name>.json`` to ``out``."""
     schedule = config.validate()
     teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
     preset = preset_for(config.env_id)
@@ -131,7 +132,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, vec
     guide = make_guide(config, schedule, teacher, venv.action_space)
     identity = {**run_identity(config, teacher), "task": config.env_id}  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
-    ckpt, ckpt_log = out / "student.ckpt.zip", out / "student.ckpt.json"
+    ckpt, ckpt_log = out / f"{name}.ckpt.zip", out / f"{name}.ckpt.json"
     curve: dict[str, list[float]] = {"steps": [], "returns": []}
     if resume and ckpt.exists():
         saved = json.loads(ckpt_log.read_text())
@@ -168,9 +169,9 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, vec
         raise
     seconds = time.perf_counter() - start
     model.rollout_buffer_class = RolloutBuffer  # the saved zip is a plain PPO model: PPO.load needs nothing of ours
-    path = save_student_model(model, teacher, out, name="student", env_id=config.env_id,
+    path = save_student_model(model, teacher, out, name=name, env_id=config.env_id,
                               settings={"kickstart": asdict(config)})  # fmt: skip
-    atomic_write_json(out / "student.json", {
+    atomic_write_json(out / f"{name}.json", {
         "teacher": str(teacher_path), "config": asdict(config), "wall_seconds": seconds,
         "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9),
         "curve_steps": curve["steps"], "curve_returns": curve["returns"], "updates": model.update_log,

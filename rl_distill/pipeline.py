@@ -9,6 +9,7 @@ from rl_distill.distill import DistillConfig, RoundLog, distill, result_summary,
 from rl_distill.evaluate import greedy_return_of
 from rl_distill.io import atomic_write_json
 from rl_distill.policies import load_policy
+from rl_distill.presets import preset_for
 from rl_distill.training import train_ppo
 
 
@@ -57,7 +58,10 @@ def run_pipeline(
     episodes: int,
     teacher: Path | None = None,
     tensorboard: str | None = None,
+    kickstart: bool = False,
 ) -> list[CompareRow]:
+    """Teacher (trained unless given) -> distilled student -> PPO from scratch, and with ``kickstart``
+    the distilled student fine-tuned by kickstarted PPO on the scratch baseline's budget; then compare."""
     if teacher is None:
         print(f"[1/4] training the PPO teacher on {env_id}")
         train_ppo(env_id, out=out, name="teacher", timesteps=teacher_timesteps, seed=config.seed,
@@ -68,8 +72,17 @@ def run_pipeline(
     print("[3/4] PPO from scratch with the student's architecture (baseline)")
     train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=scratch_steps,
               seed=config.seed)  # fmt: skip
+    kickstarted = []
+    if kickstart:
+        from rl_distill.kickstart_run import KickstartConfig, run_kickstart
+
+        print("[3b/4] distilled student -> PPO with the teacher's decaying KL term (kickstart), same budget")
+        steps = scratch_steps or preset_for(env_id).timesteps
+        ks_config = KickstartConfig(env_id, student_hidden=config.student_hidden, timesteps=steps,
+                                    seed=config.seed, bounds=config.bounds, init=str(student))  # fmt: skip
+        kickstarted.append(run_kickstart(ks_config, teacher, out, name="kickstart", tensorboard=tensorboard))
     print(f"[4/4] comparing on {episodes} evaluation episodes")
-    rows, random = compare(env_id, teacher, [student], [out / "scratch.zip"], episodes=episodes)
+    rows, random = compare(env_id, teacher, [student], [out / "scratch.zip"], kickstarted, episodes=episodes)
     write_compare(rows, random, env_id, out)
     print(markdown(rows, env_id, random))
     print(f"wrote {out / 'compare.json'}")

@@ -27,7 +27,7 @@ CSV_FIELDS = ["env", "collect", "bounds", "hidden", "policy_params", "compressio
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One distillation (or PPO-from-scratch, ``collect="scratch"``) run of a sweep."""
+    """One distillation run of a sweep, or a PPO one: ``collect="scratch"`` (from scratch) or ``"kickstart"``."""
 
     env_id: str
     teacher: str
@@ -43,7 +43,8 @@ class SweepRun:
     @property
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
-        variant = "" if self.collect == "scratch" or self.bounds == DEFAULT_BOUND_MODE else f"-{self.bounds}"
+        default = self.collect in ("scratch", "kickstart") or self.bounds == DEFAULT_BOUND_MODE
+        variant = "" if default else f"-{self.bounds}"
         return f"{self.collect}{variant}-{hidden}-{self.seed}"
 
 
@@ -82,7 +83,15 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     torch.set_num_threads(1)
     out = Path(run.work_dir)
     start = time.perf_counter()
-    if run.collect == "scratch":
+    if run.collect == "kickstart":
+        from rl_distill.kickstart_run import KickstartConfig, run_kickstart
+
+        config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
+                                 bounds=run.bounds, eval_every=max(run.steps // 20, 1000))  # type: ignore[arg-type]
+        run_kickstart(config, Path(run.teacher), out, name=name, progress_bar=False)
+        log = json.loads((out / f"{name}.json").read_text())
+        curve = (log["curve_steps"], log["curve_returns"])
+    elif run.collect == "scratch":
         trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                             eval_every=max(run.steps // 20, 1000), eval_episodes=5, progress_bar=False)  # fmt: skip
         curve = (trained.curve_steps, trained.curve_returns)
@@ -143,7 +152,7 @@ def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
 def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], collects: list[str], seeds: int,
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
           scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
-          bounds: list[str] | None = None, ray_address: str | None = None,
+          bounds: list[str] | None = None, kickstart_steps: int = 0, ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots."""
     from rl_distill.evaluate import evaluate, evaluate_random
@@ -160,6 +169,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     runs = [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "scratch", s,
                      scratch_steps, episodes, str(work)) for s in range(scratch_seeds or seeds) if scratch_steps]
+    runs += [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "kickstart", s,
+                      kickstart_steps, episodes, str(work)) for s in range(seeds) if kickstart_steps]
     runs += [SweepRun(env_id, str(teacher_path), h, c, s, steps, episodes, str(work), b)
              for h in hiddens for c in collects for b in bounds or [DEFAULT_BOUND_MODE]
              for s in range(seeds)]  # fmt: skip

@@ -58,15 +58,17 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
     shutil.copy(cartpole_teacher, tmp_path / "given-teacher.zip")
     code, out, _ = run(["pipeline", "--env", "CartPole-v1", "--teacher", str(tmp_path / "given-teacher.zip"),
                         "--steps", "2000", "--scratch-steps", "2048", "--episodes", "5", "--eval-episodes", "0",
-                        "--out", str(tmp_path / "run")], capsys)  # fmt: skip
+                        "--kickstart", "--out", str(tmp_path / "run")], capsys)  # fmt: skip
     assert code == 0, out
     rows = json.loads((tmp_path / "run" / "compare.json").read_text())["rows"]
-    assert [r["role"] for r in rows] == ["teacher", "student", "scratch"]
+    assert [r["role"] for r in rows] == ["teacher", "student", "scratch", "kickstart"]
     for row in rows:
         assert {"name", "role", "mean_return", "ci95", "policy_params", "percent_of_teacher"} <= row.keys()
     assert rows[0]["percent_of_teacher"] == pytest.approx(100.0)
     assert all(0 < row["fast_latency_us"] < row["latency_us"] for row in rows)  # exported beats SB3's predict
-    assert rows[1]["policy_params"] == rows[2]["policy_params"] < rows[0]["policy_params"] / 10
+    assert rows[1]["policy_params"] == rows[2]["policy_params"] == rows[3]["policy_params"] < rows[0]["policy_params"] / 10
+    kickstart = json.loads((tmp_path / "run" / "kickstart.json").read_text())
+    assert kickstart["config"]["init"].endswith("student.zip")  # fine-tuned from the distilled student
     assert (tmp_path / "run" / "compare.md").exists()
 
 

@@ -20,12 +20,14 @@ def test_sweep_writes_tidy_table_and_plots(cartpole_teacher: Path, tmp_path: Pat
     out = tmp_path / "sweep"
     assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "2", "4",
                  "--collect", "student", "dagger", "--seeds", "2", "--steps", "800", "--episodes", "3",
-                 "--scratch-steps", "2048", "--scratch-seeds", "1", "--workers", "2",
+                 "--scratch-steps", "2048", "--scratch-seeds", "1", "--kickstart-steps", "512", "--workers", "2",
                  "--out", str(out)]) == 0  # fmt: skip
     table = json.loads((out / "sweep.json").read_text())
     rows = table["rows"]
-    assert len(rows) == 2 * 2 * 2 + 1
-    assert {(r["hidden"], r["collect"]) for r in rows} >= {("2x2", "student"), ("4x4", "dagger"), ("16x16", "scratch")}
+    assert len(rows) == 2 * 2 * 2 + 1 + 2
+    assert {(r["hidden"], r["collect"]) for r in rows} >= {("2x2", "student"), ("4x4", "dagger"), ("16x16", "scratch"),
+                                                           ("16x16", "kickstart")}  # fmt: skip
+    assert all(r["curve_steps"][0] == 0 for r in rows if r["collect"] == "kickstart")
     for row in rows:
         assert row["compression_ratio"] == pytest.approx(table["teacher"]["policy_params"] / row["policy_params"])
     with open(out / "sweep.csv", newline="") as handle:
