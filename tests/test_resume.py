@@ -173,6 +173,14 @@ def test_checkpoint_holds_only_the_filled_part_of_the_buffer(cartpole_teacher: P
     assert (tmp_path / "student.ckpt").stat().st_size < 200_000
 
 
+@pytest.fixture(scope="module")
+def finished_run(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("finished") / "run"
+    first = subprocess.run(distill_command(cartpole_teacher, out, "--steps", "2000"), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    return out
+
+
 @pytest.mark.parametrize(("change", "named"), [
     (["--collect", "dagger"], "collect"),
     (["--seed", "1"], "seed"),
@@ -181,11 +189,12 @@ def test_checkpoint_holds_only_the_filled_part_of_the_buffer(cartpole_teacher: P
     (["--loss", "reverse-kl"], "loss"),
     (["--teacher", "{other}"], "teacher_sha256"),
 ])  # fmt: skip
-def test_resume_refuses_a_checkpoint_of_another_run(cartpole_teacher: Path, pendulum_teacher: Path, tmp_path: Path,
+def test_resume_refuses_a_checkpoint_of_another_run(cartpole_teacher: Path, finished_run: Path, tmp_path: Path,
                                                     change: list[str], named: str) -> None:  # fmt: skip
+    import shutil
+
     out = tmp_path / "run"
-    first = subprocess.run(distill_command(cartpole_teacher, out, "--steps", "2000"), capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr
+    shutil.copytree(finished_run, out)
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     other = tmp_path / "other.zip"
     other.write_bytes(cartpole_teacher.read_bytes() + b"\0")  # same model, another file: another teacher
