@@ -1,6 +1,6 @@
 """rl-distill: distil large teachers into small, fast students with one KL loss."""
 
-from rl_distill.artifact import Student, load_student
+from rl_distill.artifacts.student import Student, load_student
 from rl_distill.losses import (
     ActionBounds,
     Categorical,

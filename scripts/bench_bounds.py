@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from rl_distill.actor import Actor
+from rl_distill.experiments.sweep import sweep
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import BOUND_MODES
-from rl_distill.policies import load_policy
-from rl_distill.sweep import sweep
+from rl_distill.sb3.actor import Actor
+from rl_distill.sb3.policies import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"

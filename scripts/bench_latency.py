@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rl_distill.artifact import export_sb3_student, load_student
-from rl_distill.export import export_student, load_onnx
+from rl_distill.artifacts.export import export_student, load_onnx
+from rl_distill.artifacts.student import export_sb3_student, load_student
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.policies import load_policy, policy_parameters
+from rl_distill.sb3.policies import load_policy, policy_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import torch
 
-from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
-from rl_distill.evaluate import evaluate, evaluate_random
+from rl_distill.distill.loop import COLLECT_SCHEMES, DistillConfig
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.pipeline import run_distill
-from rl_distill.policies import load_policy, policy_parameters
-from rl_distill.presets import PRESETS
-from rl_distill.training import TrainResult, train_ppo
+from rl_distill.sb3.policies import load_policy, policy_parameters
+from rl_distill.sb3.presets import PRESETS
+from rl_distill.sb3.training import TrainResult, train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
+from rl_distill.evaluation.plots import plot_all
+from rl_distill.experiments.sweep import sweep, write_tables
 from rl_distill.io import atomic_write_text
-from rl_distill.plots import plot_all
-from rl_distill.presets import PRESETS
-from rl_distill.sweep import sweep, write_tables
-from rl_distill.training import train_ppo
+from rl_distill.sb3.presets import PRESETS
+from rl_distill.sb3.training import train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import torch
 
-from rl_distill.evaluate import evaluate
+from rl_distill.evaluation.evaluate import evaluate
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.policies import load_policy
+from rl_distill.sb3.policies import load_policy
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from rl_distill.distill import DistillConfig
-from rl_distill.evaluate import evaluate, evaluate_random
+from rl_distill.distill.loop import DistillConfig
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.pipeline import run_distill
-from rl_distill.policies import load_policy
+from rl_distill.sb3.policies import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = [("forward-kl", 0.01), ("forward-kl", 0.1), ("forward-kl", 1.0), ("forward-kl", 3.0),

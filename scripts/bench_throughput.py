@@ -27,13 +27,13 @@ import numpy as np
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 
-from rl_distill.actor import Actor
-from rl_distill.distill import DistillConfig
+from rl_distill.distill.loop import DistillConfig
+from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.pipeline import run_distill
-from rl_distill.policies import load_policy
-from rl_distill.presets import PRESETS
-from rl_distill.training import train_ppo
+from rl_distill.sb3.actor import Actor
+from rl_distill.sb3.policies import load_policy
+from rl_distill.sb3.presets import PRESETS
+from rl_distill.sb3.training import train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rl_distill.training import train_ppo
+from rl_distill.sb3.training import train_ppo
 
 
 @pytest.fixture(scope="session", autouse=True)

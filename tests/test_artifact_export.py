@@ -7,12 +7,12 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from rl_distill.artifact import load_student
+from rl_distill.artifacts.export import export_student, parity_observations
+from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
-from rl_distill.distill import DistillConfig, distill, save_student
+from rl_distill.distill.loop import DistillConfig, distill, save_student
 from rl_distill.errors import InputError
-from rl_distill.export import export_student, parity_observations
-from rl_distill.policies import load_policy
+from rl_distill.sb3.policies import load_policy
 
 
 @pytest.fixture(scope="module", params=["CartPole-v1", "Pendulum-v1"])

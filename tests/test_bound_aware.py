@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from rl_distill.distill import DistillConfig, distill
+from rl_distill.distill.loop import DistillConfig, distill
 from rl_distill.losses import (
     BOUND_MODES,
     ActionBounds,
@@ -17,7 +17,7 @@ from rl_distill.losses import (
     gaussian_kl,
     policy_distillation_loss,
 )
-from rl_distill.policies import load_policy
+from rl_distill.sb3.policies import load_policy
 
 LOW, HIGH = torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0])
 

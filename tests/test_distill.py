@@ -8,12 +8,12 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
-from rl_distill.actor import Actor, decode_rows
-from rl_distill.buffer import DistillationBuffer
-from rl_distill.distill import DistillConfig, distill, save_student
+from rl_distill.distill.buffer import DistillationBuffer
+from rl_distill.distill.loop import DistillConfig, distill, save_student
 from rl_distill.errors import InputError
 from rl_distill.losses import DiagGaussian, gaussian_kl
-from rl_distill.policies import load_policy, policy_parameters
+from rl_distill.sb3.actor import Actor, decode_rows
+from rl_distill.sb3.policies import load_policy, policy_parameters
 
 
 def held_out_states(teacher_path: Path, n: int = 2_000) -> torch.Tensor:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rl_distill.artifact import load_student
+from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
-from rl_distill.distill import DistillConfig, distill, save_student
+from rl_distill.distill.loop import DistillConfig, distill, save_student
 from rl_distill.errors import InputError
-from rl_distill.policies import load_policy
+from rl_distill.sb3.policies import load_policy
 from tests.mnist_fixtures import write_idx_mnist
 
 T, ST, OUT = "{teacher}", "{student}", "{out}"

@@ -12,12 +12,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
-from rl_distill.actor import Actor
 from rl_distill.cli import main
 from rl_distill.errors import InputError
-from rl_distill.kickstart import Guide, KickstartPPO, LambdaSchedule
-from rl_distill.kickstart_run import KickstartConfig, load_init, run_kickstart
-from rl_distill.policies import load_policy, make_student
+from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
+from rl_distill.kickstart.run import KickstartConfig, load_init, run_kickstart
+from rl_distill.sb3.actor import Actor
+from rl_distill.sb3.policies import load_policy, make_student
 
 
 def test_lambda_schedules_give_the_documented_values() -> None:
@@ -80,7 +80,7 @@ def test_with_lambda_zero_the_update_is_sb3_ppos(cartpole_teacher: Path) -> None
 
 @pytest.fixture(scope="module")
 def good_cartpole_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from rl_distill.training import train_ppo
+    from rl_distill.sb3.training import train_ppo
 
     out = tmp_path_factory.mktemp("good-cartpole")
     train_ppo("CartPole-v1", out=out, hidden=(64, 64), timesteps=40_000, seed=0, progress_bar=False)
@@ -89,7 +89,7 @@ def good_cartpole_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_short_kickstart_on_cartpole_reaches_475(good_cartpole_teacher: Path, tmp_path: Path) -> None:
     teacher = load_policy(good_cartpole_teacher, "CartPole-v1")
-    from rl_distill.evaluate import evaluate
+    from rl_distill.evaluation.evaluate import evaluate
 
     assert evaluate(teacher, "CartPole-v1", episodes=10).mean_return >= 475
     config = KickstartConfig("CartPole-v1", student_hidden=(16, 16), timesteps=6_144, schedule="constant:2",
@@ -102,7 +102,7 @@ def test_short_kickstart_on_cartpole_reaches_475(good_cartpole_teacher: Path, tm
 
 
 def test_init_starts_from_the_given_weights(cartpole_teacher: Path, tmp_path: Path) -> None:
-    from rl_distill.distill import DistillConfig, distill, save_student
+    from rl_distill.distill.loop import DistillConfig, distill, save_student
 
     teacher = load_policy(cartpole_teacher, "CartPole-v1")
     config = DistillConfig("CartPole-v1", student_hidden=(8, 8), steps=512, steps_per_round=256, eval_episodes=0,
@@ -151,7 +151,7 @@ def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_p
     assert RECORDED and all(r == {"level": 3} for r in RECORDED)  # the teacher from CartPole accepted: same spaces
     header = json.loads((tmp_path / "student.json").read_text())["config"]
     assert header["env_id"] == 'RlDistillTest/Recorder-v0:{"level": 3}'
-    from rl_distill.artifact import load_student
+    from rl_distill.artifacts.student import load_student
 
     assert load_student(tmp_path / "student.safetensors").header["env_kwargs"] == {"level": 3}
 

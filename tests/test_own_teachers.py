@@ -10,13 +10,13 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
-from rl_distill.actor import Actor
-from rl_distill.artifact import load_student
+from rl_distill.artifacts.export import export_student
+from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
-from rl_distill.distill import DistillConfig, distill, save_student
+from rl_distill.distill.loop import DistillConfig, distill, save_student
 from rl_distill.errors import InputError
-from rl_distill.export import export_student
-from rl_distill.policies import load_policy
+from rl_distill.sb3.actor import Actor
+from rl_distill.sb3.policies import load_policy
 
 
 @pytest.fixture(scope="module")

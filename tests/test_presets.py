@@ -6,10 +6,10 @@ import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rl_distill.envs import make_env
 from rl_distill.errors import InputError
-from rl_distill.policies import policy_parameters
-from rl_distill.presets import PRESETS, TEACHER_NET, preset_for, require_preset
+from rl_distill.sb3.envs import make_env
+from rl_distill.sb3.policies import policy_parameters
+from rl_distill.sb3.presets import PRESETS, TEACHER_NET, preset_for, require_preset
 
 
 @pytest.mark.parametrize("env_id", sorted(PRESETS))

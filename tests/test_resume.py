@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rl_distill.artifact import load_student
-from rl_distill.checkpoint import load_checkpoint
+from rl_distill.artifacts.student import load_student
+from rl_distill.distill.checkpoint import load_checkpoint
 from rl_distill.errors import InputError
 
 
@@ -51,7 +51,7 @@ def test_sigkill_then_resume_completes_with_a_valid_student(cartpole_teacher: Pa
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
 def test_damaged_checkpoint_is_refused_by_name(tmp_path: Path, damage: str) -> None:
-    from rl_distill.checkpoint import save_checkpoint
+    from rl_distill.distill.checkpoint import save_checkpoint
 
     path = tmp_path / "student.ckpt"
     save_checkpoint(path, {"weights": torch.randn(64, 64), "next_round": 3})
@@ -81,7 +81,7 @@ def test_teacher_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from rl_distill.training import train_ppo
+    from rl_distill.sb3.training import train_ppo
 
     train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=4096, checkpoint_every=4096, progress_bar=False)
     first = VecNormalize.load(str(tmp_path / "teacher.ckpt-vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
@@ -114,9 +114,9 @@ def test_interrupted_round_leaves_the_last_round_boundary(cartpole_teacher: Path
                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """Ctrl-C after round 1 trained the student (worst case) or in the middle of its collection: the file
     still holds exactly what an uninterrupted run had after round 0, buffer and generators included."""
-    from rl_distill.buffer import DistillationBuffer
-    from rl_distill.distill import DistillConfig, distill
-    from rl_distill.policies import load_policy
+    from rl_distill.distill.buffer import DistillationBuffer
+    from rl_distill.distill.loop import DistillConfig, distill
+    from rl_distill.sb3.policies import load_policy
 
     teacher = load_policy(cartpole_teacher, "CartPole-v1")
     config = DistillConfig("CartPole-v1", steps=3_000, steps_per_round=1_000, collect="dagger", eval_episodes=0,

@@ -9,8 +9,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
 from rl_distill.cli import main
-from rl_distill.envs import EVAL_SEED
-from rl_distill.evaluate import EVAL_ENVS
+from rl_distill.evaluation.evaluate import EVAL_ENVS
+from rl_distill.sb3.envs import EVAL_SEED
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from rl_distill.cli import main
-from rl_distill.sweep import SweepRun, run_local, run_one
+from rl_distill.experiments.sweep import SweepRun, run_local, run_one
 
 COMPARED = ["env", "collect", "hidden", "policy_params", "seed", "mean_return", "env_steps", "curve_returns"]
 
@@ -44,7 +44,7 @@ def test_sweep_writes_tidy_table_and_plots(cartpole_teacher: Path, tmp_path: Pat
 def test_ray_backend_returns_the_same_rows_as_local(cartpole_teacher: Path, tmp_path: Path) -> None:
     import ray  # in the dev extra, which scripts/setup.sh installs
 
-    from rl_distill.sweep import run_ray
+    from rl_distill.experiments.sweep import run_ray
 
     local = run_local(tiny_runs(cartpole_teacher, tmp_path / "local"), workers=1)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -64,7 +64,7 @@ def test_restarted_sweep_skips_finished_runs_only(cartpole_teacher: Path, tmp_pa
                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     import dataclasses
 
-    import rl_distill.sweep as sweep_module
+    import rl_distill.experiments.sweep as sweep_module
 
     run = tiny_runs(cartpole_teacher, tmp_path)[0]
     row = run_one(run)
@@ -81,7 +81,7 @@ def test_a_teacher_replaced_at_the_same_path_trains_again(cartpole_teacher: Path
                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     import shutil
 
-    import rl_distill.sweep as sweep_module
+    import rl_distill.experiments.sweep as sweep_module
 
     teacher = tmp_path / "teacher.zip"
     shutil.copy(cartpole_teacher, teacher)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rl_distill.artifact import Student, StudentNet, load_student
+from rl_distill.artifacts.student import Student, StudentNet, load_student
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write
 
@@ -72,7 +72,7 @@ def sb3_predict(student: Student) -> Callable[[np.ndarray], np.ndarray] | None:
     zip_path = student.path.with_suffix(".zip")
     if not zip_path.is_file() or not student.header.get("env_id"):
         return None
-    from rl_distill.policies import load_policy
+    from rl_distill.sb3.policies import load_policy
 
     sb3 = load_policy(zip_path, student.header["env_id"])
     discrete_obs = student.header["observation_space"]["type"] == "Discrete"

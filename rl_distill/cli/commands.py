@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from rl_distill.arguments import (
+from rl_distill.cli.arguments import (
     default_out,
     hidden_sizes,
     json_object,
@@ -16,10 +16,10 @@ from rl_distill.arguments import (
     positive_int,
     set_threads,
 )
-from rl_distill.distill import COLLECT_SCHEMES, DistillConfig
-from rl_distill.envs import check_env_id, join_env
+from rl_distill.distill.loop import COLLECT_SCHEMES, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, POLICY_LOSSES
+from rl_distill.sb3.envs import check_env_id, join_env
 
 ENV_HELP = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
 
@@ -80,7 +80,7 @@ def add_distill_flags(p: argparse.ArgumentParser) -> None:
 
 def distill_config(args: argparse.Namespace) -> DistillConfig:
     """The validated distillation settings the flags describe, defaults from the env's preset."""
-    from rl_distill.presets import preset_for
+    from rl_distill.sb3.presets import preset_for
 
     check_env_id(args.env)
     preset = preset_for(args.env)
@@ -96,7 +96,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
 
 
 def run_teacher(args: argparse.Namespace) -> int:
-    from rl_distill.training import train_ppo
+    from rl_distill.sb3.training import train_ppo
 
     check_env_id(args.env)
     set_threads(args.threads)
@@ -109,7 +109,7 @@ def run_teacher(args: argparse.Namespace) -> int:
 
 
 def run_distill_command(args: argparse.Namespace) -> int:
-    from rl_distill.pipeline import run_distill
+    from rl_distill.experiments.pipeline import run_distill
 
     config = distill_config(args)
     set_threads(args.threads)
@@ -121,7 +121,7 @@ def run_distill_command(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from rl_distill.evaluate import evaluate, load_agent
+    from rl_distill.evaluation.evaluate import evaluate, load_agent
 
     check_env_id(args.env)
     set_threads(args.threads)
@@ -141,7 +141,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from rl_distill.compare import compare, markdown, write_compare
+    from rl_distill.evaluation.compare import compare, markdown, write_compare
 
     check_env_id(args.env)
     set_threads(args.threads)
@@ -155,7 +155,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_pipeline_command(args: argparse.Namespace) -> int:
-    from rl_distill.pipeline import run_pipeline
+    from rl_distill.experiments.pipeline import run_pipeline
 
     config = distill_config(args)
     set_threads(args.threads)
@@ -166,7 +166,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from rl_distill.export import export_student
+    from rl_distill.artifacts.export import export_student
 
     set_threads(args.threads)
     report = export_student(args.student, args.format, args.out)
@@ -176,7 +176,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from rl_distill.sweep import sweep
+    from rl_distill.experiments.sweep import sweep
 
     check_env_id(args.env)
     set_threads(args.threads)
@@ -191,7 +191,7 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from rl_distill.plots import plot_from_file
+    from rl_distill.evaluation.plots import plot_from_file
 
     for path in plot_from_file(args.results, args.out):
         print(f"wrote {path}")

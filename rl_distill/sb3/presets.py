@@ -106,7 +106,7 @@ GENERIC = Preset("", 100_000, 8, {}, notes="No tuned preset: SB3's PPO defaults.
 
 def preset_for(env_id: str) -> Preset:
     """The tuned preset for ``env_id`` (a task: changed dynamics keep their env's preset), or SB3 defaults."""
-    from rl_distill.envs import split_env
+    from rl_distill.sb3.envs import split_env
 
     name = split_env(env_id)[0]
     if name in PRESETS:

@@ -1,6 +1,6 @@
 """Episode-return evaluation on fixed seeds, through SB3's ``evaluate_policy``.
 
-Seeds start at :data:`rl_distill.envs.EVAL_SEED`, far from training seeds. Anyone can reproduce a
+Seeds start at :data:`rl_distill.sb3.envs.EVAL_SEED`, far from training seeds. Anyone can reproduce a
 figure with plain SB3: ``PPO.load(zip)``, ``make_vec_env(env_id, n_envs=EVAL_ENVS, seed=EVAL_SEED)``
 (wrapped in the model's frozen VecNormalize if it has one) and ``evaluate_policy(...,
 return_episode_rewards=True)``.
@@ -20,10 +20,10 @@ import torch
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
-from rl_distill.actor import Actor
-from rl_distill.envs import EVAL_SEED, make_env
 from rl_distill.errors import InputError
-from rl_distill.policies import LoadedPolicy, load_policy
+from rl_distill.sb3.actor import Actor
+from rl_distill.sb3.envs import EVAL_SEED, make_env
+from rl_distill.sb3.policies import LoadedPolicy, load_policy
 
 EVAL_ENVS = 10
 Z_95 = 1.959964
@@ -108,12 +108,12 @@ class RawObservationAgent:
 def load_agent(path: Path, env_id: str, *, vecnormalize: Path | None = None) -> Agent:
     """An SB3 zip, a ``.safetensors`` student or an exported ``.onnx`` student, by file suffix."""
     if path.suffix == ".safetensors":
-        from rl_distill.artifact import load_student, observation_shape
+        from rl_distill.artifacts.student import load_student, observation_shape
 
         student = load_student(path)
         return RawObservationAgent(student, path, observation_shape(student.header["observation_space"]))
     if path.suffix == ".onnx":
-        from rl_distill.export import load_onnx
+        from rl_distill.artifacts.export import load_onnx
 
         onnx = load_onnx(path)
         return RawObservationAgent(onnx, path, tuple(int(d) for d in onnx.obs_shape))
@@ -147,7 +147,7 @@ def predict_latency_us(policy: Agent, env_id: str, repeats: int = 300) -> float:
 
 
 class GreedyActor:
-    """A model's greedy actions through :class:`rl_distill.actor.Actor` (no SB3 ``predict`` overhead),
+    """A model's greedy actions through :class:`rl_distill.sb3.actor.Actor` (no SB3 ``predict`` overhead),
     with ``predict``'s signature so ``evaluate_policy`` runs it; the actions are the same."""
 
     def __init__(self, model: Any) -> None:

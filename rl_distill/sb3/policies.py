@@ -21,8 +21,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
-from rl_distill.envs import load_vecnormalize, make_env, spaces_match
 from rl_distill.errors import InputError
+from rl_distill.sb3.envs import load_vecnormalize, make_env, spaces_match
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
 _warned_pickle = False
@@ -68,7 +68,7 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
         return own
     artifact = model_path.with_suffix(".safetensors")
     if artifact.is_file():
-        from rl_distill.artifact import load_student
+        from rl_distill.artifacts.student import load_student
 
         if load_student(artifact).header.get("normalization") is None:
             return None

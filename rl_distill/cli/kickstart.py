@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rl_distill.arguments import default_out, hidden_sizes, positive_float, positive_int, set_threads
-from rl_distill.commands import add_common, add_env
-from rl_distill.envs import check_env_id
+from rl_distill.cli.arguments import default_out, hidden_sizes, positive_float, positive_int, set_threads
+from rl_distill.cli.commands import add_common, add_env
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
+from rl_distill.sb3.envs import check_env_id
 
 
 def add_kickstart(sub: argparse._SubParsersAction) -> None:
-    from rl_distill.kickstart_run import KickstartConfig
+    from rl_distill.kickstart.run import KickstartConfig
 
     d = KickstartConfig(env_id="")
     p = sub.add_parser("kickstart", help="PPO student guided by a teacher's KL term (kickstarting, PPD, QDagger)",
@@ -58,7 +58,7 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
 
 
 def run_kickstart_command(args: argparse.Namespace) -> int:
-    from rl_distill.kickstart_run import KickstartConfig, run_kickstart
+    from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 
     check_env_id(args.env)
     config = KickstartConfig(

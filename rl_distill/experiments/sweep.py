@@ -74,17 +74,17 @@ def run_one(run: SweepRun) -> dict[str, Any]:
 def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     import torch
 
-    from rl_distill.distill import DistillConfig
-    from rl_distill.evaluate import evaluate
-    from rl_distill.pipeline import run_distill
-    from rl_distill.policies import load_policy, policy_parameters
-    from rl_distill.training import train_ppo
+    from rl_distill.distill.loop import DistillConfig
+    from rl_distill.evaluation.evaluate import evaluate
+    from rl_distill.experiments.pipeline import run_distill
+    from rl_distill.sb3.policies import load_policy, policy_parameters
+    from rl_distill.sb3.training import train_ppo
 
     torch.set_num_threads(1)
     out = Path(run.work_dir)
     start = time.perf_counter()
     if run.collect == "kickstart":
-        from rl_distill.kickstart_run import KickstartConfig, run_kickstart
+        from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 
         config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                                  bounds=run.bounds, eval_every=max(run.steps // 20, 1000))  # type: ignore[arg-type]
@@ -155,10 +155,10 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
           bounds: list[str] | None = None, kickstart_steps: int = 0, ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots."""
-    from rl_distill.evaluate import evaluate, evaluate_random
-    from rl_distill.plots import plot_all
-    from rl_distill.policies import load_policy, policy_parameters
-    from rl_distill.presets import preset_for
+    from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+    from rl_distill.evaluation.plots import plot_all
+    from rl_distill.sb3.policies import load_policy, policy_parameters
+    from rl_distill.sb3.presets import preset_for
 
     preset = preset_for(env_id)
     teacher = load_policy(teacher_path, env_id)

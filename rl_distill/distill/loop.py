@@ -20,9 +20,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from rl_distill.actor import Actor, check_supported_spaces, decode_rows
-from rl_distill.buffer import DistillationBuffer
-from rl_distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
+from rl_distill.distill.buffer import DistillationBuffer
+from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.errors import InputError
 from rl_distill.losses import (
     BOUND_MODES,
@@ -34,8 +33,9 @@ from rl_distill.losses import (
     check_temperature,
     policy_distillation_loss,
 )
-from rl_distill.policies import LoadedPolicy, actor_parameters, make_student
 from rl_distill.progress import Progress
+from rl_distill.sb3.actor import Actor, check_supported_spaces, decode_rows
+from rl_distill.sb3.policies import LoadedPolicy, actor_parameters, make_student
 
 Collect = Literal["teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
@@ -330,11 +330,11 @@ def save_student_model(model: PPO, teacher: LoadedPolicy, out: Path, *, name: st
     """``<out>/<name>.zip`` (an SB3 PPO model) with the teacher's statistics tied to it, and
     ``<name>.safetensors``, the pickle-free artifact with the statistics inside; all atomically.
     The artifact records the task (env id and kwargs), the teacher and ``settings``."""
-    from rl_distill.artifact import export_sb3_student
-    from rl_distill.envs import split_env
+    from rl_distill.artifacts.student import export_sb3_student
     from rl_distill.io import atomic_write
-    from rl_distill.policies import policy_parameters
-    from rl_distill.training import normalization_name
+    from rl_distill.sb3.envs import split_env
+    from rl_distill.sb3.policies import policy_parameters
+    from rl_distill.sb3.training import normalization_name
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.zip"

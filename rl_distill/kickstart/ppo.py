@@ -29,9 +29,9 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
-from rl_distill.actor import Actor, decode_rows
 from rl_distill.errors import InputError
 from rl_distill.losses import ActionBounds, PolicyLossName, policy_divergence
+from rl_distill.sb3.actor import Actor, decode_rows
 
 DistillTerm = Literal["kl", "ppd"]
 DISTILL_TERMS: tuple[str, ...] = ("kl", "ppd")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rl_distill.compare import CompareRow, compare, markdown, write_compare
-from rl_distill.distill import DistillConfig, RoundLog, distill, result_summary, save_student
-from rl_distill.evaluate import greedy_return_of
+from rl_distill.distill.loop import DistillConfig, RoundLog, distill, result_summary, save_student
+from rl_distill.evaluation.compare import CompareRow, compare, markdown, write_compare
+from rl_distill.evaluation.evaluate import greedy_return_of
 from rl_distill.io import atomic_write_json
-from rl_distill.policies import load_policy
-from rl_distill.presets import preset_for
-from rl_distill.training import train_ppo
+from rl_distill.sb3.policies import load_policy
+from rl_distill.sb3.presets import preset_for
+from rl_distill.sb3.training import train_ppo
 
 
 def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: str = "student",
@@ -74,7 +74,7 @@ def run_pipeline(
               seed=config.seed)  # fmt: skip
     kickstarted = []
     if kickstart:
-        from rl_distill.kickstart_run import KickstartConfig, run_kickstart
+        from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 
         print("[3b/4] distilled student -> PPO with the teacher's decaying KL term (kickstart), same budget")
         steps = scratch_steps or preset_for(env_id).timesteps

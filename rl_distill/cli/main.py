@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rl_distill.arguments import (
+from rl_distill.cli.arguments import (
     EXIT_BAD_INPUT,
     Parser,
     default_out,
@@ -20,9 +20,9 @@ from rl_distill.arguments import (
     positive_int,
     set_threads,
 )
-from rl_distill.commands import add_rl_commands, task_of
+from rl_distill.cli.commands import add_rl_commands, task_of
+from rl_distill.cli.kickstart import add_kickstart
 from rl_distill.errors import InputError
-from rl_distill.kickstart_command import add_kickstart
 
 
 # ----------------------------------------------------------------------------- mnist

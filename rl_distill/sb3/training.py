@@ -17,12 +17,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rl_distill.envs import EVAL_SEED, load_vecnormalize, make_env
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
-from rl_distill.policies import VECNORMALIZE_NAME, policy_parameters
-from rl_distill.presets import TEACHER_NET, preset_for
 from rl_distill.progress import ProgressCallback
+from rl_distill.sb3.envs import EVAL_SEED, load_vecnormalize, make_env
+from rl_distill.sb3.policies import VECNORMALIZE_NAME, policy_parameters
+from rl_distill.sb3.presets import TEACHER_NET, preset_for
 
 
 @dataclass(frozen=True)
@@ -143,5 +143,5 @@ class EveryNSteps(BaseCallback):
 
 def normalization_name(model_name: str) -> str:
     """Every model's statistics sit at ``<name>/vecnormalize.pkl``, tied to it by name (the zoo's layout too):
-    :func:`rl_distill.policies.find_vecnormalize` looks there first."""
+    :func:`rl_distill.sb3.policies.find_vecnormalize` looks there first."""
     return f"{model_name}/{VECNORMALIZE_NAME}"

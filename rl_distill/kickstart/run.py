@@ -18,17 +18,17 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rl_distill.actor import Actor, check_supported_spaces
-from rl_distill.distill import action_bounds, run_identity, save_student_model
+from rl_distill.distill.loop import action_bounds, run_identity, save_student_model
 from rl_distill.errors import InputError
-from rl_distill.evaluate import evaluate, evaluate_random, greedy_return_of
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random, greedy_return_of
 from rl_distill.io import atomic_write, atomic_write_json
-from rl_distill.kickstart import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
+from rl_distill.kickstart.ppo import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode
-from rl_distill.policies import LoadedPolicy, load_policy, make_student
-from rl_distill.presets import preset_for
 from rl_distill.progress import ProgressCallback
-from rl_distill.training import EveryNSteps
+from rl_distill.sb3.actor import Actor, check_supported_spaces
+from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
+from rl_distill.sb3.presets import preset_for
+from rl_distill.sb3.training import EveryNSteps
 
 KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
 
@@ -89,7 +89,7 @@ def load_init(model: PPO, path: Path, env_id: str) -> None:
     policy = model.policy
     try:
         if path.suffix == ".safetensors":
-            from rl_distill.artifact import load_student
+            from rl_distill.artifacts.student import load_student
 
             net = load_student(path).net
             policy.mlp_extractor.policy_net.load_state_dict(net.policy_net.state_dict())
@@ -136,7 +136,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     curve: dict[str, list[float]] = {"steps": [], "returns": []}
     if resume and ckpt.exists():
         saved = json.loads(ckpt_log.read_text())
-        from rl_distill.checkpoint import check_identity
+        from rl_distill.distill.checkpoint import check_identity
 
         check_identity(ckpt, saved["identity"], json.loads(json.dumps(identity)))
         model = KickstartPPO.load(ckpt, env=venv, device="cpu", tensorboard_log=tensorboard)

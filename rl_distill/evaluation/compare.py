@@ -6,10 +6,10 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rl_distill.artifact import observation_shape
-from rl_distill.evaluate import EvalResult, evaluate, evaluate_random, predict_latency_us
+from rl_distill.artifacts.student import observation_shape
+from rl_distill.evaluation.evaluate import EvalResult, evaluate, evaluate_random, predict_latency_us
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.policies import LoadedPolicy, load_policy, policy_parameters
+from rl_distill.sb3.policies import LoadedPolicy, load_policy, policy_parameters
 
 ROLES = ("teacher", "student", "scratch", "kickstart")
 
@@ -41,10 +41,10 @@ class CompareRow:
 def fastest_latency_us(policy: LoadedPolicy, env_id: str) -> tuple[float, str]:
     """Batch-1 latency of any MLP policy (teacher or student) once written as a student artifact and exported:
     what a deployer pays, without SB3's ``predict`` overhead, which is the same for every network size."""
-    from rl_distill.artifact import export_sb3_student, load_student
+    from rl_distill.artifacts.export import export_student, load_onnx
+    from rl_distill.artifacts.student import export_sb3_student, load_student
     from rl_distill.errors import InputError
-    from rl_distill.evaluate import RawObservationAgent
-    from rl_distill.export import export_student, load_onnx
+    from rl_distill.evaluation.evaluate import RawObservationAgent
 
     with tempfile.TemporaryDirectory() as tmp:
         artifact = export_sb3_student(policy.policy, policy.normalization, Path(tmp) / "model.safetensors",

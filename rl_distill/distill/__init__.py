@@ -1,0 +1,1 @@
+"""Policy distillation: the collection + training loop, its buffer and its checkpoints."""

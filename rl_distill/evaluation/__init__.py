@@ -1,0 +1,1 @@
+"""Episode returns on fixed seeds, comparison tables and plots."""
