@@ -9,7 +9,8 @@ import torch
 from stable_baselines3 import PPO
 
 from rl_distill.distill.buffer import DistillationBuffer
-from rl_distill.distill.loop import DistillConfig, distill, save_student
+from rl_distill.distill.loop import DistillConfig, distill
+from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
 from rl_distill.losses import DiagGaussian, gaussian_kl
 from rl_distill.sb3.actor import Actor, decode_rows

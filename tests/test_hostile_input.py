@@ -13,7 +13,8 @@ import pytest
 
 from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
-from rl_distill.distill.loop import DistillConfig, distill, save_student
+from rl_distill.distill.loop import DistillConfig, distill
+from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
 from rl_distill.sb3.policies import load_policy
 from tests.mnist_fixtures import write_idx_mnist

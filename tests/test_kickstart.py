@@ -102,7 +102,8 @@ def test_short_kickstart_on_cartpole_reaches_475(good_cartpole_teacher: Path, tm
 
 
 def test_init_starts_from_the_given_weights(cartpole_teacher: Path, tmp_path: Path) -> None:
-    from rl_distill.distill.loop import DistillConfig, distill, save_student
+    from rl_distill.distill.loop import DistillConfig, distill
+    from rl_distill.distill.outputs import save_student
 
     teacher = load_policy(cartpole_teacher, "CartPole-v1")
     config = DistillConfig("CartPole-v1", student_hidden=(8, 8), steps=512, steps_per_round=256, eval_episodes=0,

@@ -6,7 +6,6 @@ Read top to bottom: config, buffer, one collection round, one training round, th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
+from rl_distill.distill.outputs import run_identity
 from rl_distill.errors import InputError
 from rl_distill.losses import (
     BOUND_MODES,
@@ -144,20 +144,6 @@ def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, fused=True)
     except (RuntimeError, TypeError):  # torch < 2.4 has no fused CPU Adam
         return torch.optim.Adam(params, lr=lr)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def run_identity(config: DistillConfig, teacher: LoadedPolicy) -> dict[str, Any]:
-    """What makes a checkpoint this run's: the teacher file, its statistics, the env and the settings."""
-    stats = teacher.normalization
-    digest = None
-    if stats is not None:
-        blob = stats.obs_rms.mean.tobytes() + stats.obs_rms.var.tobytes() + repr(stats.clip_obs).encode()
-        digest = hashlib.sha256(blob).hexdigest()
-    return {"teacher_sha256": file_sha256(teacher.path), "normalization_sha256": digest, **config.identity()}
 
 
 def action_bounds(space: gym.Space, mode: BoundMode) -> ActionBounds | None:
@@ -311,37 +297,3 @@ def train_round(
         losses.append(terms.total.detach())
     student.policy.set_training_mode(False)
     return float(torch.stack(losses).mean())
-
-
-def result_summary(result: DistillResult) -> dict:
-    return {"config": asdict(result.config), "wall_seconds": result.wall_seconds,
-            "eval_seconds": result.eval_seconds, "env_seconds": result.env_seconds,
-            "rounds": [asdict(r) for r in result.rounds]}  # fmt: skip
-
-
-def save_student(result: DistillResult, teacher: LoadedPolicy, out: Path, name: str = "student") -> Path:
-    """Save a distilled student (see :func:`save_student_model`), its settings in the provenance."""
-    return save_student_model(result.student, teacher, out, name=name, env_id=result.config.env_id,
-                              settings={"distillation": asdict(result.config)})  # fmt: skip
-
-
-def save_student_model(model: PPO, teacher: LoadedPolicy, out: Path, *, name: str, env_id: str,
-                       settings: dict[str, Any]) -> Path:  # fmt: skip
-    """``<out>/<name>.zip`` (an SB3 PPO model) with the teacher's statistics tied to it, and
-    ``<name>.safetensors``, the pickle-free artifact with the statistics inside; all atomically.
-    The artifact records the task (env id and kwargs), the teacher and ``settings``."""
-    from rl_distill.artifacts.student import export_sb3_student
-    from rl_distill.io import atomic_write
-    from rl_distill.sb3.envs import split_env
-    from rl_distill.sb3.policies import policy_parameters
-    from rl_distill.sb3.training import normalization_name
-
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.zip"
-    atomic_write(path, lambda tmp: model.save(tmp))
-    if teacher.normalization is not None:
-        atomic_write(out / normalization_name(name), lambda tmp: teacher.normalization.save(str(tmp)))
-    provenance = {"env_id": env_id, "env_kwargs": split_env(env_id)[1], "teacher": str(teacher.path),
-                  "teacher_policy_params": policy_parameters(teacher.policy), **settings}  # fmt: skip
-    export_sb3_student(model.policy, teacher.normalization, out / f"{name}.safetensors", provenance)
-    return path

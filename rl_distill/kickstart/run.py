@@ -18,7 +18,8 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import VecNormalize
 
-from rl_distill.distill.loop import action_bounds, run_identity, save_student_model
+from rl_distill.distill.loop import action_bounds
+from rl_distill.distill.outputs import run_identity, save_student_model
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, greedy_return_of
 from rl_distill.io import atomic_write, atomic_write_json
