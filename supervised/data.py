@@ -160,6 +160,24 @@ def load_cached_csv(cache: Path | None = None) -> dict[str, np.ndarray]:
     return arrays
 
 
+BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD
+"""A blank pixel after normalisation: what a shifted image is filled with."""
+
+
+def jitter(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image shifted by its own random offset of up to ``max_shift`` pixels along each axis
+    (Hinton et al. 2015 trained their teacher with 2), blank pixels filling the edge it leaves."""
+    if max_shift == 0:
+        return images
+    n, _, height, width = images.shape
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4, value=BACKGROUND)
+    shift = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator)
+    rows = torch.arange(height) + max_shift - shift[0][:, None]  # (n, height): image row r shows row r - dy
+    cols = torch.arange(width) + max_shift - shift[1][:, None]
+    batch = torch.arange(n)[:, None, None]
+    return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
 def to_tensors(images: np.ndarray) -> torch.Tensor:
     x = torch.from_numpy(np.array(images, dtype=np.uint8))  # a copy: frombuffer arrays are read-only
     x = x.reshape(-1, 1, 28, 28).float()

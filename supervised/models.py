@@ -26,7 +26,7 @@ def wide_cnn() -> nn.Module:
 
 
 def hinton_mlp() -> nn.Module:
-    """Hinton et al. 2015's teacher: 784-1200-1200-10 with dropout (no jitter here)."""
+    """Hinton et al. 2015's teacher: 784-1200-1200-10 with dropout (their 2-pixel jitter: ``--jitter 2``)."""
     return nn.Sequential(
         nn.Flatten(), nn.Dropout(0.2),
         nn.Linear(784, 1200), nn.ReLU(), nn.Dropout(0.5),

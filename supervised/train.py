@@ -17,8 +17,11 @@ from tqdm import tqdm
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import check_lam, check_temperature, kd_loss
-from supervised.data import MnistData, load_mnist
+from supervised.data import MnistData, jitter, load_mnist
 from supervised.models import TEACHERS, count_params, student_mlp
+
+MAX_JITTER = 8
+"""Beyond this a shifted 28x28 digit loses strokes; Hinton et al. used 2."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class MnistConfig:
     """Seeds weights, batch order and dropout."""
     train_subset: int | None = None
     """Use only the first N training images (quick runs and tests)."""
+    jitter: int = 0
+    """Teacher only: shift each training image by up to this many pixels per axis, labels kept (0: none)."""
 
     def validate(self) -> None:
         if self.epochs <= 0 or self.student_epochs <= 0:
@@ -59,6 +64,8 @@ class MnistConfig:
             check_lam(self.lam)
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        if not 0 <= self.jitter <= MAX_JITTER:
+            raise InputError(f"--jitter must be a whole number of pixels from 0 to {MAX_JITTER}, got {self.jitter}")
         if self.train_subset is not None and self.train_subset <= 0:
             raise InputError(f"--train-subset must be positive, got {self.train_subset}")
 
@@ -88,8 +95,10 @@ def train_model(
     name: str,
     epochs: int,
     teacher_logits: torch.Tensor | None = None,
+    max_shift: int = 0,
 ) -> float:
-    """Train in place; cross-entropy on ``labels``, or soft KD when teacher logits are given.
+    """Train in place; cross-entropy on ``labels``, or soft KD when teacher logits are given;
+    ``max_shift`` > 0 jitters every batch (see :func:`supervised.data.jitter`).
 
     Batches are drawn by index from in-memory tensors with a generator seeded from the config,
     so the three students see the same batch order. Returns wall seconds.
@@ -104,7 +113,7 @@ def train_model(
         order = torch.randperm(len(images), generator=generator)
         bar = tqdm(order.split(config.batch_size), desc=f"{name} {epoch + 1}/{epochs}", leave=False)
         for batch in bar:
-            logits = model(images[batch])
+            logits = model(jitter(images[batch], max_shift, generator))
             if teacher_logits is None:
                 loss = F.cross_entropy(logits, labels[batch])
             else:
@@ -158,7 +167,8 @@ def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[s
         data = data.subset_train(config.train_subset)
     torch.manual_seed(config.seed)
     teacher = TEACHERS[config.teacher]()
-    seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs)
+    seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
+                          max_shift=config.jitter)  # fmt: skip
     reports = [report("teacher", teacher, data, seconds)]
     teacher_logits = predict_logits(teacher, data.train_x)  # once, not per batch
 

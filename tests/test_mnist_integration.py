@@ -17,3 +17,28 @@ def test_teacher_and_students_beat_chance_on_real_digits() -> None:
     for name in ("student-labels", "student-hard", "student-soft"):
         assert accuracy[name] > 0.7, accuracy
 
+
+
+def test_jitter_shifts_each_image_by_at_most_the_given_pixels_and_keeps_its_place() -> None:
+    from supervised.data import BACKGROUND, jitter
+
+    n, max_shift = 64, 2
+    images = torch.full((n, 1, 28, 28), BACKGROUND)
+    rows, cols = torch.randint(4, 24, (n,)), torch.randint(4, 24, (n,))
+    images[torch.arange(n), 0, rows, cols] = 5.0  # one bright pixel per image, at a known place
+    shifted = jitter(images, max_shift, torch.Generator().manual_seed(0))
+    assert shifted.shape == images.shape
+    where = (shifted[:, 0] == 5.0).nonzero()
+    assert torch.equal(where[:, 0], torch.arange(n))  # image i is still image i, so its label still applies
+    dy, dx = where[:, 1] - rows, where[:, 2] - cols
+    assert dy.abs().max() <= max_shift and dx.abs().max() <= max_shift
+    assert (dy != 0).any() and (dx != 0).any() and (shifted == BACKGROUND).sum() == images.numel() - n
+    assert torch.equal(jitter(images, 0, torch.Generator()), images)
+
+
+def test_a_tiny_jittered_hinton_teacher_beats_chance() -> None:
+    torch.set_num_threads(2)
+    config = MnistConfig(epochs=1, student_epochs=1, teacher="hinton-mlp", train_subset=600, jitter=2, seed=0)
+    result, _ = run_mnist(config, load_mnist())
+    accuracy = {m.name: m.test_accuracy for m in result.models}
+    assert accuracy["teacher"] > 0.5, accuracy  # chance is 0.10

@@ -17,6 +17,7 @@ from rl_distill.cli.arguments import (
     default_out,
     finite_float,
     hidden_sizes,
+    non_negative_int,
     positive_int,
     set_threads,
 )
@@ -45,6 +46,9 @@ def add_mnist(sub: argparse._SubParsersAction) -> None:
                    help=f"softmax temperature T > 0 of the soft-target term (default {d.temperature})")
     p.add_argument("--lam", type=finite_float, default=d.lam,
                    help=f"weight in [0, 1] of the label loss; 1 - lam weights T^2 KL (default {d.lam})")
+    p.add_argument("--jitter", type=non_negative_int, default=d.jitter, metavar="PIXELS",
+                   help="teacher augmentation: shift each training image by up to PIXELS per axis, labels kept "
+                   "(Hinton et al. used 2 for hinton-mlp; default 0)")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch size (default 128)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
     p.add_argument("--train-subset", type=positive_int, default=None,
@@ -63,7 +67,7 @@ def run_mnist_command(args: argparse.Namespace) -> int:
     config = MnistConfig(
         epochs=args.epochs, student_epochs=args.student_epochs, teacher=args.teacher,
         student_hidden=args.student_hidden, temperature=args.temperature, lam=args.lam,
-        batch_size=args.batch_size, seed=args.seed, train_subset=args.train_subset,
+        batch_size=args.batch_size, seed=args.seed, train_subset=args.train_subset, jitter=args.jitter,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)
