@@ -195,3 +195,17 @@ def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_pa
     with pytest.raises(InputError, match="belongs to another run.*schedule"):
         run_kickstart(other, cartpole_teacher, tmp_path, resume=True, progress_bar=False)
     assert math.isfinite(log["steps_per_second"])
+
+
+def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path, tmp_path: Path) -> None:
+    """Pendulum's preset explores with gSDE; the student stays a plain Gaussian policy with an artifact."""
+    config = KickstartConfig("Pendulum-v1", student_hidden=(8,), timesteps=4_096, eval_every=4_096,
+                             eval_episodes=2, schedule="exp:1,2000")  # fmt: skip
+    path = run_kickstart(config, pendulum_teacher, tmp_path, progress_bar=False)
+    from rl_distill.artifacts.student import load_student
+
+    student, sb3 = load_student(tmp_path / "student.safetensors"), load_policy(path, "Pendulum-v1")
+    assert not sb3.policy.use_sde and student.header["normalization"] is not None  # the teacher's statistics
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert log["updates"][0]["lambda"] == pytest.approx(0.5 ** (4_096 / 2_000))
+    assert math.isfinite(log["updates"][0]["distill_term"])

@@ -143,8 +143,11 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         model = KickstartPPO.load(ckpt, env=venv, device="cpu", tensorboard_log=tensorboard)
         model.guide, model.update_log, curve = guide, saved["updates"], saved["curve"]
     else:
+        # The preset's PPO values, but plain Gaussian exploration: a gSDE student has no artifact form, and
+        # --init students from distill are plain Gaussian policies.
+        ppo_kwargs = {k: v for k, v in preset.ppo_kwargs().items() if k not in ("use_sde", "sde_sample_freq")}
         model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO, guide=guide,
-                             tensorboard_log=tensorboard, **preset.ppo_kwargs())  # type: ignore[assignment]  # fmt: skip
+                             tensorboard_log=tensorboard, **ppo_kwargs)  # type: ignore[assignment]  # fmt: skip
         if config.init:
             load_init(model, Path(config.init), config.env_id)
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)

@@ -1,0 +1,182 @@
+"""Kickstarting against PPO from scratch and distillation alone -> results/kickstart.{json,md} + one PNG per case.
+
+Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation episodes per run:
+- imperfect: LunarLander-v3 with a teacher stopped early (``--early-steps`` of the preset's PPO);
+- windy: the full LunarLander-v3 teacher on LunarLander-v3 with wind 15 and turbulence 1.5;
+- HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
+- Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch.
+PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
+Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
+so the script can be stopped and started again. Teachers: runs/bench-rl/<env>/teacher.zip. Run, e.g.:
+    .venv/bin/python scripts/bench_kickstart.py --cases imperfect windy --schedules adaptive:1 exp:1,100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rl_distill.distill.loop import DistillConfig
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.experiments.pipeline import run_distill
+from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
+from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.sb3.envs import join_env
+from rl_distill.sb3.policies import load_policy
+from rl_distill.sb3.presets import preset_for
+from rl_distill.sb3.training import train_ppo
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS, RUNS = ROOT / "results", ROOT / "runs"
+WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
+CASES: dict[str, dict[str, Any]] = {
+    "imperfect": {"env": "LunarLander-v3", "teacher": "LunarLander-v3-early", "budget": 1_000_000, "init": False},
+    "windy": {"env": WINDY, "teacher": "LunarLander-v3", "budget": 1_000_000, "init": False},
+    "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "HalfCheetah-v5", "budget": 300_000, "init": True},
+    "Hopper-v5": {"env": "Hopper-v5", "teacher": "Hopper-v5", "budget": 300_000, "init": True},
+    "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "Pendulum-v1", "budget": 100_000, "init": False},
+}
+
+
+def finished(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int,
+             early_steps: int) -> dict[str, Any]:  # fmt: skip
+    env, hidden, work = case["env"], (16, 16), RUNS / "bench-kickstart" / name
+    teacher_path = RUNS / "bench-rl" / case["teacher"] / "teacher.zip"
+    if not teacher_path.exists() and case["teacher"].endswith("-early"):
+        train_ppo("LunarLander-v3", out=teacher_path.parent, timesteps=early_steps, progress_bar=False)
+    teacher = load_policy(teacher_path, env)
+    full = load_policy(RUNS / "bench-rl" / "LunarLander-v3" / "teacher.zip", env) if name == "imperfect" else teacher
+    reference = {"teacher": evaluate(teacher, env, episodes=episodes).mean_return,
+                 "full_teacher": evaluate(full, env, episodes=episodes).mean_return,
+                 "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
+    runs = []
+    for seed in range(seeds):
+        folder = work / f"scratch-{seed}"
+        if not finished(folder / "scratch.json"):
+            train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
+                      eval_every=case["budget"] // 20, eval_episodes=5, progress_bar=False)  # fmt: skip
+        log = finished(folder / "scratch.json")
+        runs.append({"method": "scratch", "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
+                     "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
+                     "wall_seconds": log["wall_seconds"]})  # fmt: skip
+        folder = work / f"distill-{seed}"
+        if not finished(folder / "student.json"):
+            config = DistillConfig(env, student_hidden=hidden, steps=preset_for(env).distill_steps, collect="dagger",
+                                   seed=seed)  # fmt: skip
+            run_distill(config, teacher_path, folder, progress_bar=False)
+        log = finished(folder / "student.json")
+        distilled = folder / "student.zip"
+        runs.append({"method": "distill", "seed": seed, "path": str(distilled), "steps": log["config"]["steps"],
+                     "curve_steps": [r["env_steps"] for r in log["rounds"]],
+                     "curve_returns": [r["eval_mean_return"] for r in log["rounds"]],
+                     "wall_seconds": log["wall_seconds"]})  # fmt: skip
+        for schedule in schedules:
+            folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}-{seed}"
+            if not finished(folder / "student.json"):
+                config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
+                                         seed=seed, eval_every=case["budget"] // 20,
+                                         init=str(distilled) if case["init"] else None)  # fmt: skip
+                run_kickstart(config, teacher_path, folder, progress_bar=False)
+            log = finished(folder / "student.json")
+            runs.append({"method": f"kickstart {schedule}", "seed": seed, "path": str(folder / "student.zip"),
+                         "steps": case["budget"], "curve_steps": log["curve_steps"],
+                         "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
+                         "steps_per_second": log["steps_per_second"]})  # fmt: skip
+    for run in runs:
+        result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
+        run.update(mean_return=result.mean_return, ci95=list(result.ci95))
+    return {"env": env, "teacher": str(teacher_path), "budget": case["budget"], "episodes": episodes, **reference,
+            "runs": runs}
+
+
+def steps_to(run: dict[str, Any], target: float) -> int | None:
+    return next((s for s, r in zip(run["curve_steps"], run["curve_returns"], strict=True)
+                 if r is not None and r >= target), None)  # fmt: skip
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students, mean ± std over seeds of each "
+             "run's mean evaluation return; score = (return − random) / (full teacher − random).", ""]  # fmt: skip
+    for name, case in report.items():
+        span = case["full_teacher"] - case["random"]
+        target = case["random"] + 0.9 * span
+        lines += [f"### {name}: {case['env']}", "",
+                  f"Teacher {case['teacher']:.1f} (full teacher {case['full_teacher']:.1f}), random "
+                  f"{case['random']:.1f}; budget {case['budget']:,} env steps for scratch and kickstart; "
+                  f"{case['episodes']} episodes per run.", "",
+                  "| method | seeds | mean return | score | steps to score 0.9 (median) | wall s |",
+                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for method in dict.fromkeys(r["method"] for r in case["runs"]):
+            runs = [r for r in case["runs"] if r["method"] == method]
+            returns = [r["mean_return"] for r in runs]
+            sd = statistics.stdev(returns) if len(returns) > 1 else 0.0
+            reach = [steps_to(r, target) for r in runs]
+            reached = [s for s in reach if s is not None]
+            when = f"{statistics.median(reached):,.0f} ({len(reached)}/{len(runs)})" if reached else "not reached"
+            lines.append(f"| {method} | {len(runs)} | {statistics.fmean(returns):.1f} ± {sd:.1f} | "
+                         f"{(statistics.fmean(returns) - case['random']) / span:.3f} | {when} | "
+                         f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(name: str, case: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for method in dict.fromkeys(r["method"] for r in case["runs"]):
+        runs = [r for r in case["runs"] if r["method"] == method]
+        grid = np.asarray(runs[0]["curve_steps"], dtype=float)
+        curves = np.asarray([np.interp(grid, r["curve_steps"], [np.nan if v is None else v for v in r["curve_returns"]])
+                             for r in runs])  # fmt: skip
+        mean, sd = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        ax.plot(grid, mean, label=method)
+        ax.fill_between(grid, mean - sd, mean + sd, alpha=0.2)
+    ax.axhline(case["teacher"], color="black", linestyle="--", label="teacher")
+    if case["full_teacher"] != case["teacher"]:
+        ax.axhline(case["full_teacher"], color="black", linestyle=":", label="full teacher")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("greedy evaluation return")
+    ax.set_title(f"{name}: 16x16 student")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--schedules", nargs="+", default=["adaptive:1"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--early-steps", type=int, default=150_000, help="the imperfect teacher's PPO steps")
+    parser.add_argument("--budget", type=int, default=None, help="override every case's env-step budget (smoke runs)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    path = RESULTS / "kickstart.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    for name in args.cases:
+        case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
+        report[name] = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
+        atomic_write_json(path, report)
+        atomic_write_text(RESULTS / "kickstart.md", markdown(report))
+        plot(name, report[name], RESULTS / f"kickstart-{name}.png")
+        print(markdown({name: report[name]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
