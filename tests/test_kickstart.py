@@ -209,3 +209,31 @@ def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path
     log = json.loads((tmp_path / "student.json").read_text())
     assert log["updates"][0]["lambda"] == pytest.approx(0.5 ** (4_096 / 2_000))
     assert math.isfinite(log["updates"][0]["distill_term"])
+
+
+@pytest.mark.parametrize("command", ["teacher", "distill", "evaluate", "compare", "sweep"])
+def test_every_command_passes_env_kwargs_to_the_env(command: str, cartpole_teacher: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    if "RlDistillTest/Recorder-v0" not in gym.registry:
+        gym.register("RlDistillTest/Recorder-v0", entry_point=Recorder, max_episode_steps=10)
+    RECORDED.clear()
+    task = ["--env", "RlDistillTest/Recorder-v0", "--env-kwargs", '{"level": 7}']
+    teacher, out = str(cartpole_teacher), str(tmp_path / "out")
+    argv = {
+        "teacher": ["teacher", *task, "--timesteps", "256", "--out", out],
+        "distill": ["distill", "--teacher", teacher, *task, "--steps", "256", "--steps-per-round", "256",
+                    "--eval-episodes", "0", "--out", out],
+        "evaluate": ["evaluate", teacher, *task, "--episodes", "2"],
+        "compare": ["compare", "--teacher", teacher, "--students", teacher, *task, "--episodes", "2"],
+        "sweep": ["sweep", "--teacher", teacher, *task, "--student-hidden", "2", "--collect", "teacher", "--seeds", "1",
+                  "--steps", "256", "--episodes", "2", "--workers", "1", "--out", out],
+    }[command]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    assert RECORDED and all(r == {"level": 7} for r in RECORDED)
+    if command == "distill":
+        from rl_distill.artifacts.student import load_student
+
+        header = load_student(tmp_path / "out" / "student.safetensors").header
+        assert header["env_kwargs"] == {"level": 7} and header["env_id"].endswith('{"level": 7}')
+    if command == "teacher":
+        assert json.loads((tmp_path / "out" / "teacher.json").read_text())["env_id"].endswith('{"level": 7}')
