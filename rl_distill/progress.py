@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import time
 
-from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
 
@@ -47,29 +46,3 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-class ProgressCallback(BaseCallback):
-    """SB3 training progress through :class:`Progress` (instead of SB3's rich bar), with the mean episode return."""
-
-    def __init__(self, total: int, desc: str, enabled: bool = True) -> None:
-        super().__init__()
-        self.total, self.desc, self.enabled = total, desc, enabled
-        self.progress: Progress | None = None
-        self.seen = 0
-
-    def _on_training_start(self) -> None:
-        self.seen = self.model.num_timesteps
-        self.progress = Progress(self.total, self.desc, initial=self.seen, enabled=self.enabled)
-
-    def _on_step(self) -> bool:
-        assert self.progress is not None
-        episodes = self.model.ep_info_buffer
-        status = {"episodic_return": f"{sum(e['r'] for e in episodes) / len(episodes):.1f}"} if episodes else {}
-        self.progress.update(self.num_timesteps - self.seen, **status)
-        self.seen = self.num_timesteps
-        return True
-
-    def _on_training_end(self) -> None:
-        if self.progress is not None:
-            self.progress.close()

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
-from tqdm import tqdm
 
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import check_lam, check_temperature, kd_loss
+from rl_distill.progress import Progress
 from supervised.data import MnistData, jitter, load_mnist
 from supervised.models import TEACHERS, count_params, student_mlp
 
@@ -109,10 +109,10 @@ def train_model(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
     start = time.perf_counter()
     model.train()
-    for epoch in range(epochs):
+    progress = Progress(epochs * steps_per_epoch, name, line_every=1 / epochs)  # a line per epoch in a log file
+    for _ in range(epochs):
         order = torch.randperm(len(images), generator=generator)
-        bar = tqdm(order.split(config.batch_size), desc=f"{name} {epoch + 1}/{epochs}", leave=False)
-        for batch in bar:
+        for batch in order.split(config.batch_size):
             logits = model(jitter(images[batch], max_shift, generator))
             if teacher_logits is None:
                 loss = F.cross_entropy(logits, labels[batch])
@@ -125,7 +125,8 @@ def train_model(
             loss.backward()
             optimizer.step()
             scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            progress.update(1, loss=f"{loss.item():.4f}")
+    progress.close()
     model.eval()
     return time.perf_counter() - start
 

@@ -25,11 +25,10 @@ from rl_distill.evaluation.evaluate import evaluate, evaluate_random, greedy_ret
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.kickstart.ppo import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode
-from rl_distill.progress import ProgressCallback
 from rl_distill.sb3.actor import Actor, check_supported_spaces
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
 from rl_distill.sb3.presets import preset_for
-from rl_distill.sb3.training import EveryNSteps
+from rl_distill.sb3.training import EveryNSteps, ProgressCallback
 
 KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
 

@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
-from rl_distill.progress import ProgressCallback
+from rl_distill.progress import Progress
 from rl_distill.sb3.envs import EVAL_SEED, load_vecnormalize, make_env
 from rl_distill.sb3.policies import VECNORMALIZE_NAME, policy_parameters
 from rl_distill.sb3.presets import TEACHER_NET, preset_for
@@ -122,6 +122,32 @@ def train_ppo(
     atomic_write_json(out / f"{name}.json", {**asdict(result), "preset": json.loads(json.dumps(
         preset.ppo, default=str)), "normalize": preset.normalize})  # fmt: skip
     return result
+
+
+class ProgressCallback(BaseCallback):
+    """SB3 training progress through :class:`Progress` (instead of SB3's rich bar), with the mean episode return."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True) -> None:
+        super().__init__()
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.progress: Progress | None = None
+        self.seen = 0
+
+    def _on_training_start(self) -> None:
+        self.seen = self.model.num_timesteps
+        self.progress = Progress(self.total, self.desc, initial=self.seen, enabled=self.enabled)
+
+    def _on_step(self) -> bool:
+        assert self.progress is not None
+        episodes = self.model.ep_info_buffer
+        status = {"episodic_return": f"{sum(e['r'] for e in episodes) / len(episodes):.1f}"} if episodes else {}
+        self.progress.update(self.num_timesteps - self.seen, **status)
+        self.seen = self.num_timesteps
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
 
 
 class EveryNSteps(BaseCallback):

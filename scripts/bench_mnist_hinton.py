@@ -1,0 +1,175 @@
+"""Hinton et al. 2015 §3 with our loss, and where soft targets help.
+
+--part hinton -> results/mnist-hinton.{json,md}: the hinton-mlp teacher (784-1200-1200-10, dropout) with
+  2-pixel jitter; the 800-800 student on labels, on the teacher's hard labels, and on soft targets at
+  T = 20 and at --best-t; one row per model, mean ± std over the seeds, beside the paper's figures.
+--part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
+  (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
+  labels; 2 seeds; a table and a heat map of the change in test errors.
+Every trained model's result (and each teacher's logits) is kept under runs/bench-mnist/<part>/, so a
+stopped run continues where it was. Run, e.g.:
+    .venv/bin/python scripts/bench_mnist_hinton.py --part grid --threads 2
+    .venv/bin/python scripts/bench_mnist_hinton.py --part hinton --teacher-epochs 60 --student-epochs 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
+from supervised.data import MnistData, load_mnist
+from supervised.models import TEACHERS, student_mlp
+from supervised.train import MnistConfig, predict_logits, report, train_model
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS, RUNS = ROOT / "results", ROOT / "runs" / "bench-mnist"
+PAPER = {"teacher": 67, "student-labels": 146, "student-soft-T20": 74}
+
+
+def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dict[str, Any], torch.Tensor]:
+    """Train (or reload) the teacher; its report and its logits on the training images."""
+    if (folder / "teacher.json").exists():
+        return json.loads((folder / "teacher.json").read_text()), torch.load(folder / "logits.pt")
+    torch.manual_seed(config.seed)
+    teacher = TEACHERS[config.teacher]()
+    seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
+                          max_shift=config.jitter)  # fmt: skip
+    logits = predict_logits(teacher, data.train_x)
+    atomic_write(folder / "logits.pt", lambda tmp: torch.save(logits, tmp))
+    result = asdict(report("teacher", teacher, data, seconds))
+    atomic_write_json(folder / "teacher.json", result)
+    return result, logits
+
+
+def student_run(path: Path, config: MnistConfig, data: MnistData, labels: torch.Tensor,
+                soft: torch.Tensor | None) -> dict[str, Any]:  # fmt: skip
+    """Train (or reload) one student from the seed's shared initialisation."""
+    if path.exists():
+        return json.loads(path.read_text())
+    torch.manual_seed(config.seed + 1)  # the same initialisation for every student of a seed
+    student = student_mlp(config.student_hidden)
+    seconds = train_model(student, data.train_x, labels, config, name=path.stem, epochs=config.student_epochs,
+                          teacher_logits=soft)  # fmt: skip
+    result = {**asdict(report(path.stem, student, data, seconds)), "temperature": config.temperature,
+              "lam": config.lam}  # fmt: skip
+    atomic_write_json(path, result)
+    return result
+
+
+def mean_sd(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.1f}"
+
+
+def hinton(args: argparse.Namespace, data: MnistData) -> None:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for seed in args.seeds:
+        config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, student_hidden=(800, 800),
+                             student_epochs=args.student_epochs, seed=seed, lam=args.lam)  # fmt: skip
+        folder = RUNS / "hinton" / f"seed-{seed}"
+        teacher, logits = teacher_run(folder, config, data)
+        rows.setdefault("teacher", []).append(teacher)
+        variants = {"student-labels": (data.train_y, None, config),
+                    "student-hard": (logits.argmax(dim=1), None, config),
+                    "student-soft-T20": (data.train_y, logits, replace(config, temperature=20.0)),
+                    f"student-soft-T{args.best_t:g}": (data.train_y, logits, replace(config, temperature=args.best_t))}
+        for name, (labels, soft, variant) in variants.items():
+            rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
+    table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
+             "lam": args.lam, "paper_errors": PAPER, "rows": rows}  # fmt: skip
+    atomic_write_json(RESULTS / "mnist-hinton.json", table)
+    labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
+    lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (dropout, 2-pixel jitter, "
+             f"{args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs, lam "
+             f"{args.lam} on labels); test errors, mean ± std over seeds {args.seeds}.", "",
+             "| model | params | test errors | × labels-only errors | paper's errors | train s |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name, runs in rows.items():
+        errors = [r["test_errors"] for r in runs]
+        ratio = "" if name == "teacher" else f"{statistics.fmean(errors) / labels_errors:.2f}"
+        lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {PAPER.get(name, '')} | "
+                     f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
+    atomic_write_text(RESULTS / "mnist-hinton.md", "\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)
+
+
+def grid(args: argparse.Namespace, data: MnistData) -> None:
+    temperatures, lams = [1.0, 2.5, 4.0, 8.0, 20.0], [0.1, 0.5]
+    cells: dict[str, list[float]] = {}
+    baseline: list[float] = []
+    for seed in args.seeds:
+        config = MnistConfig(seed=seed)
+        folder = RUNS / "grid" / f"seed-{seed}"
+        _, logits = teacher_run(folder, config, data)
+        baseline.append(student_run(folder / "student-labels.json", config, data, data.train_y, None)["test_errors"])
+        for t in temperatures:
+            for lam in lams:
+                run = student_run(folder / f"soft-T{t:g}-lam{lam:g}.json", replace(config, temperature=t, lam=lam),
+                                  data, data.train_y, logits)  # fmt: skip
+                cells.setdefault(f"{t:g},{lam:g}", []).append(run["test_errors"])
+    base = statistics.fmean(baseline)
+    atomic_write_json(RESULTS / "mnist-grid.json", {"seeds": args.seeds, "labels_only_errors": baseline,
+                                                     "soft_errors": cells})  # fmt: skip
+    lines = [f"Default student (784-50-10, cnn-wide teacher): test errors on soft targets by T and lam, mean over "
+             f"seeds {args.seeds}; labels only: {base:.1f}. Negative change = soft targets help.", "",
+             "| T | " + " | ".join(f"lam {lam:g}" for lam in lams) + " |", "|---:|" + "---:|" * len(lams)]  # fmt: skip
+    for t in temperatures:
+        values = [statistics.fmean(cells[f"{t:g},{lam:g}"]) for lam in lams]
+        lines.append(f"| {t:g} | " + " | ".join(f"{v:.1f} ({v - base:+.1f})" for v in values) + " |")
+    atomic_write_text(RESULTS / "mnist-grid.md", "\n".join(lines) + "\n")
+    heat_map(temperatures, lams, cells, base, RESULTS / "mnist-grid.png")
+    print("\n".join(lines), flush=True)
+
+
+def heat_map(temperatures: list[float], lams: list[float], cells: dict[str, list[float]], base: float,
+             path: Path) -> None:  # fmt: skip
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    change = np.array([[statistics.fmean(cells[f"{t:g},{lam:g}"]) - base for lam in lams] for t in temperatures])
+    limit = float(np.abs(change).max()) or 1.0
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    image = ax.imshow(change, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_xticks(range(len(lams)), [f"{lam:g}" for lam in lams])
+    ax.set_yticks(range(len(temperatures)), [f"{t:g}" for t in temperatures])
+    for i in range(len(temperatures)):
+        for j in range(len(lams)):
+            ax.text(j, i, f"{change[i, j]:+.0f}", ha="center", va="center", fontsize=9)
+    ax.set_xlabel("lam (weight of the label term)")
+    ax.set_ylabel("temperature T")
+    ax.set_title(f"test errors vs labels only ({base:.0f})")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="change in test errors (blue: fewer)")
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=("hinton", "grid"), required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0 1 2 (hinton), 0 1 (grid)")
+    parser.add_argument("--teacher-epochs", type=int, default=60)
+    parser.add_argument("--student-epochs", type=int, default=40)
+    parser.add_argument("--best-t", type=float, default=4.0, help="the second soft-target temperature (hinton)")
+    parser.add_argument("--lam", type=float, default=0.1, help="label weight of the soft-target students (hinton)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-subset", type=int, default=None, help="first N training images only (smoke runs)")
+    args = parser.parse_args()
+    args.seeds = args.seeds or ([0, 1, 2] if args.part == "hinton" else [0, 1])
+    torch.set_num_threads(args.threads)
+    data = load_mnist()
+    if args.train_subset:
+        data = data.subset_train(args.train_subset)
+    (hinton if args.part == "hinton" else grid)(args, data)
+
+
+if __name__ == "__main__":
+    main()
