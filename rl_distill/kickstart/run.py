@@ -130,7 +130,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     if preset.normalize:  # rewards scaled as the preset's PPO expects; observations stay the teacher's
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=preset.ppo.get("gamma", 0.99))
     guide = make_guide(config, schedule, teacher, venv.action_space)
-    identity = {**run_identity(config, teacher), "task": config.env_id}  # type: ignore[arg-type]
+    identity = run_identity(config, teacher)
     out.mkdir(parents=True, exist_ok=True)
     ckpt, ckpt_log = out / f"{name}.ckpt.zip", out / f"{name}.ckpt.json"
     curve: dict[str, list[float]] = {"steps": [], "returns": []}
@@ -151,9 +151,14 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
             load_init(model, Path(config.init), config.env_id)
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
 
+    eval_seconds = 0.0
+
     def record_curve() -> None:
+        nonlocal eval_seconds
+        started = time.perf_counter()
         curve["steps"].append(model.num_timesteps)
         curve["returns"].append(greedy_return(model))
+        eval_seconds += time.perf_counter() - started
 
     def save_checkpoint() -> None:
         atomic_write(ckpt, lambda tmp: model.save(tmp))
@@ -170,12 +175,12 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     except KeyboardInterrupt:
         save_checkpoint()
         raise
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - eval_seconds  # training alone, as for distill; evaluation apart
     model.rollout_buffer_class = RolloutBuffer  # the saved zip is a plain PPO model: PPO.load needs nothing of ours
     path = save_student_model(model, teacher, out, name=name, env_id=config.env_id,
                               settings={"kickstart": asdict(config)})  # fmt: skip
     atomic_write_json(out / f"{name}.json", {
-        "teacher": str(teacher_path), "config": asdict(config), "wall_seconds": seconds,
+        "teacher": str(teacher_path), "config": asdict(config), "wall_seconds": seconds, "eval_seconds": eval_seconds,
         "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9),
         "curve_steps": curve["steps"], "curve_returns": curve["returns"], "updates": model.update_log,
     })  # fmt: skip
