@@ -166,9 +166,9 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
 
     callbacks = [ProgressCallback(config.timesteps, "kickstart", enabled=progress_bar),
                  EveryNSteps(config.eval_every, record_curve), EveryNSteps(config.checkpoint_every, save_checkpoint)]
+    start, start_steps = time.perf_counter(), model.num_timesteps
     if not curve["steps"]:
         record_curve()  # where the student starts: fresh, or --init's weights
-    start, start_steps = time.perf_counter(), model.num_timesteps
     try:
         model.learn(total_timesteps=max(config.timesteps - model.num_timesteps, 0), callback=callbacks,
                     reset_num_timesteps=False, tb_log_name="kickstart")  # fmt: skip
