@@ -30,7 +30,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
 from rl_distill.errors import InputError
-from rl_distill.losses import ActionBounds, PolicyLossName, policy_divergence
+from rl_distill.losses import ActionBounds, ActionDistribution, Categorical, PolicyLossName, policy_divergence
 from rl_distill.sb3.actor import Actor, decode_rows
 
 DistillTerm = Literal["kl", "ppd"]
@@ -99,15 +99,20 @@ class Guide:
                    clip_range: float) -> torch.Tensor:  # fmt: skip
         """The minibatch's distillation term D (before λ), with gradients for the student only."""
         student = Actor(policy)
-        per_state = policy_divergence(decode_rows(teacher_rows, student.discrete),
-                                      decode_rows(student.raw_rows(samples.observations), student.discrete),
-                                      loss=self.loss, temperature=self.temperature, bounds=self.bounds)  # fmt: skip
+        current = decode_rows(student.raw_rows(samples.observations), student.discrete)
+        per_state = policy_divergence(decode_rows(teacher_rows, student.discrete), current, loss=self.loss,
+                                      temperature=self.temperature, bounds=self.bounds)  # fmt: skip
         if self.term == "ppd":
-            actions = samples.actions.long().flatten() if student.discrete else samples.actions
-            _, log_prob, _ = policy.evaluate_actions(samples.observations, actions)
-            ratio = torch.exp(log_prob - samples.old_log_prob)
+            ratio = torch.exp(log_prob(current, samples.actions) - samples.old_log_prob)
             per_state = torch.clamp(ratio, min=1.0 - clip_range) * per_state
         return per_state.mean()
+
+
+def log_prob(dist: ActionDistribution, actions: torch.Tensor) -> torch.Tensor:
+    """log pi(a | s) of the rollout's actions, as SB3's (unsquashed) PPO policy computes it."""
+    if isinstance(dist, Categorical):
+        return torch.log_softmax(dist.logits, dim=-1).gather(-1, actions.long().reshape(-1, 1)).squeeze(-1)
+    return torch.distributions.Normal(dist.mean, dist.log_std.exp()).log_prob(actions).sum(dim=-1)
 
 
 class TeacherRolloutBuffer(RolloutBuffer):

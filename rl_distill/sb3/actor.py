@@ -75,7 +75,9 @@ class Actor:
         For a squashed policy the mean is the rescaled tanh of the Gaussian mean (the greedy action
         ``predict`` returns) and the std its first-order image through the same map.
         """
-        raw = self.raw_rows(obs)
+        return self.in_env_units(self.raw_rows(obs))
+
+    def in_env_units(self, raw: Tensor) -> Tensor:
         if self.discrete or not self.squash:
             return raw
         mean, log_std = raw.chunk(2, dim=-1)
@@ -110,8 +112,9 @@ class Actor:
             if self.sde_sample_freq > 0 and self.calls % self.sde_sample_freq == 0 and self.calls:
                 self.policy.reset_noise(self.n_envs)
             self.calls += 1
-            actions = self.policy.get_distribution(obs).get_actions(deterministic=False)
-            return self.rows(obs), self.to_env(actions)
+            dist = self.policy.get_distribution(obs)  # one pass gives both the rows and the noisy actions
+            raw = torch.cat([dist.distribution.mean, dist.distribution.stddev.log()], dim=-1)
+            return self.in_env_units(raw), self.to_env(dist.get_actions(deterministic=False))
         raw = self.raw_rows(obs)  # SB3 squashes only gSDE policies, so these rows are already in env units
         if self.discrete:
             actions = torch.multinomial(torch.softmax(raw, dim=-1), 1, generator=generator).squeeze(-1)
