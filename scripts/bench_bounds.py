@@ -128,14 +128,17 @@ def main() -> None:
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-bounds" / env_id, steps=args.steps, episodes=args.episodes,
                       bounds=args.modes, workers=args.workers)  # fmt: skip
-        previous = report.get(env_id, {}).get("rows", [])
-        fresh = {(r["collect"], r["hidden"], r["bounds"], r["seed"]) for r in table["rows"]}
-        kept = [r for r in previous if (r["collect"], r["hidden"], r["bounds"], r["seed"]) not in fresh
-                and previous and report[env_id]["teacher_path"] == str(teacher)]  # fmt: skip
-        report[env_id] = {"teacher_path": str(teacher), "teacher_return": table["teacher"]["mean_return"],
-                          "episodes": args.episodes, "steps": table["rows"][0]["env_steps"],
-                          "random_return": table["random_mean_return"],
-                          "out_of_bounds": out_of_bounds(teacher, env_id), "rows": kept + table["rows"]}  # fmt: skip
+        earlier = report.get(env_id, {})  # rows of other widths or schemes, run before against the same teacher
+        key = lambda r: (r["collect"], r["hidden"], r["bounds"], r["seed"])  # noqa: E731
+        fresh = {key(r) for r in table["rows"]}
+        same_teacher = earlier.get("teacher_path") == str(teacher)
+        kept = [r for r in earlier.get("rows", []) if same_teacher and key(r) not in fresh]
+        entry = {"teacher_path": str(teacher), "teacher_return": table["teacher"]["mean_return"],
+                 "episodes": args.episodes, "steps": table["rows"][0]["env_steps"],
+                 "random_return": table["random_mean_return"],
+                 "out_of_bounds": out_of_bounds(teacher, env_id), "rows": kept + table["rows"]}  # fmt: skip
+        report = json.loads(path.read_text()) if path.exists() else {}  # another env's run may have written since
+        report[env_id] = entry
         atomic_write_json(path, report)
         atomic_write_text(RESULTS / "bound-aware.md", markdown(report))
         plot(report, RESULTS / "bound-aware.png")
