@@ -59,11 +59,12 @@ def add_distill_flags(p: argparse.ArgumentParser) -> None:
                    help="forward-kl = KL(teacher||student), reverse-kl, or mse on distribution parameters "
                    f"(default {d.loss})")
     p.add_argument("--bounds", choices=BOUND_MODES, default=d.bounds,
-                   help="Box actions (the env clips them to its bounds): censored = KL between the clipped "
-                   "Gaussians, with the mass on each bound; one-sided = clamp the teacher's mean to the bounds and "
-                   "never pull the student back from beyond a bound the teacher is also past; clamp = clamp the "
-                   "teacher's mean, then plain KL; ignore = plain KL on raw means (the loss before bound-aware "
-                   f"targets). Where nothing is clipped (very wide bounds) all four are the same (default {d.bounds})")
+                   help="Box actions (the env clips them to its bounds): one-sided = the teacher's mean clamped to "
+                   "the bounds, and a student past a bound the teacher is also past is not pulled back (any value "
+                   "there acts the same); censored = KL between the clipped Gaussians, with the mass on each bound; "
+                   "clamp = the teacher's mean clamped, then plain KL; ignore = plain KL on raw means (the loss "
+                   "before bound-aware targets). Where nothing is clipped all four are the same. One-sided is the "
+                   f"default: results/bound-aware.md (default {d.bounds})")
     p.add_argument("--n-envs", type=positive_int, default=d.n_envs, help=f"parallel envs (default {d.n_envs})")
     p.add_argument("--steps-per-round", type=positive_int, default=d.steps_per_round,
                    help="env steps collected between training rounds, at least --n-envs; rounds end on whole "

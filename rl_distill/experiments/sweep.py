@@ -43,8 +43,7 @@ class SweepRun:
     @property
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
-        default = self.collect in ("scratch", "kickstart") or self.bounds == DEFAULT_BOUND_MODE
-        variant = "" if default else f"-{self.bounds}"
+        variant = "" if self.collect in ("scratch", "kickstart") else f"-{self.bounds}"
         return f"{self.collect}{variant}-{hidden}-{self.seed}"
 
 
