@@ -21,8 +21,8 @@ POLICY_LOSSES: tuple[str, ...] = ("forward-kl", "reverse-kl", "mse")
 BoundMode = Literal["one-sided", "censored", "clamp", "ignore"]
 BOUND_MODES: tuple[str, ...] = ("one-sided", "censored", "clamp", "ignore")
 DEFAULT_BOUND_MODE: BoundMode = "one-sided"
-"""Chosen by scripts/bench_bounds.py (results/bound-aware.md): the only mode whose Hopper-v5 16x16 and
-Walker2d-v5 32x32 (plain SB3 teacher) students stayed at score >= 0.95 on every seed."""
+"""Chosen by scripts/bench_bounds.py (results/bound-aware.md): the only mode whose DAgger-driven Hopper-v5
+16x16 and Walker2d-v5 32x32 (plain SB3 teacher) students stayed at score >= 0.95 on every seed."""
 
 
 @dataclass(frozen=True)
