@@ -74,10 +74,15 @@ def categorical_kl(target_logits: Tensor, student_logits: Tensor, temperature: f
 
     Both sides go through log-softmax, so logits of any magnitude give a finite result.
     """
+    return categorical_kl_per_sample(target_logits, student_logits, temperature).mean()
+
+
+def categorical_kl_per_sample(target_logits: Tensor, student_logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """KL(softmax(target/T) || softmax(student/T)) for each row."""
     check_temperature(temperature)
     log_p = F.log_softmax(target_logits / temperature, dim=-1)
     log_q = F.log_softmax(student_logits / temperature, dim=-1)
-    return F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)
+    return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(dim=-1)
 
 
 def _gaussian_kl_per_dim(mean_gap: Tensor, p_log_std: Tensor, q_log_std: Tensor) -> Tensor:
@@ -241,8 +246,7 @@ def policy_divergence(
         if loss == "mse":
             return ((student.logits - target) ** 2).mean(dim=-1)
         p, q = (student.logits, target) if loss == "reverse-kl" else (target, student.logits)
-        log_p, log_q = F.log_softmax(p, dim=-1), F.log_softmax(q, dim=-1)
-        return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(dim=-1)
+        return categorical_kl_per_sample(p, q)
     if isinstance(teacher, DiagGaussian) and isinstance(student, DiagGaussian):
         target = DiagGaussian(teacher.mean.detach(), teacher.log_std.detach())
         if loss == "mse":

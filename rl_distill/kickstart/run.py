@@ -24,7 +24,7 @@ from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, greedy_return_of
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.kickstart.ppo import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
-from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode
+from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode, check_temperature
 from rl_distill.sb3.actor import Actor, check_supported_spaces
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
 from rl_distill.sb3.presets import preset_for
@@ -74,8 +74,10 @@ class KickstartConfig:
             raise InputError(f"--kl must be forward or reverse, got {self.kl!r}")
         if self.bounds not in BOUND_MODES:
             raise InputError(f"--bounds must be one of {', '.join(BOUND_MODES)}, got {self.bounds!r}")
-        if not self.temperature > 0:
-            raise InputError(f"--temperature must be positive, got {self.temperature}")
+        try:
+            check_temperature(self.temperature)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         return LambdaSchedule.parse(self.schedule)
 
     def identity(self) -> dict[str, Any]:
