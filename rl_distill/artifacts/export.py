@@ -70,7 +70,7 @@ class ParityReport:
 def sb3_predict(student: Student) -> Callable[[np.ndarray], np.ndarray] | None:
     """The SB3 student's own greedy ``predict`` on raw observations, if its ``.zip`` lies beside the artifact."""
     zip_path = student.path.with_suffix(".zip")
-    if not zip_path.is_file() or not student.header.get("env_id"):
+    if not zip_path.is_file() or not student.header.get("env_id") or "name" in student.header:  # name: a task's
         return None
     from rl_distill.sb3.policies import load_policy
 
@@ -109,10 +109,25 @@ def check_parity(student: Student, run: Any, path: Path) -> ParityReport:
     return report
 
 
-def export_student(student_path: Path, fmt: str, out: Path) -> ParityReport:
+def export_student(student_path: Path, fmt: str, out: Path, *, task: str | None = None) -> ParityReport:
+    """Export a student (or one task of a multi-task student) to ``out`` and check the graph's parity."""
     if fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    student = load_student(student_path)
+    return export_one(load_student(student_path).for_task(task), fmt, out)
+
+
+def export_each(student_path: Path, fmt: str, out: Path, *, task: str | None = None) -> list[tuple[Path, ParityReport]]:
+    """What ``rl-distill export`` writes: ``out``, or for a multi-task student without ``task`` one graph per
+    task, ``<stem>-task<K><suffix>``."""
+    tasks = load_student(student_path).tasks
+    if task is not None or not tasks:
+        return [(out, export_student(student_path, fmt, out, task=task))]
+    paths = [out.with_name(f"{out.stem}-task{k}{out.suffix}") for k in range(len(tasks))]
+    return [(path, export_student(student_path, fmt, path, task=str(k))) for k, path in enumerate(paths)]
+
+
+def export_one(student: Student, fmt: str, out: Path) -> ParityReport:
+    """Export one (single-task view of a) student and check the graph's parity with it."""
     graph = ExportedGraph(student.net).eval()
     example = torch.from_numpy(parity_observations(student, n=2))
     if fmt == "onnx":

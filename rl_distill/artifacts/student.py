@@ -8,7 +8,7 @@ provenance (teacher, distillation settings). Loading needs neither SB3 nor the t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,22 @@ def observation_shape(space: dict[str, Any]) -> tuple[int, ...]:
     return () if space["type"] == "Discrete" else tuple(space["shape"])
 
 
+@dataclass
+class SharedLayers:
+    """The trainable parts of a student net; a multi-task student hands the same objects to several tasks."""
+
+    policy_net: nn.Sequential
+    action_net: nn.Linear
+    log_std: nn.Parameter | None
+    task_code: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+    """Appended to the (normalised) observation: the task's one-hot code, or empty."""
+
+
 class StudentNet(nn.Module):
     """Raw observation -> action, with normalisation (or one-hot coding of a Discrete observation)
     and, for Box actions, clipping inside the graph."""
 
-    def __init__(self, header: dict[str, Any]) -> None:
+    def __init__(self, header: dict[str, Any], *, shared: SharedLayers | None = None) -> None:
         super().__init__()
         obs, act, arch = header["observation_space"], header["action_space"], header["architecture"]
         self.discrete = act["type"] == "Discrete"
@@ -50,15 +61,21 @@ class StudentNet(nn.Module):
         self.clip_obs = float(norm["clip"]) if norm else float("inf")
         self.epsilon = float(norm["epsilon"]) if norm else 0.0
         self.normalize = norm is not None
-        layers: list[nn.Module] = []
-        width = obs_dim
-        for size in arch["hidden"]:
-            layers += [nn.Linear(width, size), ACTIVATIONS[arch["activation"]]()]
-            width = size
-        self.policy_net = nn.Sequential(*layers)
-        self.action_net = nn.Linear(width, act["n"] if self.discrete else int(np.prod(act["shape"])))
+        action_dim = act["n"] if self.discrete else int(np.prod(act["shape"]))
+        if shared is None:
+            layers: list[nn.Module] = []
+            width = obs_dim
+            for size in arch["hidden"]:
+                layers += [nn.Linear(width, size), ACTIVATIONS[arch["activation"]]()]
+                width = size
+            shared = SharedLayers(nn.Sequential(*layers), nn.Linear(width, action_dim),
+                                  None if self.discrete else nn.Parameter(torch.zeros(action_dim)))  # fmt: skip
+        # A multi-task student's task nets share these modules (artifacts/multitask.py)
+        self.policy_net, self.action_net = shared.policy_net, shared.action_net
+        self.register_buffer("task_code", shared.task_code, persistent=False)
+        self.has_task_code = shared.task_code.numel() > 0
         if not self.discrete:
-            self.log_std = nn.Parameter(torch.zeros(int(np.prod(act["shape"]))))
+            self.log_std = shared.log_std
             self.register_buffer("low", torch.tensor(act["low"], dtype=torch.float32))
             self.register_buffer("high", torch.tensor(act["high"], dtype=torch.float32))
 
@@ -70,6 +87,8 @@ class StudentNet(nn.Module):
         if self.normalize:
             x = torch.clamp((x - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), -self.clip_obs,
                             self.clip_obs)  # fmt: skip
+        if self.has_task_code:  # a multi-task student told which task it acts in
+            x = torch.cat([x, self.task_code.expand(x.shape[0], -1)], dim=1)
         return self.action_net(self.policy_net(x))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -111,20 +130,47 @@ def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: 
     net.action_net.load_state_dict(policy.action_net.state_dict())
     if not net.discrete:
         net.log_std.data.copy_(policy.log_std.detach())
+    return save_artifact(net, header, path)
+
+
+def save_artifact(net: nn.Module, header: dict[str, Any], path: Path) -> Path:
+    """Write a student net's weights with its header, atomically."""
     tensors = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
-    metadata = {METADATA_KEY: json.dumps(header)}
+    metadata = {METADATA_KEY: json.dumps({"format_version": FORMAT_VERSION, **header})}
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 @dataclass
 class Student:
-    """A loaded student: ``act`` takes raw numpy observations (one or a batch) and returns actions."""
+    """A loaded student: ``act`` takes raw numpy observations (one or a batch) and returns actions.
 
-    net: StudentNet
+    A multi-task student (``header["tasks"]``) acts in the task ``task`` names (see :meth:`for_task`).
+    """
+
+    net: Any
+    """A :class:`StudentNet`, or for a multi-task student an ``artifacts.multitask.MultiTaskNet``."""
     header: dict[str, Any]
     path: Path
 
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    @property
+    def tasks(self) -> list[str]:
+        return [t["name"] for t in self.header.get("tasks", [])]
+
+    def for_task(self, task: str | None) -> Student:
+        """One task's single-task view (by name, env id if unique, or index); a single-task student is its own."""
+        if not self.tasks:
+            if task is not None and task not in (self.header.get("env_id"), "0"):
+                raise InputError(f"{self.path} is a single-task student ({self.header.get('env_id')}); "
+                                 f"it has no task {task!r}")  # fmt: skip
+            return self
+        from rl_distill.artifacts.multitask import task_index
+
+        index = task_index(self.tasks, task, str(self.path))
+        return Student(net=self.net.task_nets[index], header=self.header["tasks"][index], path=self.path)
+
+    def act(self, obs: np.ndarray, deterministic: bool = True, task: str | None = None) -> np.ndarray:
+        if self.tasks or task is not None:
+            return self.for_task(task).act(obs, deterministic)
         obs = np.asarray(obs, dtype=np.float32)
         shape = observation_shape(self.header["observation_space"])
         single = obs.shape == shape
@@ -167,7 +213,12 @@ def load_student(path: str | Path) -> Student:
         header = json.loads(metadata[METADATA_KEY])
         if header.get("format_version") != FORMAT_VERSION:
             raise InputError(f"{path}: unsupported student format version {header.get('format_version')}")
-        net = StudentNet(header)
+        if "tasks" in header:
+            from rl_distill.artifacts.multitask import MultiTaskNet
+
+            net = MultiTaskNet(header)
+        else:
+            net = StudentNet(header)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise

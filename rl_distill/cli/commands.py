@@ -24,8 +24,8 @@ from rl_distill.sb3.envs import check_env_id, join_env
 ENV_HELP = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
 
 
-def add_env(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help=ENV_HELP)
+def add_env(p: argparse.ArgumentParser, *, required: bool = True, help: str = ENV_HELP) -> None:
+    p.add_argument("--env", required=required, help=help)
     p.add_argument("--env-kwargs", type=json_object, default=None, metavar="JSON",
                    help="keyword arguments for gymnasium.make, e.g. '{\"enable_wind\": true, \"wind_power\": 15}': a "
                    "changed task (recorded in every output as ENV:JSON)")
@@ -44,12 +44,14 @@ def add_common(p: argparse.ArgumentParser, *, seed: bool = True) -> None:
                    help="torch threads (default 1: with small networks, 1 thread per process is fastest)")
 
 
-def add_distill_flags(p: argparse.ArgumentParser) -> None:
+def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) -> None:
     d = DistillConfig(env_id="")
     p.add_argument("--student-hidden", type=hidden_sizes, default=None,
-                   help="student hidden sizes, e.g. 32,32 (default: the preset's, 16,16)")
+                   help="student hidden sizes, e.g. 32,32 (default: " + ("64,64, shared by all tasks)" if multitask
+                   else "the preset's, 16,16)"))  # fmt: skip
     p.add_argument("--steps", type=positive_int, default=None,
-                   help="environment steps to collect and label, exactly (default: the preset's)")
+                   help="environment steps to collect and label, exactly (default: the preset's" + (
+                       "; over all tasks, split evenly: default the sum of their presets')" if multitask else ")"))
     p.add_argument("--collect", choices=COLLECT_SCHEMES, default=d.collect,
                    help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
                    f"(teacher with probability decay**round) (default {d.collect})")
@@ -65,12 +67,14 @@ def add_distill_flags(p: argparse.ArgumentParser) -> None:
                    "clamp = the teacher's mean clamped, then plain KL; ignore = plain KL on raw means (the loss "
                    "before bound-aware targets). Where nothing is clipped all four are the same. One-sided is the "
                    f"default: results/bound-aware.md (default {d.bounds})")
-    p.add_argument("--n-envs", type=positive_int, default=d.n_envs, help=f"parallel envs (default {d.n_envs})")
+    each, over = (" per task", " over all tasks (an equal share each)") if multitask else ("", "")
+    p.add_argument("--n-envs", type=positive_int, default=d.n_envs,
+                   help=f"parallel envs{each} (default {d.n_envs})")
     p.add_argument("--steps-per-round", type=positive_int, default=d.steps_per_round,
-                   help="env steps collected between training rounds, at least --n-envs; rounds end on whole "
-                   f"vector steps (default {d.steps_per_round})")
+                   help=f"env steps collected between training rounds{over}, at least --n-envs{each}; rounds end on "
+                   f"whole vector steps (default {d.steps_per_round})")  # fmt: skip
     p.add_argument("--buffer-size", type=positive_int, default=d.buffer_size,
-                   help=f"most states kept, oldest dropped first (default {d.buffer_size})")
+                   help=f"most states kept{each}, oldest dropped first (default {d.buffer_size})")
     p.add_argument("--updates-per-round", type=positive_int, default=d.updates_per_round,
                    help=f"minibatch gradient steps per round (default {d.updates_per_round})")
     p.add_argument("--eval-episodes", type=non_negative_int, default=d.eval_episodes,
@@ -124,12 +128,20 @@ def run_distill_command(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from rl_distill.evaluation.evaluate import evaluate, load_agent
 
-    check_env_id(args.env)
     set_threads(args.threads)
     if args.path.suffix == ".onnx" and not args.deterministic:
         raise InputError(f"{args.path}: an ONNX export holds the greedy policy only; evaluate the student's "
                          ".safetensors or .zip for sampled actions")  # fmt: skip
-    policy = load_agent(args.path, args.env, vecnormalize=args.vecnormalize)
+    if args.task is not None and args.path.suffix != ".safetensors":
+        raise InputError(f"{args.path}: --task selects a task of a multi-task student (.safetensors)")
+    if args.env is None:
+        if args.path.suffix != ".safetensors":
+            raise InputError(f"{args.path}: --env is required for .zip and .onnx models")
+        from rl_distill.artifacts.student import load_student
+
+        args.env = load_student(args.path).for_task(args.task).header.get("env_id")
+    check_env_id(args.env)
+    policy = load_agent(args.path, args.env, vecnormalize=args.vecnormalize, task=args.task)
     result = evaluate(policy, args.env, episodes=args.episodes, deterministic=args.deterministic)
     if args.json:
         print(json.dumps(asdict(result)))
@@ -167,12 +179,12 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from rl_distill.artifacts.export import export_student
+    from rl_distill.artifacts.export import export_each
 
     set_threads(args.threads)
-    report = export_student(args.student, args.format, args.out)
-    print(f"wrote {args.out}; parity on {report.samples} observations: max abs diff {report.max_abs_diff:.2e}, "
-          f"identical actions: {report.identical_actions}")
+    for path, report in export_each(args.student, args.format, args.out, task=args.task):
+        print(f"wrote {path}; parity on {report.samples} observations: max abs diff {report.max_abs_diff:.2e}, "
+              f"identical actions: {report.identical_actions}")
     return 0
 
 
@@ -227,7 +239,11 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate", help="episode returns of a teacher or student on fixed evaluation seeds")
     p.add_argument("path", type=Path, help="model: SB3 .zip, student .safetensors, or exported .onnx")
-    add_env(p)
+    add_env(p, required=False, help=f"{ENV_HELP}; required for .zip and .onnx (default for a .safetensors "
+            "student: the task it was distilled on)")  # fmt: skip
+    p.add_argument("--task", default=None, metavar="NAME",
+                   help="multi-task student: the task to act in (its name, its env id if only one task has it, or "
+                   "its index); --env defaults to that task")  # fmt: skip
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                    help="greedy actions (default); --no-deterministic samples from the policy")
@@ -266,7 +282,9 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a .safetensors student to ONNX or TorchScript (parity-checked)")
     p.add_argument("student", type=Path, help="student artifact (.safetensors, written by distill)")
     p.add_argument("--format", choices=("onnx", "torchscript"), required=True, help="export format")
-    p.add_argument("--out", type=Path, required=True, help="file to write (.onnx or .pt)")
+    p.add_argument("--out", type=Path, required=True, help="file to write (.onnx or .pt); for a multi-task student "
+                   "without --task, one file per task: <stem>-task<K>.<suffix>")  # fmt: skip
+    p.add_argument("--task", default=None, metavar="NAME", help="multi-task student: export this task only")
     add_common(p, seed=False)
     p.set_defaults(run=run_export)
 

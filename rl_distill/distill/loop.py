@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
+from rl_distill.distill.collect import Acting, Collector
 from rl_distill.distill.outputs import run_identity
 from rl_distill.errors import InputError
 from rl_distill.losses import (
@@ -176,22 +177,19 @@ def distill(
     student = make_student(venv, config.student_hidden, seed=config.seed)
     teacher_actor = Actor(teacher.policy, n_envs=config.n_envs, sde_sample_freq=getattr(teacher.model,
                           "sde_sample_freq", -1))  # fmt: skip
+    teacher.policy.set_training_mode(False)
     student_actor = Actor(student.policy)
+    collector = Collector(venv, teacher_actor, student_actor, capacity=config.buffer_size, raw_inputs=False)
     optimizer = adam(actor_parameters(student.policy), config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)  # minibatches
     action_generator = torch.Generator().manual_seed(config.seed + 1)  # sampled actions
     rng = np.random.default_rng(config.seed)  # DAgger's coin
-    obs = venv.reset()
-    flat = lambda o: torch.as_tensor(o, dtype=torch.float32).reshape(config.n_envs, -1)  # noqa: E731
-    with torch.no_grad():
-        target_dim = teacher_actor.rows(flat(obs)).shape[1]
-    buffer = DistillationBuffer(config.buffer_size, flat(obs).shape[1], target_dim)
     bounds = action_bounds(venv.action_space, config.bounds)
     result = DistillResult(config=config, student=student)
-    teacher.policy.set_training_mode(False)
     identity = run_identity(config, teacher)
+    buffer = collector.buffer
 
-    first_round = env_steps = queries = 0
+    first_round = 0
     if resume and checkpoint is not None and checkpoint.exists():
         state = load_checkpoint(checkpoint)
         check_identity(checkpoint, state.get("identity", {}), identity)
@@ -201,12 +199,11 @@ def distill(
         generator.set_state(state["generator"])
         action_generator.set_state(state["action_generator"])
         rng.bit_generator.state = state["rng"]
-        first_round, env_steps, queries = state["next_round"], state["env_steps"], state["queries"]
+        first_round, collector.env_steps = state["next_round"], state["env_steps"]
         result.wall_seconds, result.eval_seconds = state["elapsed"], state["eval_seconds"]
-        result.env_seconds = state["env_seconds"]
+        collector.env_seconds = result.env_seconds = state["env_seconds"]
         result.rounds = [RoundLog(**r) for r in state["rounds"]]
-        venv.seed(config.seed + 1_000 * first_round)  # fresh episodes: env state is not checkpointed
-        obs = venv.reset()
+        collector.restart(config.seed + 1_000 * first_round)
 
     def save(next_round: int) -> None:
         if checkpoint is not None:
@@ -214,45 +211,31 @@ def distill(
                 "identity": identity, "student": student.policy.state_dict(), "optimizer": optimizer.state_dict(),
                 "buffer": buffer.state_dict(), "generator": generator.get_state(),
                 "action_generator": action_generator.get_state(), "rng": rng.bit_generator.state,
-                "next_round": next_round, "env_steps": env_steps, "queries": queries,
+                "next_round": next_round, "env_steps": collector.env_steps, "queries": collector.env_steps,
                 "elapsed": result.wall_seconds, "eval_seconds": result.eval_seconds, "env_seconds": result.env_seconds,
                 "rounds": [asdict(r) for r in result.rounds],
             })  # fmt: skip
 
     # One line per round is the log; on a terminal a bar moves between them.
-    bar = Progress(config.steps, f"distil {config.collect}", initial=env_steps, enabled=progress_bar, line_every=0)
+    bar = Progress(config.steps, f"distil {config.collect}", initial=collector.env_steps, enabled=progress_bar,
+                   line_every=0)  # fmt: skip
     try:
-        for round_index in range(first_round, -(-config.steps // config.steps_per_round)):
+        for round_index in range(first_round, rounds_of(config.steps, config.steps_per_round)):
             started = time.perf_counter()
-            beta = {"teacher": 1.0, "student": 0.0, "dagger": config.dagger_decay**round_index}[config.collect]
-            round_end = min((round_index + 1) * config.steps_per_round, config.steps)
+            beta = collect_beta(config, round_index)
             student.policy.set_training_mode(False)
-            while env_steps < round_end:
-                take = min(config.n_envs, config.steps - env_steps)  # the last vector step may be cut short
-                obs_t = flat(obs)
-                with torch.no_grad():
-                    rows, actions = teacher_actor.act(obs_t, action_generator)  # the one teacher pass per state
-                    use_student = rng.random(config.n_envs) >= beta
-                    if use_student.any():
-                        student_actions = student_actor.act(obs_t, action_generator)[1]
-                        mask = use_student.reshape(-1, *[1] * (actions.ndim - 1))
-                        actions = np.where(mask, student_actions, actions)
-                buffer.add(obs_t[:take], rows[:take])
-                stepping = time.perf_counter()
-                obs, _, dones, _ = venv.step(actions)
-                result.env_seconds += time.perf_counter() - stepping
-                teacher_actor.episode_starts(dones)
-                env_steps += take
-                queries += take
-                bar.update(take)
-            loss = train_round(student_actor, optimizer, buffer, config, generator, bounds)
+            collector.collect(min((round_index + 1) * config.steps_per_round, config.steps), budget=config.steps,
+                              beta=beta, rng=rng, generator=action_generator, on_steps=bar.update)  # fmt: skip
+            result.env_seconds = collector.env_seconds
+            loss = train_round([(student_actor, buffer, bounds)], optimizer, config, generator)[0]
             result.wall_seconds += time.perf_counter() - started
             eval_return = None
             if evaluate_student:
                 eval_started = time.perf_counter()
                 eval_return = evaluate_student(student)
                 result.eval_seconds += time.perf_counter() - eval_started
-            log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=queries, beta=beta, loss=loss,
+            env_steps = collector.env_steps
+            log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=env_steps, beta=beta, loss=loss,
                            buffer_states=len(buffer), eval_mean_return=eval_return, wall_seconds=result.wall_seconds,
                            eval_seconds=result.eval_seconds,
                            steps_per_second=env_steps / max(result.wall_seconds, 1e-9))  # fmt: skip
@@ -269,6 +252,15 @@ def distill(
     return result
 
 
+def rounds_of(steps: int, steps_per_round: int) -> int:
+    return -(-steps // steps_per_round)
+
+
+def collect_beta(config: DistillConfig, round_index: int) -> float:
+    """The probability that the teacher acts in this round."""
+    return {"teacher": 1.0, "student": 0.0, "dagger": config.dagger_decay**round_index}[config.collect]
+
+
 def round_line(log: RoundLog) -> str:
     ret = "-" if log.eval_mean_return is None else f"{log.eval_mean_return:.1f}"
     return (f"round {log.round:3d}  env_steps {log.env_steps:8,d}  teacher_queries {log.teacher_queries:8,d}  "
@@ -276,24 +268,29 @@ def round_line(log: RoundLog) -> str:
 
 
 def train_round(
-    student: Actor,
+    parts: list[tuple[Acting, DistillationBuffer, ActionBounds | None]],
     optimizer: torch.optim.Optimizer,
-    buffer: DistillationBuffer,
     config: DistillConfig,
     generator: torch.Generator,
-    bounds: ActionBounds | None,
-) -> float:
-    """``updates_per_round`` minibatch steps of the distillation loss; returns its mean."""
-    student.policy.set_training_mode(True)
+) -> list[float]:
+    """``updates_per_round`` minibatch steps of the distillation loss; returns each part's mean loss.
+
+    A part is one task's student view, buffer and action bounds; each minibatch takes an equal share
+    of ``batch_size`` from every part and weighs their losses equally (one part: plain distillation).
+    """
+    share = max(1, config.batch_size // len(parts))
     losses = []
     for _ in range(config.updates_per_round):
-        obs, targets = buffer.sample(config.batch_size, generator)
-        terms = policy_distillation_loss(decode_rows(targets, student.discrete),
-                                         decode_rows(student.raw_rows(obs), student.discrete), loss=config.loss,
-                                         temperature=config.temperature, bounds=bounds)  # fmt: skip
+        terms = []
+        for student, buffer, bounds in parts:
+            obs, targets = buffer.sample(share, generator)
+            terms.append(policy_distillation_loss(decode_rows(targets, student.discrete),
+                                                  decode_rows(student.raw_rows(obs), student.discrete),
+                                                  loss=config.loss, temperature=config.temperature,
+                                                  bounds=bounds).total)  # fmt: skip
+        per_part = torch.stack(terms)
         optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
+        per_part.mean().backward()
         optimizer.step()
-        losses.append(terms.total.detach())
-    student.policy.set_training_mode(False)
-    return float(torch.stack(losses).mean())
+        losses.append(per_part.detach())
+    return torch.stack(losses).mean(dim=0).tolist()

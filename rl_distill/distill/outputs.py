@@ -21,14 +21,19 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def run_identity(config: Any, teacher: LoadedPolicy) -> dict[str, Any]:
-    """What makes a checkpoint this run's: the teacher file, its statistics, the env and the settings."""
+def teacher_identity(teacher: LoadedPolicy) -> dict[str, str | None]:
+    """A teacher file's digest and its statistics' (a resumed run must have the same)."""
     stats = teacher.normalization
     digest = None
     if stats is not None:
         blob = stats.obs_rms.mean.tobytes() + stats.obs_rms.var.tobytes() + repr(stats.clip_obs).encode()
         digest = hashlib.sha256(blob).hexdigest()
-    return {"teacher_sha256": file_sha256(teacher.path), "normalization_sha256": digest, **config.identity()}
+    return {"teacher_sha256": file_sha256(teacher.path), "normalization_sha256": digest}
+
+
+def run_identity(config: Any, teacher: LoadedPolicy) -> dict[str, Any]:
+    """What makes a checkpoint this run's: the teacher file, its statistics, the env and the settings."""
+    return {**teacher_identity(teacher), **config.identity()}
 
 
 def result_summary(result: Any) -> dict:

@@ -36,6 +36,14 @@ def decode_rows(rows: Tensor, discrete: bool) -> ActionDistribution:
     return Categorical(rows) if discrete else DiagGaussian(*rows.chunk(2, dim=-1))
 
 
+def sample_actions(rows: Tensor, discrete: bool, generator: torch.Generator) -> Tensor:
+    """One action per row of logits, or of [mean | log-std], in the policy's own units (not clipped)."""
+    if discrete:
+        return torch.multinomial(torch.softmax(rows, dim=-1), 1, generator=generator).squeeze(-1)
+    mean, log_std = rows.chunk(2, dim=-1)
+    return mean + log_std.exp() * torch.randn(mean.shape, generator=generator)
+
+
 class Actor:
     """Distribution rows and environment actions of one SB3 ``ActorCriticPolicy``.
 
@@ -116,12 +124,7 @@ class Actor:
             raw = torch.cat([dist.distribution.mean, dist.distribution.stddev.log()], dim=-1)
             return self.in_env_units(raw), self.to_env(dist.get_actions(deterministic=False))
         raw = self.raw_rows(obs)  # SB3 squashes only gSDE policies, so these rows are already in env units
-        if self.discrete:
-            actions = torch.multinomial(torch.softmax(raw, dim=-1), 1, generator=generator).squeeze(-1)
-        else:
-            mean, log_std = raw.chunk(2, dim=-1)
-            actions = mean + log_std.exp() * torch.randn(mean.shape, generator=generator)
-        return raw, self.to_env(actions)
+        return raw, self.to_env(sample_actions(raw, self.discrete, generator))
 
     def episode_starts(self, dones: np.ndarray) -> None:
         """gSDE: envs that start a new episode get fresh exploration noise; the others keep theirs."""

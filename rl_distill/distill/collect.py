@@ -1,0 +1,105 @@
+"""Collection: roll out one task's vectorised env, the teacher labelling every state visited.
+
+One :class:`Collector` per task serves ``distill`` (an SB3 student, on the env's normalised
+observations) and ``multitask`` (a student artifact net, which normalises inside, on raw ones).
+Who acts is decided per env and step: the teacher with probability ``beta``, else the student
+(``beta`` = 1 teacher-driven, 0 student-driven, decaying for DAgger).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from torch import Tensor
+
+from rl_distill.distill.buffer import DistillationBuffer
+from rl_distill.sb3.actor import Actor, sample_actions
+
+
+class Acting(Protocol):
+    """What collection and training need from a student: distribution rows, with gradients, and sampled actions."""
+
+    discrete: bool
+
+    def raw_rows(self, obs: Tensor) -> Tensor: ...
+
+    def act(self, obs: Tensor, generator: torch.Generator) -> tuple[Tensor, np.ndarray]: ...
+
+
+class NetActor:
+    """A student artifact net (``artifacts.student.StudentNet``) as an :class:`Actor`; it takes raw observations."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        self.net = net
+        self.discrete: bool = net.discrete
+
+    def raw_rows(self, obs: Tensor) -> Tensor:
+        params = self.net.distribution_params(obs)
+        return params if self.discrete else torch.cat([params, self.net.log_std.expand_as(params)], dim=-1)
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, generator: torch.Generator) -> tuple[Tensor, np.ndarray]:
+        rows = self.raw_rows(obs)
+        actions = sample_actions(rows, self.discrete, generator)
+        if not self.discrete:
+            actions = torch.maximum(torch.minimum(actions, self.net.high), self.net.low)
+        return rows, actions.numpy()
+
+
+class Collector:
+    """One task's envs, its teacher, the student acting in it and the buffer its labelled states go to.
+
+    With ``raw_inputs`` the student and the buffer get the env's raw observations (the student
+    normalises them itself); otherwise both get what the teacher sees.
+    """
+
+    def __init__(self, venv: VecEnv, teacher: Actor, student: Acting, *, capacity: int, raw_inputs: bool) -> None:
+        self.venv, self.teacher, self.student, self.raw_inputs = venv, teacher, student, raw_inputs
+        self.n_envs = venv.num_envs
+        self.env_steps = 0
+        self.env_seconds = 0.0
+        self.obs = venv.reset()
+        with torch.no_grad():
+            target_dim = teacher.rows(self.flat(self.obs)).shape[1]
+        self.buffer = DistillationBuffer(capacity, self.flat(self.student_obs()).shape[1], target_dim)
+
+    def flat(self, obs: np.ndarray) -> Tensor:
+        return torch.as_tensor(obs, dtype=torch.float32).reshape(self.n_envs, -1)
+
+    def student_obs(self) -> np.ndarray:
+        if self.raw_inputs and isinstance(self.venv, VecNormalize):
+            return self.venv.get_original_obs()
+        return self.obs
+
+    def restart(self, seed: int) -> None:
+        """Fresh episodes (a resumed run: env state is not checkpointed)."""
+        self.venv.seed(seed)
+        self.obs = self.venv.reset()
+
+    def collect(self, end: int, *, budget: int, beta: float, rng: np.random.Generator,
+                generator: torch.Generator, on_steps: Callable[[int], None] | None = None) -> None:  # fmt: skip
+        """Step until ``end`` env steps in total; the last vector step is cut so no more than ``budget`` count."""
+        while self.env_steps < end:
+            take = min(self.n_envs, budget - self.env_steps)
+            obs_t = self.flat(self.obs)
+            student_t = self.flat(self.student_obs()) if self.raw_inputs else obs_t
+            with torch.no_grad():
+                rows, actions = self.teacher.act(obs_t, generator)  # the one teacher pass per state
+                use_student = rng.random(self.n_envs) >= beta
+                if use_student.any():
+                    student_actions = self.student.act(student_t, generator)[1]
+                    mask = use_student.reshape(-1, *[1] * (actions.ndim - 1))
+                    actions = np.where(mask, student_actions, actions)
+            self.buffer.add(student_t[:take], rows[:take])
+            stepping = time.perf_counter()
+            self.obs, _, dones, _ = self.venv.step(actions)
+            self.env_seconds += time.perf_counter() - stepping
+            self.teacher.episode_starts(dones)
+            self.env_steps += take
+            if on_steps:
+                on_steps(take)

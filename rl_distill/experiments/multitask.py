@@ -1,0 +1,42 @@
+"""``rl-distill multitask``: load every task's teacher, distil them into one student, write the artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rl_distill.distill.multitask import MultitaskConfig, MultitaskRound, distill_multitask, save_multitask
+from rl_distill.distill.outputs import result_summary
+from rl_distill.io import atomic_write_json
+from rl_distill.sb3.policies import load_policy
+
+
+def run_multitask(config: MultitaskConfig, teacher_paths: list[Path], out: Path, *, resume: bool = False,
+                  tensorboard: str | None = None, progress_bar: bool = True) -> Path:  # fmt: skip
+    """Writes ``<out>/student.safetensors`` and ``<out>/student.json`` (settings, per-round, per-task log);
+    every teacher is loaded and checked against its task before anything is written."""
+    config.validate()
+    teachers = [load_policy(path, task) for task, path in zip(config.tasks, teacher_paths, strict=True)]
+    writer = None
+    if tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(tensorboard)
+
+    def log_round(log: MultitaskRound) -> None:
+        if writer is None:
+            return
+        writer.add_scalar("distill/loss", log.loss, log.env_steps)
+        writer.add_scalar("charts/SPS", log.steps_per_second, log.env_steps)
+        for k in range(len(config.tasks)):
+            writer.add_scalar(f"distill/loss/task{k}", log.task_loss[k], log.env_steps)
+            if log.task_eval_mean_return is not None:
+                writer.add_scalar(f"charts/episodic_return/task{k}", log.task_eval_mean_return[k], log.env_steps)
+
+    result = distill_multitask(config, teachers, out=out, resume=resume, on_round=log_round,
+                               progress_bar=progress_bar)  # fmt: skip
+    if writer is not None:
+        writer.close()
+    path = save_multitask(result, out)
+    atomic_write_json(out / "student.json", {"tasks": list(config.tasks), "teachers": [str(p) for p in teacher_paths],
+                                             **result_summary(result)})  # fmt: skip
+    return path
