@@ -1,0 +1,266 @@
+"""Many teachers, one student -> results/multitask.{json,md} + results/multitask.png.
+
+Cases (3 seeds, 100 evaluation episodes per task and run; collection: DAgger; ``--task-id none``):
+- spaces: CartPole-v1 + Acrobot-v1 + LunarLander-v3 preset teachers -> one student per size in --sizes
+  (two hidden layers of that width), against the three single-task 16x16 students distilled one by one
+  with the same steps per task. Score per task: (return - random) / (teacher - random).
+- dynamics: LunarLander-v3 variants (default; wind 15 with turbulence 1.5; gravity -5), each with its own
+  teacher (the preset, --variant-steps PPO steps when it has to be trained here) -> one 32x32 student that
+  gets no task label. The specialist matrix: every teacher evaluated on every variant; the student's
+  score per variant is measured against that variant's own teacher.
+Teachers live in runs/bench-rl/<name>/ (trained here with the preset when missing); every run writes
+runs/bench-multitask/<case>/<run>/ and is skipped once finished (evaluations are kept too), so the
+script can be stopped and started again. Run, e.g.:
+    .venv/bin/python scripts/bench_multitask.py --case spaces
+    .venv/bin/python scripts/bench_multitask.py --case dynamics --variant-steps 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rl_distill.artifacts.student import load_student
+from rl_distill.distill.loop import DistillConfig
+from rl_distill.distill.multitask import multitask_config
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
+from rl_distill.experiments.multitask import run_multitask
+from rl_distill.experiments.pipeline import run_distill
+from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.sb3.envs import join_env
+from rl_distill.sb3.policies import load_policy, policy_parameters
+from rl_distill.sb3.presets import preset_for
+from rl_distill.sb3.training import train_ppo
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS, RUNS = ROOT / "results", ROOT / "runs"
+SPACES = {"CartPole-v1": "CartPole-v1", "Acrobot-v1": "Acrobot-v1", "LunarLander-v3": "LunarLander-v3"}
+VARIANTS = {
+    "LunarLander-v3": "LunarLander-v3",
+    "LunarLander-v3-wind15": join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0,
+                                                         "turbulence_power": 1.5}),  # fmt: skip
+    "LunarLander-v3-gravity5": join_env("LunarLander-v3", {"gravity": -5.0}),
+}
+"""Teacher folder under runs/bench-rl -> the task it was trained on."""
+
+
+def cached(path: Path, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once; its value is kept in the JSON file ``path`` under ``key``."""
+    store = json.loads(path.read_text()) if path.exists() else {}
+    if key not in store:
+        store[key] = compute()
+        atomic_write_json(path, store)
+    return store[key]
+
+
+def teacher_path(name: str, task: str, timesteps: int | None) -> Path:
+    path = RUNS / "bench-rl" / name / "teacher.zip"
+    if not path.exists():
+        print(f"training the {name} teacher ({timesteps or preset_for(task).timesteps:,} steps)", flush=True)
+        train_ppo(task, out=path.parent, timesteps=timesteps, seed=0, progress_bar=False)
+    return path
+
+
+def mean_return(path: Path, task: str, episodes: int, *, student_task: str | None = None) -> float:
+    agent = load_agent(path, task, task=student_task) if path.suffix == ".safetensors" else load_policy(path, task)
+    return evaluate(agent, task, episodes=episodes).mean_return
+
+
+def references(work: Path, teachers: dict[str, Path], own: dict[str, str], tasks: list[str], episodes: int,
+               *, cross: bool) -> dict[str, Any]:  # fmt: skip
+    """Each teacher on its own task (with ``cross``, on every task: the specialist matrix), the random policy too."""
+    file = work / "references.json"
+    matrix = {name: {task: cached(file, f"{name}@{task}", lambda p=path, t=task: mean_return(p, t, episodes))
+                     for task in (tasks if cross else [own[name]])} for name, path in teachers.items()}  # fmt: skip
+    random = {task: cached(file, f"random@{task}", lambda t=task: evaluate_random(t, episodes=episodes).mean_return)
+              for task in tasks}  # fmt: skip
+    return {"matrix": matrix, "random": random}
+
+
+def score(value: float, teacher: float, random: float) -> float:
+    return (value - random) / (teacher - random) if teacher != random else float("nan")
+
+
+def multitask_run(folder: Path, tasks: list[str], teachers: list[Path], hidden: tuple[int, ...], steps: int,
+                  seed: int, episodes: int) -> dict[str, Any]:  # fmt: skip
+    if not (folder / "student.json").exists():
+        config = multitask_config(tasks, task_id="none", student_hidden=hidden, steps=steps, collect="dagger",
+                                  seed=seed, eval_episodes=0)  # fmt: skip
+        run_multitask(config, teachers, folder, progress_bar=False, resume=True)
+    log = json.loads((folder / "student.json").read_text())
+    artifact = folder / "student.safetensors"
+    returns = {task: cached(folder / "eval.json", task, lambda t=task: mean_return(artifact, t, episodes,
+                                                                                   student_task=t)) for task in tasks}
+    params = sum(p.numel() for p in load_student(artifact).net.parameters())
+    return {"hidden": list(hidden), "seed": seed, "returns": returns, "policy_params": params,
+            "wall_seconds": log["wall_seconds"], "env_steps": log["rounds"][-1]["env_steps"]}  # fmt: skip
+
+
+def single_run(folder: Path, task: str, teacher: Path, hidden: tuple[int, ...], steps: int, seed: int,
+               episodes: int) -> dict[str, Any]:  # fmt: skip
+    if not (folder / "student.json").exists():
+        config = DistillConfig(task, student_hidden=hidden, steps=steps, collect="dagger", seed=seed, eval_episodes=0)
+        run_distill(config, teacher, folder, progress_bar=False, resume=True)
+    log = json.loads((folder / "student.json").read_text())
+    value = cached(folder / "eval.json", task, lambda: mean_return(folder / "student.zip", task, episodes))
+    params = policy_parameters(load_policy(folder / "student.zip", task).policy)
+    return {"task": task, "seed": seed, "return": value, "policy_params": params,
+            "wall_seconds": log["wall_seconds"], "env_steps": log["rounds"][-1]["env_steps"]}  # fmt: skip
+
+
+def spaces_case(args: argparse.Namespace) -> dict[str, Any]:
+    work = RUNS / "bench-multitask" / "spaces"
+    work.mkdir(parents=True, exist_ok=True)
+    tasks = list(SPACES.values())
+    teachers = {name: teacher_path(name, task, None) for name, task in SPACES.items()}
+    refs = references(work, teachers, SPACES, tasks, args.episodes, cross=False)
+    per_task_steps = {task: preset_for(task).distill_steps for task in tasks}
+    runs, singles = [], []
+    for seed in range(args.seeds):
+        for width in args.sizes:
+            runs.append(multitask_run(work / f"shared-{width}x{width}-{seed}", tasks, list(teachers.values()),
+                                      (width, width), sum(per_task_steps.values()), seed, args.episodes))  # fmt: skip
+        for name, task in SPACES.items():
+            singles.append(single_run(work / f"single-{name}-{seed}", task, teachers[name], (16, 16),
+                                      per_task_steps[task], seed, args.episodes))  # fmt: skip
+    specialist = {task: refs["matrix"][name][task] for name, task in SPACES.items()}
+    return summarise("spaces", tasks, runs, singles, specialist, refs)
+
+
+def dynamics_case(args: argparse.Namespace) -> dict[str, Any]:
+    work = RUNS / "bench-multitask" / "dynamics"
+    work.mkdir(parents=True, exist_ok=True)
+    tasks = list(VARIANTS.values())
+    teachers = {name: teacher_path(name, task, None if name == "LunarLander-v3" else args.variant_steps)
+                for name, task in VARIANTS.items()}  # fmt: skip
+    refs = references(work, teachers, VARIANTS, tasks, args.episodes, cross=True)
+    steps = preset_for("LunarLander-v3").distill_steps
+    runs, singles = [], []
+    for seed in range(args.seeds):
+        runs.append(multitask_run(work / f"shared-32x32-{seed}", tasks, list(teachers.values()), (32, 32),
+                                  steps * len(tasks), seed, args.episodes))  # fmt: skip
+        for name, task in VARIANTS.items():
+            singles.append(single_run(work / f"single-{name}-{seed}", task, teachers[name], (32, 32), steps, seed,
+                                      args.episodes))  # fmt: skip
+    specialist = {task: refs["matrix"][name][task] for name, task in VARIANTS.items()}
+    return summarise("dynamics", tasks, runs, singles, specialist, refs)
+
+
+def summarise(case: str, tasks: list[str], runs: list[dict], singles: list[dict], specialist: dict[str, float],
+              refs: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """Per student size: mean/min score per task over seeds; the single-task students beside them."""
+    sizes: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        row = sizes.setdefault("x".join(map(str, run["hidden"])), {"policy_params": run["policy_params"],
+                                                                   "scores": {t: [] for t in tasks}, "wall": []})
+        for task in tasks:
+            row["scores"][task].append(score(run["returns"][task], specialist[task], refs["random"][task]))
+        row["wall"].append(run["wall_seconds"])
+        row["env_steps"] = run["env_steps"]
+    single = {task: [score(s["return"], specialist[task], refs["random"][task]) for s in singles if s["task"] == task]
+              for task in tasks}  # fmt: skip
+    seeds = max(len(v) for v in single.values())
+    single_wall = sum(s["wall_seconds"] for s in singles) / seeds
+    return {"case": case, "tasks": tasks, "references": refs, "specialist_return": specialist, "sizes": sizes,
+            "single": {"scores": single, "wall_seconds": single_wall,
+                       "policy_params": sum({s["task"]: s["policy_params"] for s in singles}.values()),
+                       "env_steps": sum(s["env_steps"] for s in singles) // seeds},
+            "runs": runs, "singles": singles}  # fmt: skip
+
+
+def sd(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def fmt(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {sd(values):.3f} (min {min(values):.3f})"
+
+
+def markdown(table: dict[str, Any]) -> list[str]:
+    tasks, refs = table["tasks"], table["references"]
+    lines = [f"### {table['case']}", "", "| student | policy params | " + " | ".join(tasks) +
+             " | wall s | env steps |", "|---|---:|" + "---:|" * (len(tasks) + 2)]  # fmt: skip
+    for size, row in table["sizes"].items():
+        lines.append(f"| shared {size} | {row['policy_params']:,} | " + " | ".join(fmt(row["scores"][t]) for t in tasks)
+                     + f" | {statistics.mean(row['wall']):.0f} | {row['env_steps']:,} |")  # fmt: skip
+    single = table["single"]
+    lines.append(f"| one student per task (sum) | {single['policy_params']:,} | "
+                 + " | ".join(fmt(single["scores"][t]) for t in tasks)
+                 + f" | {single['wall_seconds']:.0f} | {single['env_steps']:,} |")  # fmt: skip
+    lines += ["", "Mean return on each task (rows: model, columns: task; blank: spaces differ):", "",
+              "| model | " + " | ".join(tasks) + " | mean score over tasks |", "|---|" + "---:|" * (len(tasks) + 1)]
+    rows = {f"teacher {name}": row for name, row in refs["matrix"].items()}
+    for size in table["sizes"]:
+        rows[f"shared {size} (seed mean)"] = {t: statistics.mean(r["returns"][t] for r in table["runs"]
+                                                                 if "x".join(map(str, r["hidden"])) == size)
+                                              for t in tasks}  # fmt: skip
+    for name, row in rows.items():
+        scores = [score(row[t], table["specialist_return"][t], refs["random"][t]) for t in tasks if t in row]
+        cells = " | ".join(f"{row[t]:.1f}" if t in row else "" for t in tasks)
+        lines.append(f"| {name} | {cells} | {statistics.mean(scores):.3f} |")
+    lines.append("| random | " + " | ".join(f"{refs['random'][t]:.1f}" for t in tasks) + " | 0 |")
+    return lines + [""]
+
+
+def plot(tables: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tables), figsize=(6.5 * len(tables), 4), squeeze=False)
+    for ax, table in zip(axes[0], tables, strict=True):
+        tasks = table["tasks"]
+        labels = [f"shared {s}" for s in table["sizes"]] + ["one per task"]
+        series = [row["scores"] for row in table["sizes"].values()] + [table["single"]["scores"]]
+        width = 0.8 / len(series)
+        for i, (label, scores) in enumerate(zip(labels, series, strict=True)):
+            xs = [k + i * width for k in range(len(tasks))]
+            ax.bar(xs, [statistics.mean(scores[t]) for t in tasks], width, label=label,
+                   yerr=[sd(scores[t]) for t in tasks], capsize=2)
+        ax.axhline(0.95, color="grey", linestyle="--", linewidth=1)
+        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(tasks))],
+                      [t.split(":")[0] + ("\n" + t.split(":", 1)[1] if ":" in t else "") for t in tasks], fontsize=7)
+        ax.set_ylabel("score (1 = the task's own teacher)")
+        ax.set_title(f"{table['case']}: one student for {len(tasks)} tasks")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case", choices=("spaces", "dynamics"), nargs="+", default=["spaces", "dynamics"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32], help="shared widths (spaces case)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--variant-steps", type=int, default=None,
+                        help="PPO steps for a variant teacher trained here (default: the preset's 1M)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    file = RESULTS / "multitask.json"
+    tables = json.loads(file.read_text()) if file.exists() else {}
+    for case in args.case:
+        tables[case] = (spaces_case if case == "spaces" else dynamics_case)(args)
+        atomic_write_json(file, tables)
+    lines = ["# Many teachers, one student", "", "Generated by `scripts/bench_multitask.py`; score = (return - "
+             "random) / (the task's own teacher - random), mean ± sd (min) over seeds, 100 episodes per task. "
+             "Students get no task label (`--task-id none`); wall time is distillation only (evaluation apart).",
+             ""]  # fmt: skip
+    for table in tables.values():
+        lines += markdown(table)
+    atomic_write_text(RESULTS / "multitask.md", "\n".join(lines))
+    plot(list(tables.values()), RESULTS / "multitask.png")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
