@@ -177,3 +177,13 @@ def test_parse_task_splits_kwargs_from_the_teacher_path() -> None:
     assert parse_task('LunarLander-v3:{"gravity": -5.0}=runs/a=b/teacher.zip') == (
         'LunarLander-v3:{"gravity": -5.0}', Path("runs/a=b/teacher.zip"))  # fmt: skip
     assert parse_task("CartPole-v1=t.zip") == ("CartPole-v1", Path("t.zip"))
+
+
+def test_compare_gives_each_task_its_own_row(two_task_run: Path, cartpole_teacher: Path) -> None:
+    from rl_distill.evaluation.compare import compare
+
+    artifact = two_task_run / "student.safetensors"
+    rows, _ = compare("CartPole-v1", cartpole_teacher, [artifact], episodes=2)
+    view = load_student(artifact).for_task("CartPole-v1")
+    assert rows[1].policy_params == sum(p.numel() for p in view.net.parameters())  # what this task's actions use
+    assert rows[1].mean_return == pytest.approx(rows[0].mean_return, rel=0.3)  # it acts as CartPole's teacher

@@ -159,7 +159,7 @@ def run_compare(args: argparse.Namespace) -> int:
     check_env_id(args.env)
     set_threads(args.threads)
     rows, random = compare(args.env, args.teacher, args.students, args.scratch, args.kickstart, episodes=args.episodes,
-                           vecnormalize=args.vecnormalize)  # fmt: skip
+                           vecnormalize=args.vecnormalize, task=args.task)  # fmt: skip
     print(markdown(rows, args.env, random))
     if args.out:
         write_compare(rows, random, args.env, args.out)
@@ -255,7 +255,10 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="table of return, size and latency: teacher vs students vs scratch")
     add_env(p)
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
-    p.add_argument("--students", type=Path, nargs="+", required=True, help="student models (.zip)")
+    p.add_argument("--students", type=Path, nargs="+", required=True,
+                   help="student models (.zip, or .safetensors artifacts, multi-task ones included)")
+    p.add_argument("--task", default=None, metavar="NAME",
+                   help="multi-task students: the task to act in (default: the one named by --env)")
     p.add_argument("--scratch", type=Path, nargs="*", default=[], help="PPO-from-scratch baselines (.zip)")
     p.add_argument("--kickstart", type=Path, nargs="*", default=[], help="kickstarted students (.zip)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")

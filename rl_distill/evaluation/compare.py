@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rl_distill.artifacts.student import observation_shape
-from rl_distill.evaluation.evaluate import EvalResult, evaluate, evaluate_random, predict_latency_us
+from rl_distill.evaluation.evaluate import EvalResult, evaluate, evaluate_random, load_agent, predict_latency_us
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, policy_parameters
 
@@ -41,18 +41,27 @@ class CompareRow:
 def fastest_latency_us(policy: LoadedPolicy, env_id: str) -> tuple[float, str]:
     """Batch-1 latency of any MLP policy (teacher or student) once written as a student artifact and exported:
     what a deployer pays, without SB3's ``predict`` overhead, which is the same for every network size."""
-    from rl_distill.artifacts.export import export_student, load_onnx
-    from rl_distill.artifacts.student import export_sb3_student, load_student
-    from rl_distill.errors import InputError
-    from rl_distill.evaluation.evaluate import RawObservationAgent
+    from rl_distill.artifacts.student import export_sb3_student
 
     with tempfile.TemporaryDirectory() as tmp:
         artifact = export_sb3_student(policy.policy, policy.normalization, Path(tmp) / "model.safetensors",
                                       {"env_id": env_id})  # fmt: skip
-        student = load_student(artifact)
-        shape = observation_shape(student.header["observation_space"])
+        return artifact_latency_us(artifact, env_id)
+
+
+def artifact_latency_us(artifact: Path, env_id: str, task: str | None = None) -> tuple[float, str]:
+    """Batch-1 latency of a student artifact (one task of a multi-task one) exported to ONNX, or through
+    ``load_student`` when onnxruntime is missing; returns the latency and the path taken."""
+    from rl_distill.artifacts.export import export_student, load_onnx
+    from rl_distill.artifacts.student import load_student
+    from rl_distill.errors import InputError
+    from rl_distill.evaluation.evaluate import RawObservationAgent
+
+    student = load_student(artifact).for_task(task)
+    shape = observation_shape(student.header["observation_space"])
+    with tempfile.TemporaryDirectory() as tmp:
         try:
-            export_student(artifact, "onnx", Path(tmp) / "model.onnx")
+            export_student(artifact, "onnx", Path(tmp) / "model.onnx", task=task)
             agent, path = RawObservationAgent(load_onnx(Path(tmp) / "model.onnx"), artifact, shape), "onnxruntime"
         except InputError:  # no onnxruntime installed
             agent, path = RawObservationAgent(student, artifact, shape), "torch"
@@ -73,29 +82,36 @@ def compare(
     episodes: int = 100,
     deterministic: bool = True,
     vecnormalize: Path | None = None,
+    task: str | None = None,
 ) -> tuple[list[CompareRow], EvalResult]:
-    """Evaluate every model on the same seeds; returns the rows and the random policy's result."""
+    """Evaluate every model on the same seeds; returns the rows and the random policy's result.
+
+    Students may be SB3 zips or ``.safetensors`` artifacts; a multi-task artifact acts in ``task``
+    (default: the task whose name or env id is ``env_id``), so each task gets its own table."""
     entries = [(teacher, "teacher"), *[(p, "student") for p in students], *[(p, "scratch") for p in scratch or []],
                *[(p, "kickstart") for p in kickstart or []]]  # fmt: skip
-    loaded = [(load_policy(p, env_id, vecnormalize=vecnormalize if role == "teacher" else None), role)
-              for p, role in entries]  # fmt: skip
-    results = [(policy, role, evaluate(policy, env_id, episodes=episodes, deterministic=deterministic))
-               for policy, role in loaded]  # fmt: skip
-    random = evaluate_random(env_id, episodes=episodes)
-    teacher_result = results[0][2]
-    teacher_params = policy_parameters(results[0][0].policy)
     rows = []
-    for policy, role, result in results:
-        params = policy_parameters(policy.policy)
-        fast_latency, fast_path = fastest_latency_us(policy, env_id)
+    random = evaluate_random(env_id, episodes=episodes)
+    for path, role in entries:
+        if path.suffix == ".safetensors":  # a student artifact, of one task or (``task``) of several
+            agent = load_agent(path, env_id, task=task or env_id)
+            params = sum(p.numel() for p in agent.policy.net.parameters())
+            fast_latency, fast_path = artifact_latency_us(path, env_id, task or env_id)
+        else:
+            agent = load_policy(path, env_id, vecnormalize=vecnormalize if role == "teacher" else None)
+            params = policy_parameters(agent.policy)
+            fast_latency, fast_path = fastest_latency_us(agent, env_id)
+        result = evaluate(agent, env_id, episodes=episodes, deterministic=deterministic)
+        if role == "teacher":
+            teacher_result, teacher_params = result, params
         rows.append(CompareRow(
-            name=policy.path.stem if role != "teacher" else "teacher", role=role, path=str(policy.path),
+            name=path.stem if role != "teacher" else "teacher", role=role, path=str(path),
             mean_return=result.mean_return, std_return=result.std_return, ci95=result.ci95,
             episodes=result.episodes, policy_params=params, compression_ratio=teacher_params / params,
             percent_of_teacher=100.0 * result.mean_return / teacher_result.mean_return
             if teacher_result.mean_return else float("nan"),
             score=score(result.mean_return, teacher_result.mean_return, random.mean_return),
-            latency_us=predict_latency_us(policy, env_id),
+            latency_us=predict_latency_us(agent, env_id),
             fast_latency_us=fast_latency, fast_path=fast_path,
         ))  # fmt: skip
     return rows, random
