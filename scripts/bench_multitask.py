@@ -218,7 +218,8 @@ def plot(tables: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, len(tables), figsize=(6.5 * len(tables), 4), squeeze=False)
     for ax, table in zip(axes[0], tables, strict=True):
         tasks = table["tasks"]
-        labels = [f"shared {s}" for s in table["sizes"]] + ["one per task"]
+        labels = [f"shared {size} ({row['policy_params']:,} params)" for size, row in table["sizes"].items()]
+        labels.append(f"one student per task ({table['single']['policy_params']:,} params)")
         series = [row["scores"] for row in table["sizes"].values()] + [table["single"]["scores"]]
         width = 0.8 / len(series)
         for i, (label, scores) in enumerate(zip(labels, series, strict=True)):
