@@ -187,3 +187,15 @@ def test_compare_gives_each_task_its_own_row(two_task_run: Path, cartpole_teache
     view = load_student(artifact).for_task("CartPole-v1")
     assert rows[1].policy_params == sum(p.numel() for p in view.net.parameters())  # what this task's actions use
     assert rows[1].mean_return == pytest.approx(rows[0].mean_return, rel=0.3)  # it acts as CartPole's teacher
+
+
+def test_box_and_discrete_tasks_share_a_trunk(cartpole_teacher: Path, pendulum_teacher: Path, tmp_path: Path) -> None:
+    config = multitask_config(["CartPole-v1", "Pendulum-v1"], student_hidden=(8,), steps=256, steps_per_round=128,
+                              n_envs=4, updates_per_round=5, eval_episodes=1, collect="teacher")  # fmt: skip
+    run_multitask(config, [cartpole_teacher, pendulum_teacher], tmp_path, progress_bar=False)
+    student = load_student(tmp_path / "student.safetensors")
+    assert list(student.net.log_stds.keys()) == ["1"]  # only the Box task's head has a log-std
+    far = np.array([[1.0, 0.0, 50.0]] * 3, dtype=np.float32)  # far outside what the teacher saw
+    actions = student.act(far, task="Pendulum-v1")
+    assert actions.shape == (3, 1) and np.all(np.abs(actions) <= 2.0)  # clipped to the env's bounds
+    assert set(np.unique(student.act(np.zeros((6, 4), np.float32), task="CartPole-v1"))) <= {0, 1}
