@@ -11,6 +11,7 @@ artifact it is saved as normalises exactly as it was trained.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -135,7 +136,7 @@ def distill_multitask(
     out: Path,
     progress_bar: bool = True,
     resume: bool = False,
-    on_round: Any = None,
+    on_round: Callable[[MultitaskRound], None] | None = None,
 ) -> MultitaskResult:
     """Distil every task's teacher into one student; checkpoints to ``<out>/student.ckpt`` after each round."""
     from rl_distill.evaluation.evaluate import RawObservationAgent, evaluate
