@@ -46,3 +46,37 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def check_tensorboard(folder: str | None) -> None:
+    """Before any work: TensorBoard logging asked for, but the package missing, is a one-line error."""
+    import importlib.util
+
+    if folder and importlib.util.find_spec("tensorboard") is None:
+        from rl_distill.errors import InputError
+
+        raise InputError("--tensorboard needs the tensorboard package: pip install 'rl-distill[tensorboard]'")
+
+
+class ScalarLog:
+    """TensorBoard scalars of a run when given a folder; without one, ``add`` does nothing."""
+
+    def __init__(self, folder: str | None) -> None:
+        self.writer = None
+        if folder:
+            check_tensorboard(folder)
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(folder)
+
+    def add(self, step: int, values: dict[str, float | None]) -> None:
+        """One scalar per name at ``step``; ``None`` values (not measured this time) are skipped."""
+        if self.writer is None:
+            return
+        for name, value in values.items():
+            if value is not None:
+                self.writer.add_scalar(name, value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -141,3 +141,23 @@ def test_student_refuses_non_finite_or_misshapen_observations(files: dict[str, P
     student = load_student(files["student"])
     with pytest.raises(InputError, match="NaN or infinite|shape"):
         student.act(np.asarray(obs, dtype=np.float64))
+
+
+@pytest.mark.parametrize("command", [
+    ["teacher", "--env", "CartPole-v1", "--timesteps", "64"],
+    ["distill", "--teacher", "TEACHER", "--env", "CartPole-v1", "--steps", "64"],
+    ["kickstart", "--teacher", "TEACHER", "--env", "CartPole-v1", "--timesteps", "64"],
+    ["multitask", "--task", "CartPole-v1=TEACHER", "--steps", "64"],
+])  # fmt: skip
+def test_tensorboard_without_its_package_is_a_one_line_error(command: list[str], cartpole_teacher: Path,
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else
+                        find_spec(name, *a))  # fmt: skip
+    argv = [arg.replace("TEACHER", str(cartpole_teacher)) for arg in command]
+    assert main([*argv, "--tensorboard", str(tmp_path / "tb"), "--out", str(tmp_path / "out")]) == 2
+    assert "pip install 'rl-distill[tensorboard]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "tb").exists()

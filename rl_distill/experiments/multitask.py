@@ -7,6 +7,7 @@ from pathlib import Path
 from rl_distill.distill.multitask import MultitaskConfig, MultitaskRound, distill_multitask, save_multitask
 from rl_distill.distill.outputs import result_summary
 from rl_distill.io import atomic_write_json
+from rl_distill.progress import ScalarLog
 from rl_distill.sb3.policies import load_policy
 
 
@@ -16,26 +17,17 @@ def run_multitask(config: MultitaskConfig, teacher_paths: list[Path], out: Path,
     every teacher is loaded and checked against its task before anything is written."""
     config.validate()
     teachers = [load_policy(path, task) for task, path in zip(config.tasks, teacher_paths, strict=True)]
-    writer = None
-    if tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(tensorboard)
+    scalars = ScalarLog(tensorboard)
 
     def log_round(log: MultitaskRound) -> None:
-        if writer is None:
-            return
-        writer.add_scalar("distill/loss", log.loss, log.env_steps)
-        writer.add_scalar("charts/SPS", log.steps_per_second, log.env_steps)
-        for k in range(len(config.tasks)):
-            writer.add_scalar(f"distill/loss/task{k}", log.task_loss[k], log.env_steps)
-            if log.task_eval_mean_return is not None:
-                writer.add_scalar(f"charts/episodic_return/task{k}", log.task_eval_mean_return[k], log.env_steps)
+        returns = log.task_eval_mean_return or [None] * len(config.tasks)
+        scalars.add(log.env_steps, {"distill/loss": log.loss, "charts/SPS": log.steps_per_second,
+                                    **{f"distill/loss/task{k}": x for k, x in enumerate(log.task_loss)},
+                                    **{f"charts/episodic_return/task{k}": x for k, x in enumerate(returns)}})
 
     result = distill_multitask(config, teachers, out=out, resume=resume, on_round=log_round,
                                progress_bar=progress_bar)  # fmt: skip
-    if writer is not None:
-        writer.close()
+    scalars.close()
     path = save_multitask(result, out)
     atomic_write_json(out / "student.json", {"tasks": list(config.tasks), "teachers": [str(p) for p in teacher_paths],
                                              **result_summary(result)})  # fmt: skip

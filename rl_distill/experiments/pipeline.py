@@ -9,6 +9,7 @@ from rl_distill.distill.outputs import result_summary, save_student
 from rl_distill.evaluation.compare import CompareRow, compare, markdown, write_compare
 from rl_distill.evaluation.evaluate import greedy_return_of
 from rl_distill.io import atomic_write_json
+from rl_distill.progress import ScalarLog
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import train_ppo
@@ -24,26 +25,16 @@ def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: s
     evaluate_student = None
     if config.eval_episodes:
         evaluate_student = greedy_return_of(teacher, config.env_id, config.eval_episodes)
-    writer = None
-    if tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(tensorboard)
+    scalars = ScalarLog(tensorboard)
 
     def log_round(log: RoundLog) -> None:
-        if writer is None:
-            return
-        writer.add_scalar("distill/loss", log.loss, log.env_steps)
-        writer.add_scalar("distill/teacher_queries", log.teacher_queries, log.env_steps)
-        writer.add_scalar("charts/SPS", log.steps_per_second, log.env_steps)
-        if log.eval_mean_return is not None:
-            writer.add_scalar("charts/episodic_return", log.eval_mean_return, log.env_steps)
+        scalars.add(log.env_steps, {"distill/loss": log.loss, "distill/teacher_queries": log.teacher_queries,
+                                    "charts/SPS": log.steps_per_second, "charts/episodic_return": log.eval_mean_return})
 
     out.mkdir(parents=True, exist_ok=True)
     result = distill(config, teacher, evaluate_student=evaluate_student, on_round=log_round,
                      progress_bar=progress_bar, checkpoint=out / f"{name}.ckpt", resume=resume)  # fmt: skip
-    if writer is not None:
-        writer.close()
+    scalars.close()
     path = save_student(result, teacher, out, name=name)
     atomic_write_json(out / f"{name}.json", {"teacher": str(teacher_path), **result_summary(result)})
     return path

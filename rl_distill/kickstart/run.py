@@ -25,6 +25,7 @@ from rl_distill.evaluation.evaluate import evaluate, evaluate_random, greedy_ret
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.kickstart.ppo import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode, check_temperature
+from rl_distill.progress import check_tensorboard
 from rl_distill.sb3.actor import Actor, check_supported_spaces
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
 from rl_distill.sb3.presets import preset_for
@@ -123,6 +124,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                   tensorboard: str | None = None) -> Path:  # fmt: skip
     """Train the student; writes ``<name>.zip``, ``<name>.safetensors`` and ``<name>.json`` to ``out``."""
     schedule = config.validate()
+    check_tensorboard(tensorboard)
     teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
     preset = preset_for(config.env_id)
     venv = teacher.make_env(config.env_id, n_envs=preset.n_envs, seed=config.seed)

@@ -19,7 +19,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
-from rl_distill.progress import Progress
+from rl_distill.progress import Progress, check_tensorboard
 from rl_distill.sb3.envs import EVAL_SEED, load_vecnormalize, make_env
 from rl_distill.sb3.policies import VECNORMALIZE_NAME, policy_parameters
 from rl_distill.sb3.presets import TEACHER_NET, preset_for
@@ -65,6 +65,7 @@ def train_ppo(
     timesteps = timesteps or preset.timesteps
     if timesteps <= 0:
         raise InputError(f"--timesteps must be positive, got {timesteps}")
+    check_tensorboard(tensorboard)
     venv = make_env(env_id, n_envs=preset.n_envs, seed=seed)
     if preset.normalize:
         venv = VecNormalize(venv, gamma=preset.ppo.get("gamma", 0.99))
