@@ -92,3 +92,10 @@ def test_progress_in_a_log_file_is_plain_lines(cartpole_teacher: Path, tmp_path:
     assert "\r" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.startswith("PPO teacher: ")]
     assert 5 <= len(lines) <= 11 and lines[-1].startswith("PPO teacher: 2,560/2,560 steps")
+
+
+def test_ppo_progress_counts_the_whole_rollouts_sb3_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # CartPole's preset collects 8 envs x 32 steps per rollout: 100 steps run one whole rollout of 256
+    assert main(["teacher", "--env", "CartPole-v1", "--timesteps", "100", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "256/256 steps" in captured.out + captured.err and "/100 steps" not in captured.out + captured.err

@@ -136,7 +136,9 @@ class ProgressCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self.seen = self.model.num_timesteps
-        self.progress = Progress(self.total, self.desc, initial=self.seen, enabled=self.enabled)
+        rollout = getattr(self.model, "n_steps", 1) * self.model.n_envs
+        total = -(-self.total // rollout) * rollout  # SB3's on-policy learn() runs whole rollouts only
+        self.progress = Progress(total, self.desc, initial=self.seen, enabled=self.enabled)
 
     def _on_step(self) -> bool:
         assert self.progress is not None
