@@ -38,7 +38,7 @@ from rl_distill.experiments.multitask import run_multitask
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
-from rl_distill.sb3.envs import join_env
+from rl_distill.sb3.envs import join_env, split_env
 from rl_distill.sb3.policies import load_policy, policy_parameters
 from rl_distill.sb3.presets import TEACHER_NET, preset_for
 from rl_distill.sb3.training import train_ppo
@@ -224,6 +224,12 @@ def markdown(table: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def short_name(task: str) -> str:
+    """``ENV`` and, one per line, its changed kwargs: a readable tick label."""
+    env_id, kwargs = split_env(task)
+    return "\n".join([env_id, *(f"{key}={value}" for key, value in kwargs.items())])
+
+
 def plot(tables: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -242,8 +248,7 @@ def plot(tables: list[dict[str, Any]], path: Path) -> None:
             ax.bar(xs, [statistics.mean(scores[t]) for t in tasks], width, label=label,
                    yerr=[sd(scores[t]) for t in tasks], capsize=2)
         ax.axhline(0.95, color="grey", linestyle="--", linewidth=1)
-        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(tasks))],
-                      [t.split(":")[0] + ("\n" + t.split(":", 1)[1] if ":" in t else "") for t in tasks], fontsize=7)
+        ax.set_xticks([k + 0.4 - width / 2 for k in range(len(tasks))], [short_name(t) for t in tasks], fontsize=7)
         ax.set_ylabel("score (1 = the task's own teacher)")
         ax.set_title(f"{table['case']}: one student for {len(tasks)} tasks")
         ax.legend(fontsize=7)
