@@ -8,9 +8,9 @@ Cases (3 seeds, 100 evaluation episodes per task and run; collection: DAgger; ``
   teacher -> one 32x32 student that gets no task label. A variant's teacher is the default preset teacher
   adapted to it: ``kickstart --init`` from that teacher (2x256, --variant-steps of PPO on the variant's
   reward with the adaptive KL guide). PPO from scratch with the preset was tried first and is unreliable
-  under wind (1M steps: 8.2 on the windy variant, against 122.8 for the default teacher there). The specialist
-  matrix: every teacher evaluated on every variant; the student's
-  score per variant is measured against that variant's own teacher.
+  under wind (1M steps: 8.2 on the windy variant, against 122.8 for the default teacher there). The
+  specialist matrix: every teacher evaluated on every variant; the student's score per variant is
+  measured against that variant's own teacher.
 Teachers live in runs/bench-rl/<name>/ (trained here with the preset when missing); every run writes
 runs/bench-multitask/<case>/<run>/ and is skipped once finished (evaluations are kept too), so the
 script can be stopped and started again. Run, e.g.:
