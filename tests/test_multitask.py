@@ -199,3 +199,12 @@ def test_box_and_discrete_tasks_share_a_trunk(cartpole_teacher: Path, pendulum_t
     actions = student.act(far, task="Pendulum-v1")
     assert actions.shape == (3, 1) and np.all(np.abs(actions) <= 2.0)  # clipped to the env's bounds
     assert set(np.unique(student.act(np.zeros((6, 4), np.float32), task="CartPole-v1"))) <= {0, 1}
+
+
+def test_compare_runs_a_single_task_artifact_on_a_changed_task(cartpole_teacher: Path, tmp_path: Path) -> None:
+    from rl_distill.evaluation.compare import compare
+
+    assert main(["distill", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--steps", "64",
+                 "--steps-per-round", "64", "--eval-episodes", "0", "--out", str(tmp_path)]) == 0  # fmt: skip
+    rows, _ = compare(CARTPOLE_VARIANT, cartpole_teacher, [tmp_path / "student.safetensors"], episodes=2)
+    assert rows[1].role == "student" and rows[1].episodes == 2

@@ -6,7 +6,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rl_distill.artifacts.student import observation_shape
+from rl_distill.artifacts.student import load_student, observation_shape
 from rl_distill.evaluation.evaluate import EvalResult, evaluate, evaluate_random, load_agent, predict_latency_us
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, policy_parameters
@@ -53,7 +53,6 @@ def artifact_latency_us(artifact: Path, env_id: str, task: str | None = None) ->
     """Batch-1 latency of a student artifact (one task of a multi-task one) exported to ONNX, or through
     ``load_student`` when onnxruntime is missing; returns the latency and the path taken."""
     from rl_distill.artifacts.export import export_student, load_onnx
-    from rl_distill.artifacts.student import load_student
     from rl_distill.errors import InputError
     from rl_distill.evaluation.evaluate import RawObservationAgent
 
@@ -93,10 +92,11 @@ def compare(
     rows = []
     random = evaluate_random(env_id, episodes=episodes)
     for path, role in entries:
-        if path.suffix == ".safetensors":  # a student artifact, of one task or (``task``) of several
-            agent = load_agent(path, env_id, task=task or env_id)
+        if path.suffix == ".safetensors":  # a student artifact; a multi-task one acts in ``task``, else env_id's
+            chosen = (task or env_id) if load_student(path).tasks else task
+            agent = load_agent(path, env_id, task=chosen)
             params = sum(p.numel() for p in agent.policy.net.parameters())
-            fast_latency, fast_path = artifact_latency_us(path, env_id, task or env_id)
+            fast_latency, fast_path = artifact_latency_us(path, env_id, chosen)
         else:
             agent = load_policy(path, env_id, vecnormalize=vecnormalize if role == "teacher" else None)
             params = policy_parameters(agent.policy)
