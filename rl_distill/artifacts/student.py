@@ -107,6 +107,15 @@ def space_header(space: gym.Space) -> dict[str, Any]:
     raise InputError(f"unsupported space {space}")
 
 
+def normalization_header(stats: Any) -> dict[str, Any] | None:
+    """A (frozen) VecNormalize's observation statistics as the artifact header stores them; None if it has none."""
+    if stats is None or not stats.norm_obs:
+        return None
+    rms = stats.obs_rms
+    return {"mean": rms.mean.astype(float).tolist(), "var": rms.var.astype(float).tolist(),
+            "clip": float(stats.clip_obs), "epsilon": float(stats.epsilon)}  # fmt: skip
+
+
 def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: dict[str, Any]) -> Path:
     """Write an SB3 ActorCriticPolicy student (MLP extractor) as a safetensors artifact."""
     hidden = [m.out_features for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
@@ -118,13 +127,9 @@ def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: 
         "observation_space": space_header(policy.observation_space),
         "action_space": space_header(policy.action_space),
         "architecture": {"hidden": hidden, "activation": activation},
-        "normalization": None,
+        "normalization": normalization_header(normalization),
         **provenance,
     }
-    if normalization is not None and normalization.norm_obs:
-        rms = normalization.obs_rms
-        header["normalization"] = {"mean": rms.mean.astype(float).tolist(), "var": rms.var.astype(float).tolist(),
-                                   "clip": float(normalization.clip_obs), "epsilon": float(normalization.epsilon)}
     net = StudentNet(header)
     net.policy_net.load_state_dict(policy.mlp_extractor.policy_net.state_dict())
     net.action_net.load_state_dict(policy.action_net.state_dict())

@@ -21,7 +21,13 @@ import torch
 from stable_baselines3.common.vec_env import VecEnv
 
 from rl_distill.artifacts.multitask import TASK_ID_MODES, MultiTaskNet, pooled_normalization, space_groups
-from rl_distill.artifacts.student import Student, observation_shape, save_artifact, space_header
+from rl_distill.artifacts.student import (
+    Student,
+    normalization_header,
+    observation_shape,
+    save_artifact,
+    space_header,
+)
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Collector, NetActor
 from rl_distill.distill.loop import DistillConfig, action_bounds, adam, collect_beta, rounds_of, train_round
@@ -109,10 +115,7 @@ def student_header(config: MultitaskConfig, teachers: list[LoadedPolicy], venvs:
     """The artifact header: architecture, and per task its spaces, normalisation and provenance."""
     tasks = []
     for task, teacher, venv in zip(config.tasks, teachers, venvs, strict=True):
-        stats = teacher.normalization
-        norm = None if stats is None or not stats.norm_obs else {
-            "mean": stats.obs_rms.mean.astype(float).tolist(), "var": stats.obs_rms.var.astype(float).tolist(),
-            "clip": float(stats.clip_obs), "epsilon": float(stats.epsilon)}  # fmt: skip
+        norm = normalization_header(teacher.normalization)
         tasks.append({"name": task, "env_id": task, "env_kwargs": split_env(task)[1],
                       "observation_space": space_header(venv.observation_space),
                       "action_space": space_header(venv.action_space), "normalization": norm,
