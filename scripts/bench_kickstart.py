@@ -1,7 +1,8 @@
 """Kickstarting against PPO from scratch and distillation alone -> results/kickstart.{json,md} + one PNG per case.
 
 Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation episodes per run:
-- imperfect: LunarLander-v3 with a teacher stopped early (``--early-steps`` of the preset's PPO);
+- imperfect: LunarLander-v3 with a teacher stopped early (the first checkpoint of the preset's PPO, every
+  20k steps, scoring 0.5-0.7 of the full teacher);
 - windy: the full LunarLander-v3 teacher on LunarLander-v3 with wind 15 and turbulence 1.5;
 - HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch.
@@ -44,6 +45,39 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
+def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) -> None:
+    """The imperfect teacher: the first checkpoint of the preset's seed-0 PPO whose score lies in 0.5-0.7.
+
+    The preset's PPO runs ``last_step`` steps saving a checkpoint every ``every``; each checkpoint is scored
+    on ``episodes`` episodes against the full teacher, the scan is kept in ``early-scan.json``.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import CheckpointCallback
+
+    from rl_distill.sb3.envs import make_env
+    from rl_distill.sb3.presets import TEACHER_NET
+
+    env, preset = "LunarLander-v3", preset_for("LunarLander-v3")
+    scan_dir = folder / "scan"
+    if not any(scan_dir.glob("*.zip")):
+        model = PPO("MlpPolicy", make_env(env, n_envs=preset.n_envs, seed=0), seed=0, device="cpu", verbose=0,
+                    policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs())  # fmt: skip
+        model.learn(last_step, callback=CheckpointCallback(max(every // preset.n_envs, 1), str(scan_dir), "early"))
+    full = evaluate(load_policy(RUNS / "bench-rl" / env / "teacher.zip", env), env, episodes=episodes).mean_return
+    random = evaluate_random(env, episodes=episodes).mean_return
+    scan = []
+    for path in sorted(scan_dir.glob("early_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1])):
+        score = (evaluate(load_policy(path, env), env, episodes=episodes).mean_return - random) / (full - random)
+        scan.append({"path": str(path), "steps": int(path.stem.split("_")[1]), "score": score})
+        print(f"early teacher scan: {scan[-1]['steps']:,} steps, score {score:.3f}", flush=True)
+        if 0.5 <= score <= 0.7:
+            atomic_write(folder / "teacher.zip", lambda tmp, src=path: tmp.write_bytes(src.read_bytes()))
+            break
+    atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
+    if not (folder / "teacher.zip").exists():
+        raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
+
+
 def finished(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -53,7 +87,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     env, hidden, work = case["env"], (16, 16), RUNS / "bench-kickstart" / name
     teacher_path = RUNS / "bench-rl" / case["teacher"] / "teacher.zip"
     if not teacher_path.exists() and case["teacher"].endswith("-early"):
-        train_ppo("LunarLander-v3", out=teacher_path.parent, timesteps=early_steps, progress_bar=False)
+        early_teacher(teacher_path.parent, last_step=early_steps, every=20_000)
     teacher = load_policy(teacher_path, env)
     full = load_policy(RUNS / "bench-rl" / "LunarLander-v3" / "teacher.zip", env) if name == "imperfect" else teacher
     reference = {"teacher": evaluate(teacher, env, episodes=episodes).mean_return,
@@ -65,6 +99,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         if not finished(folder / "scratch.json"):
             train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
                       eval_every=case["budget"] // 20, eval_episodes=5, progress_bar=False)  # fmt: skip
+            # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
         log = finished(folder / "scratch.json")
         runs.append({"method": "scratch", "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
@@ -86,7 +121,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          seed=seed, eval_every=case["budget"] // 20,
                                          init=str(distilled) if case["init"] else None)  # fmt: skip
-                run_kickstart(config, teacher_path, folder, progress_bar=False)
+                run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             runs.append({"method": f"kickstart {schedule}", "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
@@ -163,15 +198,17 @@ def main() -> None:
     parser.add_argument("--schedules", nargs="+", default=["adaptive:1"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--early-steps", type=int, default=150_000, help="the imperfect teacher's PPO steps")
+    parser.add_argument("--early-steps", type=int, default=500_000,
+                        help="the imperfect teacher: scan the preset PPO's checkpoints up to this many steps")
     parser.add_argument("--budget", type=int, default=None, help="override every case's env-step budget (smoke runs)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / "kickstart.json"
-    report = json.loads(path.read_text()) if path.exists() else {}
     for name in args.cases:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
-        report[name] = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
+        result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
+        # read again just before writing: two copies of this script may run different cases at once
+        report = {**(json.loads(path.read_text()) if path.exists() else {}), name: result}
         atomic_write_json(path, report)
         atomic_write_text(RESULTS / "kickstart.md", markdown(report))
         plot(name, report[name], RESULTS / f"kickstart-{name}.png")

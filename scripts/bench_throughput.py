@@ -6,6 +6,8 @@ Rates, all with 8 vectorised envs (SB3's DummyVecEnv) and one torch thread:
 - raw, teacher's actions: the env alone (only the time inside ``VecEnv.step``) while the teacher acts,
   i.e. the states distillation actually visits; this is the real ceiling for distillation;
 - PPO: SB3 PPO training the student-sized network with the env's preset (as ``rl-distill teacher`` does);
+- kickstart: the same PPO plus the teacher's KL term (``rl-distill kickstart``, λ constant 1, evaluation
+  excluded), so the ratio to PPO is what the distillation term costs;
 - distillation: ``rl-distill distill`` defaults (student-driven, 5-episode greedy evaluation per round,
   checkpoint per round), all included, without the evaluation time, and the rate of its own env stepping
   alone (the states the student visits, which cost more or less to simulate than the teacher's), so the
@@ -30,6 +32,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import PRESETS
@@ -84,6 +87,10 @@ def main() -> None:
             ppo = train_ppo(env_id, out=Path(tmp), name="scratch", hidden=preset.student_hidden,
                             timesteps=args.ppo_steps, progress_bar=False)  # fmt: skip
             row["ppo"] = ppo.timesteps / ppo.wall_seconds
+            kickstart = KickstartConfig(env_id, student_hidden=preset.student_hidden, timesteps=args.ppo_steps,
+                                        schedule="constant:1", eval_every=args.ppo_steps)  # fmt: skip
+            run_kickstart(kickstart, teacher, Path(tmp) / "kickstart", progress_bar=False)
+            row["kickstart"] = json.loads((Path(tmp) / "kickstart" / "student.json").read_text())["steps_per_second"]
             config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps)
             run_distill(config, teacher, Path(tmp), progress_bar=False)
             log = json.loads((Path(tmp) / "student.json").read_text())
@@ -97,12 +104,15 @@ def main() -> None:
         atomic_write_json(path, table)
     lines = ["Environment steps per second, 8 envs (DummyVecEnv), 1 torch thread, this 2-core CPU; "
              "`python scripts/bench_throughput.py`.", "",
-             "| env | raw, random actions | raw, teacher's actions | PPO (student net) | distillation, all in | "
-             "distillation without its evaluation | its env stepping alone | own cost µs/step |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+             "| env | raw, random actions | raw, teacher's actions | PPO (student net) | kickstart (PPO + KL) | "
+             "distillation, all in | distillation without its evaluation | its env stepping alone | "
+             "own cost µs/step |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in table["rows"]:
         own_us = 1e6 * (r["distill_seconds"] - r["distill_env_seconds"]) / r["distill_steps"]
+        kickstart = f"{r['kickstart']:,.0f} ({r['kickstart'] / r['ppo'] - 1:+.0%})" if "kickstart" in r else "-"
         lines.append(f"| {r['env']} | {r['raw_random']:,.0f} | {r['raw_teacher']:,.0f} | {r['ppo']:,.0f} | "
+                     f"{kickstart} | "
                      f"{r['distill_all_in']:,.0f} | {r['distill_without_eval']:,.0f} | {r['distill_env_only']:,.0f} | "
                      f"{own_us:.0f} |")  # fmt: skip
     atomic_write_text(RESULTS / "throughput.md", "\n".join(lines) + "\n")
