@@ -48,32 +48,47 @@ CASES: dict[str, dict[str, Any]] = {
 def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) -> None:
     """The imperfect teacher: the first checkpoint of the preset's seed-0 PPO whose score lies in 0.5-0.7.
 
-    The preset's PPO runs ``last_step`` steps saving a checkpoint every ``every``; each checkpoint is scored
-    on ``episodes`` episodes against the full teacher, the scan is kept in ``early-scan.json``.
+    The preset's PPO saves a checkpoint every ``every`` steps; each is scored on ``episodes`` episodes
+    against the full teacher, and training stops at the first in range (the scan is kept in
+    ``early-scan.json``). A stopped scan scores the checkpoints it has, then continues from the last.
     """
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import CheckpointCallback
+    from stable_baselines3.common.callbacks import BaseCallback
 
     from rl_distill.sb3.envs import make_env
     from rl_distill.sb3.presets import TEACHER_NET
 
-    env, preset = "LunarLander-v3", preset_for("LunarLander-v3")
-    scan_dir = folder / "scan"
-    if not any(scan_dir.glob("*.zip")):
-        model = PPO("MlpPolicy", make_env(env, n_envs=preset.n_envs, seed=0), seed=0, device="cpu", verbose=0,
-                    policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs())  # fmt: skip
-        model.learn(last_step, callback=CheckpointCallback(max(every // preset.n_envs, 1), str(scan_dir), "early"))
+    env, preset, scan_dir = "LunarLander-v3", preset_for("LunarLander-v3"), folder / "scan"
     full = evaluate(load_policy(RUNS / "bench-rl" / env / "teacher.zip", env), env, episodes=episodes).mean_return
     random = evaluate_random(env, episodes=episodes).mean_return
-    scan = []
-    for path in sorted(scan_dir.glob("early_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1])):
+    scan: list[dict[str, Any]] = []
+
+    def in_range(path: Path) -> bool:
         score = (evaluate(load_policy(path, env), env, episodes=episodes).mean_return - random) / (full - random)
         scan.append({"path": str(path), "steps": int(path.stem.split("_")[1]), "score": score})
+        atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
         print(f"early teacher scan: {scan[-1]['steps']:,} steps, score {score:.3f}", flush=True)
         if 0.5 <= score <= 0.7:
-            atomic_write(folder / "teacher.zip", lambda tmp, src=path: tmp.write_bytes(src.read_bytes()))
-            break
-    atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
+            atomic_write(folder / "teacher.zip", lambda tmp: tmp.write_bytes(path.read_bytes()))
+        return 0.5 <= score <= 0.7
+
+    saved = sorted(scan_dir.glob("early_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1]))
+    if any(in_range(path) for path in saved):
+        return
+    venv = make_env(env, n_envs=preset.n_envs, seed=0)
+    model = (PPO.load(saved[-1], env=venv, device="cpu") if saved else
+             PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0,
+                 policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs()))  # fmt: skip
+
+    class ScoreCheckpoints(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps // every == (self.num_timesteps - self.training_env.num_envs) // every:
+                return True
+            path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
+            atomic_write(path, lambda tmp: self.model.save(tmp))
+            return not in_range(path)  # False stops learn()
+
+    model.learn(last_step - model.num_timesteps, callback=ScoreCheckpoints(), reset_num_timesteps=False)
     if not (folder / "teacher.zip").exists():
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
 
@@ -90,7 +105,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         early_teacher(teacher_path.parent, last_step=early_steps, every=20_000)
     teacher = load_policy(teacher_path, env)
     full = load_policy(RUNS / "bench-rl" / "LunarLander-v3" / "teacher.zip", env) if name == "imperfect" else teacher
-    reference = {"teacher": evaluate(teacher, env, episodes=episodes).mean_return,
+    teacher_result = evaluate(teacher, env, episodes=episodes)
+    reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "full_teacher": evaluate(full, env, episodes=episodes).mean_return,
                  "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
     runs = []
@@ -103,7 +119,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         log = finished(folder / "scratch.json")
         runs.append({"method": "scratch", "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
-                     "wall_seconds": log["wall_seconds"]})  # fmt: skip
+                     "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"]})
         folder = work / f"distill-{seed}"
         if not finished(folder / "student.json"):
             config = DistillConfig(env, student_hidden=hidden, steps=preset_for(env).distill_steps, collect="dagger",
@@ -141,28 +157,42 @@ def steps_to(run: dict[str, Any], target: float) -> int | None:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students, mean ± std over seeds of each "
-             "run's mean evaluation return; score = (return − random) / (full teacher − random).", ""]  # fmt: skip
+             "run's mean return on 100 fixed evaluation episodes; score = (return − random) / (full teacher − "
+             "random). Learning curves: 5 greedy episodes every 1/20 of the budget (distill: after each round). "
+             "Env steps/s: training only (PPO from scratch: SB3's EvalCallback time included). "
+             "Reproduce: `python scripts/bench_kickstart.py`.", ""]  # fmt: skip
     for name, case in report.items():
         span = case["full_teacher"] - case["random"]
         target = case["random"] + 0.9 * span
+        scratch = [r["mean_return"] for r in case["runs"] if r["method"] == "scratch"]
+        scratch_final = statistics.fmean(scratch) if scratch else float("nan")
+        low, high = case.get("teacher_ci95", [float("nan")] * 2)
         lines += [f"### {name}: {case['env']}", "",
-                  f"Teacher {case['teacher']:.1f} (full teacher {case['full_teacher']:.1f}), random "
-                  f"{case['random']:.1f}; budget {case['budget']:,} env steps for scratch and kickstart; "
-                  f"{case['episodes']} episodes per run.", "",
-                  "| method | seeds | mean return | score | steps to score 0.9 (median) | wall s |",
-                  "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+                  f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
+                  f"{case['full_teacher']:.1f}), random {case['random']:.1f}; budget {case['budget']:,} env steps for "
+                  f"scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}.", "",
+                  "| method | seeds | mean return | score | lowest seed (its 95% CI) | steps to score 0.9 | "
+                  "steps to scratch's final return | env steps/s | wall s |",
+                  "|---|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
         for method in dict.fromkeys(r["method"] for r in case["runs"]):
             runs = [r for r in case["runs"] if r["method"] == method]
             returns = [r["mean_return"] for r in runs]
             sd = statistics.stdev(returns) if len(returns) > 1 else 0.0
-            reach = [steps_to(r, target) for r in runs]
-            reached = [s for s in reach if s is not None]
-            when = f"{statistics.median(reached):,.0f} ({len(reached)}/{len(runs)})" if reached else "not reached"
+            worst = min(runs, key=lambda r: r["mean_return"])
+            rate = [r["steps_per_second"] for r in runs if r.get("steps_per_second")]
             lines.append(f"| {method} | {len(runs)} | {statistics.fmean(returns):.1f} ± {sd:.1f} | "
-                         f"{(statistics.fmean(returns) - case['random']) / span:.3f} | {when} | "
+                         f"{(statistics.fmean(returns) - case['random']) / span:.3f} | {worst['mean_return']:.1f} "
+                         f"({worst['ci95'][0]:.1f} to {worst['ci95'][1]:.1f}) | {reached(runs, target)} | "
+                         f"{reached(runs, scratch_final)} | {statistics.fmean(rate) if rate else float('nan'):,.0f} | "
                          f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
+
+
+def reached(runs: list[dict[str, Any]], target: float) -> str:
+    """Median over seeds of the first curve point at or above ``target`` (and how many seeds got there)."""
+    steps = [s for s in (steps_to(r, target) for r in runs) if s is not None]
+    return f"{statistics.median(steps):,.0f} ({len(steps)}/{len(runs)})" if steps else f"not reached (0/{len(runs)})"
 
 
 def plot(name: str, case: dict[str, Any], path: Path) -> None:
