@@ -44,7 +44,7 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
     start = time.perf_counter()
     if (work / "teacher.json").exists():  # a restarted benchmark reuses its finished teacher
         saved = json.loads((work / "teacher.json").read_text())
-        teacher_run = TrainResult(**{f.name: saved[f.name] for f in fields(TrainResult)})
+        teacher_run = TrainResult(**{f.name: saved[f.name] for f in fields(TrainResult) if f.name in saved})
     else:
         teacher_run = train_ppo(env_id, out=work, name="teacher", seed=0, checkpoint_every=100_000,
                                 resume=True, progress_bar=False)  # fmt: skip

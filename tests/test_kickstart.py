@@ -194,7 +194,7 @@ def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_pa
     other = KickstartConfig(**{**config.__dict__, "schedule": "constant:2"})
     with pytest.raises(InputError, match="belongs to another run.*schedule"):
         run_kickstart(other, cartpole_teacher, tmp_path, resume=True, progress_bar=False)
-    assert math.isfinite(log["steps_per_second"])
+    assert math.isfinite(log["steps_per_second"]) and 0 < log["env_seconds"] < log["wall_seconds"]
 
 
 def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path, tmp_path: Path) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
 from rl_distill.errors import InputError
-from rl_distill.sb3.envs import make_env
+from rl_distill.sb3.envs import StepTimer, make_env
 from rl_distill.sb3.policies import policy_parameters
 from rl_distill.sb3.presets import PRESETS, TEACHER_NET, preset_for, require_preset
 
@@ -35,3 +38,21 @@ def test_unknown_env_gets_sb3_defaults_but_is_refused_where_a_preset_is_required
     assert preset_for("MountainCar-v0").ppo == {} and preset_for("MountainCar-v0").env_id == "MountainCar-v0"
     with pytest.raises(InputError, match="no preset for MountainCar-v0"):
         require_preset("MountainCar-v0")
+
+
+def test_step_timer_counts_only_the_time_inside_the_envs_step() -> None:
+    venv = make_env("CartPole-v1", n_envs=2, seed=0)
+    inner_wait = venv.step_wait
+
+    def slow_wait():  # noqa: ANN202
+        time.sleep(0.02)
+        return inner_wait()
+
+    venv.step_wait = slow_wait
+    timer = StepTimer(venv)
+    timer.reset()
+    for _ in range(5):
+        time.sleep(0.02)  # the caller's own work: not counted
+        obs, rewards, dones, infos = timer.step(np.zeros(2, dtype=np.int64))
+    assert obs.shape == (2, 4) and len(infos) == 2
+    assert 0.1 <= timer.seconds < 0.17

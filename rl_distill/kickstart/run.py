@@ -27,6 +27,7 @@ from rl_distill.kickstart.ppo import DISTILL_TERMS, DistillTerm, Guide, Kickstar
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode, check_temperature
 from rl_distill.progress import check_tensorboard
 from rl_distill.sb3.actor import Actor, check_supported_spaces
+from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
 from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import EveryNSteps, ProgressCallback
@@ -127,7 +128,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     check_tensorboard(tensorboard)
     teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
     preset = preset_for(config.env_id)
-    venv = teacher.make_env(config.env_id, n_envs=preset.n_envs, seed=config.seed)
+    venv = timer = StepTimer(teacher.make_env(config.env_id, n_envs=preset.n_envs, seed=config.seed))
     check_supported_spaces(venv.observation_space, venv.action_space, str(teacher_path))
     if config.init and not Path(config.init).is_file():
         raise InputError(f"{config.init}: no such student file for --init")
@@ -185,7 +186,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                               settings={"kickstart": asdict(config)})  # fmt: skip
     atomic_write_json(out / f"{name}.json", {
         "teacher": str(teacher_path), "config": asdict(config), "wall_seconds": seconds, "eval_seconds": eval_seconds,
-        "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9),
+        "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9), "env_seconds": timer.seconds,
         "curve_steps": curve["steps"], "curve_returns": curve["returns"], "updates": model.update_log,
     })  # fmt: skip
     return path

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from rl_distill.errors import InputError
 
@@ -108,3 +109,25 @@ def spaces_match(a: gym.Space, b: gym.Space) -> bool:
     if isinstance(a, gym.spaces.Box):
         return a.shape == b.shape and np.allclose(a.low, b.low) and np.allclose(a.high, b.high)
     return a == b
+
+
+class StepTimer(VecEnvWrapper):
+    """Adds up the seconds spent inside the wrapped envs' ``step``, so a run's time splits into the
+    environment's and its own (the states a policy visits can cost very different amounts to simulate)."""
+
+    def __init__(self, venv: VecEnv) -> None:
+        super().__init__(venv)
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._started = time.perf_counter()
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> Any:
+        out = self.venv.step_wait()
+        self.seconds += time.perf_counter() - self._started
+        return out

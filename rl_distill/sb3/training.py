@@ -20,7 +20,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.progress import Progress, check_tensorboard
-from rl_distill.sb3.envs import EVAL_SEED, load_vecnormalize, make_env
+from rl_distill.sb3.envs import EVAL_SEED, StepTimer, load_vecnormalize, make_env
 from rl_distill.sb3.policies import VECNORMALIZE_NAME, policy_parameters
 from rl_distill.sb3.presets import TEACHER_NET, preset_for
 
@@ -33,11 +33,14 @@ class TrainResult:
     model_path: str
     hidden: tuple[int, ...]
     timesteps: int
+    """Environment steps trained: SB3's PPO runs whole rollouts, so the request rounded up to one."""
     seed: int
     policy_params: int
     wall_seconds: float
     curve_steps: list[int]
     curve_returns: list[float]
+    env_seconds: float = 0.0
+    """Part of ``wall_seconds`` spent inside the training envs' ``step``."""
 
 
 def train_ppo(
@@ -66,7 +69,7 @@ def train_ppo(
     if timesteps <= 0:
         raise InputError(f"--timesteps must be positive, got {timesteps}")
     check_tensorboard(tensorboard)
-    venv = make_env(env_id, n_envs=preset.n_envs, seed=seed)
+    venv = timer = StepTimer(make_env(env_id, n_envs=preset.n_envs, seed=seed))
     if preset.normalize:
         venv = VecNormalize(venv, gamma=preset.ppo.get("gamma", 0.99))
     ckpt = out / f"{name}.ckpt.zip"
@@ -115,8 +118,8 @@ def train_ppo(
     if preset.normalize:
         atomic_write(out / normalization_name(name), lambda tmp: venv.save(str(tmp)))
     result = TrainResult(
-        env_id=env_id, model_path=str(model_path), hidden=tuple(hidden), timesteps=timesteps, seed=seed,
-        policy_params=policy_parameters(model.policy), wall_seconds=seconds,
+        env_id=env_id, model_path=str(model_path), hidden=tuple(hidden), timesteps=model.num_timesteps, seed=seed,
+        policy_params=policy_parameters(model.policy), wall_seconds=seconds, env_seconds=timer.seconds,
         curve_steps=[int(s) for s in callback.evaluations_timesteps] if callback else [],
         curve_returns=[float(np.mean(r)) for r in callback.evaluations_results] if callback else [],
     )  # fmt: skip
