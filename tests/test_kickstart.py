@@ -14,8 +14,9 @@ from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
 from rl_distill.cli import main
 from rl_distill.errors import InputError
+from rl_distill.kickstart import run as kickstart_run
 from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
-from rl_distill.kickstart.run import KickstartConfig, load_init, run_kickstart
+from rl_distill.kickstart.run import KickstartConfig, load_init, make_guide, run_kickstart
 from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.policies import load_policy, make_student
 
@@ -85,6 +86,25 @@ def good_cartpole_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("good-cartpole")
     train_ppo("CartPole-v1", out=out, hidden=(64, 64), timesteps=40_000, seed=0, progress_bar=False)
     return out / "teacher.zip"
+
+
+def test_adaptive_lambda_compares_the_students_sampled_returns_with_the_teachers_sampled_returns(
+    cartpole_teacher: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured, real_evaluate = [], kickstart_run.evaluate
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        measured.append((kwargs.get("deterministic", True), real_evaluate(*args, **kwargs)))
+        return measured[-1][1]
+
+    monkeypatch.setattr(kickstart_run, "evaluate", spy)
+    config = KickstartConfig("CartPole-v1", schedule="adaptive:1")
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    guide = make_guide(config, config.validate(), teacher, gym.spaces.Discrete(2))
+    [(deterministic, teacher_result)] = measured
+    assert deterministic is False  # the student's training episodes sample their actions too
+    assert guide.score is not None and guide.score(teacher_result.mean_return) == pytest.approx(1.0)
+    assert config.validate()(0, guide.score(teacher_result.mean_return)) == pytest.approx(0.0)
 
 
 def test_short_kickstart_on_cartpole_reaches_475(good_cartpole_teacher: Path, tmp_path: Path) -> None:

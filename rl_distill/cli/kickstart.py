@@ -32,7 +32,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lambda", dest="schedule", default=d.schedule, metavar="SCHEDULE",
                    help="weight of the teacher term: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE_STEPS, or "
                    "adaptive:L0 = L0*max(0, 1 - student score), the score measured from the random policy's return "
-                   f"to the teacher's on this task (QDagger) (default {d.schedule})")
+                   "to the teacher's on this task, both with sampled actions (the student's training episodes) "
+                   f"(QDagger) (default {d.schedule})")
     p.add_argument("--distill-term", choices=("kl", "ppd"), default=d.distill_term,
                    help="kl: mean divergence over the minibatch; ppd: each state's weighted by max(ratio, "
                    f"1 - clip_range), as in Proximal Policy Distillation (default {d.distill_term})")

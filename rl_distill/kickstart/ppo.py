@@ -45,7 +45,8 @@ class LambdaSchedule:
     - ``linear:L0,L1,STEPS``: from L0 to L1 over STEPS environment steps, then L1.
     - ``exp:L0,HALF_LIFE``: L0 halved every HALF_LIFE environment steps.
     - ``adaptive:L0``: QDagger's L0 · max(0, 1 − student / teacher), on scores: returns measured
-      from the random policy's, so it also works when returns are negative.
+      from the random policy's, so it also works when returns are negative. Both returns come from
+      sampled actions: the student's training episodes, the teacher's measured at the start.
     """
 
     kind: str

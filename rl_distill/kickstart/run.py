@@ -111,7 +111,9 @@ def load_init(model: PPO, path: Path, env_id: str) -> None:
 def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any) -> Guide:
     score = None
     if schedule.kind == "adaptive":  # QDagger's teacher return, measured on this task at the start
-        teacher_return = evaluate(teacher, config.env_id, episodes=10).mean_return
+        # With sampled actions, as the student's training episodes that it is compared with are: a greedy
+        # teacher return would be out of reach of a high-entropy student and hold λ up for the whole run.
+        teacher_return = evaluate(teacher, config.env_id, episodes=10, deterministic=False).mean_return
         random_return = evaluate_random(config.env_id, episodes=10).mean_return
         span = teacher_return - random_return or 1.0
         score = lambda r: (r - random_return) / span  # noqa: E731
