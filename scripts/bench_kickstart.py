@@ -158,7 +158,9 @@ def steps_to(run: dict[str, Any], target: float) -> int | None:
 def markdown(report: dict[str, Any]) -> str:
     lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students, mean ± std over seeds of each "
              "run's mean return on 100 fixed evaluation episodes; score = (return − random) / (full teacher − "
-             "random). Learning curves: 5 greedy episodes every 1/20 of the budget (distill: after each round). "
+             "random). Learning curves: 5 greedy episodes every 1/20 of the budget (distill: after each round; "
+             "kickstart and distill replay the same 5 seeded episodes each time, PPO from scratch gets new ones "
+             "from SB3's EvalCallback, so its curve is noisier and reaches a level sooner by chance). "
              "Env steps/s: training only (PPO from scratch: SB3's EvalCallback time included). "
              "Reproduce: `python scripts/bench_kickstart.py`.", ""]  # fmt: skip
     for name, case in report.items():
@@ -183,7 +185,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {method} | {len(runs)} | {statistics.fmean(returns):.1f} ± {sd:.1f} | "
                          f"{(statistics.fmean(returns) - case['random']) / span:.3f} | {worst['mean_return']:.1f} "
                          f"({worst['ci95'][0]:.1f} to {worst['ci95'][1]:.1f}) | {reached(runs, target)} | "
-                         f"{reached(runs, scratch_final)} | {statistics.fmean(rate) if rate else float('nan'):,.0f} | "
+                         f"{reached(runs, scratch_final)} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
                          f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
