@@ -93,6 +93,14 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
 
 
+def kickstart_variant(work: Path, variant: str, seed: int) -> tuple[Path, str, float]:
+    """``SCHEDULE[@T]`` (T: the temperature dividing the teacher's logits, discrete actions) -> (folder, schedule, T)."""
+    schedule, _, temperature = variant.partition("@")
+    suffix = f"-T{temperature}" if temperature else ""
+    folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
+    return folder, schedule, float(temperature or 1.0)
+
+
 def finished(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -131,15 +139,17 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "curve_steps": [r["env_steps"] for r in log["rounds"]],
                      "curve_returns": [r["eval_mean_return"] for r in log["rounds"]],
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
-        for schedule in schedules:
-            folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}-{seed}"
+        for variant in schedules:
+            folder, schedule, temperature = kickstart_variant(work, variant, seed)
             if not finished(folder / "student.json"):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
+                                         temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
                                          init=str(distilled) if case["init"] else None)  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
-            runs.append({"method": f"kickstart {schedule}", "seed": seed, "path": str(folder / "student.zip"),
+            runs.append({"method": f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else ""),
+                         "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
                          "steps_per_second": log["steps_per_second"]})  # fmt: skip
@@ -227,7 +237,8 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
-    parser.add_argument("--schedules", nargs="+", default=["adaptive:1"])
+    parser.add_argument("--schedules", nargs="+", default=["adaptive:1"],
+                        help="kickstart λ schedules, each SCHEDULE or SCHEDULE@T, T dividing the teacher's logits")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--early-steps", type=int, default=500_000,

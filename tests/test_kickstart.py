@@ -107,6 +107,16 @@ def test_adaptive_lambda_compares_the_students_sampled_returns_with_the_teachers
     assert config.validate()(0, guide.score(teacher_result.mean_return)) == pytest.approx(0.0)
 
 
+def test_the_adaptive_reference_acts_as_the_tempered_target(cartpole_teacher: Path) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    obs = np.random.default_rng(0).normal(scale=0.5, size=(256, 4)).astype(np.float32)
+    greedy = teacher.predict(obs, deterministic=True)[0]
+    sharp = kickstart_run.TargetPolicy(teacher, temperature=1e-3).predict(obs)[0]
+    sampled = [kickstart_run.TargetPolicy(teacher, temperature=1.0, seed=s).predict(obs)[0] for s in range(4)]
+    assert (sharp == greedy).all()  # T -> 0: the teacher's greedy actions
+    assert any((actions != greedy).any() for actions in sampled)  # T = 1: the teacher's own sampling
+
+
 def test_short_kickstart_on_cartpole_reaches_475(good_cartpole_teacher: Path, tmp_path: Path) -> None:
     teacher = load_policy(good_cartpole_teacher, "CartPole-v1")
     from rl_distill.evaluation.evaluate import evaluate

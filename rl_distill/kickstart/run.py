@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import VecNormalize
@@ -26,7 +28,7 @@ from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.kickstart.ppo import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode, check_temperature
 from rl_distill.progress import check_tensorboard
-from rl_distill.sb3.actor import Actor, check_supported_spaces
+from rl_distill.sb3.actor import Actor, check_supported_spaces, sample_actions
 from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
 from rl_distill.sb3.presets import preset_for
@@ -108,12 +110,35 @@ def load_init(model: PPO, path: Path, env_id: str) -> None:
         raise InputError(f"{path}: its network does not match the student's --student-hidden ({first})") from None
 
 
+class TargetPolicy:
+    """The policy the term pulls the student toward: the teacher, its logits divided by the temperature
+    (discrete actions), actions sampled. With ``predict``'s signature, so ``evaluate`` runs it."""
+
+    def __init__(self, teacher: LoadedPolicy, temperature: float, seed: int = 0) -> None:
+        self.teacher, self.temperature = teacher, temperature
+        self.actor, self.path = Actor(teacher.policy), teacher.path
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def make_env(self, env_id: str, *, n_envs: int, seed: int) -> Any:
+        return self.teacher.make_env(env_id, n_envs=n_envs, seed=seed)
+
+    @torch.no_grad()
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = False) -> tuple[np.ndarray, None]:  # fmt: skip
+        rows = self.actor.raw_rows(torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1))
+        if self.actor.discrete:
+            rows = rows / self.temperature
+        return self.actor.to_env(sample_actions(rows, self.actor.discrete, self.generator)), None
+
+
 def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any) -> Guide:
     score = None
     if schedule.kind == "adaptive":  # QDagger's teacher return, measured on this task at the start
-        # With sampled actions, as the student's training episodes that it is compared with are: a greedy
-        # teacher return would be out of reach of a high-entropy student and hold λ up for the whole run.
-        teacher_return = evaluate(teacher, config.env_id, episodes=10, deterministic=False).mean_return
+        # The return of the policy the term pulls toward, with sampled actions as in the student's training
+        # episodes it is compared with: a greedy teacher return would be out of reach of a high-entropy
+        # student and hold λ up for the whole run.
+        target = TargetPolicy(teacher, config.temperature, seed=config.seed)
+        teacher_return = evaluate(target, config.env_id, episodes=10, deterministic=False).mean_return
         random_return = evaluate_random(config.env_id, episodes=10).mean_return
         span = teacher_return - random_return or 1.0
         score = lambda r: (r - random_return) / span  # noqa: E731
