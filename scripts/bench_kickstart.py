@@ -94,7 +94,7 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
 
 
 def kickstart_variant(work: Path, variant: str, seed: int) -> tuple[Path, str, float]:
-    """``SCHEDULE[@T]`` (T: the temperature dividing the teacher's logits, discrete actions) -> (folder, schedule, T)."""
+    """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T)."""
     schedule, _, temperature = variant.partition("@")
     suffix = f"-T{temperature}" if temperature else ""
     folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
