@@ -87,7 +87,8 @@ def test_teacher_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     first = VecNormalize.load(str(tmp_path / "teacher.ckpt-vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
     assert PPO.load(tmp_path / "teacher.ckpt.zip").num_timesteps == 4096  # one Pendulum rollout is 4 x 1024 steps
     resumed = train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=8192, checkpoint_every=4096,
-                        progress_bar=False, resume=True)  # fmt: skip
+                        progress_bar=False, resume=True, eval_every=2048, eval_episodes=1)  # fmt: skip
+    assert resumed.curve_steps == [6144, 8192]  # a normalised env's learning curve (statistics synced each time)
     assert PPO.load(tmp_path / "teacher.zip").num_timesteps == 8192
     assert 0 < resumed.env_seconds < resumed.wall_seconds  # the env's share of this session's time
     stats = VecNormalize.load(str(tmp_path / "teacher" / "vecnormalize.pkl"), make_vec_env("Pendulum-v1"))

@@ -94,7 +94,8 @@ def train_ppo(
     if checkpoint_every > 0:
         callbacks.append(EveryNSteps(checkpoint_every, save_checkpoint))
     if eval_every > 0:
-        eval_env = make_env(env_id, n_envs=min(eval_episodes, 10), seed=EVAL_SEED)
+        # wrapped as the training env is: SB3 syncs VecNormalize statistics through matching wrapper stacks
+        eval_env = StepTimer(make_env(env_id, n_envs=min(eval_episodes, 10), seed=EVAL_SEED))
         if preset.normalize:
             eval_env = VecNormalize(eval_env, training=False, norm_reward=False)  # synced by EvalCallback
         # EvalCallback records its curve only when given a log_path (it also writes evaluations.npz there)
