@@ -143,3 +143,22 @@ def test_unsupported_action_space_is_refused_before_any_work(tmp_path: Path,
                  "--steps", "64", "--out", str(out)])  # fmt: skip
     assert code == 2 and "not supported" in capsys.readouterr().err
     assert not any(out.glob("student*"))
+
+
+def test_kickstart_reference_samples_a_squashed_teacher_as_sb3_does(squashed_teacher: Path) -> None:
+    from rl_distill.kickstart.run import TargetPolicy
+
+    teacher = load_policy(squashed_teacher, "Pendulum-v1")
+    obs = pendulum_states().numpy()
+    ours = TargetPolicy(teacher, temperature=1.0).predict(obs)[0]
+    torch.manual_seed(0)
+    theirs = []
+    for _ in range(4):  # SB3's gSDE noise is one matrix for a whole batch: redraw it for each state
+        for state in obs:
+            teacher.policy.reset_noise(1)
+            theirs.append(teacher.predict(state[None], deterministic=False)[0])
+    theirs = np.concatenate(theirs)
+    assert ours.shape == (len(obs), 1) and np.abs(ours).max() <= 2.0
+    # Without the tanh, unscale_action maps the raw Gaussian sample far past the bounds, then clips:
+    # most actions would sit exactly on ±2. Squashed, they spread over the range as SB3's own samples do.
+    assert np.mean(np.abs(ours) >= 1.999) == pytest.approx(np.mean(np.abs(theirs) >= 1.999), abs=0.15)

@@ -128,7 +128,8 @@ class TargetPolicy:
         rows = self.actor.raw_rows(torch.as_tensor(obs, dtype=torch.float32).reshape(len(obs), -1))
         if self.actor.discrete:
             rows = rows / self.temperature
-        return self.actor.to_env(sample_actions(rows, self.actor.discrete, self.generator)), None
+        actions = sample_actions(rows, self.actor.discrete, self.generator)
+        return self.actor.to_env(torch.tanh(actions) if self.actor.squash else actions), None  # as Actor.greedy
 
 
 def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any) -> Guide:
