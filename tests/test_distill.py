@@ -158,6 +158,7 @@ def test_evaluation_time_is_reported_apart_from_distillation(cartpole_teacher: P
                      progress_bar=False)  # fmt: skip
     assert result.eval_seconds >= 0.8 and result.rounds[-1].eval_seconds == result.eval_seconds
     assert result.wall_seconds < 0.8  # 512 CartPole steps and 4 updates, without the evaluation's sleep
+    assert 0 < result.env_seconds < result.wall_seconds  # the envs' share, evaluation excluded too
     assert result.rounds[-1].steps_per_second == pytest.approx(512 / result.rounds[-1].wall_seconds)
 
 

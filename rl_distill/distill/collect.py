@@ -8,7 +8,6 @@ Who acts is decided per env and step: the teacher with probability ``beta``, els
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -19,6 +18,7 @@ from torch import Tensor
 
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.sb3.actor import Actor, sample_actions
+from rl_distill.sb3.envs import StepTimer
 
 
 class Acting(Protocol):
@@ -62,11 +62,20 @@ class Collector:
         self.venv, self.teacher, self.student, self.raw_inputs = venv, teacher, student, raw_inputs
         self.n_envs = venv.num_envs
         self.env_steps = 0
-        self.env_seconds = 0.0
+        self.timer = StepTimer(venv)  # steps go through it; ``venv`` itself stays reachable for get_original_obs
         self.obs = venv.reset()
         with torch.no_grad():
             target_dim = teacher.rows(self.flat(self.obs)).shape[1]
         self.buffer = DistillationBuffer(capacity, self.flat(self.student_obs()).shape[1], target_dim)
+
+    @property
+    def env_seconds(self) -> float:
+        """Seconds spent inside the envs' ``step`` (a resumed run sets the checkpoint's total)."""
+        return self.timer.seconds
+
+    @env_seconds.setter
+    def env_seconds(self, seconds: float) -> None:
+        self.timer.seconds = seconds
 
     def flat(self, obs: np.ndarray) -> Tensor:
         return torch.as_tensor(obs, dtype=torch.float32).reshape(self.n_envs, -1)
@@ -96,9 +105,7 @@ class Collector:
                     mask = use_student.reshape(-1, *[1] * (actions.ndim - 1))
                     actions = np.where(mask, student_actions, actions)
             self.buffer.add(student_t[:take], rows[:take])
-            stepping = time.perf_counter()
-            self.obs, _, dones, _ = self.venv.step(actions)
-            self.env_seconds += time.perf_counter() - stepping
+            self.obs, _, dones, _ = self.timer.step(actions)
             self.teacher.episode_starts(dones)
             self.env_steps += take
             if on_steps:
