@@ -8,7 +8,8 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch.
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
-so the script can be stopped and started again. Teachers: runs/bench-rl/<env>/teacher.zip. Run, e.g.:
+so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
+this one did not redo (other schedules or seeds). Teachers: runs/bench-rl/<env>/teacher.zip. Run, e.g.:
     .venv/bin/python scripts/bench_kickstart.py --cases imperfect windy --schedules adaptive:1 exp:1,100000
 """
 
@@ -43,6 +44,9 @@ CASES: dict[str, dict[str, Any]] = {
     "Hopper-v5": {"env": "Hopper-v5", "teacher": "Hopper-v5", "budget": 300_000, "init": True},
     "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "Pendulum-v1", "budget": 100_000, "init": False},
 }
+
+
+ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
 
 
 def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) -> None:
@@ -93,10 +97,10 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
 
 
-def kickstart_variant(work: Path, variant: str, seed: int) -> tuple[Path, str, float]:
+def kickstart_variant(work: Path, variant: str, seed: int, init: bool) -> tuple[Path, str, float]:
     """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T)."""
     schedule, _, temperature = variant.partition("@")
-    suffix = f"-T{temperature}" if temperature else ""
+    suffix = (f"-T{temperature}" if temperature else "") + ("-init" if init else "")
     folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
     return folder, schedule, float(temperature or 1.0)
 
@@ -140,7 +144,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "curve_returns": [r["eval_mean_return"] for r in log["rounds"]],
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
         for variant in schedules:
-            folder, schedule, temperature = kickstart_variant(work, variant, seed)
+            folder, schedule, temperature = kickstart_variant(work, variant, seed, case["init"])
             if not finished(folder / "student.json"):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
@@ -148,7 +152,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          init=str(distilled) if case["init"] else None)  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
-            runs.append({"method": f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else ""),
+            method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
+            runs.append({"method": method + (" from distill" if case["init"] and not CASES[name]["init"] else ""),
                          "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
@@ -158,6 +163,13 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         run.update(mean_return=result.mean_return, ci95=list(result.ci95))
     return {"env": env, "teacher": str(teacher_path), "budget": case["budget"], "episodes": episodes, **reference,
             "runs": runs}
+
+
+def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds)."""
+    done = {(r["method"], r["seed"]) for r in result["runs"]}
+    kept = [r for r in (earlier or {}).get("runs", []) if (r["method"], r["seed"]) not in done]
+    return {**result, "runs": sorted(result["runs"] + kept, key=lambda r: (ORDER.get(r["method"], 2), r["seed"]))}
 
 
 def steps_to(run: dict[str, Any], target: float) -> int | None:
@@ -244,14 +256,18 @@ def main() -> None:
     parser.add_argument("--early-steps", type=int, default=500_000,
                         help="the imperfect teacher: scan the preset PPO's checkpoints up to this many steps")
     parser.add_argument("--budget", type=int, default=None, help="override every case's env-step budget (smoke runs)")
+    parser.add_argument("--init-from-distill", action="store_true",
+                        help="every case's kickstart starts from its distilled student (the MuJoCo cases always do)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / "kickstart.json"
     for name in args.cases:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
+        case["init"] = case["init"] or args.init_from_distill
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
-        report = {**(json.loads(path.read_text()) if path.exists() else {}), name: result}
+        report = json.loads(path.read_text()) if path.exists() else {}
+        report[name] = merged(report.get(name), result)
         atomic_write_json(path, report)
         atomic_write_text(RESULTS / "kickstart.md", markdown(report))
         plot(name, report[name], RESULTS / f"kickstart-{name}.png")
