@@ -169,7 +169,8 @@ def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, 
     """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds)."""
     done = {(r["method"], r["seed"]) for r in result["runs"]}
     kept = [r for r in (earlier or {}).get("runs", []) if (r["method"], r["seed"]) not in done]
-    return {**result, "runs": sorted(result["runs"] + kept, key=lambda r: (ORDER.get(r["method"], 2), r["seed"]))}
+    order = lambda r: (ORDER.get(r["method"], 2), r["method"], r["seed"])  # noqa: E731
+    return {**result, "runs": sorted(result["runs"] + kept, key=order)}
 
 
 def steps_to(run: dict[str, Any], target: float) -> int | None:
