@@ -97,10 +97,12 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
 
 
-def kickstart_variant(work: Path, variant: str, seed: int, init: bool) -> tuple[Path, str, float]:
-    """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T)."""
+def kickstart_variant(work: Path, variant: str, seed: int, forced_init: bool) -> tuple[Path, str, float]:
+    """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T).
+
+    ``forced_init``: --init-from-distill on a case that starts from scratch otherwise (its own folder)."""
     schedule, _, temperature = variant.partition("@")
-    suffix = (f"-T{temperature}" if temperature else "") + ("-init" if init else "")
+    suffix = (f"-T{temperature}" if temperature else "") + ("-init" if forced_init else "")
     folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
     return folder, schedule, float(temperature or 1.0)
 
@@ -143,8 +145,9 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "curve_steps": [r["env_steps"] for r in log["rounds"]],
                      "curve_returns": [r["eval_mean_return"] for r in log["rounds"]],
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
+        forced_init = case["init"] and not CASES[name]["init"]
         for variant in schedules:
-            folder, schedule, temperature = kickstart_variant(work, variant, seed, case["init"])
+            folder, schedule, temperature = kickstart_variant(work, variant, seed, forced_init)
             if not finished(folder / "student.json"):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
@@ -153,7 +156,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
-            runs.append({"method": method + (" from distill" if case["init"] and not CASES[name]["init"] else ""),
+            runs.append({"method": method + (" from distill" if forced_init else ""),
                          "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
