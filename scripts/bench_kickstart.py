@@ -160,12 +160,19 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                          "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
-                         "steps_per_second": log["steps_per_second"]})  # fmt: skip
+                         "steps_per_second": log["steps_per_second"], **guide_trace(log["updates"])})  # fmt: skip
     for run in runs:
         result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
         run.update(mean_return=result.mean_return, ci95=list(result.ci95))
     return {"env": env, "teacher": str(teacher_path), "budget": case["budget"], "episodes": episodes, **reference,
             "runs": runs}
+
+
+def guide_trace(updates: list[dict[str, float]]) -> dict[str, Any]:
+    """When λ first reached 0, and the distillation term D over the first and last 5 PPO updates."""
+    zero = next((u["env_steps"] for u in updates if u["lambda"] == 0), None)
+    return {"lambda_zero_at": zero, "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
+            "term_last": statistics.fmean(u["distill_term"] for u in updates[-5:])}  # fmt: skip
 
 
 def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +220,12 @@ def markdown(report: dict[str, Any]) -> str:
                          f"({worst['ci95'][0]:.1f} to {worst['ci95'][1]:.1f}) | {reached(runs, target)} | "
                          f"{reached(runs, scratch_final)} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
                          f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
+        traced = [r for r in case["runs"] if "lambda_zero_at" in r]
+        if traced:
+            lines += ["", "Teacher term per kickstart run: " + "; ".join(
+                f"{r['method']} seed {r['seed']}: λ first 0 at "
+                f"{'never' if r['lambda_zero_at'] is None else format(int(r['lambda_zero_at']), ',')}, "
+                f"D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 
