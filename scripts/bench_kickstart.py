@@ -97,12 +97,15 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
 
 
-def kickstart_variant(work: Path, variant: str, seed: int, forced_init: bool) -> tuple[Path, str, float]:
+def kickstart_variant(work: Path, variant: str, seed: int, forced_init: bool,
+                      lr_decay: bool) -> tuple[Path, str, float]:  # fmt: skip
     """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T).
 
-    ``forced_init``: --init-from-distill on a case that starts from scratch otherwise (its own folder)."""
+    ``forced_init``: --init-from-distill on a case that starts from scratch otherwise; ``lr_decay``: --lr-decay
+    (each its own folder)."""
     schedule, _, temperature = variant.partition("@")
     suffix = (f"-T{temperature}" if temperature else "") + ("-init" if forced_init else "")
+    suffix += "-lrdecay" if lr_decay else ""
     folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
     return folder, schedule, float(temperature or 1.0)
 
@@ -147,16 +150,18 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
         forced_init = case["init"] and not CASES[name]["init"]
         for variant in schedules:
-            folder, schedule, temperature = kickstart_variant(work, variant, seed, forced_init)
+            folder, schedule, temperature = kickstart_variant(work, variant, seed, forced_init, case["lr_decay"])
             if not finished(folder / "student.json"):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
-                                         init=str(distilled) if case["init"] else None)  # fmt: skip
+                                         init=str(distilled) if case["init"] else None,
+                                         lr_decay=case["lr_decay"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
-            runs.append({"method": method + (" from distill" if forced_init else ""),
+            method += (" from distill" if forced_init else "") + (" + lr decay" if case["lr_decay"] else "")
+            runs.append({"method": method,
                          "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
@@ -275,12 +280,14 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=None, help="override every case's env-step budget (smoke runs)")
     parser.add_argument("--init-from-distill", action="store_true",
                         help="every case's kickstart starts from its distilled student (the MuJoCo cases always do)")
+    parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
+                        "decays linearly to 0 over the budget)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / "kickstart.json"
     for name in args.cases:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
-        case["init"] = case["init"] or args.init_from_distill
+        case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}

@@ -22,41 +22,51 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
 from supervised.models import TEACHERS, student_mlp
-from supervised.train import MnistConfig, predict_logits, report, train_model
+from supervised.train import MnistConfig, SoftTargets, live_teacher, predict_logits, report, stored_logits, train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs" / "bench-mnist"
 PAPER = {"teacher": 67, "student-labels": 146, "student-soft-T20": 74}
 
 
-def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dict[str, Any], torch.Tensor]:
-    """Train (or reload) the teacher; its report and its logits on the training images."""
+def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dict[str, Any], torch.Tensor,
+                                                                             nn.Module | None]:  # fmt: skip
+    """Train (or reload) the teacher; its report, its logits on the training images and the model itself
+    (None for a teacher kept from before its weights were saved)."""
     if (folder / "teacher.json").exists():
-        return json.loads((folder / "teacher.json").read_text()), torch.load(folder / "logits.pt")
+        teacher = None
+        if (folder / "teacher.safetensors").exists():
+            teacher = TEACHERS[config.teacher]()
+            teacher.load_state_dict(load_file(folder / "teacher.safetensors"))
+            teacher.eval()
+        return json.loads((folder / "teacher.json").read_text()), torch.load(folder / "logits.pt"), teacher
     torch.manual_seed(config.seed)
     teacher = TEACHERS[config.teacher]()
     seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
                           max_shift=config.jitter)  # fmt: skip
     logits = predict_logits(teacher, data.train_x)
     atomic_write(folder / "logits.pt", lambda tmp: torch.save(logits, tmp))
+    atomic_write(folder / "teacher.safetensors", lambda tmp: save_file(teacher.state_dict(), str(tmp)))
     result = asdict(report("teacher", teacher, data, seconds))
     atomic_write_json(folder / "teacher.json", result)
-    return result, logits
+    return result, logits, teacher
 
 
 def student_run(path: Path, config: MnistConfig, data: MnistData, labels: torch.Tensor,
-                soft: torch.Tensor | None) -> dict[str, Any]:  # fmt: skip
+                soft: SoftTargets | None) -> dict[str, Any]:  # fmt: skip
     """Train (or reload) one student from the seed's shared initialisation."""
     if path.exists():
         return json.loads(path.read_text())
     torch.manual_seed(config.seed + 1)  # the same initialisation for every student of a seed
     student = student_mlp(config.student_hidden)
     seconds = train_model(student, data.train_x, labels, config, name=path.stem, epochs=config.student_epochs,
-                          teacher_logits=soft)  # fmt: skip
+                          soft_targets=soft, max_shift=config.student_jitter)  # fmt: skip
     result = {**asdict(report(path.stem, student, data, seconds)), "temperature": config.temperature,
               "lam": config.lam}  # fmt: skip
     atomic_write_json(path, result)
@@ -72,13 +82,21 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
     for seed in args.seeds:
         config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, student_hidden=(800, 800),
                              student_epochs=args.student_epochs, seed=seed, lam=args.lam)  # fmt: skip
-        folder = RUNS / "hinton" / f"seed-{seed}"
-        teacher, logits = teacher_run(folder, config, data)
+        folder = RUNS / "hinton" / f"teacher-{args.teacher_epochs}-epochs" / f"seed-{seed}"
+        teacher, logits, model = teacher_run(folder, config, data)
         rows.setdefault("teacher", []).append(teacher)
+        stored, best = stored_logits(logits), replace(config, temperature=args.best_t)
         variants = {"student-labels": (data.train_y, None, config),
                     "student-hard": (logits.argmax(dim=1), None, config),
-                    "student-soft-T20": (data.train_y, logits, replace(config, temperature=20.0)),
-                    f"student-soft-T{args.best_t:g}": (data.train_y, logits, replace(config, temperature=args.best_t))}
+                    "student-soft-T20": (data.train_y, stored, replace(config, temperature=20.0)),
+                    f"student-soft-T{args.best_t:g}": (data.train_y, stored, best)}
+        if args.student_jitter:  # the same shifts for both, so the soft targets' share of the gain shows
+            if model is None:
+                raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
+            pixels, shifted = args.student_jitter, f"-jitter{args.student_jitter}"
+            variants[f"student-labels{shifted}"] = (data.train_y, None, replace(config, student_jitter=pixels))
+            variants[f"student-soft-T{args.best_t:g}{shifted}"] = (data.train_y, live_teacher(model),
+                                                                   replace(best, student_jitter=pixels))
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
@@ -106,12 +124,12 @@ def grid(args: argparse.Namespace, data: MnistData) -> None:
     for seed in args.seeds:
         config = MnistConfig(seed=seed)
         folder = RUNS / "grid" / f"seed-{seed}"
-        _, logits = teacher_run(folder, config, data)
+        _, logits, _ = teacher_run(folder, config, data)
         baseline.append(student_run(folder / "student-labels.json", config, data, data.train_y, None)["test_errors"])
         for t in temperatures:
             for lam in lams:
                 run = student_run(folder / f"soft-T{t:g}-lam{lam:g}.json", replace(config, temperature=t, lam=lam),
-                                  data, data.train_y, logits)  # fmt: skip
+                                  data, data.train_y, stored_logits(logits))  # fmt: skip
                 cells.setdefault(f"{t:g},{lam:g}", []).append(run["test_errors"])
     base = statistics.fmean(baseline)
     atomic_write_json(RESULTS / "mnist-grid.json", {"seeds": args.seeds, "labels_only_errors": baseline,
@@ -160,6 +178,9 @@ def main() -> None:
     parser.add_argument("--student-epochs", type=int, default=40)
     parser.add_argument("--best-t", type=float, default=4.0, help="the second soft-target temperature (hinton)")
     parser.add_argument("--lam", type=float, default=0.1, help="label weight of the soft-target students (hinton)")
+    parser.add_argument("--student-jitter", type=int, default=2, help="hinton: also train the labels and best-T "
+                        "students on images shifted by up to this many pixels, the latter on the teacher's logits "
+                        "for each shifted image (0: skip these rows)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-subset", type=int, default=None, help="first N training images only (smoke runs)")
     args = parser.parse_args()

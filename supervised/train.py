@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -49,7 +49,9 @@ class MnistConfig:
     train_subset: int | None = None
     """Use only the first N training images (quick runs and tests)."""
     jitter: int = 0
-    """Teacher only: shift each training image by up to this many pixels per axis, labels kept (0: none)."""
+    """Teacher: shift each training image by up to this many pixels per axis, labels kept (0: none)."""
+    student_jitter: int = 0
+    """Students: the same shifts; a soft-target student then learns the teacher's logits on the shifted image."""
 
     def validate(self) -> None:
         if self.epochs <= 0 or self.student_epochs <= 0:
@@ -64,8 +66,9 @@ class MnistConfig:
             check_lam(self.lam)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        if not 0 <= self.jitter <= MAX_JITTER:
-            raise InputError(f"--jitter must be a whole number of pixels from 0 to {MAX_JITTER}, got {self.jitter}")
+        for flag, pixels in (("--jitter", self.jitter), ("--student-jitter", self.student_jitter)):
+            if not 0 <= pixels <= MAX_JITTER:
+                raise InputError(f"{flag} must be a whole number of pixels from 0 to {MAX_JITTER}, got {pixels}")
         if self.train_subset is not None and self.train_subset <= 0:
             raise InputError(f"--train-subset must be positive, got {self.train_subset}")
 
@@ -86,6 +89,27 @@ class MnistResult:
     models: list[ModelReport] = field(default_factory=list)
 
 
+SoftTargets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""The teacher's logits for one batch, given the batch's indices and its images as the student sees them."""
+
+
+def stored_logits(logits: torch.Tensor) -> SoftTargets:
+    """Logits computed once on the unshifted training images: right for students that see those images."""
+    return lambda batch, _images: logits[batch]
+
+
+def live_teacher(teacher: nn.Module) -> SoftTargets:
+    """The teacher's logits on exactly the (shifted) images the student sees, one teacher pass per batch:
+    a stored target for the unshifted image would teach the student a wrong answer where the shift matters."""
+    teacher.eval()
+
+    def targets(_batch: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # not inference_mode: the loss keeps these probabilities for its backward pass
+            return teacher(images)
+
+    return targets
+
+
 def train_model(
     model: nn.Module,
     images: torch.Tensor,
@@ -94,10 +118,10 @@ def train_model(
     *,
     name: str,
     epochs: int,
-    teacher_logits: torch.Tensor | None = None,
+    soft_targets: SoftTargets | None = None,
     max_shift: int = 0,
 ) -> float:
-    """Train in place; cross-entropy on ``labels``, or soft KD when teacher logits are given;
+    """Train in place; cross-entropy on ``labels``, or soft KD when ``soft_targets`` is given;
     ``max_shift`` > 0 jitters every batch (see :func:`supervised.data.jitter`).
 
     Batches are drawn by index from in-memory tensors with a generator seeded from the config,
@@ -113,12 +137,13 @@ def train_model(
     for _ in range(epochs):
         order = torch.randperm(len(images), generator=generator)
         for batch in order.split(config.batch_size):
-            logits = model(jitter(images[batch], max_shift, generator))
-            if teacher_logits is None:
+            inputs = jitter(images[batch], max_shift, generator)
+            logits = model(inputs)
+            if soft_targets is None:
                 loss = F.cross_entropy(logits, labels[batch])
             else:
                 terms = kd_loss(
-                    logits, teacher_logits[batch], labels[batch], temperature=config.temperature, lam=config.lam
+                    logits, soft_targets(batch, inputs), labels[batch], temperature=config.temperature, lam=config.lam
                 )
                 loss = terms.total
             optimizer.zero_grad(set_to_none=True)
@@ -172,6 +197,7 @@ def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[s
                           max_shift=config.jitter)  # fmt: skip
     reports = [report("teacher", teacher, data, seconds)]
     teacher_logits = predict_logits(teacher, data.train_x)  # once, not per batch
+    soft = live_teacher(teacher) if config.student_jitter else stored_logits(teacher_logits)
 
     torch.manual_seed(config.seed + 1)
     initial = student_mlp(config.student_hidden)
@@ -179,13 +205,12 @@ def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[s
     variants = {
         "student-labels": (data.train_y, None),
         "student-hard": (teacher_logits.argmax(dim=1), None),
-        "student-soft": (data.train_y, teacher_logits),
+        "student-soft": (data.train_y, soft),
     }
-    for name, (labels, soft) in variants.items():
+    for name, (labels, targets) in variants.items():
         student = copy.deepcopy(initial)
-        seconds = train_model(
-            student, data.train_x, labels, config, name=name, epochs=config.student_epochs, teacher_logits=soft
-        )
+        seconds = train_model(student, data.train_x, labels, config, name=name, epochs=config.student_epochs,
+                              soft_targets=targets, max_shift=config.student_jitter)  # fmt: skip
         reports.append(report(name, student, data, seconds))
         models[name] = student
     return MnistResult(config=config, models=reports), models

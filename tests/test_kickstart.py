@@ -227,10 +227,24 @@ def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_pa
     assert math.isfinite(log["steps_per_second"]) and 0 < log["env_seconds"] < log["wall_seconds"]
 
 
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1", "Acrobot-v1"])
+def test_lr_decay_falls_linearly_from_the_presets_rate_to_zero(env_id: str) -> None:
+    from rl_distill.kickstart.run import ppo_settings
+    from rl_distill.sb3.presets import preset_for
+
+    preset = preset_for(env_id)
+    plain = ppo_settings(KickstartConfig(env_id), preset).get("learning_rate", 3e-4)  # SB3's default
+    start = plain(1.0) if callable(plain) else plain
+    decayed = ppo_settings(KickstartConfig(env_id, lr_decay=True), preset)["learning_rate"]
+    assert [decayed(r) for r in (1.0, 0.25, 0.0)] == pytest.approx([start, start / 4, 0.0])
+    if not callable(plain):
+        assert plain == preset.ppo.get("learning_rate", 3e-4)  # without --lr-decay the rate stays the preset's
+
+
 def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path, tmp_path: Path) -> None:
     """Pendulum's preset explores with gSDE; the student stays a plain Gaussian policy with an artifact."""
     config = KickstartConfig("Pendulum-v1", student_hidden=(8,), timesteps=4_096, eval_every=4_096,
-                             eval_episodes=2, schedule="exp:1,2000")  # fmt: skip
+                             eval_episodes=2, schedule="exp:1,2000", lr_decay=True)  # fmt: skip
     path = run_kickstart(config, pendulum_teacher, tmp_path, progress_bar=False)
     from rl_distill.artifacts.student import load_student
 
@@ -238,6 +252,7 @@ def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path
     assert not sb3.policy.use_sde and student.header["normalization"] is not None  # the teacher's statistics
     log = json.loads((tmp_path / "student.json").read_text())
     assert log["updates"][0]["lambda"] == pytest.approx(0.5 ** (4_096 / 2_000))
+    assert log["updates"][0]["learning_rate"] == 0.0  # --lr-decay: the one update comes at the end of the run
     assert math.isfinite(log["updates"][0]["distill_term"])
 
 

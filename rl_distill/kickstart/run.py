@@ -8,6 +8,7 @@ curve and one record per PPO update (λ, the distillation term and SB3's ``train
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -31,7 +32,7 @@ from rl_distill.progress import check_tensorboard
 from rl_distill.sb3.actor import Actor, check_supported_spaces, sample_actions
 from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
-from rl_distill.sb3.presets import preset_for
+from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
 from rl_distill.sb3.training import EveryNSteps, ProgressCallback
 
 KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
@@ -61,6 +62,8 @@ class KickstartConfig:
     """Seeds PPO (student initialisation, envs, sampling)."""
     init: str | None = None
     """Start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one."""
+    lr_decay: bool = False
+    """Decay PPO's learning rate linearly to 0 over ``timesteps`` (a preset's ``lin_`` rate already does)."""
     eval_every: int = 10_000
     """Environment steps between greedy evaluations for the learning curve."""
     eval_episodes: int = 5
@@ -148,6 +151,16 @@ def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: Loade
                  bounds=action_bounds(action_space, config.bounds), score=score)  # fmt: skip
 
 
+def ppo_settings(config: KickstartConfig, preset: Preset) -> dict[str, Any]:
+    """The preset's PPO values, but plain Gaussian exploration (a gSDE student has no artifact form, and
+    --init students from distill are plain Gaussian policies) and the learning rate ``lr_decay`` asks for."""
+    kwargs = {k: v for k, v in preset.ppo_kwargs().items() if k not in ("use_sde", "sde_sample_freq")}
+    if config.lr_decay:
+        rate = kwargs.get("learning_rate", inspect.signature(PPO).parameters["learning_rate"].default)
+        kwargs["learning_rate"] = linear_schedule(rate(1.0) if callable(rate) else rate)
+    return kwargs
+
+
 def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, name: str = "student",
                   vecnormalize: Path | None = None, resume: bool = False, progress_bar: bool = True,
                   tensorboard: str | None = None) -> Path:  # fmt: skip
@@ -175,11 +188,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         model = KickstartPPO.load(ckpt, env=venv, device="cpu", tensorboard_log=tensorboard)
         model.guide, model.update_log, curve = guide, saved["updates"], saved["curve"]
     else:
-        # The preset's PPO values, but plain Gaussian exploration: a gSDE student has no artifact form, and
-        # --init students from distill are plain Gaussian policies.
-        ppo_kwargs = {k: v for k, v in preset.ppo_kwargs().items() if k not in ("use_sde", "sde_sample_freq")}
         model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO, guide=guide,
-                             tensorboard_log=tensorboard, **ppo_kwargs)  # type: ignore[assignment]  # fmt: skip
+                             tensorboard_log=tensorboard, **ppo_settings(config, preset))  # type: ignore[assignment]  # fmt: skip
         if config.init:
             load_init(model, Path(config.init), config.env_id)
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
