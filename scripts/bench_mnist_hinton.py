@@ -101,7 +101,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
              "lam": args.lam, "paper_errors": PAPER, "rows": rows}  # fmt: skip
-    atomic_write_json(RESULTS / "mnist-hinton.json", table)
+    atomic_write_json(RESULTS / f"{args.stem}.json", table)
     labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (dropout, 2-pixel jitter, "
              f"{args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs, lam "
@@ -113,7 +113,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         ratio = "" if name == "teacher" else f"{statistics.fmean(errors) / labels_errors:.2f}"
         lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {PAPER.get(name, '')} | "
                      f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
-    atomic_write_text(RESULTS / "mnist-hinton.md", "\n".join(lines) + "\n")
+    atomic_write_text(RESULTS / f"{args.stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
 
@@ -181,6 +181,7 @@ def main() -> None:
     parser.add_argument("--student-jitter", type=int, default=2, help="hinton: also train the labels and best-T "
                         "students on images shifted by up to this many pixels, the latter on the teacher's logits "
                         "for each shifted image (0: skip these rows)")
+    parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-subset", type=int, default=None, help="first N training images only (smoke runs)")
     args = parser.parse_args()
