@@ -227,9 +227,9 @@ def markdown(report: dict[str, Any]) -> str:
                          f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
         traced = [r for r in case["runs"] if "lambda_zero_at" in r]
         if traced:
+            zero = lambda at: "λ never 0" if at is None else f"λ first 0 at {int(at):,}"  # noqa: E731
             lines += ["", "Teacher term per kickstart run: " + "; ".join(
-                f"{r['method']} seed {r['seed']}: λ first 0 at "
-                f"{'never' if r['lambda_zero_at'] is None else format(int(r['lambda_zero_at']), ',')}, "
+                f"{r['method']} seed {r['seed']}: {zero(r['lambda_zero_at'])}, "
                 f"D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
         lines.append("")
     return "\n".join(lines)
