@@ -137,20 +137,24 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         runs.append({"method": "scratch", "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"]})
-        folder = work / f"distill-{seed}"
+        own_budget = case["distill_steps"] not in (None, preset_for(env).distill_steps)  # its own folder and label
+        budget = case["distill_steps"] if own_budget else preset_for(env).distill_steps
+        tag = f" {budget:,} steps" if own_budget else ""
+        folder = work / (f"distill-{budget}-{seed}" if own_budget else f"distill-{seed}")
         if not finished(folder / "student.json"):
-            config = DistillConfig(env, student_hidden=hidden, steps=preset_for(env).distill_steps, collect="dagger",
-                                   seed=seed)  # fmt: skip
+            config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed)
             run_distill(config, teacher_path, folder, progress_bar=False)
         log = finished(folder / "student.json")
         distilled = folder / "student.zip"
-        runs.append({"method": "distill", "seed": seed, "path": str(distilled), "steps": log["config"]["steps"],
+        runs.append({"method": "distill" + tag, "seed": seed, "path": str(distilled), "steps": log["config"]["steps"],
                      "curve_steps": [r["env_steps"] for r in log["rounds"]],
                      "curve_returns": [r["eval_mean_return"] for r in log["rounds"]],
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
         forced_init = case["init"] and not CASES[name]["init"]
         for variant in schedules:
             folder, schedule, temperature = kickstart_variant(work, variant, seed, forced_init, case["lr_decay"])
+            if own_budget and case["init"]:
+                folder = folder.with_name(f"{folder.name.removesuffix(f'-{seed}')}-d{budget}-{seed}")
             if not finished(folder / "student.json"):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
@@ -161,6 +165,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
             method += (" from distill" if forced_init else "") + (" + lr decay" if case["lr_decay"] else "")
+            method += f" after distill{tag}" if own_budget and case["init"] else ""
             runs.append({"method": method,
                          "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
@@ -280,6 +285,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=None, help="override every case's env-step budget (smoke runs)")
     parser.add_argument("--init-from-distill", action="store_true",
                         help="every case's kickstart starts from its distilled student (the MuJoCo cases always do)")
+    parser.add_argument("--distill-steps", type=int, default=None, help="distillation budget (default: the env "
+                        "preset's); another budget gets its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
     args = parser.parse_args()
@@ -288,6 +295,7 @@ def main() -> None:
     for name in args.cases:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
+        case["distill_steps"] = args.distill_steps
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
