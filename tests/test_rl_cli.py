@@ -70,7 +70,6 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
     assert rows[1]["policy_params"] < rows[0]["policy_params"] / 10
     kickstart = json.loads((tmp_path / "run" / "kickstart.json").read_text())
     assert kickstart["config"]["init"].endswith("student.zip")  # fine-tuned from the distilled student
-    assert kickstart["config"]["lr_decay"] and kickstart["updates"][-1]["learning_rate"] < 1e-4  # CartPole: 1e-3
     assert (tmp_path / "run" / "compare.md").exists()
 
 

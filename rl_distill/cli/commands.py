@@ -275,8 +275,8 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scratch-steps", type=positive_int, default=None,
                    help="PPO-from-scratch baseline steps (default: the teacher's budget)")
     p.add_argument("--kickstart", action="store_true",
-                   help="also fine-tune the distilled student by kickstarted PPO (rl-distill kickstart --init "
-                   "--lr-decay) on the scratch baseline's budget, and compare it as a row")
+                   help="also fine-tune the distilled student by kickstarted PPO (rl-distill kickstart --init) "
+                   "on the scratch baseline's budget, and compare it as a row")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     add_distill_flags(p)
     add_common(p)

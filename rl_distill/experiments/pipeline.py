@@ -70,11 +70,8 @@ def run_pipeline(
 
         print("[3b/4] distilled student -> PPO with the teacher's decaying KL term (kickstart), same budget")
         steps = scratch_steps or preset_for(env_id).timesteps
-        # Fine-tuning a distilled student: a decaying rate keeps PPO from ending on a large update that
-        # undoes it (Hopper-v5 in results/kickstart.md).
         ks_config = KickstartConfig(env_id, student_hidden=config.student_hidden, timesteps=steps,
-                                    seed=config.seed, bounds=config.bounds, init=str(student),
-                                    lr_decay=True)  # fmt: skip
+                                    seed=config.seed, bounds=config.bounds, init=str(student))  # fmt: skip
         kickstarted.append(run_kickstart(ks_config, teacher, out, name="kickstart", tensorboard=tensorboard))
     print(f"[4/4] comparing on {episodes} evaluation episodes")
     rows, random = compare(env_id, teacher, [student], [out / "scratch.zip"], kickstarted, episodes=episodes)
