@@ -56,20 +56,20 @@ def test_a_jittered_soft_target_student_learns_the_teacher_on_the_very_images_it
     teacher, student = student_mlp((32,)), student_mlp((8,))
     seen: list[torch.Tensor] = []
     student.register_forward_pre_hook(lambda _module, args: seen.append(args[0].clone()))
-    targets: list[tuple[torch.Tensor, torch.Tensor]] = []
+    targets: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     live = live_teacher(teacher)
 
     def recorded(batch: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         logits = live(batch, images)
-        targets.append((images.clone(), logits))
+        targets.append((batch.clone(), images.clone(), logits))
         return logits
 
     config = MnistConfig(batch_size=64, student_jitter=2)
     train_model(student, data.train_x, data.train_y, config, name="s", epochs=2, soft_targets=recorded, max_shift=2)
     assert len(seen) == len(targets) == 8
-    for student_input, (teacher_input, logits) in zip(seen, targets, strict=True):
+    for student_input, (_, teacher_input, logits) in zip(seen, targets, strict=True):
         assert torch.equal(student_input, teacher_input)  # the target belongs to the shifted image itself
         assert torch.allclose(logits, teacher(student_input))  # dropout-free, deterministic teacher pass
         assert not logits.requires_grad
-    assert not any(torch.equal(x, data.train_x[: len(x)]) for x in seen)  # shifted, not the stored images
+    assert not any(torch.equal(x, data.train_x[batch]) for x, (batch, _, _) in zip(seen, targets, strict=True))
 
