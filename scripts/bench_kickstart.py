@@ -29,6 +29,7 @@ from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import join_env
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
@@ -97,17 +98,26 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
 
 
-def kickstart_variant(work: Path, variant: str, seed: int, forced_init: bool,
-                      lr_decay: bool) -> tuple[Path, str, float]:  # fmt: skip
-    """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T).
-
-    ``forced_init``: --init-from-distill on a case that starts from scratch otherwise; ``lr_decay``: --lr-decay
-    (each its own folder)."""
+def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
+    """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T);
+    ``suffix`` names the case's other settings (each combination its own folder)."""
     schedule, _, temperature = variant.partition("@")
-    suffix = (f"-T{temperature}" if temperature else "") + ("-init" if forced_init else "")
-    suffix += "-lrdecay" if lr_decay else ""
+    suffix = (f"-T{temperature}" if temperature else "") + suffix
     folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
     return folder, schedule, float(temperature or 1.0)
+
+
+def distill_variant(env: str, steps: int | None, bounds: str) -> tuple[int, str, str]:
+    """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget and the
+    default bounds, so earlier runs keep their folders, and any other setting gets its own runs and label."""
+    budget = steps or preset_for(env).distill_steps
+    keys, tags = [], []
+    if budget != preset_for(env).distill_steps:
+        keys, tags = [str(budget)], [f"{budget:,} steps"]
+    if bounds != DEFAULT_BOUND_MODE:
+        keys, tags = [*keys, bounds], [*tags, f"{bounds} bounds"]
+    key, tag = "-".join(keys), ", ".join(tags)
+    return budget, key, f" {tag}" if tag else ""
 
 
 def finished(path: Path) -> dict[str, Any] | None:
@@ -137,12 +147,11 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         runs.append({"method": "scratch", "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"]})
-        own_budget = case["distill_steps"] not in (None, preset_for(env).distill_steps)  # its own folder and label
-        budget = case["distill_steps"] if own_budget else preset_for(env).distill_steps
-        tag = f" {budget:,} steps" if own_budget else ""
-        folder = work / (f"distill-{budget}-{seed}" if own_budget else f"distill-{seed}")
+        budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"])
+        folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
         if not finished(folder / "student.json"):
-            config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed)
+            config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
+                                   bounds=case["bounds"])  # fmt: skip
             run_distill(config, teacher_path, folder, progress_bar=False)
         log = finished(folder / "student.json")
         distilled = folder / "student.zip"
@@ -152,20 +161,20 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
         forced_init = case["init"] and not CASES[name]["init"]
         for variant in schedules:
-            folder, schedule, temperature = kickstart_variant(work, variant, seed, forced_init, case["lr_decay"])
-            if own_budget and case["init"]:
-                folder = folder.with_name(f"{folder.name.removesuffix(f'-{seed}')}-d{budget}-{seed}")
+            suffix = ("-init" if forced_init else "") + ("-lrdecay" if case["lr_decay"] else "")
+            suffix += f"-d{key}" if key and case["init"] else ""
+            folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
             if not finished(folder / "student.json"):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
                                          init=str(distilled) if case["init"] else None,
-                                         lr_decay=case["lr_decay"])  # fmt: skip
+                                         lr_decay=case["lr_decay"], bounds=case["bounds"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
             method += (" from distill" if forced_init else "") + (" + lr decay" if case["lr_decay"] else "")
-            method += f" after distill{tag}" if own_budget and case["init"] else ""
+            method += f" after distill{tag}" if tag and case["init"] else ""
             runs.append({"method": method,
                          "seed": seed, "path": str(folder / "student.zip"),
                          "steps": case["budget"], "curve_steps": log["curve_steps"],
@@ -289,13 +298,16 @@ def main() -> None:
                         "preset's); another budget gets its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
+    parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
+                        help="Box actions: the bound-aware target of distill and of the kickstart term (default "
+                        f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / "kickstart.json"
     for name in args.cases:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
-        case["distill_steps"] = args.distill_steps
+        case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
