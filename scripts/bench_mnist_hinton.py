@@ -33,7 +33,16 @@ from torch import nn
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
 from supervised.models import TEACHERS, student_mlp
-from supervised.train import MnistConfig, SoftTargets, live_teacher, predict_logits, report, stored_logits, train_model
+from supervised.train import (
+    MnistConfig,
+    SoftTargets,
+    live_teacher,
+    omitted_class_errors,
+    predict_logits,
+    report,
+    stored_logits,
+    train_model,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs" / "bench-mnist"
@@ -162,7 +171,7 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
         variants = {"student-labels": None, "student-soft-T20": stored_logits(logits[keep])}
 
         def measure(model: nn.Module) -> dict[str, float]:
-            return omitted_digit_errors(predict_logits(model, data.test_x), data.test_y, omitted)
+            return omitted_class_errors(predict_logits(model, data.test_x), data.test_y, omitted)
 
         for name, soft in variants.items():
             run = student_run(folder / f"{name}-no{omitted}.json", replace(config, temperature=20.0), kept,
@@ -184,21 +193,6 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
                      f"{cells[4]:.1f} |")
     atomic_write_text(RESULTS / "mnist-transfer.md", "\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
-
-
-def omitted_digit_errors(logits: torch.Tensor, labels: torch.Tensor, omitted: int) -> dict[str, float]:
-    """Test errors on the omitted digit, and overall and on it after raising its output's bias by the amount
-    (on a 0.1 grid up to 20) that minimises the overall errors."""
-    def errors(bias: float) -> tuple[int, int]:
-        shifted = logits.clone()
-        shifted[:, omitted] += bias
-        wrong = shifted.argmax(dim=1) != labels
-        return int(wrong.sum()), int(wrong[labels == omitted].sum())
-
-    best = min((b / 10 for b in range(201)), key=lambda b: errors(b)[0])
-    (corrected, corrected_omitted) = errors(best)
-    return {"errors_omitted": errors(0.0)[1], "bias": best, "corrected": corrected,
-            "corrected_omitted": corrected_omitted}  # fmt: skip
 
 
 def heat_map(temperatures: list[float], lams: list[float], cells: dict[str, list[float]], base: float,

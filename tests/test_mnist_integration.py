@@ -73,3 +73,16 @@ def test_a_jittered_soft_target_student_learns_the_teacher_on_the_very_images_it
         assert not logits.requires_grad
     assert not any(torch.equal(x, data.train_x[batch]) for x, (batch, _, _) in zip(seen, targets, strict=True))
 
+
+
+def test_the_omitted_class_bias_correction_finds_the_shift_that_recovers_it() -> None:
+    from supervised.train import omitted_class_errors
+
+    labels = torch.tensor([0, 1, 3, 3, 3, 0])
+    logits = torch.zeros(6, 4)
+    logits[torch.arange(6), torch.tensor([0, 1, 1, 0, 3, 0])] = 2.0  # two 3s lost to a too-low bias
+    logits[2, 3], logits[3, 3] = 1.0, 1.5  # ... by 1.0 and 0.5: raising it by just over 1 recovers both
+    result = omitted_class_errors(logits, labels, omitted=3)
+    assert result["errors_omitted"] == 2
+    assert result["corrected"] == 0 and result["corrected_omitted"] == 0
+    assert 1.0 < result["bias"] <= 2.0  # past 2 the 0 and 1 rows would turn into 3s
