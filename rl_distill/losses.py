@@ -18,8 +18,8 @@ from torch import Tensor
 
 PolicyLossName = Literal["forward-kl", "reverse-kl", "mse"]
 POLICY_LOSSES: tuple[str, ...] = ("forward-kl", "reverse-kl", "mse")
-BoundMode = Literal["one-sided", "censored", "clamp", "ignore"]
-BOUND_MODES: tuple[str, ...] = ("one-sided", "censored", "clamp", "ignore")
+BoundMode = Literal["one-sided", "band", "censored", "clamp", "ignore"]
+BOUND_MODES: tuple[str, ...] = ("one-sided", "band", "censored", "clamp", "ignore")
 DEFAULT_BOUND_MODE: BoundMode = "one-sided"
 """Chosen by scripts/bench_bounds.py (results/bound-aware.md): the only mode whose DAgger-driven Hopper-v5
 16x16 and Walker2d-v5 32x32 (plain SB3 teacher) students stayed at score >= 0.95 on every seed."""
@@ -108,6 +108,8 @@ class ActionBounds:
     - ``clamp``: the teacher's mean is clamped to the bounds first, then plain KL.
     - ``one-sided``: as ``clamp``, but where the teacher is past a bound the student is only
       pulled back to that bound, never from beyond it (any value past it acts the same).
+    - ``band``: as ``one-sided``, but the student is free only between the bound and the teacher's
+      mean; past the teacher's mean it is pulled back to it (no drift beyond what the teacher does).
     - ``censored``: KL between the clipped ("censored") Gaussians: the probability mass on each
       bound plus the density between them. Far from the bounds it is the plain KL.
     """
@@ -131,12 +133,25 @@ def bound_aware_gap(student_mean: Tensor, teacher_mean: Tensor, low: Tensor, hig
     return torch.where(teacher_mean <= low, gap.clamp(min=0.0), gap)
 
 
+def band_gap(student_mean: Tensor, teacher_mean: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    """student - the nearest point of the interval between the teacher's mean and its clamp to the bounds.
+
+    Inside the bounds the interval is the teacher's mean itself, so this is ``student - teacher``.
+    """
+    clamped = torch.maximum(torch.minimum(teacher_mean, high), low)
+    nearest = torch.maximum(torch.minimum(student_mean, torch.maximum(teacher_mean, clamped)),
+                            torch.minimum(teacher_mean, clamped))  # fmt: skip
+    return student_mean - nearest
+
+
 def mean_gap(student_mean: Tensor, teacher_mean: Tensor, bounds: ActionBounds | None) -> Tensor:
     """student - target mean under ``bounds.mode`` (censored, which has no single target, uses one-sided)."""
     if bounds is None or bounds.mode == "ignore":
         return student_mean - teacher_mean
     if bounds.mode == "clamp":
         return student_mean - torch.maximum(torch.minimum(teacher_mean, bounds.high), bounds.low)
+    if bounds.mode == "band":
+        return band_gap(student_mean, teacher_mean, bounds.low, bounds.high)
     return bound_aware_gap(student_mean, teacher_mean, bounds.low, bounds.high)
 
 

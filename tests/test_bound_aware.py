@@ -53,6 +53,16 @@ def test_one_sided_term_leaves_a_student_past_the_teachers_bound_alone() -> None
     assert plain.grad.abs().min() > 0  # today's KL would drag it to 3.0 and -2.0
 
 
+def test_band_term_frees_the_student_only_between_the_bound_and_the_teachers_mean() -> None:
+    teacher = DiagGaussian(torch.tensor([[3.0, -2.0], [3.0, 0.2], [3.0, -2.0]]), torch.zeros(3, 2))
+    # row 0: between the bound and the teacher; row 1: inside the bounds; row 2: beyond the teacher's means
+    mean = torch.tensor([[1.7, -1.5], [0.4, 0.5], [4.0, -3.0]], requires_grad=True)
+    loss(teacher, DiagGaussian(mean, torch.zeros(3, 2)), "band").backward()
+    assert mean.grad[0].abs().max() == 0.0  # any value between acts the same and goes no further than the teacher
+    assert mean.grad[1, 0] < 0 and mean.grad[1, 1] > 0  # inside: pulled to the bound, and to the teacher's mean
+    assert mean.grad[2, 0] > 0 and mean.grad[2, 1] < 0  # past the teacher's mean: pulled back towards it
+
+
 def test_censored_kl_is_a_divergence_and_reduces_to_the_gaussian_kl_far_from_bounds() -> None:
     p, q = gaussians(2), gaussians(3)
     value = censored_gaussian_kl(p, q, LOW.double(), HIGH.double())

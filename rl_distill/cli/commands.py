@@ -63,9 +63,10 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
     p.add_argument("--bounds", choices=BOUND_MODES, default=d.bounds,
                    help="Box actions (the env clips them to its bounds): one-sided = the teacher's mean clamped to "
                    "the bounds, and a student past a bound the teacher is also past is not pulled back (any value "
-                   "there acts the same); censored = KL between the clipped Gaussians, with the mass on each bound; "
+                   "there acts the same); band = the same, but a student past the teacher's own mean is pulled back "
+                   "to it; censored = KL between the clipped Gaussians, with the mass on each bound; "
                    "clamp = the teacher's mean clamped, then plain KL; ignore = plain KL on raw means (the loss "
-                   "before bound-aware targets). Where nothing is clipped all four are the same. One-sided is the "
+                   "before bound-aware targets). Where nothing is clipped all five are the same. One-sided is the "
                    f"default: results/bound-aware.md (default {d.bounds})")
     each, over = (" per task", " over all tasks (an equal share each)") if multitask else ("", "")
     p.add_argument("--n-envs", type=positive_int, default=d.n_envs,
