@@ -91,12 +91,17 @@ def mean_sd(values: list[float]) -> str:
     return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.1f}"
 
 
+def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]:
+    """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
+    config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, student_hidden=(800, 800),
+                         student_epochs=args.student_epochs, seed=seed, lam=args.lam)  # fmt: skip
+    return config, RUNS / "hinton" / f"teacher-{args.teacher_epochs}-epochs" / f"seed-{seed}"
+
+
 def hinton(args: argparse.Namespace, data: MnistData) -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
     for seed in args.seeds:
-        config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, student_hidden=(800, 800),
-                             student_epochs=args.student_epochs, seed=seed, lam=args.lam)  # fmt: skip
-        folder = RUNS / "hinton" / f"teacher-{args.teacher_epochs}-epochs" / f"seed-{seed}"
+        config, folder = hinton_seed(args, seed)
         teacher, logits, model = teacher_run(folder, config, data)
         rows.setdefault("teacher", []).append(teacher)
         stored, best = stored_logits(logits), replace(config, temperature=args.best_t)
@@ -162,9 +167,7 @@ def grid(args: argparse.Namespace, data: MnistData) -> None:
 def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
     for seed in args.seeds:
-        config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, student_hidden=(800, 800),
-                             student_epochs=args.student_epochs, seed=seed, lam=args.lam)  # fmt: skip
-        folder = RUNS / "hinton" / f"teacher-{args.teacher_epochs}-epochs" / f"seed-{seed}"
+        config, folder = hinton_seed(args, seed)
         _, logits, _ = teacher_run(folder, config, data)
         keep = data.train_y != omitted
         kept = MnistData(data.train_x[keep], data.train_y[keep], data.test_x, data.test_y, data.source)
