@@ -17,6 +17,7 @@ import torch
 from rl_distill.evaluation.plots import plot_all
 from rl_distill.experiments.sweep import sweep, write_tables
 from rl_distill.io import atomic_write_text
+from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.presets import PRESETS
 from rl_distill.sb3.training import train_ppo
 
@@ -70,6 +71,9 @@ def main() -> None:
     parser.add_argument("--scratch-steps", type=int, default=None, help="PPO-from-scratch budget (default: preset's; "
                         "0: no baseline)")
     parser.add_argument("--steps", type=int, default=None, help="distillation steps (default: preset's)")
+    parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
+                        help=f"Box actions: the loss's bound mode (default {DEFAULT_BOUND_MODE}); another writes "
+                        "results/sweep-<env>-<mode>.* beside the default's tables")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for env_id in args.envs:
@@ -82,10 +86,11 @@ def main() -> None:
                       out=ROOT / "runs" / "bench-sweep" / env_id, episodes=args.episodes,
                       steps=args.steps, scratch_seeds=args.scratch_seeds,
                       scratch_steps=preset.timesteps if args.scratch_steps is None else args.scratch_steps,
-                      workers=args.workers)  # fmt: skip
-        write_tables(table, RESULTS, stem=f"sweep-{env_id}")
-        plot_all(table, RESULTS, stem=f"sweep-{env_id}")
-        atomic_write_text(RESULTS / f"sweep-{env_id}.md", markdown(table))
+                      bounds=[args.bounds], workers=args.workers)  # fmt: skip
+        stem = f"sweep-{env_id}" + ("" if args.bounds == DEFAULT_BOUND_MODE else f"-{args.bounds}")
+        write_tables(table, RESULTS, stem=stem)
+        plot_all(table, RESULTS, stem=stem)
+        atomic_write_text(RESULTS / f"{stem}.md", markdown(table))
         print(markdown(table), flush=True)
 
 
