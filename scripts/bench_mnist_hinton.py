@@ -166,16 +166,16 @@ def grid(args: argparse.Namespace, data: MnistData) -> None:
 
 def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
+
+    def measure(model: nn.Module) -> dict[str, float]:
+        return omitted_class_errors(predict_logits(model, data.test_x), data.test_y, omitted)
+
     for seed in args.seeds:
         config, folder = hinton_seed(args, seed)
         _, logits, _ = teacher_run(folder, config, data)
         keep = data.train_y != omitted
         kept = MnistData(data.train_x[keep], data.train_y[keep], data.test_x, data.test_y, data.source)
         variants = {"student-labels": None, "student-soft-T20": stored_logits(logits[keep])}
-
-        def measure(model: nn.Module) -> dict[str, float]:
-            return omitted_class_errors(predict_logits(model, data.test_x), data.test_y, omitted)
-
         for name, soft in variants.items():
             run = student_run(folder / f"{name}-no{omitted}.json", replace(config, temperature=20.0), kept,
                               kept.train_y, soft, extra=measure)  # fmt: skip
