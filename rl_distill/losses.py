@@ -138,9 +138,8 @@ def band_gap(student_mean: Tensor, teacher_mean: Tensor, low: Tensor, high: Tens
 
     Inside the bounds the interval is the teacher's mean itself, so this is ``student - teacher``.
     """
-    clamped = torch.maximum(torch.minimum(teacher_mean, high), low)
-    nearest = torch.maximum(torch.minimum(student_mean, torch.maximum(teacher_mean, clamped)),
-                            torch.minimum(teacher_mean, clamped))  # fmt: skip
+    clamped = torch.clamp(teacher_mean, low, high)
+    nearest = torch.clamp(student_mean, torch.minimum(teacher_mean, clamped), torch.maximum(teacher_mean, clamped))
     return student_mean - nearest
 
 

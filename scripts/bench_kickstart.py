@@ -110,9 +110,10 @@ def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple
 def distill_variant(env: str, steps: int | None, bounds: str) -> tuple[int, str, str]:
     """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget and the
     default bounds, so earlier runs keep their folders, and any other setting gets its own runs and label."""
-    budget = steps or preset_for(env).distill_steps
+    preset_budget = preset_for(env).distill_steps
+    budget = steps or preset_budget
     keys, tags = [], []
-    if budget != preset_for(env).distill_steps:
+    if budget != preset_budget:
         keys, tags = [str(budget)], [f"{budget:,} steps"]
     if bounds != DEFAULT_BOUND_MODE:
         keys, tags = [*keys, bounds], [*tags, f"{bounds} bounds"]
