@@ -56,21 +56,24 @@ def markdown(report: dict[str, Any]) -> str:
         oob = entry["out_of_bounds"]
         lines += [f"### {env_id}", "",
                   f"Teacher {entry['teacher_return']:.1f}, random {entry['random_return']:.1f}; {entry['episodes']} "
-                  f"episodes per run, {entry['steps']:,} distillation steps. Teacher means outside "
+                  f"episodes per run. Teacher means outside "
                   f"the bounds on its own visited states: {100 * oob['fraction']:.0f}% (per dimension "
                   f"{', '.join(f'{100 * f:.0f}%' for f in oob['fraction_per_dim'])}), largest |mean| "
                   f"{oob['max_abs_mean']:.2f} against bound {oob['bound']:.2f}.", "",
-                  "| collect | hidden | bounds | seeds | score | worst seed | mean return |",
-                  "|---|---|---|---:|---:|---:|---:|"]  # fmt: skip
-        groups: dict[tuple[str, int, str, str], list[dict]] = defaultdict(list)
+                  "| collect | hidden | distillation steps | bounds | seeds | score | worst seed | mean return |",
+                  "|---|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+        groups: dict[tuple[str, int, int, str, str], list[dict]] = defaultdict(list)
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                groups[(row["collect"], row["policy_params"], row["hidden"], row["bounds"])].append(row)
+                group = (row["collect"], row["policy_params"], row["env_steps"], row["hidden"], row["bounds"])
+                groups[group].append(row)
         order = {mode: i for i, mode in enumerate(BOUND_MODES)}
-        for (collect, _, hidden, bounds), rows in sorted(groups.items(), key=lambda kv: (*kv[0][:2], order[kv[0][3]])):
+        for (collect, _, steps, hidden, bounds), rows in sorted(groups.items(),
+                                                                 key=lambda kv: (*kv[0][:3], order[kv[0][4]])):
             scores = [r["score"] for r in rows]
             sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
-            lines.append(f"| {collect} | {hidden} | {bounds} | {len(rows)} | {statistics.fmean(scores):.3f} ± {sd:.3f} "
+            lines.append(f"| {collect} | {hidden} | {steps:,} | {bounds} | {len(rows)} | "
+                         f"{statistics.fmean(scores):.3f} ± {sd:.3f} "
                          f"| {min(scores):.3f} | {statistics.fmean(r['mean_return'] for r in rows):.1f} |")  # fmt: skip
         lines.append("")
     return "\n".join(lines)
@@ -129,12 +132,12 @@ def main() -> None:
                       out=ROOT / "runs" / "bench-bounds" / env_id, steps=args.steps, episodes=args.episodes,
                       bounds=args.modes, workers=args.workers)  # fmt: skip
         earlier = report.get(env_id, {})  # rows of other widths or schemes, run before against the same teacher
-        key = lambda r: (r["collect"], r["hidden"], r["bounds"], r["seed"])  # noqa: E731
+        key = lambda r: (r["collect"], r["hidden"], r["bounds"], r["env_steps"], r["seed"])  # noqa: E731
         fresh = {key(r) for r in table["rows"]}
         same_teacher = earlier.get("teacher_path") == str(teacher)
         kept = [r for r in earlier.get("rows", []) if same_teacher and key(r) not in fresh]
         entry = {"teacher_path": str(teacher), "teacher_return": table["teacher"]["mean_return"],
-                 "episodes": args.episodes, "steps": table["rows"][0]["env_steps"],
+                 "episodes": args.episodes,
                  "random_return": table["random_mean_return"],
                  "out_of_bounds": out_of_bounds(teacher, env_id), "rows": kept + table["rows"]}  # fmt: skip
         report = json.loads(path.read_text()) if path.exists() else {}  # another env's run may have written since
