@@ -128,7 +128,7 @@ def bound_aware_gap(student_mean: Tensor, teacher_mean: Tensor, low: Tensor, hig
 
     With infinite bounds this is exactly ``student_mean - teacher_mean``.
     """
-    gap = student_mean - torch.maximum(torch.minimum(teacher_mean, high), low)
+    gap = student_mean - torch.clamp(teacher_mean, low, high)
     gap = torch.where(teacher_mean >= high, gap.clamp(max=0.0), gap)
     return torch.where(teacher_mean <= low, gap.clamp(min=0.0), gap)
 
@@ -148,7 +148,7 @@ def mean_gap(student_mean: Tensor, teacher_mean: Tensor, bounds: ActionBounds | 
     if bounds is None or bounds.mode == "ignore":
         return student_mean - teacher_mean
     if bounds.mode == "clamp":
-        return student_mean - torch.maximum(torch.minimum(teacher_mean, bounds.high), bounds.low)
+        return student_mean - torch.clamp(teacher_mean, bounds.low, bounds.high)
     if bounds.mode == "band":
         return band_gap(student_mean, teacher_mean, bounds.low, bounds.high)
     return bound_aware_gap(student_mean, teacher_mean, bounds.low, bounds.high)
