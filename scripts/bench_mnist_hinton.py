@@ -2,7 +2,8 @@
 
 --part hinton -> results/mnist-hinton.{json,md}: the hinton-mlp teacher (784-1200-1200-10, dropout) with
   2-pixel jitter; the 800-800 student on labels, on the teacher's hard labels, and on soft targets at
-  T = 20 and at --best-t; one row per model, mean ± std over the seeds, beside the paper's figures.
+  T = 20 and at --best-t, each with every label weight of --lams; one row per model, mean ± std over the
+  seeds, beside the paper's figures.
 --part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
   (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
   labels; 2 seeds; a table and a heat map of the change in test errors.
@@ -96,9 +97,9 @@ def mean_sd(values: list[float]) -> str:
 def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]:
     """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
     config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, student_hidden=(800, 800),
-                         student_epochs=args.student_epochs, seed=seed, lam=args.lam)  # fmt: skip
+                         student_epochs=args.student_epochs, seed=seed)  # fmt: skip
     # The folder names the teacher's recipe: runs of an earlier hinton-mlp (20% input dropout) stay apart.
-    return config, RUNS / "hinton" / f"teacher-{args.teacher_epochs}-epochs-{TEACHER_RECIPE}" / f"seed-{seed}"
+    return config, args.runs / "hinton" / f"teacher-{args.teacher_epochs}-epochs-{TEACHER_RECIPE}" / f"seed-{seed}"
 
 
 def hinton(args: argparse.Namespace, data: MnistData) -> None:
@@ -107,35 +108,39 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         config, folder = hinton_seed(args, seed)
         teacher, logits, model = teacher_run(folder, config, data)
         rows.setdefault("teacher", []).append(teacher)
-        stored, best = stored_logits(logits), replace(config, temperature=args.best_t)
+        stored = stored_logits(logits)
         variants = {"student-labels": (data.train_y, None, config),
-                    "student-hard": (logits.argmax(dim=1), None, config),
-                    "student-soft-T20": (data.train_y, stored, replace(config, temperature=20.0)),
-                    f"student-soft-T{args.best_t:g}": (data.train_y, stored, best)}
+                    "student-hard": (logits.argmax(dim=1), None, config)}
+        for t in dict.fromkeys((20.0, args.best_t)):
+            for lam in args.lams:
+                variants[f"student-soft-T{t:g}-lam{lam:g}"] = (data.train_y, stored,
+                                                               replace(config, temperature=t, lam=lam))
         if args.student_jitter:  # the same shifts for both, so the soft targets' share of the gain shows
             if model is None:
                 raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
             pixels, shifted = args.student_jitter, f"-jitter{args.student_jitter}"
+            best = replace(config, temperature=args.best_t, lam=args.lams[0], student_jitter=pixels)
             variants[f"student-labels{shifted}"] = (data.train_y, None, replace(config, student_jitter=pixels))
-            variants[f"student-soft-T{args.best_t:g}{shifted}"] = (data.train_y, live_teacher(model),
-                                                                   replace(best, student_jitter=pixels))
+            variants[f"student-soft-T{args.best_t:g}-lam{args.lams[0]:g}{shifted}"] = (data.train_y,
+                                                                                       live_teacher(model), best)
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
-             "lam": args.lam, "paper_errors": PAPER, "rows": rows}  # fmt: skip
-    atomic_write_json(RESULTS / f"{args.stem}.json", table)
+             "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
+    atomic_write_json(args.results / f"{args.stem}.json", table)
     labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout, 2-pixel "
-             f"jitter, {args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs, lam "
-             f"{args.lam} on labels); test errors, mean ± std over seeds {args.seeds}.", "",
+             f"jitter, {args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs; lam: the "
+             f"label term's weight); test errors, mean ± std over seeds {args.seeds}.", "",
              "| model | params | test errors | × labels-only errors | paper's errors | train s |",
              "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, runs in rows.items():
         errors = [r["test_errors"] for r in runs]
         ratio = "" if name == "teacher" else f"{statistics.fmean(errors) / labels_errors:.2f}"
-        lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {PAPER.get(name, '')} | "
+        paper = PAPER.get(name.split("-lam")[0], "")  # the paper gives one soft-target figure per T
+        lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {paper} | "
                      f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
-    atomic_write_text(RESULTS / f"{args.stem}.md", "\n".join(lines) + "\n")
+    atomic_write_text(args.results / f"{args.stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
 
@@ -145,7 +150,7 @@ def grid(args: argparse.Namespace, data: MnistData) -> None:
     baseline: list[float] = []
     for seed in args.seeds:
         config = MnistConfig(seed=seed)
-        folder = RUNS / "grid" / f"seed-{seed}"
+        folder = args.runs / "grid" / f"seed-{seed}"
         _, logits, _ = teacher_run(folder, config, data)
         baseline.append(student_run(folder / "student-labels.json", config, data, data.train_y, None)["test_errors"])
         for t in temperatures:
@@ -154,7 +159,7 @@ def grid(args: argparse.Namespace, data: MnistData) -> None:
                                   data, data.train_y, stored_logits(logits))  # fmt: skip
                 cells.setdefault(f"{t:g},{lam:g}", []).append(run["test_errors"])
     base = statistics.fmean(baseline)
-    atomic_write_json(RESULTS / "mnist-grid.json", {"seeds": args.seeds, "labels_only_errors": baseline,
+    atomic_write_json(args.results / "mnist-grid.json", {"seeds": args.seeds, "labels_only_errors": baseline,
                                                      "soft_errors": cells})  # fmt: skip
     lines = [f"Default student (784-50-10, cnn-wide teacher): test errors on soft targets by T and lam, mean over "
              f"seeds {args.seeds}; labels only: {base:.1f}. Negative change = soft targets help.", "",
@@ -162,8 +167,8 @@ def grid(args: argparse.Namespace, data: MnistData) -> None:
     for t in temperatures:
         values = [statistics.fmean(cells[f"{t:g},{lam:g}"]) for lam in lams]
         lines.append(f"| {t:g} | " + " | ".join(f"{v:.1f} ({v - base:+.1f})" for v in values) + " |")
-    atomic_write_text(RESULTS / "mnist-grid.md", "\n".join(lines) + "\n")
-    heat_map(temperatures, lams, cells, base, RESULTS / "mnist-grid.png")
+    atomic_write_text(args.results / "mnist-grid.md", "\n".join(lines) + "\n")
+    heat_map(temperatures, lams, cells, base, args.results / "mnist-grid.png")
     print("\n".join(lines), flush=True)
 
 
@@ -183,7 +188,7 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
             run = student_run(folder / f"{name}-no{omitted}.json", replace(config, temperature=20.0), kept,
                               kept.train_y, soft, extra=measure)  # fmt: skip
             rows.setdefault(name, []).append(run)
-    atomic_write_json(RESULTS / "mnist-transfer.json", {"seeds": args.seeds, "omitted": omitted,
+    atomic_write_json(args.results / "mnist-transfer.json", {"seeds": args.seeds, "omitted": omitted,
                                                         "teacher_epochs": args.teacher_epochs, "rows": rows})
     lines = [f"Hinton et al. 2015 §3, digit {omitted} omitted from the students' training set (784-800-800-10, "
              f"{args.student_epochs} epochs; teacher hinton-mlp ({TEACHER_RECIPE}), {args.teacher_epochs} epochs, "
@@ -197,7 +202,7 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
         cells = [statistics.fmean(r[key] for r in runs) for key in keys]
         lines.append(f"| {name} | {cells[0]:.1f} | {cells[1]:.1f} | {cells[2]:.1f} | {cells[3]:.1f} | "
                      f"{cells[4]:.1f} |")
-    atomic_write_text(RESULTS / "mnist-transfer.md", "\n".join(lines) + "\n")
+    atomic_write_text(args.results / "mnist-transfer.md", "\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
 
@@ -234,19 +239,26 @@ def main() -> None:
     parser.add_argument("--teacher-epochs", type=int, default=60)
     parser.add_argument("--student-epochs", type=int, default=40)
     parser.add_argument("--best-t", type=float, default=4.0, help="the second soft-target temperature (hinton)")
-    parser.add_argument("--lam", type=float, default=0.1, help="label weight of the soft-target students (hinton)")
+    parser.add_argument("--lams", type=float, nargs="+", default=[0.1, 0.0],
+                        help="hinton: label-term weights of the soft-target students, one row per T and lam "
+                             "(transfer: 0.1)")
     parser.add_argument("--student-jitter", type=int, default=2, help="hinton: also train the labels and best-T "
                         "students on images shifted by up to this many pixels, the latter on the teacher's logits "
                         "for each shifted image (0: skip these rows)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--train-subset", type=int, default=None, help="first N training images only (smoke runs)")
+    parser.add_argument("--train-subset", type=int, default=None,
+                        help="first N training images only (smoke runs; runs and tables go to "
+                             "runs/bench-mnist/subset-N/)")
     args = parser.parse_args()
     args.seeds = args.seeds or ([0, 1] if args.part == "grid" else [0, 1, 2])
     torch.set_num_threads(args.threads)
     data = load_mnist()
-    if args.train_subset:
+    args.runs, args.results = RUNS, RESULTS
+    if args.train_subset:  # a smoke run: its models and tables never mix with the real ones
         data = data.subset_train(args.train_subset)
+        args.runs = args.results = RUNS / f"subset-{args.train_subset}"
+        args.results.mkdir(parents=True, exist_ok=True)
     {"hinton": hinton, "grid": grid, "transfer": transfer}[args.part](args, data)
 
 
