@@ -73,6 +73,7 @@ def test_restarted_sweep_skips_finished_runs_only(cartpole_teacher: Path, tmp_pa
     assert run_one(run) == row and trained == []
     longer = dataclasses.replace(run, steps=run.steps * 2)
     assert run_one(longer) == {"fresh": True} and trained == [longer]  # other settings: trained again
+    assert run_one(run) == row and trained == [longer]  # ... beside the first run, which is still there
     (tmp_path / f"{run.name}.row.json").write_text("{trunc")
     assert run_one(run) == {"fresh": True}  # a damaged record is not trusted
 

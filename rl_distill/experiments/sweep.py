@@ -44,7 +44,8 @@ class SweepRun:
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
         variant = "" if self.collect in ("scratch", "kickstart") else f"-{self.bounds}"
-        return f"{self.collect}{variant}-{hidden}-{self.seed}"
+        # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
+        return f"{self.collect}{variant}-{hidden}-{self.steps}steps-{self.seed}"
 
 
 def run_one(run: SweepRun) -> dict[str, Any]:
