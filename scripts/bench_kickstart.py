@@ -189,9 +189,11 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
 
 
 def guide_trace(updates: list[dict[str, float]]) -> dict[str, Any]:
-    """When λ first reached 0, and the distillation term D over the first and last 5 PPO updates."""
+    """When λ first reached 0, its mean over the run, and the distillation term D over the first and last
+    5 PPO updates."""
     zero = next((u["env_steps"] for u in updates if u["lambda"] == 0), None)
-    return {"lambda_zero_at": zero, "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
+    return {"lambda_zero_at": zero, "lambda_mean": statistics.fmean(u["lambda"] for u in updates),
+            "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
             "term_last": statistics.fmean(u["distill_term"] for u in updates[-5:])}  # fmt: skip
 
 
@@ -244,8 +246,9 @@ def markdown(report: dict[str, Any]) -> str:
         if traced:
             zero = lambda at: "λ never 0" if at is None else f"λ first 0 at {int(at):,}"  # noqa: E731
             lines += ["", "Teacher term per kickstart run: " + "; ".join(
-                f"{r['method']} seed {r['seed']}: {zero(r['lambda_zero_at'])}, "
-                f"D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
+                f"{r['method']} seed {r['seed']}: {zero(r['lambda_zero_at'])}"
+                + (f", λ mean {r['lambda_mean']:.2f}" if "lambda_mean" in r else "")  # runs reported before it
+                + f", D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
         lines.append("")
     return "\n".join(lines)
 
@@ -257,28 +260,40 @@ def reached(runs: list[dict[str, Any]], target: float) -> str:
 
 
 def plot(name: str, case: dict[str, Any], path: Path) -> None:
+    """Learning curves, mean ± sd over seeds. With more than one distill or kickstart variant, the left panel
+    keeps scratch and the best of each (by final return) and the right one compares every variant."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for method in dict.fromkeys(r["method"] for r in case["runs"]):
-        runs = [r for r in case["runs"] if r["method"] == method]
-        grid = np.asarray(runs[0]["curve_steps"], dtype=float)
-        curves = np.asarray([np.interp(grid, r["curve_steps"], [np.nan if v is None else v for v in r["curve_returns"]])
-                             for r in runs])  # fmt: skip
-        mean, sd = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
-        ax.plot(grid, mean, label=method)
-        ax.fill_between(grid, mean - sd, mean + sd, alpha=0.2)
-    ax.axhline(case["teacher"], color="black", linestyle="--", label="teacher")
-    if case["full_teacher"] != case["teacher"]:
-        ax.axhline(case["full_teacher"], color="black", linestyle=":", label="full teacher")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel("greedy evaluation return")
-    ax.set_title(f"{name}: 16x16 student")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+    methods = list(dict.fromkeys(r["method"] for r in case["runs"]))
+    final = {m: statistics.fmean(r["mean_return"] for r in case["runs"] if r["method"] == m) for m in methods}
+    best = [max(group, key=final.__getitem__) for kind in ("distill", "kickstart")
+            if (group := [m for m in methods if m.startswith(kind)])]  # fmt: skip
+    panels = [methods] if len(methods) <= 3 else [[m for m in methods if m == "scratch" or m in best],
+                                                  [m for m in methods if m != "scratch"]]  # fmt: skip
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
+    for ax, shown in zip(axes[0], panels, strict=True):
+        for method in shown:
+            runs = [r for r in case["runs"] if r["method"] == method]
+            grid = np.asarray(runs[0]["curve_steps"], dtype=float)
+            returns = [[np.nan if v is None else v for v in r["curve_returns"]] for r in runs]
+            curves = np.asarray([np.interp(grid, r["curve_steps"], v) for r, v in zip(runs, returns, strict=True)])
+            mean, sd = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+            color = f"C{methods.index(method) % 10}"  # one colour per method in both panels
+            ax.plot(grid, mean, label=method, color=color)
+            ax.fill_between(grid, mean - sd, mean + sd, alpha=0.2, color=color)
+        ax.axhline(case["teacher"], color="black", linestyle="--", label="teacher")
+        if case["full_teacher"] != case["teacher"]:
+            ax.axhline(case["full_teacher"], color="black", linestyle=":", label="full teacher")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("greedy evaluation return")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_title(f"{name}: 16x16 student" + (", best variants" if len(panels) > 1 else ""))
+    if len(panels) > 1:
+        axes[0][1].set_title(f"{name}: every distill and kickstart variant")
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
 
