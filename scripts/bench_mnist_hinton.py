@@ -251,6 +251,8 @@ def main() -> None:
                         help="first N training images only (smoke runs; runs and tables go to "
                              "runs/bench-mnist/subset-N/)")
     args = parser.parse_args()
+    if not all(0.0 <= lam <= 1.0 for lam in args.lams):
+        parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
     args.seeds = args.seeds or ([0, 1] if args.part == "grid" else [0, 1, 2])
     torch.set_num_threads(args.threads)
     data = load_mnist()
