@@ -228,7 +228,7 @@ def markdown(report: dict[str, Any]) -> str:
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}), random {case['random']:.1f}; budget {case['budget']:,} env steps for "
                   f"scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}.", "",
-                  "| method | seeds | mean return | score | lowest seed (its 95% CI) | steps to score 0.9 | "
+                  "| method | seeds | mean return | score (per seed) | lowest seed (its 95% CI) | steps to score 0.9 | "
                   "steps to scratch's final return | env steps/s | wall s |",
                   "|---|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
         for method in dict.fromkeys(r["method"] for r in case["runs"]):
@@ -237,8 +237,10 @@ def markdown(report: dict[str, Any]) -> str:
             sd = statistics.stdev(returns) if len(returns) > 1 else 0.0
             worst = min(runs, key=lambda r: r["mean_return"])
             rate = [r["steps_per_second"] for r in runs if r.get("steps_per_second")]
+            per_seed = " / ".join(f"{(r['mean_return'] - case['random']) / span:.3f}" for r in runs)
             lines.append(f"| {method} | {len(runs)} | {statistics.fmean(returns):.1f} ± {sd:.1f} | "
-                         f"{(statistics.fmean(returns) - case['random']) / span:.3f} | {worst['mean_return']:.1f} "
+                         f"{(statistics.fmean(returns) - case['random']) / span:.3f} ({per_seed}) | "
+                         f"{worst['mean_return']:.1f} "
                          f"({worst['ci95'][0]:.1f} to {worst['ci95'][1]:.1f}) | {reached(runs, target)} | "
                          f"{reached(runs, scratch_final)} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
                          f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
