@@ -145,6 +145,37 @@ def test_unsupported_action_space_is_refused_before_any_work(tmp_path: Path,
     assert not any(out.glob("student*"))
 
 
+class ImageEnv(MultiDiscreteEnv):
+    observation_space = gym.spaces.Box(0, 255, (36, 36, 3), np.uint8)
+    action_space = gym.spaces.Discrete(2)
+
+
+def test_image_observations_are_refused_with_their_reason(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    gym.register("RlDistillTest/Image-v0", entry_point=ImageEnv)
+    PPO("CnnPolicy", make_vec_env("RlDistillTest/Image-v0", n_envs=1), n_steps=64).save(tmp_path / "teacher.zip")
+    out = tmp_path / "out"
+    code = main(["distill", "--teacher", str(tmp_path / "teacher.zip"), "--env", "RlDistillTest/Image-v0",
+                 "--steps", "64", "--out", str(out)])  # fmt: skip
+    assert code == 2 and "image observations" in capsys.readouterr().err  # not a shape mismatch: SB3 transposed them
+    assert not out.exists()
+
+
+def test_a_users_env_is_named_module_colon_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = "tests.registered_env:RlDistillTest/Imported-v0"  # gymnasium.make's way to name a user's env
+    PPO("MlpPolicy", make_vec_env(env, n_envs=1), n_steps=64).save(tmp_path / "teacher.zip")
+    code = main(["distill", "--teacher", str(tmp_path / "teacher.zip"), "--env", env, "--steps", "256",
+                 "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 0
+    assert json.loads((tmp_path / "out" / "student.json").read_text())["config"]["env_id"] == env
+    assert main(["evaluate", str(tmp_path / "out" / "student.zip"), "--env", env, "--episodes", "2"]) == 0
+    capsys.readouterr()
+    code = main(["distill", "--teacher", str(tmp_path / "teacher.zip"), "--env", "tests.no_such_module:Imported-v0",
+                 "--steps", "256", "--out", str(tmp_path / "other")])  # fmt: skip
+    assert code == 2 and "cannot import 'tests.no_such_module'" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()
+
+
 def test_kickstart_reference_samples_a_squashed_teacher_as_sb3_does(squashed_teacher: Path) -> None:
     from rl_distill.kickstart.run import TargetPolicy
 

@@ -213,7 +213,8 @@ def load_student(path: str | Path) -> Student:
             metadata = handle.metadata() or {}
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise InputError(f"{path}: not a readable safetensors file ({type(exc).__name__})") from None
+        hint = f"; pass {path.with_suffix('.safetensors').name}, written beside it" if path.suffix == ".zip" else ""
+        raise InputError(f"{path}: not a readable safetensors file ({type(exc).__name__}){hint}") from None
     try:
         header = json.loads(metadata[METADATA_KEY])
         if header.get("format_version") != FORMAT_VERSION:

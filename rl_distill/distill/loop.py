@@ -35,7 +35,7 @@ from rl_distill.losses import (
     policy_distillation_loss,
 )
 from rl_distill.progress import Progress
-from rl_distill.sb3.actor import Actor, check_supported_spaces, decode_rows
+from rl_distill.sb3.actor import Actor, decode_rows
 from rl_distill.sb3.policies import LoadedPolicy, actor_parameters, make_student
 
 Collect = Literal["teacher", "student", "dagger"]
@@ -173,7 +173,6 @@ def distill(
     config.validate()
     torch.manual_seed(config.seed)
     venv: VecEnv = teacher.make_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
-    check_supported_spaces(venv.observation_space, venv.action_space, str(teacher.path))
     student = make_student(venv, config.student_hidden, seed=config.seed)
     teacher_actor = Actor(teacher.policy, n_envs=config.n_envs, sde_sample_freq=getattr(teacher.model,
                           "sde_sample_freq", -1))  # fmt: skip

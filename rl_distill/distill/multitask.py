@@ -34,7 +34,7 @@ from rl_distill.distill.loop import DistillConfig, action_bounds, adam, collect_
 from rl_distill.distill.outputs import teacher_identity
 from rl_distill.errors import InputError
 from rl_distill.progress import Progress
-from rl_distill.sb3.actor import Actor, check_supported_spaces
+from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.envs import check_env_id, join_env, split_env
 from rl_distill.sb3.policies import LoadedPolicy, policy_parameters
 
@@ -148,8 +148,7 @@ def distill_multitask(
     torch.manual_seed(config.seed)
     venvs = [teacher.make_env(task, n_envs=config.n_envs, seed=config.seed + 10_000 * k)
              for k, (task, teacher) in enumerate(zip(config.tasks, teachers, strict=True))]  # fmt: skip
-    for task, teacher, venv in zip(config.tasks, teachers, venvs, strict=True):
-        check_supported_spaces(venv.observation_space, venv.action_space, f"{teacher.path} ({task})")
+    for teacher in teachers:
         teacher.policy.set_training_mode(False)
     header = student_header(config, teachers, venvs)
     net = MultiTaskNet(header)

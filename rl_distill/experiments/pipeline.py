@@ -31,7 +31,6 @@ def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: s
         scalars.add(log.env_steps, {"distill/loss": log.loss, "distill/teacher_queries": log.teacher_queries,
                                     "charts/SPS": log.steps_per_second, "charts/episodic_return": log.eval_mean_return})
 
-    out.mkdir(parents=True, exist_ok=True)
     result = distill(config, teacher, evaluate_student=evaluate_student, on_round=log_round,
                      progress_bar=progress_bar, checkpoint=out / f"{name}.ckpt", resume=resume)  # fmt: skip
     scalars.close()

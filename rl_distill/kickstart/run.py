@@ -29,7 +29,7 @@ from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.kickstart.ppo import DISTILL_TERMS, DistillTerm, Guide, KickstartPPO, LambdaSchedule
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode, check_temperature
 from rl_distill.progress import check_tensorboard
-from rl_distill.sb3.actor import Actor, check_supported_spaces, sample_actions
+from rl_distill.sb3.actor import Actor, sample_actions
 from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
@@ -170,7 +170,6 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
     preset = preset_for(config.env_id)
     venv = timer = StepTimer(teacher.make_env(config.env_id, n_envs=preset.n_envs, seed=config.seed))
-    check_supported_spaces(venv.observation_space, venv.action_space, str(teacher_path))
     if config.init and not Path(config.init).is_file():
         raise InputError(f"{config.init}: no such student file for --init")
     if preset.normalize:  # rewards scaled as the preset's PPO expects; observations stay the teacher's

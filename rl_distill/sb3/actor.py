@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.preprocessing import is_image_space
 from torch import Tensor
 
 from rl_distill.errors import InputError
@@ -27,6 +28,9 @@ def check_supported_spaces(observation_space: gym.Space, action_space: gym.Space
     """Refuse, before any work, the spaces students cannot represent (they have Box/Discrete in, Box/Discrete out)."""
     if not isinstance(observation_space, gym.spaces.Box | gym.spaces.Discrete):
         raise InputError(f"{what}: observation space {observation_space} is not supported (Box or Discrete only)")
+    if is_image_space(observation_space, check_channels=False):  # SB3 would transpose and rescale these
+        raise InputError(f"{what}: image observations {observation_space} are not supported (students are MLPs "
+                         "on vector observations)")
     if not isinstance(action_space, gym.spaces.Box | gym.spaces.Discrete):
         raise InputError(f"{what}: action space {action_space} is not supported (Box or Discrete only)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import time
 from pathlib import Path
@@ -42,12 +43,22 @@ def join_env(env_id: str, kwargs: dict[str, Any] | None) -> str:
 
 
 def check_env_id(env: str) -> gym.envs.registration.EnvSpec:
-    """The registered spec of the task's env id, or an InputError listing close matches."""
+    """The registered spec of the task's env id, or an InputError listing close matches.
+
+    A user's own env is named as ``gymnasium.make`` names it, ``"my_package.envs:MyEnv-v0"``: the module
+    is imported first, so that its ``register`` calls run.
+    """
     env_id, _ = split_env(env)
+    module, _, registered_id = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise InputError(f"{env_id}: cannot import {module!r}, the module that registers it ({exc})") from None
     try:
-        return gym.spec(env_id)
+        return gym.spec(registered_id)
     except Exception:  # gymnasium raises several error types for unknown or deprecated ids
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(registered_id, list(gym.registry), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise InputError(f"unknown environment id {env_id!r}{hint}") from None
 

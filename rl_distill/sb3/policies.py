@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import nn
 
 from rl_distill.errors import InputError
+from rl_distill.sb3.actor import check_supported_spaces
 from rl_distill.sb3.envs import load_vecnormalize, make_env, spaces_match
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
@@ -46,6 +47,7 @@ class LoadedPolicy:
     def make_env(self, env_id: str, *, n_envs: int, seed: int) -> VecEnv:
         """An env whose observations look to this policy as they did in training."""
         venv = make_env(env_id, n_envs=n_envs, seed=seed, normalize=self.normalization)
+        check_supported_spaces(venv.observation_space, venv.action_space, f"{self.path} on {env_id}")
         check_spaces(self.model, venv, self.path, env_id)
         return venv
 
