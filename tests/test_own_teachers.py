@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 from rl_distill.artifacts.export import export_student
@@ -159,6 +159,31 @@ def test_image_observations_are_refused_with_their_reason(tmp_path: Path,
                  "--steps", "64", "--out", str(out)])  # fmt: skip
     assert code == 2 and "image observations" in capsys.readouterr().err  # not a shape mismatch: SB3 transposed them
     assert not out.exists()
+
+
+class MatrixActionEnv(MultiDiscreteEnv):
+    action_space = gym.spaces.Box(-1, 1, (2, 2), np.float32)
+
+
+def test_box_actions_of_more_than_one_dimension_are_refused(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    gym.register("RlDistillTest/MatrixAction-v0", entry_point=MatrixActionEnv)
+    PPO("MlpPolicy", make_vec_env("RlDistillTest/MatrixAction-v0", n_envs=1), n_steps=64).save(tmp_path / "t.zip")
+    code = main(["distill", "--teacher", str(tmp_path / "t.zip"), "--env", "RlDistillTest/MatrixAction-v0",
+                 "--steps", "64", "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 2 and "shape (2, 2) are not supported" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("algorithm", [PPO, A2C])
+def test_teacher_with_separate_actor_and_critic_extractors_is_read_as_sb3_does(algorithm: type) -> None:
+    model = algorithm("MlpPolicy", "CartPole-v1", seed=0, policy_kwargs={
+        "share_features_extractor": False, "net_arch": {"pi": [48], "vf": [32, 32]}, "activation_fn": torch.nn.ReLU})
+    obs = torch.as_tensor(np.random.default_rng(0).normal(size=(64, 4)), dtype=torch.float32)
+    with torch.no_grad():
+        ours = Actor(model.policy).rows(obs)
+        theirs = model.policy.get_distribution(obs).distribution.logits
+    torch.testing.assert_close(torch.log_softmax(ours, -1), theirs)
 
 
 def test_a_users_env_is_named_module_colon_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

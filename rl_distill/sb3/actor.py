@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.preprocessing import is_image_space
+from stable_baselines3.common.preprocessing import is_image_space, preprocess_obs
 from torch import Tensor
 
 from rl_distill.errors import InputError
@@ -33,6 +33,8 @@ def check_supported_spaces(observation_space: gym.Space, action_space: gym.Space
                          "on vector observations)")
     if not isinstance(action_space, gym.spaces.Box | gym.spaces.Discrete):
         raise InputError(f"{what}: action space {action_space} is not supported (Box or Discrete only)")
+    if isinstance(action_space, gym.spaces.Box) and len(action_space.shape) != 1:
+        raise InputError(f"{what}: Box actions of shape {action_space.shape} are not supported (one-dimensional only)")
 
 
 def decode_rows(rows: Tensor, discrete: bool) -> ActionDistribution:
@@ -75,7 +77,9 @@ class Actor:
         if self.use_sde:
             dist = policy.get_distribution(obs).distribution
             return torch.cat([dist.mean, dist.stddev.log()], dim=-1)
-        features = policy.extract_features(obs, policy.pi_features_extractor)
+        # as SB3's get_distribution: the actor's own extractor (ActorCriticPolicy.extract_features would
+        # return an (actor, critic) pair for share_features_extractor=False policies)
+        features = policy.pi_features_extractor(preprocess_obs(obs, policy.observation_space, policy.normalize_images))
         out = policy.action_net(policy.mlp_extractor.forward_actor(features))
         if self.discrete:
             return out
