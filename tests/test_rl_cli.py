@@ -99,3 +99,15 @@ def test_ppo_progress_counts_the_whole_rollouts_sb3_runs(tmp_path: Path, capsys:
     assert main(["teacher", "--env", "CartPole-v1", "--timesteps", "100", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "256/256 steps" in captured.out + captured.err and "/100 steps" not in captured.out + captured.err
+
+
+def test_compare_tells_apart_students_sharing_a_stem(distilled: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    other = tmp_path / "other"
+    shutil.copytree(distilled, other)
+    code, out, _ = run(["compare", "--env", "CartPole-v1", "--teacher", str(distilled / "student.zip"), "--students",
+                        str(distilled / "student.zip"), str(other / "student.zip"), str(other / "student.safetensors"),
+                        "--episodes", "2", "--out", str(tmp_path / "cmp")], capsys)  # fmt: skip
+    assert code == 0
+    names = [row["name"] for row in json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"][1:]]
+    assert names == [f"{distilled.name}/student.zip", "other/student.zip", "other/student.safetensors"]

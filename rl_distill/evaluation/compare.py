@@ -91,6 +91,7 @@ def compare(
                *[(p, "kickstart") for p in kickstart or []]]  # fmt: skip
     rows = []
     random = evaluate_random(env_id, episodes=episodes)
+    names = row_names([path for path, _ in entries[1:]])
     for path, role in entries:
         if path.suffix == ".safetensors":  # a student artifact; a multi-task one acts in ``task``, else env_id's
             chosen = (task or env_id) if load_student(path).tasks else task
@@ -105,7 +106,7 @@ def compare(
         if role == "teacher":
             teacher_result, teacher_params = result, params
         rows.append(CompareRow(
-            name=path.stem if role != "teacher" else "teacher", role=role, path=str(path),
+            name=names.get(path, "teacher") if role != "teacher" else "teacher", role=role, path=str(path),
             mean_return=result.mean_return, std_return=result.std_return, ci95=result.ci95,
             episodes=result.episodes, policy_params=params, compression_ratio=teacher_params / params,
             percent_of_teacher=100.0 * result.mean_return / teacher_result.mean_return
@@ -115,6 +116,16 @@ def compare(
             fast_latency_us=fast_latency, fast_path=fast_path,
         ))  # fmt: skip
     return rows, random
+
+
+def row_names(paths: list[Path]) -> dict[Path, str]:
+    """Each model's file stem, or as much more of its path as tells apart models that share a stem
+    (``dagger/student`` and ``plain/student``; ``student.zip`` and ``student.safetensors``)."""
+    for name in (lambda p: p.stem, lambda p: f"{p.parent.name}/{p.stem}", lambda p: f"{p.parent.name}/{p.name}"):
+        names = {path: name(path) for path in paths}
+        if len(set(names.values())) == len(names):
+            break
+    return names
 
 
 def markdown(rows: list[CompareRow], env_id: str, random: EvalResult) -> str:
