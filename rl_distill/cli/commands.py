@@ -217,7 +217,8 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("teacher", help="train a large PPO teacher with the env's tuned preset")
     add_env(p)
-    p.add_argument("--timesteps", type=positive_int, default=None, help="training steps (default: the preset's)")
+    p.add_argument("--timesteps", type=positive_int, default=None, help="training steps, rounded up to whole "
+                   "rollouts (n_steps x n_envs) as SB3's learn does (default: the preset's)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/teacher-<env>-<time>)")
     p.add_argument("--tensorboard", default=None, help="write SB3's TensorBoard logs to this folder")
     p.add_argument("--checkpoint-every", type=positive_int, default=50_000,

@@ -26,7 +26,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student-hidden", type=hidden_sizes, default=d.student_hidden,
                    help="student hidden sizes, e.g. 16,16 (default 16,16)")
     p.add_argument("--timesteps", type=positive_int, default=d.timesteps,
-                   help=f"environment steps of PPO (default {d.timesteps})")
+                   help=f"environment steps of PPO, rounded up to whole rollouts (n_steps x n_envs of the "
+                   f"env's preset) as SB3's learn does (default {d.timesteps})")
     p.add_argument("--init", type=Path, default=None,
                    help="start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one")
     p.add_argument("--lr-decay", action="store_true",
