@@ -21,7 +21,8 @@ from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, POLICY_LOSSES
 from rl_distill.sb3.envs import check_env_id, join_env
 
-ENV_HELP = "Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1"
+ENV_HELP = ("Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1; an env of your own as "
+            "gymnasium.make names it, my_package.envs:MyEnv-v0 (the module is imported to register it)")
 
 
 def add_env(p: argparse.ArgumentParser, *, required: bool = True, help: str = ENV_HELP) -> None:
