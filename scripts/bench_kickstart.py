@@ -21,11 +21,11 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.evaluation.plots import draw_mean_band
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
@@ -278,14 +278,8 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
     for ax, shown in zip(axes[0], panels, strict=True):
         for method in shown:
-            runs = [r for r in case["runs"] if r["method"] == method]
-            grid = np.asarray(runs[0]["curve_steps"], dtype=float)
-            returns = [[np.nan if v is None else v for v in r["curve_returns"]] for r in runs]
-            curves = np.asarray([np.interp(grid, r["curve_steps"], v) for r, v in zip(runs, returns, strict=True)])
-            mean, sd = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
-            color = f"C{methods.index(method) % 10}"  # one colour per method in both panels
-            ax.plot(grid, mean, label=method, color=color)
-            ax.fill_between(grid, mean - sd, mean + sd, alpha=0.2, color=color)
+            curves = [(r["curve_steps"], r["curve_returns"]) for r in case["runs"] if r["method"] == method]
+            draw_mean_band(ax, curves, label=method, color=f"C{methods.index(method) % 10}")  # same in both panels
         ax.axhline(case["teacher"], color="black", linestyle="--", label="teacher")
         if case["full_teacher"] != case["teacher"]:
             ax.axhline(case["full_teacher"], color="black", linestyle=":", label="full teacher")

@@ -57,7 +57,7 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     shutil.copy(cartpole_teacher, tmp_path / "given-teacher.zip")
     code, out, _ = run(["pipeline", "--env", "CartPole-v1", "--teacher", str(tmp_path / "given-teacher.zip"),
-                        "--steps", "2000", "--scratch-steps", "2048", "--episodes", "5", "--eval-episodes", "0",
+                        "--steps", "2000", "--scratch-steps", "2048", "--episodes", "5", "--eval-episodes", "1",
                         "--kickstart", "--out", str(tmp_path / "run")], capsys)  # fmt: skip
     assert code == 0, out
     rows = json.loads((tmp_path / "run" / "compare.json").read_text())["rows"]
@@ -71,6 +71,9 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
     kickstart = json.loads((tmp_path / "run" / "kickstart.json").read_text())
     assert kickstart["config"]["init"].endswith("student.zip")  # fine-tuned from the distilled student
     assert (tmp_path / "run" / "compare.md").exists()
+    scratch = json.loads((tmp_path / "run" / "scratch.json").read_text())
+    assert len(scratch["curve_steps"]) >= 10  # the baseline's learning curve, evaluated 20 times over its budget
+    assert (tmp_path / "run" / "learning-curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_progress_in_a_log_file_is_plain_lines(cartpole_teacher: Path, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,43 @@ def _save(fig: Any, path: Path) -> None:
 
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
     plt.close(fig)
+
+
+Curve = tuple[Sequence[float], Sequence[float | None]]
+"""One run's learning curve: evaluation steps and returns (None where a run has no value)."""
+
+
+def draw_mean_band(ax: Any, curves: Sequence[Curve], *, label: str, color: str | None = None) -> None:
+    """Mean ± sd over runs of one method, each run interpolated onto the first run's evaluation steps."""
+    grid = np.asarray(curves[0][0], dtype=float)
+    values = np.asarray([np.interp(grid, steps, [np.nan if v is None else v for v in returns])
+                         for steps, returns in curves])  # fmt: skip
+    mean, sd = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+    (line,) = ax.plot(grid, mean, label=label, color=color, zorder=3)  # above reference lines it may sit on
+    ax.fill_between(grid, mean - sd, mean + sd, alpha=0.2, color=line.get_color(), zorder=2)
+
+
+def plot_curves(curves: dict[str, list[Curve]], path: Path, *, title: str, references: dict[str, float]) -> None:
+    """One panel: each method's learning curve (mean ± sd over its runs) and horizontal reference returns
+    (teacher, random policy) on a log step axis, where a short distillation and a long PPO run both show."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for label, runs in curves.items():
+        if runs and len(runs[0][0]):
+            draw_mean_band(ax, runs, label=label)
+    for (label, value), style in zip(references.items(), ("--", ":", "-."), strict=False):
+        ax.axhline(value, color="black" if style == "--" else "grey", linestyle=style, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("environment steps (log scale)")
+    ax.set_ylabel("greedy evaluation return")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
 
 
 def series(row: dict[str, Any], table: dict[str, Any]) -> str:
@@ -62,36 +100,17 @@ def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
 
 def plot_learning_curves(table: dict[str, Any], path: Path, hidden: str | None = None) -> None:
     """Evaluation return vs env steps, one shaded band per scheme (and PPO from scratch)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = [r for r in table["rows"] if r["curve_steps"]]
     scratch = [r for r in rows if r["collect"] == "scratch"]
     hidden = hidden or (scratch[0]["hidden"] if scratch else (rows[0]["hidden"] if rows else None))
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[Curve]] = defaultdict(list)
     for row in rows:
         if row["hidden"] == hidden:
-            groups[series(row, table)].append(row)
-    for collect, members in sorted(groups.items()):
-        grid = np.asarray(members[0]["curve_steps"], dtype=float)
-        curves = np.asarray([np.interp(grid, r["curve_steps"], [np.nan if v is None else v for v in r["curve_returns"]])
-                             for r in members])  # fmt: skip
-        mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
-        label = "PPO from scratch" if collect == "scratch" else f"distillation ({collect}-driven)"
-        ax.plot(grid, mean, label=label)
-        ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
-    ax.axhline(table["teacher"]["mean_return"], color="black", linestyle="--", label="teacher")
-    ax.axhline(table["random_mean_return"], color="grey", linestyle=":", label="random policy")
-    ax.set_xscale("log")
-    ax.set_xlabel("environment steps (log scale)")
-    ax.set_ylabel("evaluation return")
-    ax.set_title(f"{table['env_id']}: {hidden} student, distillation vs PPO from scratch")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, path)
+            groups[series(row, table)].append((row["curve_steps"], row["curve_returns"]))
+    curves = {"PPO from scratch" if collect == "scratch" else f"distillation ({collect}-driven)": members
+              for collect, members in sorted(groups.items())}  # fmt: skip
+    plot_curves(curves, path, title=f"{table['env_id']}: {hidden} student, distillation vs PPO from scratch",
+                references={"teacher": table["teacher"]["mean_return"], "random policy": table["random_mean_return"]})
 
 
 def plot_all(table: dict[str, Any], out: Path, stem: str = "sweep") -> list[Path]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from rl_distill.distill.loop import DistillConfig, RoundLog, distill
 from rl_distill.distill.outputs import result_summary, save_student
 from rl_distill.evaluation.compare import CompareRow, compare, markdown, write_compare
 from rl_distill.evaluation.evaluate import greedy_return_of
+from rl_distill.evaluation.plots import Curve, plot_curves
 from rl_distill.io import atomic_write_json
 from rl_distill.progress import ScalarLog
 from rl_distill.sb3.policies import load_policy
@@ -61,20 +63,35 @@ def run_pipeline(
     print(f"[2/4] distilling into a {'x'.join(map(str, config.student_hidden))} student ({config.collect}-driven)")
     student = run_distill(config, teacher, out, tensorboard=tensorboard)
     print("[3/4] PPO from scratch with the student's architecture (baseline)")
-    train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=scratch_steps,
-              seed=config.seed)  # fmt: skip
+    budget = scratch_steps or preset_for(env_id).timesteps
+    scratch = train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=budget,
+                        seed=config.seed, eval_every=budget // 20 if config.eval_episodes else 0,
+                        eval_episodes=config.eval_episodes)  # fmt: skip
+    curves: dict[str, list[Curve]] = {"PPO from scratch": [(scratch.curve_steps, scratch.curve_returns)]}
+    if config.eval_episodes:
+        curves[f"distillation ({config.collect}-driven)"] = [distill_curve(student.with_suffix(".json"))]
     kickstarted = []
     if kickstart:
         from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 
         print("[3b/4] distilled student -> PPO with the teacher's decaying KL term (kickstart), same budget")
-        steps = scratch_steps or preset_for(env_id).timesteps
-        ks_config = KickstartConfig(env_id, student_hidden=config.student_hidden, timesteps=steps,
+        ks_config = KickstartConfig(env_id, student_hidden=config.student_hidden, timesteps=budget,
                                     seed=config.seed, bounds=config.bounds, init=str(student))  # fmt: skip
         kickstarted.append(run_kickstart(ks_config, teacher, out, name="kickstart", tensorboard=tensorboard))
+        run = json.loads(kickstarted[-1].with_suffix(".json").read_text())
+        curves["kickstart (steps after distillation)"] = [(run["curve_steps"], run["curve_returns"])]
     print(f"[4/4] comparing on {episodes} evaluation episodes")
     rows, random = compare(env_id, teacher, [student], [out / "scratch.zip"], kickstarted, episodes=episodes)
     write_compare(rows, random, env_id, out)
+    plot_curves(curves, out / "learning-curves.png", references={"teacher": rows[0].mean_return,
+                "random policy": random.mean_return},
+                title=f"{env_id}: {'x'.join(map(str, config.student_hidden))} student")  # fmt: skip
     print(markdown(rows, env_id, random))
-    print(f"wrote {out / 'compare.json'}")
+    print(f"wrote {out / 'compare.json'} and {out / 'learning-curves.png'}")
     return rows
+
+
+def distill_curve(run_json: Path) -> Curve:
+    """A distillation run's greedy return after each round, by env steps collected (from its ``<name>.json``)."""
+    rounds = json.loads(run_json.read_text())["rounds"]
+    return [r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds]
