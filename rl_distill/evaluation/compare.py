@@ -106,7 +106,7 @@ def compare(
         if role == "teacher":
             teacher_result, teacher_params = result, params
         rows.append(CompareRow(
-            name=names.get(path, "teacher") if role != "teacher" else "teacher", role=role, path=str(path),
+            name=names[path] if role != "teacher" else "teacher", role=role, path=str(path),
             mean_return=result.mean_return, std_return=result.std_return, ci95=result.ci95,
             episodes=result.episodes, policy_params=params, compression_ratio=teacher_params / params,
             percent_of_teacher=100.0 * result.mean_return / teacher_result.mean_return
