@@ -120,6 +120,16 @@ def test_zoo_layout_statistics_are_found(pendulum_teacher: Path, tmp_path: Path)
                                   load_policy(pendulum_teacher, "Pendulum-v1").normalization.obs_rms.mean)
 
 
+def test_statistics_saved_as_sb3_docs_and_the_hub_name_them_are_found(pendulum_teacher: Path, tmp_path: Path) -> None:
+    """SB3's docs and huggingface_sb3 save ``env.save("vec_normalize.pkl")`` beside the model's zip."""
+    shutil.copy(pendulum_teacher, tmp_path / "ppo-Pendulum-v1.zip")
+    shutil.copy(pendulum_teacher.parent / "teacher" / "vecnormalize.pkl", tmp_path / "vec_normalize.pkl")
+    loaded = load_policy(tmp_path / "ppo-Pendulum-v1.zip", "Pendulum-v1")
+    assert loaded.normalization is not None
+    np.testing.assert_array_equal(loaded.normalization.obs_rms.mean,
+                                  load_policy(pendulum_teacher, "Pendulum-v1").normalization.obs_rms.mean)
+
+
 def test_a2c_teacher_from_plain_sb3_distils(tmp_path: Path) -> None:
     from stable_baselines3 import A2C
     from stable_baselines3.common.env_util import make_vec_env

@@ -62,8 +62,9 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
 
     A model's own ``<stem>/vecnormalize.pkl`` wins. A student artifact ``<stem>.safetensors`` beside the
     zip says for itself whether its model was normalised, so a student saved without statistics never
-    picks up a teacher's. Otherwise SB3's common layout (``<dir>/vecnormalize.pkl``) and the zoo's
-    ``<dir>/<env>/vecnormalize.pkl`` are used, with a note on stderr, since nothing ties them to this model.
+    picks up a teacher's. Otherwise a file beside it as the zoo, SB3's docs and the Hugging Face Hub name it
+    (``<dir>/vecnormalize.pkl``, ``<dir>/vec_normalize.pkl``, ``<dir>/<env>/vecnormalize.pkl``) is used, with a
+    note on stderr, since nothing ties it to this model.
     """
     own = statistics_path(model_path)
     if own.is_file():
@@ -75,7 +76,8 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
         if load_student(artifact).header.get("normalization") is None:
             return None
     folder = model_path.parent
-    candidates = [folder / VECNORMALIZE_NAME] + ([folder / env_id / VECNORMALIZE_NAME] if env_id else [])
+    candidates = [folder / VECNORMALIZE_NAME, folder / "vec_normalize.pkl"]
+    candidates += [folder / env_id / VECNORMALIZE_NAME] if env_id else []
     found = next((c for c in candidates if c.is_file()), None)
     if found is not None:
         print(f"note: {model_path} has no statistics of its own ({own}); using {found} found beside it "
