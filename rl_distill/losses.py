@@ -222,7 +222,8 @@ def kd_loss(
 
     ``lam * CE(labels, student) + (1 - lam) * T^2 * KL(softmax(teacher/T) || softmax(student/T))``.
     The T^2 factor keeps the soft term's gradients the same size as T changes. ``lam=1`` is plain
-    supervised training; ``labels=None`` is pure distillation (``lam`` must then be 0).
+    supervised training; ``labels=None`` is pure distillation (``lam`` must then be 0). ``labels`` are class
+    indices, or class probabilities (a blend of labels, as mixup makes).
     """
     check_temperature(temperature)
     check_lam(lam)

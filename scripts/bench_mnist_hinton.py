@@ -2,8 +2,10 @@
 
 --part hinton -> results/mnist-hinton.{json,md}: the hinton-mlp teacher (784-1200-1200-10, dropout) with
   2-pixel jitter; the 800-800 student on labels, on the teacher's hard labels, and on soft targets at
-  T = 20 and at --best-t, each with every label weight of --lams; one row per model, mean ± std over the
-  seeds, beside the paper's figures.
+  T = 20 and at --best-t, each with every label weight of --lams; with --student-mixup (default 1) the
+  labels student and a soft-target student (T = 20, lam 0) on mixup blends of image pairs, the latter on the
+  teacher's logits for each blend (function matching), --mixup-epochs long; one row per model, mean ± std
+  over the seeds, beside the paper's figures and against labels-only on the same inputs.
 --part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
   (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
   labels; 2 seeds; a table and a heat map of the change in test errors.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -83,9 +86,10 @@ def student_run(path: Path, config: MnistConfig, data: MnistData, labels: torch.
     torch.manual_seed(config.seed + 1)  # the same initialisation for every student of a seed
     student = student_mlp(config.student_hidden)
     seconds = train_model(student, data.train_x, labels, config, name=path.stem, epochs=config.student_epochs,
-                          soft_targets=soft, max_shift=config.student_jitter)  # fmt: skip
+                          soft_targets=soft, max_shift=config.student_jitter, mixup_alpha=config.student_mixup)
     result = {**asdict(report(path.stem, student, data, seconds)), "temperature": config.temperature,
-              "lam": config.lam, **(extra(student) if extra else {})}  # fmt: skip
+              "lam": config.lam, "epochs": config.student_epochs, "mixup": config.student_mixup,
+              **(extra(student) if extra else {})}  # fmt: skip
     atomic_write_json(path, result)
     return result
 
@@ -123,6 +127,14 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
             variants[f"student-labels{shifted}"] = (data.train_y, None, replace(config, student_jitter=pixels))
             variants[f"student-soft-T{args.best_t:g}-lam{args.lams[0]:g}{shifted}"] = (data.train_y,
                                                                                        live_teacher(model), best)
+        if args.student_mixup:  # function matching: the teacher labels each blend; labels blended alike
+            if model is None:
+                raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
+            mixed = replace(config, student_mixup=args.student_mixup, student_epochs=args.mixup_epochs)
+            blend = f"-mixup{args.student_mixup:g}-{args.mixup_epochs}ep"
+            variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
+            variants[f"student-soft-T20-lam0{blend}"] = (data.train_y, live_teacher(model),
+                                                         replace(mixed, temperature=20.0, lam=0.0))
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
@@ -132,13 +144,19 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout, 2-pixel "
              f"jitter, {args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs; lam: the "
              f"label term's weight); test errors, mean ± std over seeds {args.seeds}.", "",
-             "| model | params | test errors | × labels-only errors | paper's errors | train s |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+             "| model | params | test errors | × labels-only errors | × labels-only on the same inputs | "
+             "paper's errors | train s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, runs in rows.items():
         errors = [r["test_errors"] for r in runs]
-        ratio = "" if name == "teacher" else f"{statistics.fmean(errors) / labels_errors:.2f}"
-        paper = PAPER.get(name.split("-lam")[0], "")  # the paper gives one soft-target figure per T
-        lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {paper} | "
+        changed = re.search(r"-(jitter|mixup).*$", name)  # students on shifted or blended images
+        same_inputs = rows.get("student-labels" + (changed.group(0) if changed else ""))
+        ratio = same = ""
+        if name != "teacher":
+            ratio = f"{statistics.fmean(errors) / labels_errors:.2f}"
+            same = f"{statistics.fmean(errors) / statistics.fmean(r['test_errors'] for r in same_inputs):.2f}" \
+                if same_inputs else ""
+        paper = "" if changed else PAPER.get(name.split("-lam")[0], "")  # the paper: one soft figure per T
+        lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {same} | {paper} | "
                      f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
     atomic_write_text(args.results / f"{args.stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
@@ -245,6 +263,12 @@ def main() -> None:
     parser.add_argument("--student-jitter", type=int, default=2, help="hinton: also train the labels and best-T "
                         "students on images shifted by up to this many pixels, the latter on the teacher's logits "
                         "for each shifted image (0: skip these rows)")
+    parser.add_argument("--student-mixup", type=float, default=1.0, help="hinton: also train the labels student "
+                        "and a soft-target student (T = 20, lam 0) on mixup blends of pairs of images, weight ~ "
+                        "Beta(ALPHA, ALPHA), the latter on the teacher's logits for each blend (function matching; "
+                        "0: skip these rows)")
+    parser.add_argument("--mixup-epochs", type=int, default=100, help="hinton: epochs of the mixup rows (blends "
+                        "keep giving new inputs, so they train longer than the others)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-subset", type=int, default=None,
@@ -253,6 +277,9 @@ def main() -> None:
     args = parser.parse_args()
     if not all(0.0 <= lam <= 1.0 for lam in args.lams):
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
+    if args.student_mixup < 0 or args.mixup_epochs <= 0:
+        parser.error(f"--student-mixup must be >= 0 and --mixup-epochs positive, got {args.student_mixup}, "
+                     f"{args.mixup_epochs}")
     args.seeds = args.seeds or ([0, 1] if args.part == "grid" else [0, 1, 2])
     torch.set_num_threads(args.threads)
     data = load_mnist()

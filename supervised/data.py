@@ -178,6 +178,18 @@ def jitter(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> 
     return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
 
 
+def mixup(images: torch.Tensor, labels: torch.Tensor, alpha: float,
+          generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Each image blended with another image of the batch, ``w * own + (1 - w) * other``, w ~ Beta(alpha, alpha)
+    per image (Zhang et al. 2018); returns the blends and the same blend of the two one-hot labels."""
+    partner = torch.randperm(len(images), generator=generator)
+    beta = torch.distributions.Beta(torch.tensor(alpha), torch.tensor(alpha))
+    weight = beta.sample((len(images),))  # torch's global RNG: Beta has no generator argument
+    mixed = weight.view(-1, 1, 1, 1) * images + (1 - weight.view(-1, 1, 1, 1)) * images[partner]
+    one_hot = torch.nn.functional.one_hot(labels, 10).float()
+    return mixed, weight[:, None] * one_hot + (1 - weight[:, None]) * one_hot[partner]
+
+
 def to_tensors(images: np.ndarray) -> torch.Tensor:
     x = torch.from_numpy(np.array(images, dtype=np.uint8))  # a copy: frombuffer arrays are read-only
     x = x.reshape(-1, 1, 28, 28).float()

@@ -17,11 +17,13 @@ from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import check_lam, check_temperature, kd_loss
 from rl_distill.progress import Progress
-from supervised.data import MnistData, jitter, load_mnist
+from supervised.data import MnistData, jitter, load_mnist, mixup
 from supervised.models import TEACHERS, count_params, student_mlp
 
 MAX_JITTER = 8
 """Beyond this a shifted 28x28 digit loses strokes; Hinton et al. used 2."""
+MAX_MIXUP = 100.0
+"""Beta(a, a) with a larger a puts nearly every blend at half and half: no use as an augmentation."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class MnistConfig:
     """Teacher: shift each training image by up to this many pixels per axis, labels kept (0: none)."""
     student_jitter: int = 0
     """Students: the same shifts; a soft-target student then learns the teacher's logits on the shifted image."""
+    student_mixup: float = 0.0
+    """Students: blend each image with another of its batch, weight ~ Beta(a, a) (mixup; 0: off); a soft-target
+    student learns the teacher's logits on the blend ("function matching", Beyer et al. 2022), the others the
+    same blend of the two labels."""
 
     def validate(self) -> None:
         if self.epochs <= 0 or self.student_epochs <= 0:
@@ -69,6 +75,9 @@ class MnistConfig:
         for flag, pixels in (("--jitter", self.jitter), ("--student-jitter", self.student_jitter)):
             if not 0 <= pixels <= MAX_JITTER:
                 raise InputError(f"{flag} must be a whole number of pixels from 0 to {MAX_JITTER}, got {pixels}")
+        if not 0.0 <= self.student_mixup <= MAX_MIXUP:
+            raise InputError(f"--student-mixup must be a Beta parameter from 0 (off) to {MAX_MIXUP:g}, "
+                             f"got {self.student_mixup}")
         if self.train_subset is not None and self.train_subset <= 0:
             raise InputError(f"--train-subset must be positive, got {self.train_subset}")
 
@@ -120,9 +129,11 @@ def train_model(
     epochs: int,
     soft_targets: SoftTargets | None = None,
     max_shift: int = 0,
+    mixup_alpha: float = 0.0,
 ) -> float:
     """Train in place; cross-entropy on ``labels``, or soft KD when ``soft_targets`` is given;
-    ``max_shift`` > 0 jitters every batch (see :func:`supervised.data.jitter`).
+    ``max_shift`` > 0 jitters every batch (see :func:`supervised.data.jitter`), ``mixup_alpha`` > 0 then
+    blends its images in pairs, labels too (:func:`supervised.data.mixup`).
 
     Batches are drawn by index from in-memory tensors with a generator seeded from the config,
     so the three students see the same batch order. Returns wall seconds.
@@ -137,13 +148,15 @@ def train_model(
     for _ in range(epochs):
         order = torch.randperm(len(images), generator=generator)
         for batch in order.split(config.batch_size):
-            inputs = jitter(images[batch], max_shift, generator)
+            inputs, targets = jitter(images[batch], max_shift, generator), labels[batch]
+            if mixup_alpha:
+                inputs, targets = mixup(inputs, targets, mixup_alpha, generator)  # targets: class probabilities
             logits = model(inputs)
             if soft_targets is None:
-                loss = F.cross_entropy(logits, labels[batch])
+                loss = F.cross_entropy(logits, targets)
             else:
                 terms = kd_loss(
-                    logits, soft_targets(batch, inputs), labels[batch], temperature=config.temperature, lam=config.lam
+                    logits, soft_targets(batch, inputs), targets, temperature=config.temperature, lam=config.lam
                 )
                 loss = terms.total
             optimizer.zero_grad(set_to_none=True)
@@ -197,7 +210,8 @@ def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[s
                           max_shift=config.jitter)  # fmt: skip
     reports = [report("teacher", teacher, data, seconds)]
     teacher_logits = predict_logits(teacher, data.train_x)  # once, not per batch
-    soft = live_teacher(teacher) if config.student_jitter else stored_logits(teacher_logits)
+    changed_inputs = config.student_jitter or config.student_mixup  # stored logits are for the unchanged images
+    soft = live_teacher(teacher) if changed_inputs else stored_logits(teacher_logits)
 
     torch.manual_seed(config.seed + 1)
     initial = student_mlp(config.student_hidden)
@@ -210,7 +224,8 @@ def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[s
     for name, (labels, targets) in variants.items():
         student = copy.deepcopy(initial)
         seconds = train_model(student, data.train_x, labels, config, name=name, epochs=config.student_epochs,
-                              soft_targets=targets, max_shift=config.student_jitter)  # fmt: skip
+                              soft_targets=targets, max_shift=config.student_jitter,
+                              mixup_alpha=config.student_mixup)  # fmt: skip
         reports.append(report(name, student, data, seconds))
         models[name] = student
     return MnistResult(config=config, models=reports), models

@@ -7,13 +7,13 @@ from supervised.data import load_mnist
 from supervised.train import MnistConfig, run_mnist
 
 
-@pytest.mark.parametrize("student_jitter", [0, 2])
-def test_teacher_and_students_beat_chance_on_real_digits(student_jitter: int) -> None:
+@pytest.mark.parametrize(("student_jitter", "student_mixup"), [(0, 0.0), (2, 0.0), (0, 1.0)])
+def test_teacher_and_students_beat_chance_on_real_digits(student_jitter: int, student_mixup: float) -> None:
     torch.set_num_threads(2)
     data = load_mnist()
     assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
     config = MnistConfig(epochs=3, student_epochs=3, teacher="cnn", train_subset=4000, seed=0,
-                         student_jitter=student_jitter)  # fmt: skip
+                         student_jitter=student_jitter, student_mixup=student_mixup)  # fmt: skip
     result, _ = run_mnist(config, data)
     accuracy = {m.name: m.test_accuracy for m in result.models}
     assert accuracy["teacher"] > 0.8, accuracy  # chance is 0.10
@@ -47,7 +47,24 @@ def test_a_tiny_jittered_hinton_teacher_beats_chance() -> None:
     assert accuracy["teacher"] > 0.5, accuracy  # chance is 0.10
 
 
-def test_a_jittered_soft_target_student_learns_the_teacher_on_the_very_images_it_sees() -> None:
+def test_mixup_blends_pairs_of_images_and_their_labels_alike() -> None:
+    from supervised.data import mixup
+
+    images, labels = torch.randn(8, 1, 28, 28), torch.arange(8)  # every label its own, so a blend shows in it
+    mixed, probabilities = mixup(images, labels, 1.0, torch.Generator().manual_seed(3))
+    partner = torch.randperm(8, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(probabilities.sum(dim=1), torch.ones(8))
+    assert (partner != torch.arange(8)).any() and ((probabilities > 0).sum(dim=1) <= 2).all()
+    for i in range(8):
+        weight = probabilities[i, i]  # own label's share; a partner that is itself gets it all
+        assert torch.allclose(mixed[i], weight * images[i] + (1 - weight) * images[partner[i]], atol=1e-6)
+        if partner[i] != i:
+            assert probabilities[i, partner[i]] == pytest.approx(1 - float(weight))
+
+
+@pytest.mark.parametrize(("max_shift", "mixup_alpha"), [(2, 0.0), (0, 1.0)])
+def test_a_soft_target_student_learns_the_teacher_on_the_very_images_it_sees(max_shift: int,
+                                                                              mixup_alpha: float) -> None:
     from supervised.models import student_mlp
     from supervised.train import live_teacher, train_model
 
@@ -64,11 +81,12 @@ def test_a_jittered_soft_target_student_learns_the_teacher_on_the_very_images_it
         targets.append((batch.clone(), images.clone(), logits))
         return logits
 
-    config = MnistConfig(batch_size=64, student_jitter=2)
-    train_model(student, data.train_x, data.train_y, config, name="s", epochs=2, soft_targets=recorded, max_shift=2)
+    config = MnistConfig(batch_size=64, student_jitter=max_shift, student_mixup=mixup_alpha)
+    train_model(student, data.train_x, data.train_y, config, name="s", epochs=2, soft_targets=recorded,
+                max_shift=max_shift, mixup_alpha=mixup_alpha)  # fmt: skip
     assert len(seen) == len(targets) == 8
     for student_input, (_, teacher_input, logits) in zip(seen, targets, strict=True):
-        assert torch.equal(student_input, teacher_input)  # the target belongs to the shifted image itself
+        assert torch.equal(student_input, teacher_input)  # the target belongs to the changed image itself
         assert torch.allclose(logits, teacher(student_input))  # dropout-free, deterministic teacher pass
         assert not logits.requires_grad
     assert not any(torch.equal(x, data.train_x[batch]) for x, (batch, _, _) in zip(seen, targets, strict=True))

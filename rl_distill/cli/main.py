@@ -53,6 +53,10 @@ def add_mnist(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student-jitter", type=non_negative_int, default=d.student_jitter, metavar="PIXELS",
                    help="student augmentation: the same shifts for every student; the soft-target student then "
                    "learns the teacher's logits on each shifted image, one teacher pass per batch (default 0)")
+    p.add_argument("--student-mixup", type=finite_float, default=d.student_mixup, metavar="ALPHA",
+                   help="student augmentation: blend each image with another of its batch, weight ~ Beta(ALPHA, "
+                   "ALPHA), labels blended alike; the soft-target student learns the teacher's logits on each "
+                   "blend (function matching), one teacher pass per batch (0: off, the default)")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch size (default 128)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
     p.add_argument("--train-subset", type=positive_int, default=None,
@@ -72,7 +76,7 @@ def run_mnist_command(args: argparse.Namespace) -> int:
         epochs=args.epochs, student_epochs=args.student_epochs, teacher=args.teacher,
         student_hidden=args.student_hidden, temperature=args.temperature, lam=args.lam,
         batch_size=args.batch_size, seed=args.seed, train_subset=args.train_subset, jitter=args.jitter,
-        student_jitter=args.student_jitter,
+        student_jitter=args.student_jitter, student_mixup=args.student_mixup,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)
