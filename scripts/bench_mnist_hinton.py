@@ -38,6 +38,7 @@ from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
 from supervised.models import TEACHERS, student_mlp
 from supervised.train import (
+    MAX_MIXUP,
     MnistConfig,
     SoftTargets,
     live_teacher,
@@ -277,9 +278,9 @@ def main() -> None:
     args = parser.parse_args()
     if not all(0.0 <= lam <= 1.0 for lam in args.lams):
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
-    if args.student_mixup < 0 or args.mixup_epochs <= 0:
-        parser.error(f"--student-mixup must be >= 0 and --mixup-epochs positive, got {args.student_mixup}, "
-                     f"{args.mixup_epochs}")
+    if not 0.0 <= args.student_mixup <= MAX_MIXUP or args.mixup_epochs <= 0:
+        parser.error(f"--student-mixup must lie in [0, {MAX_MIXUP:g}] and --mixup-epochs be positive, got "
+                     f"{args.student_mixup}, {args.mixup_epochs}")
     args.seeds = args.seeds or ([0, 1] if args.part == "grid" else [0, 1, 2])
     torch.set_num_threads(args.threads)
     data = load_mnist()
