@@ -153,9 +153,9 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         same_inputs = rows.get("student-labels" + (changed.group(0) if changed else ""))
         ratio = same = ""
         if name != "teacher":
-            ratio = f"{statistics.fmean(errors) / labels_errors:.2f}"
+            ratio = f"{statistics.fmean(errors) / labels_errors:.3f}"
         if name != "teacher" and same_inputs:
-            same = f"{statistics.fmean(errors) / statistics.fmean(r['test_errors'] for r in same_inputs):.2f}"
+            same = f"{statistics.fmean(errors) / statistics.fmean(r['test_errors'] for r in same_inputs):.3f}"
         paper = "" if changed else PAPER.get(name.split("-lam")[0], "")  # the paper: one soft figure per T
         lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {same} | {paper} | "
                      f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
