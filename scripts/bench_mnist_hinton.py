@@ -4,7 +4,7 @@
   2-pixel jitter; the 800-800 student on labels, on the teacher's hard labels, and on soft targets at
   T = 20 and at --best-t, each with every label weight of --lams; with --student-mixup (default 1) the
   labels student and a soft-target student (T = 20, lam 0) on mixup blends of image pairs, the latter on the
-  teacher's logits for each blend (function matching), --mixup-epochs long; one row per model, mean ± std
+  teacher's logits for each blend (function matching), for each of --mixup-epochs; one row per model, mean ± std
   over the seeds, beside the paper's figures and against labels-only on the same inputs.
 --part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
   (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
@@ -131,11 +131,13 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         if args.student_mixup:  # function matching: the teacher labels each blend; labels blended alike
             if model is None:
                 raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
-            mixed = replace(config, student_mixup=args.student_mixup, student_epochs=args.mixup_epochs)
-            blend = f"-mixup{args.student_mixup:g}-{args.mixup_epochs}ep"
-            variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
-            variants[f"student-soft-T20-lam0{blend}"] = (data.train_y, live_teacher(model),
-                                                         replace(mixed, temperature=20.0, lam=0.0))
+            for epochs in args.mixup_epochs:
+                mixed = replace(config, student_mixup=args.student_mixup, student_epochs=epochs)
+                blend = f"-mixup{args.student_mixup:g}-{epochs}ep"
+                # The soft student first: the row the target is about, kept if a run is stopped.
+                variants[f"student-soft-T20-lam0{blend}"] = (data.train_y, live_teacher(model),
+                                                             replace(mixed, temperature=20.0, lam=0.0))
+                variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
@@ -268,8 +270,9 @@ def main() -> None:
                         "and a soft-target student (T = 20, lam 0) on mixup blends of pairs of images, weight ~ "
                         "Beta(ALPHA, ALPHA), the latter on the teacher's logits for each blend (function matching; "
                         "0: skip these rows)")
-    parser.add_argument("--mixup-epochs", type=int, default=100, help="hinton: epochs of the mixup rows (blends "
-                        "keep giving new inputs, so they train longer than the others)")
+    parser.add_argument("--mixup-epochs", type=int, nargs="+", default=[100, 200], help="hinton: epochs of the "
+                        "mixup rows, two rows per value (blends keep giving new inputs, so they train longer than "
+                        "the others)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-subset", type=int, default=None,
@@ -278,7 +281,7 @@ def main() -> None:
     args = parser.parse_args()
     if not all(0.0 <= lam <= 1.0 for lam in args.lams):
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
-    if not 0.0 <= args.student_mixup <= MAX_MIXUP or args.mixup_epochs <= 0:
+    if not 0.0 <= args.student_mixup <= MAX_MIXUP or min(args.mixup_epochs) <= 0:
         parser.error(f"--student-mixup must lie in [0, {MAX_MIXUP:g}] and --mixup-epochs be positive, got "
                      f"{args.student_mixup}, {args.mixup_epochs}")
     args.seeds = args.seeds or ([0, 1] if args.part == "grid" else [0, 1, 2])
