@@ -131,11 +131,12 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         if args.student_mixup:  # function matching: the teacher labels each blend; labels blended alike
             if model is None:
                 raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
+            on_blends = live_teacher(model)
             for epochs in args.mixup_epochs:
                 mixed = replace(config, student_mixup=args.student_mixup, student_epochs=epochs)
                 blend = f"-mixup{args.student_mixup:g}-{epochs}ep"
                 # The soft student first: the row the target is about, kept if a run is stopped.
-                variants[f"student-soft-T20-lam0{blend}"] = (data.train_y, live_teacher(model),
+                variants[f"student-soft-T20-lam0{blend}"] = (data.train_y, on_blends,
                                                              replace(mixed, temperature=20.0, lam=0.0))
                 variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
         for name, (labels, soft, variant) in variants.items():
