@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from stable_baselines3 import PPO
@@ -56,3 +57,44 @@ def test_step_timer_counts_only_the_time_inside_the_envs_step() -> None:
         obs, rewards, dones, infos = timer.step(np.zeros(2, dtype=np.int64))
     assert obs.shape == (2, 4) and len(infos) == 2
     assert 0.1 <= timer.seconds < 0.17
+
+
+class _NoRenderModeEnv(gym.Env):
+    """A user's env whose constructor takes no ``render_mode``."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, level: int = 0) -> None:
+        self.level = level
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return np.zeros(2, dtype=np.float32), 0.0, True, False, {}
+
+
+gym.register("RlDistillTest/NoRenderMode-v0", entry_point=_NoRenderModeEnv)
+
+
+def test_envs_are_built_without_rendering_unless_asked() -> None:
+    # SB3's make_vec_env would ask for rgb_array, and LunarLander then simulates its engine particles
+    assert make_env("LunarLander-v3", n_envs=2, seed=0).envs[0].unwrapped.render_mode is None
+    asked = make_env('LunarLander-v3:{"render_mode": "rgb_array"}', n_envs=1, seed=0)
+    assert asked.envs[0].unwrapped.render_mode == "rgb_array"
+    plain = make_env('RlDistillTest/NoRenderMode-v0:{"level": 2}', n_envs=1, seed=0)
+    assert plain.envs[0].unwrapped.level == 2
+
+
+def test_rendering_decorations_do_not_change_lunar_lander_trajectories() -> None:
+    trajectories = []
+    for task in ["LunarLander-v3", 'LunarLander-v3:{"render_mode": "rgb_array"}']:
+        venv = make_env(task, n_envs=2, seed=0)
+        obs, seen = venv.reset(), []
+        for _ in range(300):
+            obs, *_ = venv.step(np.full(2, 2))  # main engine: the particles the decoration would add
+            seen.append(obs)
+        trajectories.append(np.array(seen))
+    np.testing.assert_array_equal(trajectories[0], trajectories[1])
