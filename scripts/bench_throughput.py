@@ -27,13 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from stable_baselines3.common.env_util import make_vec_env
 
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 from rl_distill.sb3.actor import Actor
+from rl_distill.sb3.envs import make_env
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import PRESETS
 from rl_distill.sb3.training import train_ppo
@@ -44,7 +44,7 @@ N_ENVS = 8
 
 
 def raw_random(env_id: str, steps: int) -> float:
-    venv = make_vec_env(env_id, n_envs=N_ENVS, seed=0)
+    venv = make_env(env_id, n_envs=N_ENVS, seed=0)
     venv.reset()
     venv.action_space.seed(0)
     start = time.perf_counter()

@@ -79,6 +79,28 @@ def test_with_lambda_zero_the_update_is_sb3_ppos(cartpole_teacher: Path) -> None
     assert [u["lambda"] for u in guided.update_log] == [0.0] * 2 and guided.update_log[0]["distill_term"] > 0
 
 
+def test_critic_warmup_holds_the_policy_and_trains_only_the_value_function(cartpole_teacher: Path) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    guide = Guide(teacher=Actor(teacher.policy), schedule=LambdaSchedule.parse("constant:1"))
+    model = KickstartPPO("MlpPolicy", make_vec_env("CartPole-v1", n_envs=2, seed=0), guide=guide, critic_warmup=256,
+                         n_steps=64, batch_size=32, n_epochs=2, seed=0, device="cpu")  # fmt: skip
+    policy = model.policy
+    snapshot = lambda: {k: v.clone() for k, v in policy.state_dict().items()}  # noqa: E731
+    start = snapshot()
+    model.learn(256)  # two updates, both inside the warm-up
+    warmed = snapshot()
+    actor = [k for k in start if k.startswith(("mlp_extractor.policy_net", "action_net"))]
+    critic = [k for k in start if k.startswith(("mlp_extractor.value_net", "value_net"))]
+    assert actor and critic
+    assert all(torch.equal(start[k], warmed[k]) for k in actor)
+    assert all(not torch.equal(start[k], warmed[k]) for k in critic)
+    assert [u["lambda"] for u in model.update_log] == [0.0, 0.0]  # no teacher pull while the policy is held
+    assert all(p.requires_grad for p in policy.parameters())
+    model.learn(128, reset_num_timesteps=False)  # past the warm-up: the policy learns, the term is on
+    assert not all(torch.equal(warmed[k], policy.state_dict()[k]) for k in actor)
+    assert model.update_log[-1]["lambda"] == 1.0
+
+
 @pytest.fixture(scope="module")
 def good_cartpole_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from rl_distill.sb3.training import train_ppo
@@ -195,6 +217,7 @@ def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_p
     (["--env-kwargs", '{"no_such_kwarg": 1}'], "does not accept"),
     (["--env", "Acrobot-v1"], "does not match"),
     (["--init", "/no/such.safetensors"], "no such student file"),
+    (["--critic-warmup", "-5"], "--critic-warmup"),
 ])  # fmt: skip
 def test_bad_input_exits_2_and_writes_nothing(cartpole_teacher: Path, tmp_path: Path, extra: list[str],
                                               message: str, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rl_distill.cli.arguments import default_out, hidden_sizes, positive_float, positive_int, set_threads
+from rl_distill.cli.arguments import (
+    default_out,
+    hidden_sizes,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    set_threads,
+)
 from rl_distill.cli.commands import add_common, add_env
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import check_env_id
@@ -30,6 +37,9 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    f"env's preset) as SB3's learn does (default {d.timesteps})")
     p.add_argument("--init", type=Path, default=None,
                    help="start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one")
+    p.add_argument("--critic-warmup", type=non_negative_int, default=d.critic_warmup, metavar="STEPS",
+                   help="env steps at the start in which only the value function learns, the policy held: with "
+                   "--init, a fresh critic's advantages would otherwise pull the distilled policy apart (default 0)")
     p.add_argument("--lr-decay", action="store_true",
                    help="decay PPO's learning rate linearly to 0 over --timesteps (default: the preset's rate); "
                    "it steadied --init fine-tuning on Hopper-v5 but hurt it on a Walker2d-v5 teacher (README)")
@@ -71,6 +81,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, lr_decay=args.lr_decay,
+        critic_warmup=args.critic_warmup,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)

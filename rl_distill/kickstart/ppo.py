@@ -32,6 +32,7 @@ from stable_baselines3.common.type_aliases import RolloutBufferSamples
 from rl_distill.errors import InputError
 from rl_distill.losses import ActionBounds, ActionDistribution, Categorical, PolicyLossName, policy_divergence
 from rl_distill.sb3.actor import Actor, decode_rows
+from rl_distill.sb3.policies import actor_parameters
 
 DistillTerm = Literal["kl", "ppd"]
 DISTILL_TERMS: tuple[str, ...] = ("kl", "ppd")
@@ -143,9 +144,11 @@ class TeacherRolloutBuffer(RolloutBuffer):
 class KickstartPPO(PPO):
     """SB3's PPO whose loss gains λ_t · D(teacher ‖ student) on each minibatch of its own rollouts."""
 
-    def __init__(self, *args: Any, guide: Guide | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, guide: Guide | None = None, critic_warmup: int = 0, **kwargs: Any) -> None:
         super().__init__(*args, rollout_buffer_class=TeacherRolloutBuffer, **kwargs)
         self.guide = guide
+        self.critic_warmup = critic_warmup
+        """Environment steps at the start whose updates train only the value function (the policy is held)."""
         self.update_log: list[dict[str, float]] = []
 
     def _excluded_save_params(self) -> list[str]:
@@ -166,16 +169,29 @@ class KickstartPPO(PPO):
         return self.guide.schedule(self.num_timesteps, score)
 
     def train(self) -> None:
+        # num_timesteps already counts the rollout this update learns from
+        held = actor_parameters(self.policy) if self.num_timesteps <= self.critic_warmup else []
+        for param in held:  # no gradient reaches the policy, so PPO's step moves only the critic
+            param.requires_grad_(False)
+        try:
+            self.guided_train(warming_up=bool(held))
+        finally:
+            for param in held:
+                param.requires_grad_(True)
+
+    def guided_train(self, *, warming_up: bool) -> None:
+        """SB3's PPO update, its gradient plus λ · D's (λ = 0 while only the critic warms up)."""
         if self.guide is None:
             return super().train()
-        weight = self.distill_weight()
+        weight = 0.0 if warming_up else self.distill_weight()
         clip_range = float(self.clip_range(self._current_progress_remaining))
         optimizer, terms = self.policy.optimizer, []
 
         def zero_grad_then_distil(set_to_none: bool = True) -> None:
             type(optimizer).zero_grad(optimizer, set_to_none=set_to_none)
             samples, rows = self.rollout_buffer.last_batch
-            term = self.guide.divergence(self.policy, samples, rows, clip_range)
+            with torch.set_grad_enabled(not warming_up):
+                term = self.guide.divergence(self.policy, samples, rows, clip_range)
             if weight > 0:
                 (weight * term).backward()
             terms.append(float(term.detach()))

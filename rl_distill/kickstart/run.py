@@ -62,6 +62,9 @@ class KickstartConfig:
     """Seeds PPO (student initialisation, envs, sampling)."""
     init: str | None = None
     """Start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one."""
+    critic_warmup: int = 0
+    """Environment steps at the start in which PPO trains only the value function, the policy held (no
+    distillation term either): a fresh critic's advantages would otherwise pull an --init student apart."""
     lr_decay: bool = False
     """Decay PPO's learning rate linearly to 0 over ``timesteps`` (a preset's ``lin_`` rate already does)."""
     eval_every: int = 10_000
@@ -75,6 +78,8 @@ class KickstartConfig:
         for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.critic_warmup < 0:
+            raise InputError(f"--critic-warmup must be >= 0, got {self.critic_warmup}")
         if self.distill_term not in DISTILL_TERMS:
             raise InputError(f"--distill-term must be one of {', '.join(DISTILL_TERMS)}, got {self.distill_term!r}")
         if self.kl not in KL_DIRECTIONS:
@@ -188,7 +193,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         model.guide, model.update_log, curve = guide, saved["updates"], saved["curve"]
     else:
         model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO, guide=guide,
-                             tensorboard_log=tensorboard, **ppo_settings(config, preset))  # type: ignore[assignment]  # fmt: skip
+                             critic_warmup=config.critic_warmup, tensorboard_log=tensorboard,
+                             **ppo_settings(config, preset))  # type: ignore[assignment]  # fmt: skip
         if config.init:
             load_init(model, Path(config.init), config.env_id)
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
