@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         forced_init = case["init"] and not CASES[name]["init"]
         for variant in schedules:
             suffix = ("-init" if forced_init else "") + ("-lrdecay" if case["lr_decay"] else "")
+            suffix += f"-cw{case['critic_warmup']}" if case["critic_warmup"] else ""
             suffix += f"-d{key}" if key and case["init"] else ""
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
             if not finished(folder / "student.json"):
@@ -170,15 +172,17 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
                                          init=str(distilled) if case["init"] else None,
-                                         lr_decay=case["lr_decay"], bounds=case["bounds"])  # fmt: skip
+                                         lr_decay=case["lr_decay"], bounds=case["bounds"],
+                                         critic_warmup=case["critic_warmup"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
             method += (" from distill" if forced_init else "") + (" + lr decay" if case["lr_decay"] else "")
+            method += f" + critic warm-up {case['critic_warmup']:,}" if case["critic_warmup"] else ""
             method += f" after distill{tag}" if tag and case["init"] else ""
-            runs.append({"method": method,
-                         "seed": seed, "path": str(folder / "student.zip"),
-                         "steps": case["budget"], "curve_steps": log["curve_steps"],
+            start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
+            runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
+                         "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
                          "steps_per_second": log["steps_per_second"], **guide_trace(log["updates"])})  # fmt: skip
     for run in runs:
@@ -205,6 +209,15 @@ def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, 
     return {**result, "runs": sorted(result["runs"] + kept, key=order)}
 
 
+def counted_from_start(run: dict[str, Any], env: str) -> dict[str, Any]:
+    """A run reported before kickstart curves counted the distillation's steps, shifted by them once."""
+    if "start_steps" in run or not run["method"].startswith("kickstart") or "distill" not in run["method"]:
+        return run
+    budget = re.search(r"after distill ([\d,]+) steps", run["method"])
+    start = int(budget.group(1).replace(",", "")) if budget else preset_for(env).distill_steps
+    return {**run, "start_steps": start, "curve_steps": [start + s for s in run["curve_steps"]]}
+
+
 def steps_to(run: dict[str, Any], target: float) -> int | None:
     return next((s for s, r in zip(run["curve_steps"], run["curve_returns"], strict=True)
                  if r is not None and r >= target), None)  # fmt: skip
@@ -216,7 +229,8 @@ def markdown(report: dict[str, Any]) -> str:
              "random). Learning curves: 5 greedy episodes every 1/20 of the budget (distill: after each round; "
              "kickstart and distill replay the same 5 seeded episodes each time, PPO from scratch gets new ones "
              "from SB3's EvalCallback, so its curve is noisier and reaches a level sooner by chance). "
-             "Env steps/s: training only (PPO from scratch: SB3's EvalCallback time included). "
+             "Kickstart runs from a distilled student count the distillation's env steps in their curves and step "
+             "counts. Env steps/s: training only (PPO from scratch: SB3's EvalCallback time included). "
              "Reproduce: `python scripts/bench_kickstart.py`.", ""]  # fmt: skip
     for name, case in report.items():
         span = case["full_teacher"] - case["random"]
@@ -310,6 +324,8 @@ def main() -> None:
                         "preset's); another budget gets its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
+    parser.add_argument("--critic-warmup", type=int, default=0, help="kickstart with --critic-warmup STEPS (only "
+                        "the value function learns at first); another gets its own kickstart runs and labels")
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help="Box actions: the bound-aware target of distill and of the kickstart term (default "
                         f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
@@ -320,9 +336,11 @@ def main() -> None:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
+        case["critic_warmup"] = args.critic_warmup
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
+        report = {n: {**c, "runs": [counted_from_start(r, c["env"]) for r in c["runs"]]} for n, c in report.items()}
         report[name] = merged(report.get(name), result)
         atomic_write_json(path, report)
         atomic_write_text(RESULTS / "kickstart.md", markdown(report))

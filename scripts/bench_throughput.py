@@ -117,8 +117,8 @@ def main() -> None:
                      f"{r['distill_all_in']:,.0f} | {r['distill_without_eval']:,.0f} | {r['distill_env_only']:,.0f} | "
                      f"{own_us:.0f} |")  # fmt: skip
     lines += ["", "Kickstart (PPO + the teacher's KL term, λ = 1) against PPO alone, same student net and preset. "
-              "A kickstarted student visits the teacher's states, which can cost far more to simulate (a lander "
-              "that hovers and lands, not one that crashes), so the term's own cost is compared at PPO's env cost.",
+              "A kickstarted student visits the teacher's states, not those of PPO's first steps, and they can cost "
+              "more or less to simulate, so the term's own cost is compared at PPO's env cost.",
               "", "| env | PPO steps/s | PPO env / own µs per step | kickstart steps/s | kickstart env / own µs "
               "per step | kickstart at PPO's env cost | throughput lost to the KL term |",
               "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
