@@ -12,6 +12,8 @@ Rates, all with 8 vectorised envs (SB3's DummyVecEnv) and one torch thread:
   checkpoint per round), all included, without the evaluation time, and the rate of its own env stepping
   alone (the states the student visits, which cost more or less to simulate than the teacher's), so the
   distillation's own cost per step (networks, buffer, training, checkpoints) is the difference.
+An env may carry kwargs for ``gymnasium.make`` (``'LunarLander-v3:{"render_mode": "rgb_array"}'``, what SB3's
+``make_vec_env`` asks for by default, shows what rendering decorations cost); its teacher is the plain env's.
 Uses the teachers under runs/bench-rl/<env>/teacher.zip (trained by ``rl-distill teacher --env ENV
 --out runs/bench-rl/ENV``). An env already in results/throughput.json is skipped unless --force. Run:
     .venv/bin/python scripts/bench_throughput.py --envs LunarLander-v3 HalfCheetah-v5
@@ -33,9 +35,9 @@ from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 from rl_distill.sb3.actor import Actor
-from rl_distill.sb3.envs import make_env
+from rl_distill.sb3.envs import make_env, split_env
 from rl_distill.sb3.policies import load_policy
-from rl_distill.sb3.presets import PRESETS
+from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,8 +81,8 @@ def main() -> None:
     for env_id in args.envs:
         if any(r["env"] == env_id for r in table["rows"]) and not args.force:
             continue
-        teacher = ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"
-        preset = PRESETS[env_id]
+        teacher = ROOT / "runs" / "bench-rl" / split_env(env_id)[0] / "teacher.zip"
+        preset = preset_for(env_id)
         row = {"env": env_id, "raw_random": raw_random(env_id, args.raw_steps),
                "raw_teacher": raw_under_teacher(teacher, env_id, args.raw_steps)}  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
