@@ -202,7 +202,12 @@ def guide_trace(updates: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
-    """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds)."""
+    """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds),
+    if that report's teacher was this one (a teacher trained again elsewhere can differ: its runs go)."""
+    if earlier and earlier["teacher"] != result["teacher"]:
+        print(f"{result['env']}: the teacher returns {result['teacher']:.1f}, not {earlier['teacher']:.1f} as in the "
+              f"earlier report; its {len(earlier['runs'])} runs are dropped", flush=True)
+        earlier = None
     done = {(r["method"], r["seed"]) for r in result["runs"]}
     kept = [r for r in (earlier or {}).get("runs", []) if (r["method"], r["seed"]) not in done]
     order = lambda r: (ORDER.get(r["method"], 2), r["method"], r["seed"])  # noqa: E731

@@ -190,8 +190,7 @@ class KickstartPPO(PPO):
         def zero_grad_then_distil(set_to_none: bool = True) -> None:
             type(optimizer).zero_grad(optimizer, set_to_none=set_to_none)
             samples, rows = self.rollout_buffer.last_batch
-            with torch.set_grad_enabled(not warming_up):
-                term = self.guide.divergence(self.policy, samples, rows, clip_range)
+            term = self.guide.divergence(self.policy, samples, rows, clip_range)
             if weight > 0:
                 (weight * term).backward()
             terms.append(float(term.detach()))
