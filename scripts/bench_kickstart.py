@@ -202,12 +202,7 @@ def guide_trace(updates: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
-    """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds),
-    if that report's teacher was this one (a teacher trained again elsewhere can differ: its runs go)."""
-    if earlier and earlier["teacher"] != result["teacher"]:
-        print(f"{result['env']}: the teacher returns {result['teacher']:.1f}, not {earlier['teacher']:.1f} as in the "
-              f"earlier report; its {len(earlier['runs'])} runs are dropped", flush=True)
-        earlier = None
+    """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds)."""
     done = {(r["method"], r["seed"]) for r in result["runs"]}
     kept = [r for r in (earlier or {}).get("runs", []) if (r["method"], r["seed"]) not in done]
     order = lambda r: (ORDER.get(r["method"], 2), r["method"], r["seed"])  # noqa: E731
@@ -346,7 +341,11 @@ def main() -> None:
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
         report = {n: {**c, "runs": [counted_from_start(r, c["env"]) for r in c["runs"]]} for n, c in report.items()}
-        report[name] = merged(report.get(name), result)
+        earlier = report.get(name)
+        if earlier and earlier["teacher"] != result["teacher"]:  # a teacher trained again elsewhere can differ
+            report[f"{name} (earlier teacher, {earlier['teacher']:.1f})"] = earlier  # its runs are not mixed in
+            earlier = None
+        report[name] = merged(earlier, result)
         atomic_write_json(path, report)
         atomic_write_text(RESULTS / "kickstart.md", markdown(report))
         plot(name, report[name], RESULTS / f"kickstart-{name}.png")
