@@ -184,7 +184,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
                          "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
-                         "steps_per_second": log["steps_per_second"], **guide_trace(log["updates"])})  # fmt: skip
+                         "steps_per_second": log["steps_per_second"],
+                         **guide_trace(log["updates"], case["critic_warmup"])})  # fmt: skip
     for run in runs:
         result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
         run.update(mean_return=result.mean_return, ci95=list(result.ci95))
@@ -192,11 +193,12 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             "runs": runs}
 
 
-def guide_trace(updates: list[dict[str, float]]) -> dict[str, Any]:
-    """When λ first reached 0, its mean over the run, and the distillation term D over the first and last
-    5 PPO updates."""
-    zero = next((u["env_steps"] for u in updates if u["lambda"] == 0), None)
-    return {"lambda_zero_at": zero, "lambda_mean": statistics.fmean(u["lambda"] for u in updates),
+def guide_trace(updates: list[dict[str, float]], warmup: int) -> dict[str, Any]:
+    """When λ first reached 0 and its mean, both after the critic's warm-up (λ is 0 during it), and the
+    distillation term D over the first and last 5 PPO updates."""
+    guided = [u for u in updates if u["env_steps"] > warmup]
+    zero = next((u["env_steps"] for u in guided if u["lambda"] == 0), None)
+    return {"lambda_zero_at": zero, "lambda_mean": statistics.fmean(u["lambda"] for u in guided) if guided else 0.0,
             "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
             "term_last": statistics.fmean(u["distill_term"] for u in updates[-5:])}  # fmt: skip
 
@@ -211,7 +213,8 @@ def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, 
 
 def counted_from_start(run: dict[str, Any], env: str) -> dict[str, Any]:
     """A run reported before kickstart curves counted the distillation's steps, shifted by them once."""
-    if "start_steps" in run or not run["method"].startswith("kickstart") or "distill" not in run["method"]:
+    from_distill = "distill" in run["method"] or any(c["init"] and c["env"] == env for c in CASES.values())
+    if "start_steps" in run or not run["method"].startswith("kickstart") or not from_distill:
         return run
     budget = re.search(r"after distill ([\d,]+) steps", run["method"])
     start = int(budget.group(1).replace(",", "")) if budget else preset_for(env).distill_steps
