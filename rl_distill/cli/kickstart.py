@@ -38,8 +38,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", type=Path, default=None,
                    help="start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one")
     p.add_argument("--critic-warmup", type=non_negative_int, default=d.critic_warmup, metavar="STEPS",
-                   help="env steps at the start in which only the value function learns, the policy held: with "
-                   "--init, a fresh critic's advantages would otherwise pull the distilled policy apart (default 0)")
+                   help="env steps at the start in which only the value function learns, the policy held and no "
+                   "teacher term: with --init the critic starts fresh and its first advantages are noise (default 0)")
     p.add_argument("--lr-decay", action="store_true",
                    help="decay PPO's learning rate linearly to 0 over --timesteps (default: the preset's rate); "
                    "it steadied --init fine-tuning on Hopper-v5 but hurt it on a Walker2d-v5 teacher (README)")

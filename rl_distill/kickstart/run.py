@@ -64,7 +64,7 @@ class KickstartConfig:
     """Start from this student (.zip or .safetensors, e.g. from distill) instead of a fresh one."""
     critic_warmup: int = 0
     """Environment steps at the start in which PPO trains only the value function, the policy held (no
-    distillation term either): a fresh critic's advantages would otherwise pull an --init student apart."""
+    distillation term either): with ``init`` the critic starts fresh and its first advantages are noise."""
     lr_decay: bool = False
     """Decay PPO's learning rate linearly to 0 over ``timesteps`` (a preset's ``lin_`` rate already does)."""
     eval_every: int = 10_000
