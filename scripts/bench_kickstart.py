@@ -301,6 +301,7 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
         if case["full_teacher"] != case["teacher"]:
             ax.axhline(case["full_teacher"], color="black", linestyle=":", label="full teacher")
         ax.set_xlabel("environment steps")
+        ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")  # plain counts overlap at this width
         ax.set_ylabel("greedy evaluation return")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
