@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -211,16 +210,6 @@ def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, 
     return {**result, "runs": sorted(result["runs"] + kept, key=order)}
 
 
-def counted_from_start(run: dict[str, Any], env: str) -> dict[str, Any]:
-    """A run reported before kickstart curves counted the distillation's steps, shifted by them once."""
-    from_distill = "distill" in run["method"] or any(c["init"] and c["env"] == env for c in CASES.values())
-    if "start_steps" in run or not run["method"].startswith("kickstart") or not from_distill:
-        return run
-    budget = re.search(r"after distill ([\d,]+) steps", run["method"])
-    start = int(budget.group(1).replace(",", "")) if budget else preset_for(env).distill_steps
-    return {**run, "start_steps": start, "curve_steps": [start + s for s in run["curve_steps"]]}
-
-
 def steps_to(run: dict[str, Any], target: float) -> int | None:
     return next((s for s, r in zip(run["curve_steps"], run["curve_returns"], strict=True)
                  if r is not None and r >= target), None)  # fmt: skip
@@ -344,7 +333,6 @@ def main() -> None:
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
-        report = {n: {**c, "runs": [counted_from_start(r, c["env"]) for r in c["runs"]]} for n, c in report.items()}
         earlier = report.get(name)
         if earlier and earlier["teacher"] != result["teacher"]:  # a teacher trained again elsewhere can differ
             report[f"{name} (earlier teacher, {earlier['teacher']:.1f})"] = earlier  # its runs are not mixed in
