@@ -5,11 +5,14 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
   20k steps, scoring 0.5-0.7 of the full teacher);
 - windy: the full LunarLander-v3 teacher on LunarLander-v3 with wind 15 and turbulence 1.5;
 - HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
-- Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch.
+- Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;
+- Walker2d-v5: a teacher trained by plain SB3 code (scripts/train_sb3_teacher.py: SB3's PPO defaults,
+  VecNormalize, 2x256), no preset: ``distill`` then kickstart, as for the MuJoCo cases above.
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
 so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
-this one did not redo (other schedules or seeds). Teachers: runs/bench-rl/<env>/teacher.zip. Run, e.g.:
+this one did not redo (other schedules or seeds). Teachers: runs/bench-rl/<env>/teacher.zip (from
+scripts/bench_rl.py) and runs/sb3-teachers/Walker2d-v5/teacher.zip (trained here if missing). Run, e.g.:
     .venv/bin/python scripts/bench_kickstart.py --cases imperfect windy --schedules adaptive:1 exp:1,100000
 """
 
@@ -38,13 +41,16 @@ from rl_distill.sb3.training import train_ppo
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs"
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
-CASES: dict[str, dict[str, Any]] = {
-    "imperfect": {"env": "LunarLander-v3", "teacher": "LunarLander-v3-early", "budget": 1_000_000, "init": False},
-    "windy": {"env": WINDY, "teacher": "LunarLander-v3", "budget": 1_000_000, "init": False},
-    "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "HalfCheetah-v5", "budget": 300_000, "init": True},
-    "Hopper-v5": {"env": "Hopper-v5", "teacher": "Hopper-v5", "budget": 300_000, "init": True},
-    "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "Pendulum-v1", "budget": 100_000, "init": False},
-}
+CASES: dict[str, dict[str, Any]] = {  # teacher: its folder under runs/
+    "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early", "budget": 1_000_000,
+                  "init": False},
+    "windy": {"env": WINDY, "teacher": "bench-rl/LunarLander-v3", "budget": 1_000_000, "init": False},
+    "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "budget": 300_000,
+                       "init": True},
+    "Hopper-v5": {"env": "Hopper-v5", "teacher": "bench-rl/Hopper-v5", "budget": 300_000, "init": True},
+    "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "bench-rl/Pendulum-v1", "budget": 100_000, "init": False},
+    "Walker2d-v5": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "budget": 300_000, "init": True},
+}  # fmt: skip
 
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
@@ -128,9 +134,13 @@ def finished(path: Path) -> dict[str, Any] | None:
 def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int,
              early_steps: int) -> dict[str, Any]:  # fmt: skip
     env, hidden, work = case["env"], (16, 16), RUNS / "bench-kickstart" / name
-    teacher_path = RUNS / "bench-rl" / case["teacher"] / "teacher.zip"
+    teacher_path = RUNS / case["teacher"] / "teacher.zip"
     if not teacher_path.exists() and case["teacher"].endswith("-early"):
         early_teacher(teacher_path.parent, last_step=early_steps, every=20_000)
+    if not teacher_path.exists() and case["teacher"].startswith("sb3-teachers/"):
+        from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
+
+        train_teacher(env, teacher_path.parent)
     teacher = load_policy(teacher_path, env)
     full = load_policy(RUNS / "bench-rl" / "LunarLander-v3" / "teacher.zip", env) if name == "imperfect" else teacher
     teacher_result = evaluate(teacher, env, episodes=episodes)

@@ -4,7 +4,8 @@
   2-pixel jitter; the 800-800 student on labels, on the teacher's hard labels, and on soft targets at
   T = 20 and at --best-t, each with every label weight of --lams; with --student-mixup (default 1) the
   labels student and a soft-target student (T = 20, lam 0) on mixup blends of image pairs, the latter on the
-  teacher's logits for each blend (function matching), for each of --mixup-epochs; one row per model, mean ± std
+  teacher's logits for each blend (function matching), for each of --mixup-epochs (with --mixup-jitter P, blends
+  of images shifted by up to P pixels: both augmentations); one row per model, mean ± std
   over the seeds, beside the paper's figures and against labels-only on the same inputs.
 --part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
   (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
@@ -38,6 +39,7 @@ from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
 from supervised.models import TEACHERS, student_mlp
 from supervised.train import (
+    MAX_JITTER,
     MAX_MIXUP,
     MnistConfig,
     SoftTargets,
@@ -133,8 +135,10 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
                 raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
             on_blends = live_teacher(model)
             for epochs in args.mixup_epochs:
-                mixed = replace(config, student_mixup=args.student_mixup, student_epochs=epochs)
-                blend = f"-mixup{args.student_mixup:g}-{epochs}ep"
+                mixed = replace(config, student_mixup=args.student_mixup, student_epochs=epochs,
+                                student_jitter=args.mixup_jitter)  # fmt: skip
+                shift = f"-jitter{args.mixup_jitter}" if args.mixup_jitter else ""
+                blend = f"{shift}-mixup{args.student_mixup:g}-{epochs}ep"
                 # The soft student first: the row the issue's target is about, kept if a run is stopped.
                 variants[f"student-soft-T20-lam0{blend}"] = (data.train_y, on_blends,
                                                              replace(mixed, temperature=20.0, lam=0.0))
@@ -274,6 +278,8 @@ def main() -> None:
     parser.add_argument("--mixup-epochs", type=int, nargs="+", default=[100, 200], help="hinton: epochs of the "
                         "mixup rows, two rows per value (blends keep giving new inputs, so they train longer than "
                         "the others)")
+    parser.add_argument("--mixup-jitter", type=int, default=0, help="hinton: shift the mixup rows' images by up "
+                        "to this many pixels before blending (both augmentations at once; 0: blends only)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-subset", type=int, default=None,
@@ -282,6 +288,8 @@ def main() -> None:
     args = parser.parse_args()
     if not all(0.0 <= lam <= 1.0 for lam in args.lams):
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
+    if not 0 <= args.mixup_jitter <= MAX_JITTER:
+        parser.error(f"--mixup-jitter must lie in [0, {MAX_JITTER}] pixels, got {args.mixup_jitter}")
     if not 0.0 <= args.student_mixup <= MAX_MIXUP or min(args.mixup_epochs) <= 0:
         parser.error(f"--student-mixup must lie in [0, {MAX_MIXUP:g}] and --mixup-epochs be positive, got "
                      f"{args.student_mixup}, {args.mixup_epochs}")
