@@ -305,3 +305,25 @@ def test_every_command_passes_env_kwargs_to_the_env(command: str, cartpole_teach
         assert header["env_kwargs"] == {"level": 7} and header["env_id"].endswith('{"level": 7}')
     if command == "teacher":
         assert json.loads((tmp_path / "out" / "teacher.json").read_text())["env_id"].endswith('{"level": 7}')
+
+
+@pytest.mark.parametrize("norm_reward", [True, False])
+def test_rewards_are_scaled_as_the_teachers_own_statistics_say(cartpole_teacher: Path, tmp_path: Path,
+                                                                norm_reward: bool) -> None:  # fmt: skip
+    """A teacher from plain SB3 code with VecNormalize trained on scaled rewards: its student's PPO gets them
+    too, on an env whose preset (CartPole-v1) scales nothing; statistics without reward scaling change nothing."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from rl_distill.sb3.presets import preset_for
+
+    brought = tmp_path / "brought"
+    brought.mkdir()
+    (brought / "teacher.zip").write_bytes(cartpole_teacher.read_bytes())
+    VecNormalize(make_vec_env("CartPole-v1", n_envs=1), norm_reward=norm_reward).save(str(brought / "vecnormalize.pkl"))
+    teacher = load_policy(brought / "teacher.zip", "CartPole-v1")
+    assert kickstart_run.scales_rewards(preset_for("CartPole-v1"), teacher) is norm_reward
+    assert not kickstart_run.scales_rewards(preset_for("CartPole-v1"), load_policy(cartpole_teacher, "CartPole-v1"))
+    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=512, eval_every=512, eval_episodes=1)
+    run_kickstart(config, brought / "teacher.zip", tmp_path / "out", progress_bar=False)
+    log = json.loads((tmp_path / "out" / "student.json").read_text())
+    assert log["scaled_rewards"] is norm_reward

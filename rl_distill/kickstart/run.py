@@ -166,6 +166,14 @@ def ppo_settings(config: KickstartConfig, preset: Preset) -> dict[str, Any]:
     return kwargs
 
 
+def scales_rewards(preset: Preset, teacher: LoadedPolicy) -> bool:
+    """Whether PPO sees rewards scaled by a running return estimate, as the teacher's PPO did: the preset's
+    PPO does, or the teacher's own VecNormalize statistics say it did (SB3's default, so a teacher brought
+    from plain SB3 code with VecNormalize was trained on scaled rewards whatever the env's preset)."""
+    stats = teacher.normalization
+    return preset.normalize or (stats is not None and bool(stats.norm_reward))
+
+
 def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, name: str = "student",
                   vecnormalize: Path | None = None, resume: bool = False, progress_bar: bool = True,
                   tensorboard: str | None = None) -> Path:  # fmt: skip
@@ -177,7 +185,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     venv = timer = StepTimer(teacher.make_env(config.env_id, n_envs=preset.n_envs, seed=config.seed))
     if config.init and not Path(config.init).is_file():
         raise InputError(f"{config.init}: no such student file for --init")
-    if preset.normalize:  # rewards scaled as the preset's PPO expects; observations stay the teacher's
+    scaled_rewards = scales_rewards(preset, teacher)
+    if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=preset.ppo.get("gamma", 0.99))
     guide = make_guide(config, schedule, teacher, venv.action_space)
     identity = run_identity(config, teacher)
@@ -230,6 +239,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     atomic_write_json(out / f"{name}.json", {
         "teacher": str(teacher_path), "config": asdict(config), "wall_seconds": seconds, "eval_seconds": eval_seconds,
         "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9), "env_seconds": timer.seconds,
-        "curve_steps": curve["steps"], "curve_returns": curve["returns"], "updates": model.update_log,
+        "scaled_rewards": scaled_rewards, "curve_steps": curve["steps"], "curve_returns": curve["returns"],
+        "updates": model.update_log,
     })  # fmt: skip
     return path
