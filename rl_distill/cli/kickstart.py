@@ -29,7 +29,9 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip); another task's is fine if "
                    "its spaces match")  # fmt: skip
     add_env(p)
-    p.add_argument("--vecnormalize", type=Path, default=None, help="the teacher's VecNormalize statistics (.pkl)")
+    p.add_argument("--vecnormalize", type=Path, default=None, help="the teacher's VecNormalize statistics (.pkl; "
+                   "default: found beside the teacher). Observations are normalised with them, frozen; rewards are "
+                   "scaled if they say the teacher's PPO scaled its rewards, or if the env's preset does")  # fmt: skip
     p.add_argument("--student-hidden", type=hidden_sizes, default=d.student_hidden,
                    help="student hidden sizes, e.g. 16,16 (default 16,16)")
     p.add_argument("--timesteps", type=positive_int, default=d.timesteps,
