@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 
 def train_teacher(env_id: str, out: Path, timesteps: int = 1_000_000, seed: int = 0) -> None:
+    """Train and save ``<out>/teacher.zip`` with ``<out>/vecnormalize.pkl`` (rewards scaled too: SB3's default)."""
     venv = VecNormalize(make_vec_env(env_id, n_envs=1, seed=seed))
     model = PPO("MlpPolicy", venv, policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu", verbose=1)
     model.learn(timesteps)
