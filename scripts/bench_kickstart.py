@@ -11,8 +11,8 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
 so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
-this one did not redo (other schedules or seeds). Teachers: runs/bench-rl/<env>/teacher.zip (from
-scripts/bench_rl.py) and runs/sb3-teachers/Walker2d-v5/teacher.zip (trained here if missing). Run, e.g.:
+this one did not redo (other schedules or seeds). Teachers: runs/bench-rl/<env>/teacher.zip (the preset's,
+shared with scripts/bench_rl.py) and runs/sb3-teachers/Walker2d-v5/teacher.zip, each trained here if missing. Run, e.g.:
     .venv/bin/python scripts/bench_kickstart.py --cases imperfect windy --schedules adaptive:1 exp:1,100000
 """
 
@@ -41,19 +41,42 @@ from rl_distill.sb3.training import train_ppo
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs"
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
-CASES: dict[str, dict[str, Any]] = {  # teacher: its folder under runs/
-    "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early", "budget": 1_000_000,
-                  "init": False},
-    "windy": {"env": WINDY, "teacher": "bench-rl/LunarLander-v3", "budget": 1_000_000, "init": False},
-    "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "budget": 300_000,
-                       "init": True},
-    "Hopper-v5": {"env": "Hopper-v5", "teacher": "bench-rl/Hopper-v5", "budget": 300_000, "init": True},
-    "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "bench-rl/Pendulum-v1", "budget": 100_000, "init": False},
-    "Walker2d-v5": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "budget": 300_000, "init": True},
+CASES: dict[str, dict[str, Any]] = {  # teacher: its folder under runs/; made: how, and on which env
+    # (teacher_env, default env) it is trained if missing
+    "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early", "made": "early",
+                  "budget": 1_000_000, "init": False},
+    "windy": {"env": WINDY, "teacher": "bench-rl/LunarLander-v3", "made": "preset", "teacher_env": "LunarLander-v3",
+              "budget": 1_000_000, "init": False},
+    "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "made": "preset",
+                       "budget": 300_000, "init": True},
+    "Hopper-v5": {"env": "Hopper-v5", "teacher": "bench-rl/Hopper-v5", "made": "preset", "budget": 300_000,
+                  "init": True},
+    "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "bench-rl/Pendulum-v1", "made": "preset", "budget": 100_000,
+                    "init": False},
+    "Walker2d-v5": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
+                    "budget": 300_000, "init": True},
 }  # fmt: skip
 
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
+
+
+def ensure_teacher(case: dict[str, Any], early_steps: int) -> Path:
+    """The case's teacher.zip, trained first if missing: the preset's PPO as scripts/bench_rl.py trains it (the
+    same folder, so either script reuses the other's), an early checkpoint of it, or plain SB3 code."""
+    folder = RUNS / case["teacher"]
+    if (folder / "teacher.zip").exists():
+        return folder / "teacher.zip"
+    if case["made"] == "preset":
+        train_ppo(case.get("teacher_env", case["env"]), out=folder, name="teacher", seed=0,
+                  checkpoint_every=100_000, resume=True, progress_bar=False)  # fmt: skip
+    elif case["made"] == "early":
+        early_teacher(folder, last_step=early_steps, every=20_000)
+    else:
+        from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
+
+        train_teacher(case["env"], folder)
+    return folder / "teacher.zip"
 
 
 def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) -> None:
@@ -70,7 +93,8 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
     from rl_distill.sb3.presets import TEACHER_NET
 
     env, preset, scan_dir = "LunarLander-v3", preset_for("LunarLander-v3"), folder / "scan"
-    full = evaluate(load_policy(RUNS / "bench-rl" / env / "teacher.zip", env), env, episodes=episodes).mean_return
+    full_path = ensure_teacher(CASES["windy"], 0)  # the full teacher: the windy case's
+    full = evaluate(load_policy(full_path, env), env, episodes=episodes).mean_return
     random = evaluate_random(env, episodes=episodes).mean_return
     scan: list[dict[str, Any]] = []
 
@@ -134,15 +158,9 @@ def finished(path: Path) -> dict[str, Any] | None:
 def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int,
              early_steps: int) -> dict[str, Any]:  # fmt: skip
     env, hidden, work = case["env"], (16, 16), RUNS / "bench-kickstart" / name
-    teacher_path = RUNS / case["teacher"] / "teacher.zip"
-    if not teacher_path.exists() and case["teacher"].endswith("-early"):
-        early_teacher(teacher_path.parent, last_step=early_steps, every=20_000)
-    if not teacher_path.exists() and case["teacher"].startswith("sb3-teachers/"):
-        from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
-
-        train_teacher(env, teacher_path.parent)
+    teacher_path = ensure_teacher(case, early_steps)
     teacher = load_policy(teacher_path, env)
-    full = load_policy(RUNS / "bench-rl" / "LunarLander-v3" / "teacher.zip", env) if name == "imperfect" else teacher
+    full = load_policy(ensure_teacher(CASES["windy"], 0), env) if name == "imperfect" else teacher
     teacher_result = evaluate(teacher, env, episodes=episodes)
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "full_teacher": evaluate(full, env, episodes=episodes).mean_return,
@@ -198,8 +216,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     for run in runs:
         result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
         run.update(mean_return=result.mean_return, ci95=list(result.ci95))
-    return {"env": env, "teacher": str(teacher_path), "budget": case["budget"], "episodes": episodes, **reference,
-            "runs": runs}
+    return {"env": env, "teacher_path": str(teacher_path), "budget": case["budget"], "episodes": episodes,
+            **reference, "runs": runs}
 
 
 def guide_trace(updates: list[dict[str, float]], warmup: int) -> dict[str, Any]:

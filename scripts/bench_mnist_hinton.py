@@ -72,7 +72,7 @@ def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dic
     torch.manual_seed(config.seed)
     teacher = TEACHERS[config.teacher]()
     seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
-                          max_shift=config.jitter)  # fmt: skip
+                          max_shift=config.jitter, mixup_alpha=config.mixup)  # fmt: skip
     logits = predict_logits(teacher, data.train_x)
     atomic_write(folder / "logits.pt", lambda tmp: torch.save(logits, tmp))
     atomic_write(folder / "teacher.safetensors", lambda tmp: save_file(teacher.state_dict(), str(tmp)))
@@ -103,10 +103,15 @@ def mean_sd(values: list[float]) -> str:
 
 def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]:
     """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
-    config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, student_hidden=(800, 800),
-                         student_epochs=args.student_epochs, seed=seed)  # fmt: skip
+    config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
+                         student_hidden=(800, 800), student_epochs=args.student_epochs, seed=seed)  # fmt: skip
     # The folder names the teacher's recipe: runs of an earlier hinton-mlp (20% input dropout) stay apart.
-    return config, args.runs / "hinton" / f"teacher-{args.teacher_epochs}-epochs-{TEACHER_RECIPE}" / f"seed-{seed}"
+    return config, args.runs / "hinton" / f"teacher-{teacher_recipe(args)}" / f"seed-{seed}"
+
+
+def teacher_recipe(args: argparse.Namespace) -> str:
+    mixup = f"-mixup{args.teacher_mixup:g}" if args.teacher_mixup else ""
+    return f"{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{mixup}"
 
 
 def hinton(args: argparse.Namespace, data: MnistData) -> None:
@@ -145,13 +150,15 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
                 variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
-    table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "student_epochs": args.student_epochs,
+    table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "teacher_mixup": args.teacher_mixup,
+             "student_epochs": args.student_epochs,
              "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
     atomic_write_json(args.results / f"{args.stem}.json", table)
     labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
+    mixup = f", mixup α = {args.teacher_mixup:g}" if args.teacher_mixup else ""
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout, 2-pixel "
-             f"jitter, {args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs; lam: the "
-             f"label term's weight); test errors, mean ± std over seeds {args.seeds}.", "",
+             f"jitter{mixup}, {args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs; "
+             f"lam: the label term's weight); test errors, mean ± std over seeds {args.seeds}.", "",
              "| model | params | test errors | × labels-only errors | × labels-only on the same inputs | "
              "paper's errors | train s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, runs in rows.items():
@@ -214,10 +221,11 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
             run = student_run(folder / f"{name}-no{omitted}.json", replace(config, temperature=20.0), kept,
                               kept.train_y, soft, extra=measure)  # fmt: skip
             rows.setdefault(name, []).append(run)
-    atomic_write_json(args.results / "mnist-transfer.json", {"seeds": args.seeds, "omitted": omitted,
-                                                        "teacher_epochs": args.teacher_epochs, "rows": rows})
+    atomic_write_json(args.results / "mnist-transfer.json", {
+        "seeds": args.seeds, "omitted": omitted, "teacher_epochs": args.teacher_epochs,
+        "teacher_mixup": args.teacher_mixup, "rows": rows})  # fmt: skip
     lines = [f"Hinton et al. 2015 §3, digit {omitted} omitted from the students' training set (784-800-800-10, "
-             f"{args.student_epochs} epochs; teacher hinton-mlp ({TEACHER_RECIPE}), {args.teacher_epochs} epochs, "
+             f"{args.student_epochs} epochs; teacher hinton-mlp ({teacher_recipe(args)}), "
              f"trained on every digit); test errors, mean over seeds {args.seeds}; "
              f"{int((data.test_y == omitted).sum())} test {omitted}s. Paper (soft targets, T = 20): 206 errors, "
              "133 on 3s; with the bias raised by 3.5: 109, 14 on 3s.", "",
@@ -264,6 +272,9 @@ def main() -> None:
                         help="default: 0 1 2 (hinton, transfer), 0 1 (grid)")
     parser.add_argument("--teacher-epochs", type=int, default=60)
     parser.add_argument("--student-epochs", type=int, default=40)
+    parser.add_argument("--teacher-mixup", type=float, default=0.0, help="hinton, transfer: also blend the "
+                        "teacher's shifted images in pairs, weight ~ Beta(ALPHA, ALPHA) (mixup; 0: jitter only, as "
+                        "the paper; teachers of each recipe get their own folder)")
     parser.add_argument("--best-t", type=float, default=4.0, help="the second soft-target temperature (hinton)")
     parser.add_argument("--lams", type=float, nargs="+", default=[0.1, 0.0],
                         help="hinton: label-term weights of the soft-target students, one row per T and lam "
@@ -290,6 +301,8 @@ def main() -> None:
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
     if not 0 <= args.mixup_jitter <= MAX_JITTER:
         parser.error(f"--mixup-jitter must lie in [0, {MAX_JITTER}] pixels, got {args.mixup_jitter}")
+    if not 0.0 <= args.teacher_mixup <= MAX_MIXUP:
+        parser.error(f"--teacher-mixup must lie in [0, {MAX_MIXUP:g}], got {args.teacher_mixup}")
     if not 0.0 <= args.student_mixup <= MAX_MIXUP or min(args.mixup_epochs) <= 0:
         parser.error(f"--student-mixup must lie in [0, {MAX_MIXUP:g}] and --mixup-epochs be positive, got "
                      f"{args.student_mixup}, {args.mixup_epochs}")

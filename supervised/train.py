@@ -52,6 +52,9 @@ class MnistConfig:
     """Use only the first N training images (quick runs and tests)."""
     jitter: int = 0
     """Teacher: shift each training image by up to this many pixels per axis, labels kept (0: none)."""
+    mixup: float = 0.0
+    """Teacher: blend each (shifted) image with another of its batch, weight ~ Beta(a, a), labels blended alike
+    (mixup, Zhang et al. 2018; 0: off). A stronger teacher is the first thing a soft-target student needs."""
     student_jitter: int = 0
     """Students: the same shifts; a soft-target student then learns the teacher's logits on the shifted image."""
     student_mixup: float = 0.0
@@ -75,9 +78,9 @@ class MnistConfig:
         for flag, pixels in (("--jitter", self.jitter), ("--student-jitter", self.student_jitter)):
             if not 0 <= pixels <= MAX_JITTER:
                 raise InputError(f"{flag} must be a whole number of pixels from 0 to {MAX_JITTER}, got {pixels}")
-        if not 0.0 <= self.student_mixup <= MAX_MIXUP:
-            raise InputError(f"--student-mixup must be a Beta parameter from 0 (off) to {MAX_MIXUP:g}, "
-                             f"got {self.student_mixup}")
+        for flag, alpha in (("--mixup", self.mixup), ("--student-mixup", self.student_mixup)):
+            if not 0.0 <= alpha <= MAX_MIXUP:
+                raise InputError(f"{flag} must be a Beta parameter from 0 (off) to {MAX_MIXUP:g}, got {alpha}")
         if self.train_subset is not None and self.train_subset <= 0:
             raise InputError(f"--train-subset must be positive, got {self.train_subset}")
 
@@ -207,7 +210,7 @@ def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[s
     torch.manual_seed(config.seed)
     teacher = TEACHERS[config.teacher]()
     seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
-                          max_shift=config.jitter)  # fmt: skip
+                          max_shift=config.jitter, mixup_alpha=config.mixup)  # fmt: skip
     reports = [report("teacher", teacher, data, seconds)]
     teacher_logits = predict_logits(teacher, data.train_x)  # once, not per batch
     changed_inputs = config.student_jitter or config.student_mixup  # stored logits are for the unchanged images

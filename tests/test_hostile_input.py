@@ -34,6 +34,7 @@ CASES = [
     (["mnist", "--jitter", "30", "--out", OUT], "--jitter must be a whole number of pixels from 0 to 8"),
     (["mnist", "--student-jitter", "9", "--out", OUT], "--student-jitter must be a whole number of pixels"),
     (["mnist", "--student-mixup", "-1", "--out", OUT], "--student-mixup must be a Beta parameter"),
+    (["mnist", "--mixup", "101", "--out", OUT], "--mixup must be a Beta parameter"),
     (["mnist", "--data-dir", "{empty_dir}", "--out", OUT], "missing MNIST file"),
     (["mnist", "--data-dir", "{broken_idx}", "--out", OUT], "truncated"),
     (["teacher", "--env", "CartPol-v1", "--out", OUT], "did you mean CartPole-v1"),

@@ -47,6 +47,19 @@ def test_a_tiny_jittered_hinton_teacher_beats_chance() -> None:
     assert accuracy["teacher"] > 0.5, accuracy  # chance is 0.10
 
 
+def test_teacher_mixup_blends_the_teachers_batches_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import supervised.train
+
+    calls: list[float] = []
+    blend = supervised.train.mixup
+    monkeypatch.setattr(supervised.train, "mixup", lambda *a: (calls.append(a[2]), blend(*a))[1])
+    config = MnistConfig(epochs=2, student_epochs=1, teacher="hinton-mlp", train_subset=256, jitter=2, mixup=0.4,
+                         batch_size=128, seed=0)  # fmt: skip
+    result, _ = run_mnist(config, load_mnist())
+    assert calls == [0.4] * 4  # two teacher epochs of two batches; the three students see unblended images
+    assert {m.name: m.test_accuracy for m in result.models}["teacher"] > 0.3  # chance is 0.10
+
+
 def test_mixup_blends_pairs_of_images_and_their_labels_alike() -> None:
     from supervised.data import mixup
 
