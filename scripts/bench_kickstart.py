@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher  # a sibling script: scripts/ is on sys.path
 
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
@@ -39,14 +40,12 @@ from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS, RUNS = ROOT / "results", ROOT / "runs"
+RESULTS = ROOT / "results"
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
-CASES: dict[str, dict[str, Any]] = {  # teacher: its folder under runs/; made: how, and on which env
-    # (teacher_env, default env) it is trained if missing
+CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.ensure_teacher
     "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early", "made": "early",
                   "budget": 1_000_000, "init": False},
-    "windy": {"env": WINDY, "teacher": "bench-rl/LunarLander-v3", "made": "preset", "teacher_env": "LunarLander-v3",
-              "budget": 1_000_000, "init": False},
+    "windy": {**FULL_LUNAR_LANDER, "env": WINDY, "budget": 1_000_000, "init": False},
     "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "made": "preset",
                        "budget": 300_000, "init": True},
     "Hopper-v5": {"env": "Hopper-v5", "teacher": "bench-rl/Hopper-v5", "made": "preset", "budget": 300_000,
@@ -59,73 +58,6 @@ CASES: dict[str, dict[str, Any]] = {  # teacher: its folder under runs/; made: h
 
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
-
-
-def ensure_teacher(case: dict[str, Any], early_steps: int) -> Path:
-    """The case's teacher.zip, trained first if missing: the preset's PPO as scripts/bench_rl.py trains it (the
-    same folder, so either script reuses the other's), an early checkpoint of it, or plain SB3 code."""
-    folder = RUNS / case["teacher"]
-    if (folder / "teacher.zip").exists():
-        return folder / "teacher.zip"
-    if case["made"] == "preset":
-        train_ppo(case.get("teacher_env", case["env"]), out=folder, name="teacher", seed=0,
-                  checkpoint_every=100_000, resume=True, progress_bar=False)  # fmt: skip
-    elif case["made"] == "early":
-        early_teacher(folder, last_step=early_steps, every=20_000)
-    else:
-        from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
-
-        train_teacher(case["env"], folder)
-    return folder / "teacher.zip"
-
-
-def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) -> None:
-    """The imperfect teacher: the first checkpoint of the preset's seed-0 PPO whose score lies in 0.5-0.7.
-
-    The preset's PPO saves a checkpoint every ``every`` steps; each is scored on ``episodes`` episodes
-    against the full teacher, and training stops at the first in range (the scan is kept in
-    ``early-scan.json``). A stopped scan scores the checkpoints it has, then continues from the last.
-    """
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    from rl_distill.sb3.envs import make_env
-    from rl_distill.sb3.presets import TEACHER_NET
-
-    env, preset, scan_dir = "LunarLander-v3", preset_for("LunarLander-v3"), folder / "scan"
-    full_path = ensure_teacher(CASES["windy"], 0)  # the full teacher: the windy case's
-    full = evaluate(load_policy(full_path, env), env, episodes=episodes).mean_return
-    random = evaluate_random(env, episodes=episodes).mean_return
-    scan: list[dict[str, Any]] = []
-
-    def in_range(path: Path) -> bool:
-        score = (evaluate(load_policy(path, env), env, episodes=episodes).mean_return - random) / (full - random)
-        scan.append({"path": str(path), "steps": int(path.stem.split("_")[1]), "score": score})
-        atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
-        print(f"early teacher scan: {scan[-1]['steps']:,} steps, score {score:.3f}", flush=True)
-        if 0.5 <= score <= 0.7:
-            atomic_write(folder / "teacher.zip", lambda tmp: tmp.write_bytes(path.read_bytes()))
-        return 0.5 <= score <= 0.7
-
-    saved = sorted(scan_dir.glob("early_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1]))
-    if any(in_range(path) for path in saved):
-        return
-    venv = make_env(env, n_envs=preset.n_envs, seed=0)
-    model = (PPO.load(saved[-1], env=venv, device="cpu") if saved else
-             PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0,
-                 policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs()))  # fmt: skip
-
-    class ScoreCheckpoints(BaseCallback):
-        def _on_step(self) -> bool:
-            if self.num_timesteps // every == (self.num_timesteps - self.training_env.num_envs) // every:
-                return True
-            path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
-            atomic_write(path, lambda tmp: self.model.save(tmp))
-            return not in_range(path)  # False stops learn()
-
-    model.learn(last_step - model.num_timesteps, callback=ScoreCheckpoints(), reset_num_timesteps=False)
-    if not (folder / "teacher.zip").exists():
-        raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
 
 
 def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
@@ -160,7 +92,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     env, hidden, work = case["env"], (16, 16), RUNS / "bench-kickstart" / name
     teacher_path = ensure_teacher(case, early_steps)
     teacher = load_policy(teacher_path, env)
-    full = load_policy(ensure_teacher(CASES["windy"], 0), env) if name == "imperfect" else teacher
+    full = load_policy(ensure_teacher(FULL_LUNAR_LANDER, 0), env) if name == "imperfect" else teacher
     teacher_result = evaluate(teacher, env, episodes=episodes)
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "full_teacher": evaluate(full, env, episodes=episodes).mean_return,

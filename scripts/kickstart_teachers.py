@@ -1,0 +1,89 @@
+"""The teachers of scripts/bench_kickstart.py: each trained here the first time a case needs it.
+
+A case names its teacher's folder under runs/ (``teacher``) and how it is made (``made``): ``preset``, the
+env preset's PPO as scripts/bench_rl.py trains it (the same folder, so either script reuses the other's);
+``early``, the first checkpoint of that PPO scoring 0.5-0.7 of the full teacher; ``plain-sb3``, PPO by
+plain SB3 code (scripts/train_sb3_teacher.py). ``teacher_env`` (default: the case's env) is the task it
+is trained on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.io import atomic_write, atomic_write_json
+from rl_distill.sb3.policies import load_policy
+from rl_distill.sb3.presets import preset_for
+from rl_distill.sb3.training import train_ppo
+
+RUNS = Path(__file__).resolve().parent.parent / "runs"
+FULL_LUNAR_LANDER: dict[str, Any] = {"env": "LunarLander-v3", "teacher_env": "LunarLander-v3",
+                                      "teacher": "bench-rl/LunarLander-v3", "made": "preset"}
+"""The full LunarLander-v3 teacher: the windy case's, and the yardstick of the imperfect one."""
+
+
+def ensure_teacher(case: dict[str, Any], early_steps: int) -> Path:
+    """The case's teacher.zip, trained first if it is missing."""
+    folder, env = RUNS / case["teacher"], case.get("teacher_env", case["env"])
+    if (folder / "teacher.zip").exists():
+        return folder / "teacher.zip"
+    if case["made"] == "preset":
+        train_ppo(env, out=folder, name="teacher", seed=0,
+                  checkpoint_every=100_000, resume=True, progress_bar=False)  # fmt: skip
+    elif case["made"] == "early":
+        early_teacher(folder, last_step=early_steps, every=20_000)
+    else:
+        from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
+
+        train_teacher(env, folder)
+    return folder / "teacher.zip"
+
+
+def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) -> None:
+    """The imperfect teacher: the first checkpoint of the preset's seed-0 PPO whose score lies in 0.5-0.7.
+
+    The preset's PPO saves a checkpoint every ``every`` steps; each is scored on ``episodes`` episodes
+    against the full teacher, and training stops at the first in range (the scan is kept in
+    ``early-scan.json``). A stopped scan scores the checkpoints it has, then continues from the last.
+    """
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from rl_distill.sb3.envs import make_env
+    from rl_distill.sb3.presets import TEACHER_NET
+
+    env, preset, scan_dir = "LunarLander-v3", preset_for("LunarLander-v3"), folder / "scan"
+    full = evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER, 0), env), env, episodes=episodes).mean_return
+    random = evaluate_random(env, episodes=episodes).mean_return
+    scan: list[dict[str, Any]] = []
+
+    def in_range(path: Path) -> bool:
+        score = (evaluate(load_policy(path, env), env, episodes=episodes).mean_return - random) / (full - random)
+        scan.append({"path": str(path), "steps": int(path.stem.split("_")[1]), "score": score})
+        atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
+        print(f"early teacher scan: {scan[-1]['steps']:,} steps, score {score:.3f}", flush=True)
+        if 0.5 <= score <= 0.7:
+            atomic_write(folder / "teacher.zip", lambda tmp: tmp.write_bytes(path.read_bytes()))
+        return 0.5 <= score <= 0.7
+
+    saved = sorted(scan_dir.glob("early_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1]))
+    if any(in_range(path) for path in saved):
+        return
+    venv = make_env(env, n_envs=preset.n_envs, seed=0)
+    model = (PPO.load(saved[-1], env=venv, device="cpu") if saved else
+             PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0,
+                 policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs()))  # fmt: skip
+
+    class ScoreCheckpoints(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps // every == (self.num_timesteps - self.training_env.num_envs) // every:
+                return True
+            path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
+            atomic_write(path, lambda tmp: self.model.save(tmp))
+            return not in_range(path)  # False stops learn()
+
+    model.learn(last_step - model.num_timesteps, callback=ScoreCheckpoints(), reset_num_timesteps=False)
+    if not (folder / "teacher.zip").exists():
+        raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
