@@ -37,7 +37,7 @@ from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
-from supervised.models import TEACHERS, student_mlp
+from supervised.models import TEACHERS, LogitEnsemble, student_mlp
 from supervised.train import (
     MAX_JITTER,
     MAX_MIXUP,
@@ -116,28 +116,43 @@ def teacher_recipe(args: argparse.Namespace) -> str:
 
 def hinton(args: argparse.Namespace, data: MnistData) -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
+    def seed_teacher(seed: int) -> tuple[dict[str, Any], torch.Tensor, nn.Module | None]:
+        config, folder = hinton_seed(args, seed)
+        return teacher_run(folder, config, data)
+
+    teachers = {seed: seed_teacher(seed) for seed in args.seeds}
+    rows["teacher"] = [report for report, _, _ in teachers.values()]
+    suffix = ""
+    if args.ensemble:  # every seed's students learn from one teacher: the mean of these seeds' teachers' logits
+        member_runs = [teachers.get(seed) or seed_teacher(seed) for seed in args.ensemble]
+        members = [model for _, _, model in member_runs]
+        if any(model is None for model in members):
+            raise SystemExit("--ensemble: a teacher's weights were not kept; move its folder away to retrain it")
+        ensemble, suffix = LogitEnsemble(members), f"-ensemble{''.join(map(str, args.ensemble))}"
+        seconds = sum(report["train_seconds"] for report, _, _ in member_runs)
+        rows["teacher-ensemble"] = [asdict(report("teacher-ensemble", ensemble, data, seconds))]
+        teachers = dict.fromkeys(args.seeds, (rows["teacher-ensemble"][0], predict_logits(ensemble, data.train_x),
+                                              ensemble))  # fmt: skip
     for seed in args.seeds:
         config, folder = hinton_seed(args, seed)
-        teacher, logits, model = teacher_run(folder, config, data)
-        rows.setdefault("teacher", []).append(teacher)
+        _, logits, model = teachers[seed]
         stored = stored_logits(logits)
+        # rows named with the suffix learn from the ensemble; the labels rows, the same for any teacher, do not
         variants = {"student-labels": (data.train_y, None, config),
-                    "student-hard": (logits.argmax(dim=1), None, config)}
+                    f"student-hard{suffix}": (logits.argmax(dim=1), None, config)}
         for t in dict.fromkeys((20.0, args.best_t)):
             for lam in args.lams:
-                variants[f"student-soft-T{t:g}-lam{lam:g}"] = (data.train_y, stored,
-                                                               replace(config, temperature=t, lam=lam))
+                variants[f"student-soft-T{t:g}-lam{lam:g}{suffix}"] = (data.train_y, stored,
+                                                                       replace(config, temperature=t, lam=lam))
+        if (args.student_jitter or args.student_mixup) and model is None:
+            raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
         if args.student_jitter:  # the same shifts for both, so the soft targets' share of the gain shows
-            if model is None:
-                raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
             pixels, shifted = args.student_jitter, f"-jitter{args.student_jitter}"
             best = replace(config, temperature=args.best_t, lam=args.lams[0], student_jitter=pixels)
             variants[f"student-labels{shifted}"] = (data.train_y, None, replace(config, student_jitter=pixels))
-            variants[f"student-soft-T{args.best_t:g}-lam{args.lams[0]:g}{shifted}"] = (data.train_y,
-                                                                                       live_teacher(model), best)
+            variants[f"student-soft-T{args.best_t:g}-lam{args.lams[0]:g}{shifted}{suffix}"] = (
+                data.train_y, live_teacher(model), best)  # fmt: skip
         if args.student_mixup:  # function matching: the teacher labels each blend; labels blended alike
-            if model is None:
-                raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
             on_blends = live_teacher(model)
             for epochs in args.mixup_epochs:
                 mixed = replace(config, student_mixup=args.student_mixup, student_epochs=epochs,
@@ -145,8 +160,8 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
                 shift = f"-jitter{args.mixup_jitter}" if args.mixup_jitter else ""
                 blend = f"{shift}-mixup{args.student_mixup:g}-{epochs}ep"
                 # The soft student first: the row the issue's target is about, kept if a run is stopped.
-                variants[f"student-soft-T20-lam0{blend}"] = (data.train_y, on_blends,
-                                                             replace(mixed, temperature=20.0, lam=0.0))
+                variants[f"student-soft-T20-lam0{blend}{suffix}"] = (data.train_y, on_blends,
+                                                                     replace(mixed, temperature=20.0, lam=0.0))
                 variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
@@ -163,14 +178,15 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
              "paper's errors | train s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, runs in rows.items():
         errors = [r["test_errors"] for r in runs]
-        changed = re.search(r"-(jitter|mixup).*$", name)  # students on shifted or blended images
+        own = name.removesuffix(suffix) if suffix else name  # the name of the same row with a single teacher
+        changed = re.search(r"-(jitter|mixup).*$", own)  # students on shifted or blended images
         same_inputs = rows.get("student-labels" + (changed.group(0) if changed else ""))
         ratio = same = ""
-        if name != "teacher":
+        if not name.startswith("teacher"):
             ratio = f"{statistics.fmean(errors) / labels_errors:.3f}"
-        if name != "teacher" and same_inputs:
+        if not name.startswith("teacher") and same_inputs:
             same = f"{statistics.fmean(errors) / statistics.fmean(r['test_errors'] for r in same_inputs):.3f}"
-        paper = "" if changed else PAPER.get(name.split("-lam")[0], "")  # the paper: one soft figure per T
+        paper = "" if changed or own != name else PAPER.get(name.split("-lam")[0], "")  # one soft figure per T
         lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {same} | {paper} | "
                      f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
     atomic_write_text(args.results / f"{args.stem}.md", "\n".join(lines) + "\n")
@@ -291,6 +307,9 @@ def main() -> None:
                         "the others)")
     parser.add_argument("--mixup-jitter", type=int, default=0, help="hinton: shift the mixup rows' images by up "
                         "to this many pixels before blending (both augmentations at once; 0: blends only)")
+    parser.add_argument("--ensemble", type=int, nargs="+", default=None, metavar="SEED", help="hinton: the "
+                        "students of every --seeds seed learn from one teacher, the mean of the logits of these seeds' "
+                        "teachers (rows named -ensemble<SEEDS>; the labels rows are shared with single-teacher runs)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-subset", type=int, default=None,

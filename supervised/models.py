@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
 from torch import nn
 
 
@@ -44,6 +45,19 @@ TEACHERS: dict[str, Callable[[], nn.Module]] = {
     "cnn-wide": wide_cnn,
     "hinton-mlp": hinton_mlp,
 }
+
+
+class LogitEnsemble(nn.Module):
+    """Trained models as one teacher whose logits are the mean of theirs: at every temperature its softmax is
+    the normalised geometric mean of the members' softened probabilities (Hinton et al. 2015 distil ensembles
+    by a mean of their predictions)."""
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(images) for member in self.members]).mean(dim=0)
 
 
 def student_mlp(hidden: Sequence[int]) -> nn.Module:

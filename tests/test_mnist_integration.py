@@ -117,3 +117,17 @@ def test_the_omitted_class_bias_correction_finds_the_shift_that_recovers_it() ->
     assert result["errors_omitted"] == 2
     assert result["corrected"] == 0 and result["corrected_omitted"] == 0
     assert 1.0 < result["bias"] <= 2.0  # past 2 the 0 and 1 rows would turn into 3s
+
+
+def test_a_logit_ensemble_is_the_normalised_geometric_mean_of_its_members_at_any_temperature() -> None:
+    from supervised.models import LogitEnsemble
+
+    torch.manual_seed(0)
+    members = [torch.nn.Linear(6, 4) for _ in range(3)]
+    images = torch.randn(5, 6)
+    logits = LogitEnsemble(members)(images)
+    assert torch.allclose(logits, sum(m(images) for m in members) / 3)
+    for temperature in (1.0, 20.0):
+        geometric = torch.stack([torch.softmax(m(images) / temperature, dim=1) for m in members]).prod(0) ** (1 / 3)
+        assert torch.allclose(torch.softmax(logits / temperature, dim=1),
+                              geometric / geometric.sum(dim=1, keepdim=True), atol=1e-6)  # fmt: skip
