@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import re
 import statistics
 from collections.abc import Callable
@@ -97,6 +98,14 @@ def student_run(path: Path, config: MnistConfig, data: MnistData, labels: torch.
     return result
 
 
+def cpu_name() -> str:
+    """The CPU a table was computed on: the same seeds train to other weights on another CPU's float kernels."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def mean_sd(values: list[float]) -> str:
     return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.1f}"
 
@@ -165,7 +174,8 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
                 variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
-    table = {"seeds": args.seeds, "teacher_epochs": args.teacher_epochs, "teacher_mixup": args.teacher_mixup,
+    table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher_epochs": args.teacher_epochs,
+             "teacher_mixup": args.teacher_mixup, "ensemble": args.ensemble,
              "student_epochs": args.student_epochs,
              "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
     atomic_write_json(args.results / f"{args.stem}.json", table)
