@@ -6,7 +6,9 @@
   labels student and a soft-target student (T = 20, lam 0) on mixup blends of image pairs, the latter on the
   teacher's logits for each blend (function matching), for each of --mixup-epochs (with --mixup-jitter P, blends
   of images shifted by up to P pixels: both augmentations); one row per model, mean ± std
-  over the seeds, beside the paper's figures and against labels-only on the same inputs.
+  over the seeds, beside the paper's figures and against labels-only on the same inputs. With --ensemble SEEDS
+  every student learns from one teacher instead, the mean of those seeds' teachers' logits (the labels rows
+  are unchanged). The JSON names the CPU: other float kernels train the same seeds to other weights.
 --part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
   (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
   labels; 2 seeds; a table and a heat map of the change in test errors.
@@ -125,6 +127,7 @@ def teacher_recipe(args: argparse.Namespace) -> str:
 
 def hinton(args: argparse.Namespace, data: MnistData) -> None:
     rows: dict[str, list[dict[str, Any]]] = {}
+
     def seed_teacher(seed: int) -> tuple[dict[str, Any], torch.Tensor, nn.Module | None]:
         config, folder = hinton_seed(args, seed)
         return teacher_run(folder, config, data)
@@ -181,9 +184,11 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
     atomic_write_json(args.results / f"{args.stem}.json", table)
     labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
     mixup = f", mixup α = {args.teacher_mixup:g}" if args.teacher_mixup else ""
+    ensemble = f"; rows ending {suffix}: one teacher, the mean logits of those seeds' teachers" if suffix else ""
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout, 2-pixel "
-             f"jitter{mixup}, {args.teacher_epochs} epochs), students 784-800-800-10 ({args.student_epochs} epochs; "
-             f"lam: the label term's weight); test errors, mean ± std over seeds {args.seeds}.", "",
+             f"jitter{mixup}, {args.teacher_epochs} epochs{ensemble}), students 784-800-800-10 "
+             f"({args.student_epochs} epochs; lam: the label term's weight); test errors, mean ± std over seeds "
+             f"{args.seeds}.", "",
              "| model | params | test errors | × labels-only errors | × labels-only on the same inputs | "
              "paper's errors | train s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, runs in rows.items():
