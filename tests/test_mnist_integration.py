@@ -52,7 +52,13 @@ def test_teacher_mixup_blends_the_teachers_batches_only(monkeypatch: pytest.Monk
 
     calls: list[float] = []
     blend = supervised.train.mixup
-    monkeypatch.setattr(supervised.train, "mixup", lambda *a: (calls.append(a[2]), blend(*a))[1])
+
+    def recorded(images: torch.Tensor, labels: torch.Tensor, alpha: float, generator: torch.Generator
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        calls.append(alpha)
+        return blend(images, labels, alpha, generator)
+
+    monkeypatch.setattr(supervised.train, "mixup", recorded)
     config = MnistConfig(epochs=2, student_epochs=1, teacher="hinton-mlp", train_subset=256, jitter=2, mixup=0.4,
                          batch_size=128, seed=0)  # fmt: skip
     result, _ = run_mnist(config, load_mnist())
