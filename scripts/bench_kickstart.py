@@ -90,9 +90,9 @@ def finished(path: Path) -> dict[str, Any] | None:
 def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int,
              early_steps: int) -> dict[str, Any]:  # fmt: skip
     env, hidden, work = case["env"], (16, 16), RUNS / "bench-kickstart" / name
-    teacher_path = ensure_teacher(case, early_steps)
+    teacher_path = ensure_teacher(case, early_steps=early_steps)
     teacher = load_policy(teacher_path, env)
-    full = load_policy(ensure_teacher(FULL_LUNAR_LANDER, 0), env) if name == "imperfect" else teacher
+    full = load_policy(ensure_teacher(FULL_LUNAR_LANDER), env) if name == "imperfect" else teacher
     teacher_result = evaluate(teacher, env, episodes=episodes)
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "full_teacher": evaluate(full, env, episodes=episodes).mean_return,

@@ -52,6 +52,7 @@ from supervised.train import (
     report,
     stored_logits,
     train_model,
+    train_teacher,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,10 +73,7 @@ def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dic
             teacher.load_state_dict(load_file(folder / "teacher.safetensors"))
             teacher.eval()
         return json.loads((folder / "teacher.json").read_text()), torch.load(folder / "logits.pt"), teacher
-    torch.manual_seed(config.seed)
-    teacher = TEACHERS[config.teacher]()
-    seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
-                          max_shift=config.jitter, mixup_alpha=config.mixup)  # fmt: skip
+    teacher, seconds = train_teacher(config, data)
     logits = predict_logits(teacher, data.train_x)
     atomic_write(folder / "logits.pt", lambda tmp: torch.save(logits, tmp))
     atomic_write(folder / "teacher.safetensors", lambda tmp: save_file(teacher.state_dict(), str(tmp)))

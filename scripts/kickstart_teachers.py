@@ -24,8 +24,8 @@ FULL_LUNAR_LANDER: dict[str, Any] = {"env": "LunarLander-v3", "teacher_env": "Lu
 """The full LunarLander-v3 teacher: the windy case's, and the yardstick of the imperfect one."""
 
 
-def ensure_teacher(case: dict[str, Any], early_steps: int) -> Path:
-    """The case's teacher.zip, trained first if it is missing."""
+def ensure_teacher(case: dict[str, Any], *, early_steps: int = 500_000) -> Path:
+    """The case's teacher.zip, trained first if it is missing (``early_steps``: how far an early scan goes)."""
     folder, env = RUNS / case["teacher"], case.get("teacher_env", case["env"])
     if (folder / "teacher.zip").exists():
         return folder / "teacher.zip"
@@ -55,7 +55,7 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
     from rl_distill.sb3.presets import TEACHER_NET
 
     env, preset, scan_dir = "LunarLander-v3", preset_for("LunarLander-v3"), folder / "scan"
-    full = evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER, 0), env), env, episodes=episodes).mean_return
+    full = evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER), env), env, episodes=episodes).mean_return
     random = evaluate_random(env, episodes=episodes).mean_return
     scan: list[dict[str, Any]] = []
 

@@ -202,15 +202,21 @@ def report(name: str, model: nn.Module, data: MnistData, seconds: float) -> Mode
     )
 
 
+def train_teacher(config: MnistConfig, data: MnistData) -> tuple[nn.Module, float]:
+    """The config's teacher, seeded by it and trained on labels with its augmentations; and its wall seconds."""
+    torch.manual_seed(config.seed)
+    teacher = TEACHERS[config.teacher]()
+    seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
+                          max_shift=config.jitter, mixup_alpha=config.mixup)  # fmt: skip
+    return teacher, seconds
+
+
 def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[str, nn.Module]]:
     """Teacher on labels; then one student initialisation trained on labels, hard and soft targets."""
     config.validate()
     if config.train_subset is not None:
         data = data.subset_train(config.train_subset)
-    torch.manual_seed(config.seed)
-    teacher = TEACHERS[config.teacher]()
-    seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
-                          max_shift=config.jitter, mixup_alpha=config.mixup)  # fmt: skip
+    teacher, seconds = train_teacher(config, data)
     reports = [report("teacher", teacher, data, seconds)]
     teacher_logits = predict_logits(teacher, data.train_x)  # once, not per batch
     changed_inputs = config.student_jitter or config.student_mixup  # stored logits are for the unchanged images
