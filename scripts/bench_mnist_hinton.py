@@ -40,7 +40,7 @@ from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
-from supervised.models import TEACHERS, LogitEnsemble, student_mlp
+from supervised.models import LogitEnsemble, build_teacher, student_mlp
 from supervised.train import (
     MAX_JITTER,
     MAX_MIXUP,
@@ -59,7 +59,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs" / "bench-mnist"
 PAPER = {"teacher": 67, "student-labels": 146, "student-soft-T20": 74}
 TEACHER_RECIPE = "hidden-dropout"
-"""The hinton-mlp teacher's regularisation: dropout 0.5 on its hidden layers, none on its inputs."""
+"""The hinton-mlp teacher's regularisation: dropout on its hidden layers (0.5 unless --teacher-dropout), none on
+its inputs."""
 
 
 def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dict[str, Any], torch.Tensor,
@@ -69,7 +70,7 @@ def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dic
     if (folder / "teacher.json").exists():
         teacher = None
         if (folder / "teacher.safetensors").exists():
-            teacher = TEACHERS[config.teacher]()
+            teacher = build_teacher(config.teacher, config.teacher_dropout)
             teacher.load_state_dict(load_file(folder / "teacher.safetensors"))
             teacher.eval()
         return json.loads((folder / "teacher.json").read_text()), torch.load(folder / "logits.pt"), teacher
@@ -113,14 +114,16 @@ def mean_sd(values: list[float]) -> str:
 def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]:
     """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
     config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
+                         teacher_dropout=args.teacher_dropout,
                          student_hidden=(800, 800), student_epochs=args.student_epochs, seed=seed)  # fmt: skip
     # The folder names the teacher's recipe: runs of an earlier hinton-mlp (20% input dropout) stay apart.
     return config, args.runs / "hinton" / f"teacher-{teacher_recipe(args)}" / f"seed-{seed}"
 
 
 def teacher_recipe(args: argparse.Namespace) -> str:
+    rate = f"{args.teacher_dropout:g}" if args.teacher_dropout is not None else ""
     mixup = f"-mixup{args.teacher_mixup:g}" if args.teacher_mixup else ""
-    return f"{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{mixup}"
+    return f"{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{rate}{mixup}"
 
 
 def hinton(args: argparse.Namespace, data: MnistData) -> None:
@@ -176,14 +179,15 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher_epochs": args.teacher_epochs,
-             "teacher_mixup": args.teacher_mixup, "ensemble": args.ensemble,
+             "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "ensemble": args.ensemble,
              "student_epochs": args.student_epochs,
              "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
     atomic_write_json(args.results / f"{args.stem}.json", table)
     labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
     mixup = f", mixup α = {args.teacher_mixup:g}" if args.teacher_mixup else ""
     ensemble = f"; rows ending {suffix}: one teacher, the mean logits of those seeds' teachers" if suffix else ""
-    lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout, 2-pixel "
+    lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout "
+             f"{0.5 if args.teacher_dropout is None else args.teacher_dropout:g}, 2-pixel "
              f"jitter{mixup}, {args.teacher_epochs} epochs{ensemble}), students 784-800-800-10 "
              f"({args.student_epochs} epochs; lam: the label term's weight); test errors, mean ± std over seeds "
              f"{args.seeds}.", "",
@@ -252,7 +256,7 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
             rows.setdefault(name, []).append(run)
     atomic_write_json(args.results / "mnist-transfer.json", {
         "seeds": args.seeds, "omitted": omitted, "teacher_epochs": args.teacher_epochs,
-        "teacher_mixup": args.teacher_mixup, "rows": rows})  # fmt: skip
+        "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "rows": rows})  # fmt: skip
     lines = [f"Hinton et al. 2015 §3, digit {omitted} omitted from the students' training set (784-800-800-10, "
              f"{args.student_epochs} epochs; teacher hinton-mlp ({teacher_recipe(args)}), "
              f"trained on every digit); test errors, mean over seeds {args.seeds}; "
@@ -301,6 +305,9 @@ def main() -> None:
                         help="default: 0 1 2 (hinton, transfer), 0 1 (grid)")
     parser.add_argument("--teacher-epochs", type=int, default=60)
     parser.add_argument("--student-epochs", type=int, default=40)
+    parser.add_argument("--teacher-dropout", type=float, default=None, metavar="RATE", help="hinton, transfer: "
+                        "the teacher's hidden-layer dropout (default 0.5, Hinton et al.'s; teachers of each recipe get "
+                        "their own folder)")
     parser.add_argument("--teacher-mixup", type=float, default=0.0, help="hinton, transfer: also blend the "
                         "teacher's shifted images in pairs, weight ~ Beta(ALPHA, ALPHA) (mixup; 0: jitter only, as "
                         "the paper; teachers of each recipe get their own folder)")
@@ -333,6 +340,8 @@ def main() -> None:
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
     if not 0 <= args.mixup_jitter <= MAX_JITTER:
         parser.error(f"--mixup-jitter must lie in [0, {MAX_JITTER}] pixels, got {args.mixup_jitter}")
+    if args.teacher_dropout is not None and not 0.0 <= args.teacher_dropout < 1.0:
+        parser.error(f"--teacher-dropout must lie in [0, 1), got {args.teacher_dropout}")
     if not 0.0 <= args.teacher_mixup <= MAX_MIXUP:
         parser.error(f"--teacher-mixup must lie in [0, {MAX_MIXUP:g}], got {args.teacher_mixup}")
     if not 0.0 <= args.student_mixup <= MAX_MIXUP or min(args.mixup_epochs) <= 0:

@@ -18,7 +18,7 @@ from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import check_lam, check_temperature, kd_loss
 from rl_distill.progress import Progress
 from supervised.data import MnistData, jitter, load_mnist, mixup
-from supervised.models import TEACHERS, count_params, student_mlp
+from supervised.models import TEACHERS, build_teacher, count_params, has_dropout, student_mlp
 
 MAX_JITTER = 8
 """Beyond this a shifted 28x28 digit loses strokes; Hinton et al. used 2."""
@@ -52,6 +52,9 @@ class MnistConfig:
     """Use only the first N training images (quick runs and tests)."""
     jitter: int = 0
     """Teacher: shift each training image by up to this many pixels per axis, labels kept (0: none)."""
+    teacher_dropout: float | None = None
+    """Teacher: the rate of its dropout layers (None: the architecture's own, 0.5 for hinton-mlp, 0.3 for
+    cnn-wide; the cnn has none)."""
     mixup: float = 0.0
     """Teacher: blend each (shifted) image with another of its batch, weight ~ Beta(a, a), labels blended alike
     (mixup, Zhang et al. 2018; 0: off). A stronger teacher is the first thing a soft-target student needs."""
@@ -68,6 +71,11 @@ class MnistConfig:
                              f"{self.student_epochs}")
         if self.teacher not in TEACHERS:
             raise InputError(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
+        rate = self.teacher_dropout
+        if rate is not None and not (has_dropout(self.teacher) and 0.0 <= rate < 1.0):
+            with_dropout = ", ".join(name for name in TEACHERS if has_dropout(name))
+            raise InputError(f"--teacher-dropout must lie in [0, 1) for a teacher with dropout layers "
+                             f"({with_dropout}), got {rate} for {self.teacher}")
         if not self.student_hidden or min(self.student_hidden) <= 0:
             raise InputError(f"--student-hidden sizes must be positive, got {list(self.student_hidden)}")
         try:
@@ -205,7 +213,7 @@ def report(name: str, model: nn.Module, data: MnistData, seconds: float) -> Mode
 def train_teacher(config: MnistConfig, data: MnistData) -> tuple[nn.Module, float]:
     """The config's teacher, seeded by it and trained on labels with its augmentations; and its wall seconds."""
     torch.manual_seed(config.seed)
-    teacher = TEACHERS[config.teacher]()
+    teacher = build_teacher(config.teacher, config.teacher_dropout)
     seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
                           max_shift=config.jitter, mixup_alpha=config.mixup)  # fmt: skip
     return teacher, seconds

@@ -35,6 +35,8 @@ CASES = [
     (["mnist", "--student-jitter", "9", "--out", OUT], "--student-jitter must be a whole number of pixels"),
     (["mnist", "--student-mixup", "-1", "--out", OUT], "--student-mixup must be a Beta parameter"),
     (["mnist", "--mixup", "101", "--out", OUT], "--mixup must be a Beta parameter"),
+    (["mnist", "--teacher-dropout", "1", "--out", OUT], "--teacher-dropout must lie in [0, 1)"),
+    (["mnist", "--teacher", "cnn", "--teacher-dropout", "0.2", "--out", OUT], "for a teacher with dropout layers"),
     (["mnist", "--data-dir", "{empty_dir}", "--out", OUT], "missing MNIST file"),
     (["mnist", "--data-dir", "{broken_idx}", "--out", OUT], "truncated"),
     (["teacher", "--env", "CartPol-v1", "--out", OUT], "did you mean CartPole-v1"),

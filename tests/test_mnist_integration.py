@@ -47,6 +47,19 @@ def test_a_tiny_jittered_hinton_teacher_beats_chance() -> None:
     assert accuracy["teacher"] > 0.5, accuracy  # chance is 0.10
 
 
+def test_teacher_dropout_sets_every_dropout_layer_of_the_trained_teacher() -> None:
+    from supervised.train import train_teacher
+
+    def rates(model: torch.nn.Module) -> list[float]:
+        return [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+
+    data = load_mnist().subset_train(256)
+    default, _ = train_teacher(MnistConfig(epochs=1, teacher="hinton-mlp"), data)
+    lowered, _ = train_teacher(MnistConfig(epochs=1, teacher="hinton-mlp", teacher_dropout=0.2), data)
+    assert rates(default) == [0.5, 0.5]
+    assert rates(lowered) == [0.2, 0.2]
+
+
 def test_teacher_mixup_blends_the_teachers_batches_only(monkeypatch: pytest.MonkeyPatch) -> None:
     import supervised.train
 

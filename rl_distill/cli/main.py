@@ -50,6 +50,9 @@ def add_mnist(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jitter", type=non_negative_int, default=d.jitter, metavar="PIXELS",
                    help="teacher augmentation: shift each training image by up to PIXELS per axis, labels kept "
                    "(Hinton et al. used 2 for hinton-mlp; default 0)")
+    p.add_argument("--teacher-dropout", type=finite_float, default=None, metavar="RATE",
+                   help="the rate in [0, 1) of the teacher's dropout layers (default: the architecture's own, "
+                   "0.5 for hinton-mlp, 0.3 for cnn-wide; the cnn has none)")
     p.add_argument("--mixup", type=finite_float, default=d.mixup, metavar="ALPHA",
                    help="teacher augmentation: blend each (shifted) training image with another of its batch, "
                    "weight ~ Beta(ALPHA, ALPHA), labels blended alike (mixup; 0: off, the default)")
@@ -79,7 +82,8 @@ def run_mnist_command(args: argparse.Namespace) -> int:
         epochs=args.epochs, student_epochs=args.student_epochs, teacher=args.teacher,
         student_hidden=args.student_hidden, temperature=args.temperature, lam=args.lam,
         batch_size=args.batch_size, seed=args.seed, train_subset=args.train_subset, jitter=args.jitter,
-        mixup=args.mixup, student_jitter=args.student_jitter, student_mixup=args.student_mixup,
+        teacher_dropout=args.teacher_dropout, mixup=args.mixup, student_jitter=args.student_jitter,
+        student_mixup=args.student_mixup,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)
