@@ -1,8 +1,8 @@
 """Kickstarting against PPO from scratch and distillation alone -> results/kickstart.{json,md} + one PNG per case.
 
 Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation episodes per run:
-- imperfect: LunarLander-v3 with a teacher stopped early (the first checkpoint of the preset's PPO, every
-  20k steps, scoring 0.5-0.7 of the full teacher);
+- imperfect: LunarLander-v3 with a teacher stopped early (the first checkpoint of the preset's PPO, after each
+  update, scoring 0.5-0.7 of the full teacher);
 - windy: the full LunarLander-v3 teacher on LunarLander-v3 with wind 15 and turbulence 1.5;
 - HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;

@@ -33,7 +33,7 @@ def ensure_teacher(case: dict[str, Any], *, early_steps: int = 500_000) -> Path:
         train_ppo(env, out=folder, name="teacher", seed=0,
                   checkpoint_every=100_000, resume=True, progress_bar=False)  # fmt: skip
     elif case["made"] == "early":
-        early_teacher(folder, last_step=early_steps, every=20_000)
+        early_teacher(folder, last_step=early_steps)
     else:
         from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
 
@@ -41,12 +41,14 @@ def ensure_teacher(case: dict[str, Any], *, early_steps: int = 500_000) -> Path:
     return folder / "teacher.zip"
 
 
-def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) -> None:
+def early_teacher(folder: Path, last_step: int, episodes: int = 30) -> None:
     """The imperfect teacher: the first checkpoint of the preset's seed-0 PPO whose score lies in 0.5-0.7.
 
-    The preset's PPO saves a checkpoint every ``every`` steps; each is scored on ``episodes`` episodes
-    against the full teacher, and training stops at the first in range (the scan is kept in
-    ``early-scan.json``). A stopped scan scores the checkpoints it has, then continues from the last.
+    The preset's PPO saves a checkpoint after every update (its policy changes there only: a coarser
+    grid can step over the whole range, as 20k-step checkpoints did on one CPU, 0.39 to 0.78); each is
+    scored on ``episodes`` episodes against the full teacher, and training stops at the first in range
+    (the scan is kept in ``early-scan.json``). A stopped scan scores the checkpoints it has, then
+    continues from the last.
     """
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
@@ -76,14 +78,18 @@ def early_teacher(folder: Path, last_step: int, every: int, episodes: int = 30) 
              PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0,
                  policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs()))  # fmt: skip
 
-    class ScoreCheckpoints(BaseCallback):
-        def _on_step(self) -> bool:
-            if self.num_timesteps // every == (self.num_timesteps - self.training_env.num_envs) // every:
-                return True
-            path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
-            atomic_write(path, lambda tmp: self.model.save(tmp))
-            return not in_range(path)  # False stops learn()
+    class ScoreEachUpdate(BaseCallback):
+        found = False
 
-    model.learn(last_step - model.num_timesteps, callback=ScoreCheckpoints(), reset_num_timesteps=False)
+        def _on_rollout_start(self) -> None:  # after each update (and once before the first)
+            path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
+            if self.num_timesteps and not path.exists():
+                atomic_write(path, lambda tmp: self.model.save(tmp))
+                self.found = in_range(path)
+
+        def _on_step(self) -> bool:
+            return not self.found  # False stops learn()
+
+    model.learn(last_step - model.num_timesteps, callback=ScoreEachUpdate(), reset_num_timesteps=False)
     if not (folder / "teacher.zip").exists():
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
