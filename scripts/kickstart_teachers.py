@@ -9,6 +9,8 @@ is trained on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +43,31 @@ def ensure_teacher(case: dict[str, Any], *, early_steps: int = 500_000) -> Path:
     return folder / "teacher.zip"
 
 
-def early_teacher(folder: Path, last_step: int, episodes: int = 30) -> None:
-    """The imperfect teacher: the first checkpoint of the preset's seed-0 PPO whose score lies in 0.5-0.7.
+@contextmanager
+def kept_random_state() -> Iterator[None]:
+    """Python's, NumPy's and torch's global generators as they were before the block."""
+    import random
 
-    The preset's PPO saves a checkpoint after every update (its policy changes there only: a coarser
-    grid can step over the whole range, as 20k-step checkpoints did on one CPU, 0.39 to 0.78); each is
-    scored on ``episodes`` episodes against the full teacher, and training stops at the first in range
-    (the scan is kept in ``early-scan.json``). A stopped scan scores the checkpoints it has, then
-    continues from the last.
+    import numpy as np
+    import torch
+
+    states = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.random.set_rng_state(states[2])
+
+
+def early_teacher(folder: Path, last_step: int, episodes: int = 30, seeds: int = 3) -> None:
+    """The imperfect teacher: the first checkpoint of the preset's PPO whose score lies in 0.5-0.7.
+
+    The preset's PPO (seed 0, then 1, ... up to ``seeds``) saves a checkpoint after every update (its
+    policy changes there only); each is scored on ``episodes`` episodes against the full teacher, and
+    training stops at the first in range (the scan is kept in ``early-scan.json``). A seed whose PPO
+    jumps over the range in one update (on one CPU seed 0 went from 0.49 to 0.77) gives way to the next.
+    A stopped scan scores the checkpoints it has, then continues from the last.
     """
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
@@ -56,40 +75,46 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 30) -> None:
     from rl_distill.sb3.envs import make_env
     from rl_distill.sb3.presets import TEACHER_NET
 
-    env, preset, scan_dir = "LunarLander-v3", preset_for("LunarLander-v3"), folder / "scan"
+    env, preset = "LunarLander-v3", preset_for("LunarLander-v3")
     full = evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER), env), env, episodes=episodes).mean_return
     random = evaluate_random(env, episodes=episodes).mean_return
     scan: list[dict[str, Any]] = []
 
-    def in_range(path: Path) -> bool:
-        score = (evaluate(load_policy(path, env), env, episodes=episodes).mean_return - random) / (full - random)
-        scan.append({"path": str(path), "steps": int(path.stem.split("_")[1]), "score": score})
+    def in_range(path: Path, seed: int) -> bool:
+        with kept_random_state():  # loading a zip reseeds the global generators, and the scan would steer the PPO
+            score = (evaluate(load_policy(path, env), env, episodes=episodes).mean_return - random) / (full - random)
+        scan.append({"path": str(path), "seed": seed, "steps": int(path.stem.split("_")[1]), "score": score})
         atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
-        print(f"early teacher scan: {scan[-1]['steps']:,} steps, score {score:.3f}", flush=True)
+        print(f"early teacher scan: seed {seed}, {scan[-1]['steps']:,} steps, score {score:.3f}", flush=True)
         if 0.5 <= score <= 0.7:
             atomic_write(folder / "teacher.zip", lambda tmp: tmp.write_bytes(path.read_bytes()))
         return 0.5 <= score <= 0.7
 
-    saved = sorted(scan_dir.glob("early_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1]))
-    if any(in_range(path) for path in saved):
-        return
-    venv = make_env(env, n_envs=preset.n_envs, seed=0)
-    model = (PPO.load(saved[-1], env=venv, device="cpu") if saved else
-             PPO("MlpPolicy", venv, seed=0, device="cpu", verbose=0,
-                 policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs()))  # fmt: skip
+    def scan_seed(seed: int) -> bool:
+        scan_dir = folder / "scan" / f"seed-{seed}"
+        saved = sorted(scan_dir.glob("early_*_steps.zip"), key=lambda p: int(p.stem.split("_")[1]))
+        if any(in_range(path, seed) for path in saved):
+            return True
+        venv = make_env(env, n_envs=preset.n_envs, seed=seed)
+        model = (PPO.load(saved[-1], env=venv, device="cpu") if saved else
+                 PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
+                     policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs()))  # fmt: skip
 
-    class ScoreEachUpdate(BaseCallback):
-        found = False
+        class ScoreEachUpdate(BaseCallback):
+            found = False
 
-        def _on_rollout_start(self) -> None:  # after each update (and once before the first)
-            path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
-            if self.num_timesteps and not path.exists():
-                atomic_write(path, lambda tmp: self.model.save(tmp))
-                self.found = in_range(path)
+            def _on_rollout_start(self) -> None:  # after each update (and once before the first)
+                path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
+                if self.num_timesteps and not path.exists():
+                    atomic_write(path, lambda tmp: self.model.save(tmp))
+                    self.found = in_range(path, seed)
 
-        def _on_step(self) -> bool:
-            return not self.found  # False stops learn()
+            def _on_step(self) -> bool:
+                return not self.found  # False stops learn()
 
-    model.learn(last_step - model.num_timesteps, callback=ScoreEachUpdate(), reset_num_timesteps=False)
-    if not (folder / "teacher.zip").exists():
-        raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps; see {folder}/early-scan.json")
+        model.learn(last_step - model.num_timesteps, callback=ScoreEachUpdate(), reset_num_timesteps=False)
+        return (folder / "teacher.zip").exists()
+
+    if not any(scan_seed(seed) for seed in range(seeds)):
+        raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps in seeds 0-{seeds - 1}; see "
+                         f"{folder}/early-scan.json")
