@@ -58,6 +58,7 @@ from supervised.train import (
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs" / "bench-mnist"
 PAPER = {"teacher": 67, "student-labels": 146, "student-soft-T20": 74}
+STUDENT_EPOCHS = 40
 TEACHER_RECIPE = "hidden-dropout"
 """The hinton-mlp teacher's regularisation: dropout on its hidden layers (0.5 unless --teacher-dropout), none on
 its inputs."""
@@ -150,6 +151,10 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         config, folder = hinton_seed(args, seed)
         _, logits, model = teachers[seed]
         stored = stored_logits(logits)
+        # students of another length (the labels row too, so ratios compare equal training) keep apart
+        own_length = args.student_epochs == STUDENT_EPOCHS
+        students = folder if own_length else folder / f"students-{args.student_epochs}-epochs"
+        students.mkdir(parents=True, exist_ok=True)
         # rows named with the suffix learn from the ensemble; the labels rows, the same for any teacher, do not
         variants = {"student-labels": (data.train_y, None, config),
                     f"student-hard{suffix}": (logits.argmax(dim=1), None, config)}
@@ -177,7 +182,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
                                                                      replace(mixed, temperature=20.0, lam=0.0))
                 variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
         for name, (labels, soft, variant) in variants.items():
-            rows.setdefault(name, []).append(student_run(folder / f"{name}.json", variant, data, labels, soft))
+            rows.setdefault(name, []).append(student_run(students / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher_epochs": args.teacher_epochs,
              "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "ensemble": args.ensemble,
              "student_epochs": args.student_epochs,
@@ -304,7 +309,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="default: 0 1 2 (hinton, transfer), 0 1 (grid)")
     parser.add_argument("--teacher-epochs", type=int, default=60)
-    parser.add_argument("--student-epochs", type=int, default=40)
+    parser.add_argument("--student-epochs", type=int, default=STUDENT_EPOCHS, help="hinton: epochs of every "
+                        "student but the mixup rows (another value trains all of them, labels-only too, in a folder "
+                        "of its own)")
     parser.add_argument("--teacher-dropout", type=float, default=None, metavar="RATE", help="hinton, transfer: "
                         "the teacher's hidden-layer dropout (default 0.5, Hinton et al.'s; teachers of each recipe get "
                         "their own folder)")
@@ -340,6 +347,9 @@ def main() -> None:
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
     if not 0 <= args.mixup_jitter <= MAX_JITTER:
         parser.error(f"--mixup-jitter must lie in [0, {MAX_JITTER}] pixels, got {args.mixup_jitter}")
+    if min(args.teacher_epochs, args.student_epochs) <= 0:
+        parser.error(f"--teacher-epochs and --student-epochs must be positive, got {args.teacher_epochs}, "
+                     f"{args.student_epochs}")
     if args.teacher_dropout is not None and not 0.0 <= args.teacher_dropout < 1.0:
         parser.error(f"--teacher-dropout must lie in [0, 1), got {args.teacher_dropout}")
     if not 0.0 <= args.teacher_mixup <= MAX_MIXUP:
