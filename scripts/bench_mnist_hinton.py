@@ -112,6 +112,14 @@ def mean_sd(values: list[float]) -> str:
     return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.1f}"
 
 
+def softness(logits: torch.Tensor) -> dict[str, float]:
+    """How much a teacher's soft targets say beyond its answer, over the training images: the spread (std) of
+    its 10 logits, and the probability its top class keeps at T = 20. Mixup shrinks the logits, and T = 20
+    then leaves nearly uniform targets."""
+    top = torch.softmax(logits / 20.0, dim=1).max(dim=1).values
+    return {"logit_std": float(logits.std(dim=1).mean()), "top_probability_t20": float(top.mean())}
+
+
 def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]:
     """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
     config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
@@ -135,7 +143,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         return teacher_run(folder, config, data)
 
     teachers = {seed: seed_teacher(seed) for seed in args.seeds}
-    rows["teacher"] = [report for report, _, _ in teachers.values()]
+    rows["teacher"] = [{**report, **softness(logits)} for report, logits, _ in teachers.values()]
     suffix = ""
     if args.ensemble:  # every seed's students learn from one teacher: the mean of these seeds' teachers' logits
         member_runs = [teachers.get(seed) or seed_teacher(seed) for seed in args.ensemble]
@@ -144,9 +152,9 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
             raise SystemExit("--ensemble: a teacher's weights were not kept; move its folder away to retrain it")
         ensemble, suffix = LogitEnsemble(members), f"-ensemble{''.join(map(str, args.ensemble))}"
         seconds = sum(report["train_seconds"] for report, _, _ in member_runs)
-        rows["teacher-ensemble"] = [asdict(report("teacher-ensemble", ensemble, data, seconds))]
-        teachers = dict.fromkeys(args.seeds, (rows["teacher-ensemble"][0], predict_logits(ensemble, data.train_x),
-                                              ensemble))  # fmt: skip
+        logits = predict_logits(ensemble, data.train_x)
+        rows["teacher-ensemble"] = [{**asdict(report("teacher-ensemble", ensemble, data, seconds)), **softness(logits)}]
+        teachers = dict.fromkeys(args.seeds, (rows["teacher-ensemble"][0], logits, ensemble))
     for seed in args.seeds:
         config, folder = hinton_seed(args, seed)
         _, logits, model = teachers[seed]
