@@ -1,0 +1,72 @@
+"""The runs of scripts/bench_mnist_hinton.py, each trained once: a teacher's or student's report is kept
+under runs/ and read back instead of training again, so a stopped benchmark continues where it was."""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from rl_distill.io import atomic_write, atomic_write_json
+from supervised.data import MnistData
+from supervised.models import build_teacher, student_mlp
+from supervised.train import MnistConfig, SoftTargets, predict_logits, report, train_model, train_teacher
+
+
+def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dict[str, Any], torch.Tensor,
+                                                                             nn.Module | None]:  # fmt: skip
+    """Train (or reload) the teacher; its report, its logits on the training images and the model itself
+    (None for a teacher kept from before its weights were saved)."""
+    if (folder / "teacher.json").exists():
+        teacher = None
+        if (folder / "teacher.safetensors").exists():
+            teacher = build_teacher(config.teacher, config.teacher_dropout)
+            teacher.load_state_dict(load_file(folder / "teacher.safetensors"))
+            teacher.eval()
+        return json.loads((folder / "teacher.json").read_text()), torch.load(folder / "logits.pt"), teacher
+    teacher, seconds = train_teacher(config, data)
+    logits = predict_logits(teacher, data.train_x)
+    atomic_write(folder / "logits.pt", lambda tmp: torch.save(logits, tmp))
+    atomic_write(folder / "teacher.safetensors", lambda tmp: save_file(teacher.state_dict(), str(tmp)))
+    result = asdict(report("teacher", teacher, data, seconds))
+    atomic_write_json(folder / "teacher.json", result)
+    return result, logits, teacher
+
+
+def student_run(path: Path, config: MnistConfig, data: MnistData, labels: torch.Tensor, soft: SoftTargets | None,
+                extra: Callable[[nn.Module], dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Train (or reload) one student from the seed's shared initialisation; ``extra`` adds measurements."""
+    if path.exists():
+        return json.loads(path.read_text())
+    torch.manual_seed(config.seed + 1)  # the same initialisation for every student of a seed
+    student = student_mlp(config.student_hidden)
+    seconds = train_model(student, data.train_x, labels, config, name=path.stem, epochs=config.student_epochs,
+                          soft_targets=soft, max_shift=config.student_jitter, mixup_alpha=config.student_mixup)
+    result = {**asdict(report(path.stem, student, data, seconds)), "temperature": config.temperature,
+              "lam": config.lam, "epochs": config.student_epochs, "mixup": config.student_mixup,
+              **(extra(student) if extra else {})}  # fmt: skip
+    atomic_write_json(path, result)
+    return result
+
+
+def cpu_name() -> str:
+    """The CPU a table was computed on: the same seeds train to other weights on another CPU's float kernels."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
+def softness(logits: torch.Tensor) -> dict[str, float]:
+    """How much a teacher's soft targets say beyond its answer, over the training images: the spread (std) of
+    its 10 logits, and the probability its top class keeps at T = 20. Mixup shrinks the logits, and T = 20
+    then leaves nearly uniform targets."""
+    top = torch.softmax(logits / 20.0, dim=1).max(dim=1).values
+    return {"logit_std": float(logits.std(dim=1).mean()), "top_probability_t20": float(top.mean())}
