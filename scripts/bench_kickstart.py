@@ -97,6 +97,10 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "full_teacher": evaluate(full, env, episodes=episodes).mean_return,
                  "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
+    scan = teacher_path.parent / "early-scan.json"  # how an early teacher was chosen
+    if case["made"] == "early" and scan.exists():
+        reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score")}
+                                     for r in json.loads(scan.read_text())["scan"]]  # fmt: skip
     runs = []
     for seed in range(seeds):
         folder = work / f"scratch-{seed}"
