@@ -37,7 +37,7 @@ from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
-from supervised.models import LogitEnsemble
+from supervised.models import LogitEnsemble, default_dropout
 from supervised.train import (
     MAX_JITTER,
     MAX_MIXUP,
@@ -142,7 +142,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
     mixup = f", mixup α = {args.teacher_mixup:g}" if args.teacher_mixup else ""
     ensemble = f"; rows ending {suffix}: one teacher, the mean logits of those seeds' teachers" if suffix else ""
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout "
-             f"{0.5 if args.teacher_dropout is None else args.teacher_dropout:g}, 2-pixel "
+             f"{default_dropout('hinton-mlp') if args.teacher_dropout is None else args.teacher_dropout:g}, 2-pixel "
              f"jitter{mixup}, {args.teacher_epochs} epochs{ensemble}), students 784-800-800-10 "
              f"({args.student_epochs} epochs; lam: the label term's weight); test errors, mean ± std over seeds "
              f"{args.seeds}.", "",

@@ -51,8 +51,10 @@ TEACHERS: dict[str, Callable[..., nn.Module]] = {
 """Teacher architectures by name; those with dropout layers take its rate as ``dropout``."""
 
 
-def has_dropout(name: str) -> bool:
-    return "dropout" in inspect.signature(TEACHERS[name]).parameters
+def default_dropout(name: str) -> float | None:
+    """The named teacher's own dropout rate, or None for an architecture without dropout layers."""
+    parameter = inspect.signature(TEACHERS[name]).parameters.get("dropout")
+    return None if parameter is None else parameter.default
 
 
 def build_teacher(name: str, dropout: float | None = None) -> nn.Module:

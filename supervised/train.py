@@ -18,7 +18,7 @@ from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import check_lam, check_temperature, kd_loss
 from rl_distill.progress import Progress
 from supervised.data import MnistData, jitter, load_mnist, mixup
-from supervised.models import TEACHERS, build_teacher, count_params, has_dropout, student_mlp
+from supervised.models import TEACHERS, build_teacher, count_params, default_dropout, student_mlp
 
 MAX_JITTER = 8
 """Beyond this a shifted 28x28 digit loses strokes; Hinton et al. used 2."""
@@ -73,8 +73,8 @@ class MnistConfig:
         if self.teacher not in TEACHERS:
             raise InputError(f"unknown teacher {self.teacher!r}; choose one of {', '.join(TEACHERS)}")
         rate = self.teacher_dropout
-        if rate is not None and not (has_dropout(self.teacher) and 0.0 <= rate < 1.0):
-            with_dropout = ", ".join(name for name in TEACHERS if has_dropout(name))
+        if rate is not None and not (default_dropout(self.teacher) is not None and 0.0 <= rate < 1.0):
+            with_dropout = ", ".join(name for name in TEACHERS if default_dropout(name) is not None)
             raise InputError(f"--teacher-dropout must lie in [0, 1) for a teacher with dropout layers "
                              f"({with_dropout}), got {rate} for {self.teacher}")
         if not self.student_hidden or min(self.student_hidden) <= 0:
