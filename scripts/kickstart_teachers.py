@@ -86,9 +86,10 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 30, seeds: int =
         scan.append({"path": str(path), "seed": seed, "steps": int(path.stem.split("_")[1]), "score": score})
         atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
         print(f"early teacher scan: seed {seed}, {scan[-1]['steps']:,} steps, score {score:.3f}", flush=True)
-        if 0.5 <= score <= 0.7:
+        found = 0.5 <= score <= 0.7
+        if found:
             atomic_write(folder / "teacher.zip", lambda tmp: tmp.write_bytes(path.read_bytes()))
-        return 0.5 <= score <= 0.7
+        return found
 
     def scan_seed(seed: int) -> bool:
         scan_dir = folder / "scan" / f"seed-{seed}"
