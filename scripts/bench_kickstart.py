@@ -126,7 +126,9 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
         forced_init = case["init"] and not CASES[name]["init"]
         for variant in schedules:
-            suffix = ("-init" if forced_init else "") + ("-lrdecay" if case["lr_decay"] else "")
+            suffix = "-init" if forced_init else ""
+            suffix += f"-lr{case['learning_rate']:g}" if case["learning_rate"] else ""
+            suffix += "-lrdecay" if case["lr_decay"] else ""
             suffix += f"-cw{case['critic_warmup']}" if case["critic_warmup"] else ""
             suffix += f"-d{key}" if key and case["init"] else ""
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
@@ -135,12 +137,15 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
                                          init=str(distilled) if case["init"] else None,
-                                         lr_decay=case["lr_decay"], bounds=case["bounds"],
+                                         learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
+                                         bounds=case["bounds"],
                                          critic_warmup=case["critic_warmup"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
-            method += (" from distill" if forced_init else "") + (" + lr decay" if case["lr_decay"] else "")
+            method += (" from distill" if forced_init else "")
+            method += f" + lr {case['learning_rate']:g}" if case["learning_rate"] else ""
+            method += " + lr decay" if case["lr_decay"] else ""
             method += f" + critic warm-up {case['critic_warmup']:,}" if case["critic_warmup"] else ""
             method += f" after distill{tag}" if tag and case["init"] else ""
             start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
@@ -281,6 +286,8 @@ def main() -> None:
                         "preset's); another budget gets its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
+    parser.add_argument("--learning-rate", type=float, default=None, help="kickstart with --learning-rate RATE "
+                        "(default: the preset's); another gets its own kickstart runs and labels")
     parser.add_argument("--critic-warmup", type=int, default=0, help="kickstart with --critic-warmup STEPS (only "
                         "the value function learns at first); another gets its own kickstart runs and labels")
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
@@ -293,7 +300,7 @@ def main() -> None:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
-        case["critic_warmup"] = args.critic_warmup
+        case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}

@@ -218,6 +218,7 @@ def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_p
     (["--env", "Acrobot-v1"], "does not match"),
     (["--init", "/no/such.safetensors"], "no such student file"),
     (["--critic-warmup", "-5"], "--critic-warmup"),
+    (["--learning-rate", "0"], "--learning-rate"),
 ])  # fmt: skip
 def test_bad_input_exits_2_and_writes_nothing(cartpole_teacher: Path, tmp_path: Path, extra: list[str],
                                               message: str, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
@@ -262,6 +263,24 @@ def test_lr_decay_falls_linearly_from_the_presets_rate_to_zero(env_id: str) -> N
     assert [decayed(r) for r in (1.0, 0.25, 0.0)] == pytest.approx([start, start / 4, 0.0])
     if not callable(plain):
         assert plain == preset.ppo.get("learning_rate", 3e-4)  # without --lr-decay the rate stays the preset's
+
+
+def test_an_explicit_learning_rate_replaces_the_presets_and_decays_with_lr_decay(cartpole_teacher: Path,
+                                                                                 tmp_path: Path) -> None:  # fmt: skip
+    from rl_distill.kickstart.run import ppo_settings
+    from rl_distill.sb3.presets import preset_for
+
+    preset = preset_for("HalfCheetah-v5")
+    assert ppo_settings(KickstartConfig("HalfCheetah-v5", learning_rate=1e-4), preset)["learning_rate"] == 1e-4
+    decayed = ppo_settings(KickstartConfig("HalfCheetah-v5", learning_rate=1e-4, lr_decay=True), preset)
+    assert [decayed["learning_rate"](r) for r in (1.0, 0.5)] == pytest.approx([1e-4, 5e-5])
+    with pytest.raises(InputError, match="--learning-rate"):
+        KickstartConfig("CartPole-v1", learning_rate=float("nan")).validate()
+    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1,
+                             learning_rate=0.0123)  # fmt: skip
+    run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert {u["learning_rate"] for u in log["updates"]} == {0.0123}  # what PPO's optimizer used
 
 
 def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path, tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--critic-warmup", type=non_negative_int, default=d.critic_warmup, metavar="STEPS",
                    help="env steps at the start in which only the value function learns, the policy held and no "
                    "teacher term: with --init the critic starts fresh and its first advantages are noise (default 0)")
+    p.add_argument("--learning-rate", type=positive_float, default=None, metavar="RATE",
+                   help="PPO's learning rate (default: the env preset's, tuned for a teacher-sized network)")
     p.add_argument("--lr-decay", action="store_true",
                    help="decay PPO's learning rate linearly to 0 over --timesteps (default: the preset's rate); "
                    "it steadied --init fine-tuning on Hopper-v5 but hurt it on a Walker2d-v5 teacher (README)")
@@ -82,7 +84,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         env_id=args.env, student_hidden=args.student_hidden, timesteps=args.timesteps, schedule=args.schedule,
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-        checkpoint_every=args.checkpoint_every, lr_decay=args.lr_decay,
+        checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,
         critic_warmup=args.critic_warmup,
     )  # fmt: skip
     config.validate()

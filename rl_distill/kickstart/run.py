@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -65,6 +66,8 @@ class KickstartConfig:
     critic_warmup: int = 0
     """Environment steps at the start in which PPO trains only the value function, the policy held (no
     distillation term either): with ``init`` the critic starts fresh and its first advantages are noise."""
+    learning_rate: float | None = None
+    """PPO's learning rate; None keeps the preset's (tuned for the teacher's network, not the student's)."""
     lr_decay: bool = False
     """Decay PPO's learning rate linearly to 0 over ``timesteps`` (a preset's ``lin_`` rate already does)."""
     eval_every: int = 10_000
@@ -78,6 +81,8 @@ class KickstartConfig:
         for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise InputError(f"--learning-rate must be a positive number, got {self.learning_rate}")
         if self.critic_warmup < 0:
             raise InputError(f"--critic-warmup must be >= 0, got {self.critic_warmup}")
         if self.distill_term not in DISTILL_TERMS:
@@ -158,8 +163,11 @@ def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: Loade
 
 def ppo_settings(config: KickstartConfig, preset: Preset) -> dict[str, Any]:
     """The preset's PPO values, but plain Gaussian exploration (a gSDE student has no artifact form, and
-    --init students from distill are plain Gaussian policies) and the learning rate ``lr_decay`` asks for."""
+    --init students from distill are plain Gaussian policies) and the learning rate ``learning_rate`` and
+    ``lr_decay`` ask for."""
     kwargs = {k: v for k, v in preset.ppo_kwargs().items() if k not in ("use_sde", "sde_sample_freq")}
+    if config.learning_rate is not None:
+        kwargs["learning_rate"] = config.learning_rate
     if config.lr_decay:
         rate = kwargs.get("learning_rate", inspect.signature(PPO).parameters["learning_rate"].default)
         kwargs["learning_rate"] = linear_schedule(rate(1.0) if callable(rate) else rate)
