@@ -93,9 +93,10 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     teacher_path = ensure_teacher(case, early_steps=early_steps)
     teacher = load_policy(teacher_path, env)
     full = load_policy(ensure_teacher(FULL_LUNAR_LANDER), env) if name == "imperfect" else teacher
-    teacher_result = evaluate(teacher, env, episodes=episodes)
+    teacher_result, full_result = evaluate(teacher, env, episodes=episodes), evaluate(full, env, episodes=episodes)
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
-                 "full_teacher": evaluate(full, env, episodes=episodes).mean_return,
+                 "teacher_mean_length": teacher_result.mean_length, "full_teacher": full_result.mean_return,
+                 "full_teacher_mean_length": full_result.mean_length,
                  "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
     scan = teacher_path.parent / "early-scan.json"  # how an early teacher was chosen
     if case["made"] == "early" and scan.exists():
@@ -156,7 +157,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                          **guide_trace(log["updates"], case["critic_warmup"])})  # fmt: skip
     for run in runs:
         result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
-        run.update(mean_return=result.mean_return, ci95=list(result.ci95))
+        run.update(mean_return=result.mean_return, ci95=list(result.ci95), mean_length=result.mean_length)
     return {"env": env, "teacher_path": str(teacher_path), "budget": case["budget"], "episodes": episodes,
             **reference, "runs": runs}
 
@@ -199,10 +200,13 @@ def markdown(report: dict[str, Any]) -> str:
         scratch = [r["mean_return"] for r in case["runs"] if r["method"] == "scratch"]
         scratch_final = statistics.fmean(scratch) if scratch else float("nan")
         low, high = case.get("teacher_ci95", [float("nan")] * 2)
+        lengths = ("teacher_mean_length", "full_teacher_mean_length")
+        length = (f"; episodes last {case[lengths[0]]:.0f} and {case[lengths[1]]:.0f} steps on average"
+                  if lengths[1] in case else "")  # fmt: skip  (reports written before it have no lengths)
         lines += [f"### {name}: {case['env']}", "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
-                  f"{case['full_teacher']:.1f}), random {case['random']:.1f}; budget {case['budget']:,} env steps for "
-                  f"scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}.", "",
+                  f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
+                  f"steps for scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}.", "",
                   "| method | seeds | mean return | score (per seed) | lowest seed (its 95% CI) | steps to score 0.9 | "
                   "steps to scratch's final return | env steps/s | wall s |",
                   "|---|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
