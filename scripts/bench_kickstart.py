@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher  # a sibling script: scripts/ is on sys.path
+from kickstart_report import markdown, plot  # sibling scripts: scripts/ is on sys.path
+from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
-from rl_distill.evaluation.plots import draw_mean_band
 from rl_distill.experiments.pipeline import run_distill
-from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
+from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import join_env
@@ -157,7 +157,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                          **guide_trace(log["updates"], case["critic_warmup"])})  # fmt: skip
     for run in runs:
         result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
-        run.update(mean_return=result.mean_return, ci95=list(result.ci95), mean_length=result.mean_length)
+        run.update(mean_return=result.mean_return, ci95=list(result.ci95), mean_length=result.mean_length,
+                   returns=[round(r, 1) for r in result.returns])  # fmt: skip
     return {"env": env, "teacher_path": str(teacher_path), "budget": case["budget"], "episodes": episodes,
             **reference, "runs": runs}
 
@@ -178,100 +179,6 @@ def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, 
     kept = [r for r in (earlier or {}).get("runs", []) if (r["method"], r["seed"]) not in done]
     order = lambda r: (ORDER.get(r["method"], 2), r["method"], r["seed"])  # noqa: E731
     return {**result, "runs": sorted(result["runs"] + kept, key=order)}
-
-
-def steps_to(run: dict[str, Any], target: float) -> int | None:
-    return next((s for s, r in zip(run["curve_steps"], run["curve_returns"], strict=True)
-                 if r is not None and r >= target), None)  # fmt: skip
-
-
-def markdown(report: dict[str, Any]) -> str:
-    lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students, mean ± std over seeds of each "
-             "run's mean return on 100 fixed evaluation episodes; score = (return − random) / (full teacher − "
-             "random). Learning curves: 5 greedy episodes every 1/20 of the budget (distill: after each round; "
-             "kickstart and distill replay the same 5 seeded episodes each time, PPO from scratch gets new ones "
-             "from SB3's EvalCallback, so its curve is noisier and reaches a level sooner by chance). "
-             "Kickstart runs from a distilled student count the distillation's env steps in their curves and step "
-             "counts. Env steps/s: training only (PPO from scratch: SB3's EvalCallback time included). "
-             "Reproduce: `python scripts/bench_kickstart.py`.", ""]  # fmt: skip
-    for name, case in report.items():
-        span = case["full_teacher"] - case["random"]
-        target = case["random"] + 0.9 * span
-        scratch = [r["mean_return"] for r in case["runs"] if r["method"] == "scratch"]
-        scratch_final = statistics.fmean(scratch) if scratch else float("nan")
-        low, high = case.get("teacher_ci95", [float("nan")] * 2)
-        lengths = ("teacher_mean_length", "full_teacher_mean_length")
-        length = (f"; episodes last {case[lengths[0]]:.0f} and {case[lengths[1]]:.0f} steps on average"
-                  if lengths[1] in case else "")  # fmt: skip  (reports written before it have no lengths)
-        lines += [f"### {name}: {case['env']}", "",
-                  f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
-                  f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
-                  f"steps for scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}.", "",
-                  "| method | seeds | mean return | score (per seed) | lowest seed (its 95% CI) | steps to score 0.9 | "
-                  "steps to scratch's final return | env steps/s | wall s |",
-                  "|---|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
-        for method in dict.fromkeys(r["method"] for r in case["runs"]):
-            runs = [r for r in case["runs"] if r["method"] == method]
-            returns = [r["mean_return"] for r in runs]
-            sd = statistics.stdev(returns) if len(returns) > 1 else 0.0
-            worst = min(runs, key=lambda r: r["mean_return"])
-            rate = [r["steps_per_second"] for r in runs if r.get("steps_per_second")]
-            per_seed = " / ".join(f"{(r['mean_return'] - case['random']) / span:.3f}" for r in runs)
-            lines.append(f"| {method} | {len(runs)} | {statistics.fmean(returns):.1f} ± {sd:.1f} | "
-                         f"{(statistics.fmean(returns) - case['random']) / span:.3f} ({per_seed}) | "
-                         f"{worst['mean_return']:.1f} "
-                         f"({worst['ci95'][0]:.1f} to {worst['ci95'][1]:.1f}) | {reached(runs, target)} | "
-                         f"{reached(runs, scratch_final)} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
-                         f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
-        traced = [r for r in case["runs"] if "lambda_zero_at" in r]
-        if traced:
-            zero = lambda at: "λ never 0" if at is None else f"λ first 0 at {int(at):,}"  # noqa: E731
-            lines += ["", "Teacher term per kickstart run: " + "; ".join(
-                f"{r['method']} seed {r['seed']}: {zero(r['lambda_zero_at'])}"
-                + (f", λ mean {r['lambda_mean']:.2f}" if "lambda_mean" in r else "")  # runs reported before it
-                + f", D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
-        lines.append("")
-    return "\n".join(lines)
-
-
-def reached(runs: list[dict[str, Any]], target: float) -> str:
-    """Median over seeds of the first curve point at or above ``target`` (and how many seeds got there)."""
-    steps = [s for s in (steps_to(r, target) for r in runs) if s is not None]
-    return f"{statistics.median(steps):,.0f} ({len(steps)}/{len(runs)})" if steps else f"not reached (0/{len(runs)})"
-
-
-def plot(name: str, case: dict[str, Any], path: Path) -> None:
-    """Learning curves, mean ± sd over seeds. With more than one distill or kickstart variant, the left panel
-    keeps scratch and the best of each (by final return) and the right one compares every variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    methods = list(dict.fromkeys(r["method"] for r in case["runs"]))
-    final = {m: statistics.fmean(r["mean_return"] for r in case["runs"] if r["method"] == m) for m in methods}
-    best = [max(group, key=final.__getitem__) for kind in ("distill", "kickstart")
-            if (group := [m for m in methods if m.startswith(kind)])]  # fmt: skip
-    panels = [methods] if len(methods) <= 3 else [[m for m in methods if m == "scratch" or m in best],
-                                                  [m for m in methods if m != "scratch"]]  # fmt: skip
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
-    for ax, shown in zip(axes[0], panels, strict=True):
-        for method in shown:
-            curves = [(r["curve_steps"], r["curve_returns"]) for r in case["runs"] if r["method"] == method]
-            draw_mean_band(ax, curves, label=method, color=f"C{methods.index(method) % 10}")  # same in both panels
-        ax.axhline(case["teacher"], color="black", linestyle="--", label="teacher")
-        if case["full_teacher"] != case["teacher"]:
-            ax.axhline(case["full_teacher"], color="black", linestyle=":", label="full teacher")
-        ax.set_xlabel("environment steps")
-        ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")  # plain counts overlap at this width
-        ax.set_ylabel("greedy evaluation return")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    axes[0][0].set_title(f"{name}: 16x16 student" + (", best variants" if len(panels) > 1 else ""))
-    if len(panels) > 1:
-        axes[0][1].set_title(f"{name}: every distill and kickstart variant")
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
 
 
 def main() -> None:
