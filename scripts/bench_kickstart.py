@@ -95,7 +95,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     full = load_policy(ensure_teacher(FULL_LUNAR_LANDER), env) if name == "imperfect" else teacher
     teacher_result, full_result = evaluate(teacher, env, episodes=episodes), evaluate(full, env, episodes=episodes)
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
-                 "teacher_mean_length": teacher_result.mean_length, "full_teacher": full_result.mean_return,
+                 "teacher_mean_length": teacher_result.mean_length,
+                 "teacher_median": statistics.median(teacher_result.returns), "full_teacher": full_result.mean_return,
                  "full_teacher_mean_length": full_result.mean_length,
                  "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
     scan = teacher_path.parent / "early-scan.json"  # how an early teacher was chosen

@@ -32,7 +32,9 @@ def markdown(report: dict[str, Any]) -> str:
         low, high = case.get("teacher_ci95", [float("nan")] * 2)
         lengths = ("teacher_mean_length", "full_teacher_mean_length")
         length = (f"; episodes last {case[lengths[0]]:.0f} and {case[lengths[1]]:.0f} steps on average"
-                  if lengths[1] in case else "")  # fmt: skip  (reports written before it have no lengths)
+                  if lengths[1] in case else "")  # fmt: skip  (reports written before them have neither)
+        if "teacher_median" in case:
+            length += f"; the teacher's median episode {case['teacher_median']:.1f}"
         lines += [f"### {name}: {case['env']}", "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
