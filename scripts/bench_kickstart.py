@@ -145,7 +145,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
-            method += (" from distill" if forced_init else "")
+            method += " from distill" if forced_init else ""
             method += f" + lr {case['learning_rate']:g}" if case["learning_rate"] else ""
             method += " + lr decay" if case["lr_decay"] else ""
             method += f" + critic warm-up {case['critic_warmup']:,}" if case["critic_warmup"] else ""

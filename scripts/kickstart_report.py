@@ -18,7 +18,9 @@ def steps_to(run: dict[str, Any], target: float) -> int | None:
 def markdown(report: dict[str, Any]) -> str:
     lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students, mean ± std over seeds of each "
              "run's mean return on 100 fixed evaluation episodes; score = (return − random) / (full teacher − "
-             "random). Learning curves: 5 greedy episodes every 1/20 of the budget (distill: after each round; "
+             "random); median episode's score: the score of each run's median episode, mean over seeds (a tail of "
+             "failed episodes pulls the mean below it). Learning curves: 5 greedy episodes every 1/20 of the budget "
+             "(distill: after each round; "
              "kickstart and distill replay the same 5 seeded episodes each time, PPO from scratch gets new ones "
              "from SB3's EvalCallback, so its curve is noisier and reaches a level sooner by chance). "
              "Kickstart runs from a distilled student count the distillation's env steps in their curves and step "
