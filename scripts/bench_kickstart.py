@@ -205,13 +205,16 @@ def main() -> None:
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help="Box actions: the bound-aware target of distill and of the kickstart term (default "
                         f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
-    parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md from "
-                        "results/kickstart.json, nothing trained or evaluated (after a change to the report)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
+                        "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / "kickstart.json"
     if args.report_only:
-        atomic_write_text(RESULTS / "kickstart.md", markdown(json.loads(path.read_text())))
+        report = json.loads(path.read_text())
+        atomic_write_text(RESULTS / "kickstart.md", markdown(report))
+        for name in set(args.cases) & set(report):
+            plot(name, report[name], RESULTS / f"kickstart-{name}.png")
         return
     for name in args.cases:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}

@@ -90,7 +90,8 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
             if (group := [m for m in methods if m.startswith(kind)])]  # fmt: skip
     panels = [methods] if len(methods) <= 3 else [[m for m in methods if m == "scratch" or m in best],
                                                   [m for m in methods if m != "scratch"]]  # fmt: skip
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 4.2), squeeze=False,
+                             gridspec_kw={"wspace": 0.3})
     for ax, shown in zip(axes[0], panels, strict=True):
         for method in shown:
             curves = [(r["curve_steps"], r["curve_returns"]) for r in case["runs"] if r["method"] == method]
@@ -101,7 +102,7 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("environment steps")
         ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")  # plain counts overlap at this width
         ax.set_ylabel("greedy evaluation return")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below: long labels hide no curve
         ax.grid(alpha=0.3)
     axes[0][0].set_title(f"{name}: 16x16 student" + (", best variants" if len(panels) > 1 else ""))
     if len(panels) > 1:
