@@ -93,7 +93,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     teacher_path = ensure_teacher(case, early_steps=early_steps)
     teacher = load_policy(teacher_path, env)
     full = load_policy(ensure_teacher(FULL_LUNAR_LANDER), env) if name == "imperfect" else teacher
-    teacher_result, full_result = evaluate(teacher, env, episodes=episodes), evaluate(full, env, episodes=episodes)
+    teacher_result = evaluate(teacher, env, episodes=episodes)
+    full_result = teacher_result if full is teacher else evaluate(full, env, episodes=episodes)
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "teacher_mean_length": teacher_result.mean_length,
                  "teacher_median": statistics.median(teacher_result.returns), "full_teacher": full_result.mean_return,
