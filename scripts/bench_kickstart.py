@@ -29,6 +29,7 @@ from kickstart_report import markdown, plot  # sibling scripts: scripts/ is on s
 from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.distill.loop import DistillConfig
+from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
@@ -209,6 +210,12 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
                         "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()
+    try:  # kickstart's own checks, before hours of scratch and distill runs
+        for variant in args.schedules:
+            KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,
+                            critic_warmup=args.critic_warmup).validate()  # fmt: skip
+    except InputError as exc:
+        parser.error(str(exc))
     torch.set_num_threads(1)
     path = RESULTS / "kickstart.json"
     if args.report_only:
