@@ -32,9 +32,10 @@ def markdown(report: dict[str, Any]) -> str:
         scratch = [r["mean_return"] for r in case["runs"] if r["method"] == "scratch"]
         scratch_final = statistics.fmean(scratch) if scratch else float("nan")
         low, high = case.get("teacher_ci95", [float("nan")] * 2)
-        lengths = ("teacher_mean_length", "full_teacher_mean_length")
-        length = (f"; episodes last {case[lengths[0]]:.0f} and {case[lengths[1]]:.0f} steps on average"
-                  if lengths[1] in case else "")  # fmt: skip  (reports written before them have neither)
+        length = ""  # reports written before these fields have none of them
+        if "full_teacher_mean_length" in case:
+            length += (f"; episodes last {case['teacher_mean_length']:.0f} and "
+                       f"{case['full_teacher_mean_length']:.0f} steps on average")  # fmt: skip
         if "teacher_median" in case:
             length += f"; the teacher's median episode {case['teacher_median']:.1f}"
         lines += [f"### {name}: {case['env']}", "",
