@@ -41,6 +41,8 @@ from supervised.models import LogitEnsemble, default_dropout
 from supervised.train import (
     MAX_JITTER,
     MAX_MIXUP,
+    SGD_LR,
+    STUDENT_OPTIMIZERS,
     MnistConfig,
     live_teacher,
     omitted_class_errors,
@@ -66,7 +68,8 @@ def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]
     """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
     config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
                          teacher_dropout=args.teacher_dropout,
-                         student_hidden=(800, 800), student_epochs=args.student_epochs, seed=seed)  # fmt: skip
+                         student_hidden=(800, 800), student_epochs=args.student_epochs,
+                         student_optimizer=args.student_optimizer, seed=seed)  # fmt: skip
     # The folder names the teacher's recipe: runs of an earlier hinton-mlp (20% input dropout) stay apart.
     return config, args.runs / "hinton" / f"teacher-{teacher_recipe(args)}" / f"seed-{seed}"
 
@@ -101,9 +104,10 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         config, folder = hinton_seed(args, seed)
         _, logits, model = teachers[seed]
         stored = stored_logits(logits)
-        # students of another length (the labels row too, so ratios compare equal training) keep apart
+        # students of another length or optimiser (the labels row too, so ratios compare equal training) keep apart
         own_length = args.student_epochs == STUDENT_EPOCHS
         students = folder if own_length else folder / f"students-{args.student_epochs}-epochs"
+        students = students / "students-sgd" if args.student_optimizer == "sgd" else students
         students.mkdir(parents=True, exist_ok=True)
         # rows named with the suffix learn from the ensemble; the labels rows, the same for any teacher, do not
         variants = {"student-labels": (data.train_y, None, config),
@@ -135,17 +139,18 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
             rows.setdefault(name, []).append(student_run(students / f"{name}.json", variant, data, labels, soft))
     table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher_epochs": args.teacher_epochs,
              "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "ensemble": args.ensemble,
-             "student_epochs": args.student_epochs,
+             "student_epochs": args.student_epochs, "student_optimizer": args.student_optimizer,
              "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
     atomic_write_json(args.results / f"{args.stem}.json", table)
     labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
     mixup = f", mixup α = {args.teacher_mixup:g}" if args.teacher_mixup else ""
     ensemble = f"; rows ending {suffix}: one teacher, the mean logits of those seeds' teachers" if suffix else ""
+    optimiser = f"SGD at {SGD_LR:g}, Nesterov momentum" if args.student_optimizer == "sgd" else "Adam"
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout "
              f"{default_dropout('hinton-mlp') if args.teacher_dropout is None else args.teacher_dropout:g}, 2-pixel "
              f"jitter{mixup}, {args.teacher_epochs} epochs{ensemble}), students 784-800-800-10 "
-             f"({args.student_epochs} epochs; lam: the label term's weight); test errors, mean ± std over seeds "
-             f"{args.seeds}.", "",
+             f"({args.student_epochs} epochs, {optimiser}; lam: the label term's weight); test errors, mean ± std "
+             f"over seeds {args.seeds}.", "",
              "| model | params | test errors | × labels-only errors | × labels-only on the same inputs | "
              "paper's errors | train s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for name, runs in rows.items():
@@ -287,6 +292,8 @@ def main() -> None:
     parser.add_argument("--ensemble", type=int, nargs="+", default=None, metavar="SEED", help="hinton: the "
                         "students of every --seeds seed learn from one teacher, the mean of the logits of these seeds' "
                         "teachers (rows named -ensemble<SEEDS>; the labels rows are shared with single-teacher runs)")
+    parser.add_argument("--student-optimizer", choices=STUDENT_OPTIMIZERS, default="adam", help="hinton: the "
+                        "students' optimiser (sgd: every student, labels-only too, in a folder of its own)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--train-subset", type=int, default=None,

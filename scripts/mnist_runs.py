@@ -48,9 +48,11 @@ def student_run(path: Path, config: MnistConfig, data: MnistData, labels: torch.
     torch.manual_seed(config.seed + 1)  # the same initialisation for every student of a seed
     student = student_mlp(config.student_hidden)
     seconds = train_model(student, data.train_x, labels, config, name=path.stem, epochs=config.student_epochs,
-                          soft_targets=soft, max_shift=config.student_jitter, mixup_alpha=config.student_mixup)
+                          soft_targets=soft, max_shift=config.student_jitter, mixup_alpha=config.student_mixup,
+                          optimizer_name=config.student_optimizer)  # fmt: skip
     result = {**asdict(report(path.stem, student, data, seconds)), "temperature": config.temperature,
               "lam": config.lam, "epochs": config.student_epochs, "mixup": config.student_mixup,
+              "optimizer": config.student_optimizer,
               **(extra(student) if extra else {})}  # fmt: skip
     atomic_write_json(path, result)
     return result

@@ -24,6 +24,9 @@ MAX_JITTER = 8
 """Beyond this a shifted 28x28 digit loses strokes; Hinton et al. used 2."""
 MAX_MIXUP = 100.0
 """Beta(a, a) with a larger a puts nearly every blend at half and half: no use as an augmentation."""
+STUDENT_OPTIMIZERS = ("adam", "sgd")
+SGD_LR, SGD_MOMENTUM = 0.05, 0.9
+"""The students' SGD: Nesterov momentum, as Hinton et al. trained their nets (Adam's rate would stall it)."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class MnistConfig:
     """Minibatch size for every model."""
     lr: float = 1e-3
     """Adam learning rate (cosine-decayed to zero over the run)."""
+    student_optimizer: str = "adam"
+    """Students: adam (at ``lr``) or sgd (SGD_LR, Nesterov momentum SGD_MOMENTUM), cosine-decayed alike;
+    teachers always use adam."""
     seed: int = 0
     """Seeds weights, batch order and dropout."""
     train_subset: int | None = None
@@ -90,6 +96,9 @@ class MnistConfig:
         for flag, alpha in (("--mixup", self.mixup), ("--student-mixup", self.student_mixup)):
             if not 0.0 <= alpha <= MAX_MIXUP:
                 raise InputError(f"{flag} must be a Beta parameter from 0 (off) to {MAX_MIXUP:g}, got {alpha}")
+        if self.student_optimizer not in STUDENT_OPTIMIZERS:
+            raise InputError(f"--student-optimizer must be one of {', '.join(STUDENT_OPTIMIZERS)}, "
+                             f"got {self.student_optimizer!r}")
         if self.train_subset is not None and self.train_subset <= 0:
             raise InputError(f"--train-subset must be positive, got {self.train_subset}")
 
@@ -131,6 +140,12 @@ def live_teacher(teacher: nn.Module) -> SoftTargets:
     return targets
 
 
+def build_optimizer(model: nn.Module, name: str, adam_lr: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=SGD_LR, momentum=SGD_MOMENTUM, nesterov=True)
+    return torch.optim.Adam(model.parameters(), lr=adam_lr)
+
+
 def train_model(
     model: nn.Module,
     images: torch.Tensor,
@@ -142,16 +157,18 @@ def train_model(
     soft_targets: SoftTargets | None = None,
     max_shift: int = 0,
     mixup_alpha: float = 0.0,
+    optimizer_name: str = "adam",
 ) -> float:
     """Train in place; cross-entropy on ``labels``, or soft KD when ``soft_targets`` is given;
     ``max_shift`` > 0 jitters every batch (see :func:`supervised.data.jitter`), ``mixup_alpha`` > 0 then
-    blends its images in pairs, labels too (:func:`supervised.data.mixup`).
+    blends its images in pairs, labels too (:func:`supervised.data.mixup`); ``optimizer_name`` is one of
+    STUDENT_OPTIMIZERS.
 
     Batches are drawn by index from in-memory tensors with a generator seeded from the config,
     so the three students see the same batch order. Returns wall seconds.
     """
     generator = torch.Generator().manual_seed(config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = build_optimizer(model, optimizer_name, config.lr)
     steps_per_epoch = -(-len(images) // config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
     start = time.perf_counter()
@@ -243,7 +260,7 @@ def run_mnist(config: MnistConfig, data: MnistData) -> tuple[MnistResult, dict[s
         student = copy.deepcopy(initial)
         seconds = train_model(student, data.train_x, labels, config, name=name, epochs=config.student_epochs,
                               soft_targets=targets, max_shift=config.student_jitter,
-                              mixup_alpha=config.student_mixup)  # fmt: skip
+                              mixup_alpha=config.student_mixup, optimizer_name=config.student_optimizer)  # fmt: skip
         reports.append(report(name, student, data, seconds))
         models[name] = student
     return MnistResult(config=config, models=reports), models

@@ -35,6 +35,7 @@ CASES = [
     (["mnist", "--student-jitter", "9", "--out", OUT], "--student-jitter must be a whole number of pixels"),
     (["mnist", "--student-mixup", "-1", "--out", OUT], "--student-mixup must be a Beta parameter"),
     (["mnist", "--mixup", "101", "--out", OUT], "--mixup must be a Beta parameter"),
+    (["mnist", "--student-optimizer", "rmsprop", "--out", OUT], "invalid choice: 'rmsprop'"),
     (["mnist", "--teacher-dropout", "1", "--out", OUT], "--teacher-dropout must lie in [0, 1)"),
     (["mnist", "--teacher", "cnn", "--teacher-dropout", "0.2", "--out", OUT], "for a teacher with dropout layers"),
     (["mnist", "--data-dir", "{empty_dir}", "--out", OUT], "missing MNIST file"),

@@ -7,13 +7,16 @@ from supervised.data import load_mnist
 from supervised.train import MnistConfig, run_mnist
 
 
-@pytest.mark.parametrize(("student_jitter", "student_mixup"), [(0, 0.0), (2, 0.0), (0, 1.0)])
-def test_teacher_and_students_beat_chance_on_real_digits(student_jitter: int, student_mixup: float) -> None:
+@pytest.mark.parametrize(("student_jitter", "student_mixup", "optimizer"),
+                         [(0, 0.0, "adam"), (2, 0.0, "adam"), (0, 1.0, "adam"), (0, 0.0, "sgd")])  # fmt: skip
+def test_teacher_and_students_beat_chance_on_real_digits(student_jitter: int, student_mixup: float,
+                                                         optimizer: str) -> None:  # fmt: skip
     torch.set_num_threads(2)
     data = load_mnist()
     assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
     config = MnistConfig(epochs=3, student_epochs=3, teacher="cnn", train_subset=4000, seed=0,
-                         student_jitter=student_jitter, student_mixup=student_mixup)  # fmt: skip
+                         student_jitter=student_jitter, student_mixup=student_mixup,
+                         student_optimizer=optimizer)  # fmt: skip
     result, _ = run_mnist(config, data)
     accuracy = {m.name: m.test_accuracy for m in result.models}
     assert accuracy["teacher"] > 0.8, accuracy  # chance is 0.10
@@ -37,6 +40,19 @@ def test_jitter_shifts_each_image_by_at_most_the_given_pixels_and_keeps_its_plac
     assert dy.abs().max() <= max_shift and dx.abs().max() <= max_shift
     assert (dy != 0).any() and (dx != 0).any() and (shifted == BACKGROUND).sum() == images.numel() - n
     assert torch.equal(jitter(images, 0, torch.Generator()), images)
+
+
+def test_student_optimizer_sgd_is_nesterov_momentum_and_others_are_refused() -> None:
+    from rl_distill.errors import InputError
+    from supervised.models import student_mlp
+    from supervised.train import SGD_LR, SGD_MOMENTUM, build_optimizer
+
+    sgd = build_optimizer(student_mlp((8,)), "sgd", adam_lr=1e-3)
+    assert isinstance(sgd, torch.optim.SGD)
+    assert sgd.defaults["lr"] == SGD_LR and sgd.defaults["momentum"] == SGD_MOMENTUM and sgd.defaults["nesterov"]
+    assert isinstance(build_optimizer(student_mlp((8,)), "adam", adam_lr=1e-3), torch.optim.Adam)
+    with pytest.raises(InputError, match="--student-optimizer must be one of adam, sgd"):
+        MnistConfig(student_optimizer="rmsprop").validate()
 
 
 def test_a_tiny_jittered_hinton_teacher_beats_chance() -> None:

@@ -30,7 +30,7 @@ from rl_distill.errors import InputError
 # ----------------------------------------------------------------------------- mnist
 def add_mnist(sub: argparse._SubParsersAction) -> None:
     from supervised.models import TEACHERS
-    from supervised.train import MnistConfig
+    from supervised.train import SGD_LR, STUDENT_OPTIMIZERS, MnistConfig
 
     d = MnistConfig()
     p = sub.add_parser("mnist", help="MNIST teacher -> student distillation (Hinton et al. 2015)",
@@ -63,6 +63,9 @@ def add_mnist(sub: argparse._SubParsersAction) -> None:
                    help="student augmentation: blend each image with another of its batch, weight ~ Beta(ALPHA, "
                    "ALPHA), labels blended alike; the soft-target student learns the teacher's logits on each "
                    "blend (function matching), one teacher pass per batch (0: off, the default)")
+    p.add_argument("--student-optimizer", choices=STUDENT_OPTIMIZERS, default=d.student_optimizer,
+                   help=f"the students' optimiser: adam at rate {d.lr:g} or sgd (rate {SGD_LR:g}, Nesterov momentum),"
+                   f" both cosine-decayed to zero; the teacher always uses adam (default {d.student_optimizer})")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="minibatch size (default 128)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (default 0)")
     p.add_argument("--train-subset", type=positive_int, default=None,
@@ -83,7 +86,7 @@ def run_mnist_command(args: argparse.Namespace) -> int:
         student_hidden=args.student_hidden, temperature=args.temperature, lam=args.lam,
         batch_size=args.batch_size, seed=args.seed, train_subset=args.train_subset, jitter=args.jitter,
         teacher_dropout=args.teacher_dropout, mixup=args.mixup, student_jitter=args.student_jitter,
-        student_mixup=args.student_mixup,
+        student_mixup=args.student_mixup, student_optimizer=args.student_optimizer,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)
