@@ -134,6 +134,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             suffix += f"-lr{case['learning_rate']:g}" if case["learning_rate"] else ""
             suffix += "-lrdecay" if case["lr_decay"] else ""
             suffix += f"-cw{case['critic_warmup']}" if case["critic_warmup"] else ""
+            suffix += f"-ls{case['log_std_init']:g}" if case["log_std_init"] is not None else ""
             suffix += f"-d{key}" if key and case["init"] else ""
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
             if not finished(folder / "student.json"):
@@ -143,7 +144,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          init=str(distilled) if case["init"] else None,
                                          learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                          bounds=case["bounds"],
-                                         critic_warmup=case["critic_warmup"])  # fmt: skip
+                                         critic_warmup=case["critic_warmup"],
+                                         log_std_init=case["log_std_init"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
@@ -151,6 +153,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             method += f" + lr {case['learning_rate']:g}" if case["learning_rate"] else ""
             method += " + lr decay" if case["lr_decay"] else ""
             method += f" + critic warm-up {case['critic_warmup']:,}" if case["critic_warmup"] else ""
+            method += f" + log std {case['log_std_init']:g} at start" if case["log_std_init"] is not None else ""
             method += f" after distill{tag}" if tag and case["init"] else ""
             start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
             runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
@@ -204,6 +207,9 @@ def main() -> None:
                         "(default: the preset's); another gets its own kickstart runs and labels")
     parser.add_argument("--critic-warmup", type=int, default=0, help="kickstart with --critic-warmup STEPS (only "
                         "the value function learns at first); another gets its own kickstart runs and labels")
+    parser.add_argument("--log-std-init", type=float, default=None, help="kickstart with --log-std-init LOG_STD "
+                        "(Box actions: the student's exploration noise at the start); another gets its own kickstart "
+                        "runs and labels")
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help="Box actions: the bound-aware target of distill and of the kickstart term (default "
                         f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
@@ -213,7 +219,7 @@ def main() -> None:
     try:  # kickstart's own checks, before hours of scratch and distill runs
         for variant in args.schedules:
             KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,
-                            critic_warmup=args.critic_warmup).validate()  # fmt: skip
+                            critic_warmup=args.critic_warmup, log_std_init=args.log_std_init).validate()  # fmt: skip
     except InputError as exc:
         parser.error(str(exc))
     torch.set_num_threads(1)
@@ -229,6 +235,7 @@ def main() -> None:
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
+        case["log_std_init"] = args.log_std_init
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}

@@ -219,6 +219,8 @@ def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_p
     (["--init", "/no/such.safetensors"], "no such student file"),
     (["--critic-warmup", "-5"], "--critic-warmup"),
     (["--learning-rate", "0"], "--learning-rate"),
+    (["--log-std-init", "-3"], "--log-std-init applies to continuous (Box) actions"),
+    (["--log-std-init", "nan"], "finite number"),
 ])  # fmt: skip
 def test_bad_input_exits_2_and_writes_nothing(cartpole_teacher: Path, tmp_path: Path, extra: list[str],
                                               message: str, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
@@ -281,6 +283,24 @@ def test_an_explicit_learning_rate_replaces_the_presets_and_decays_with_lr_decay
     run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
     log = json.loads((tmp_path / "student.json").read_text())
     assert {u["learning_rate"] for u in log["updates"]} == {0.0123}  # what PPO's optimizer used
+
+
+def test_log_std_init_sets_the_students_exploration_noise_after_init(pendulum_teacher: Path,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    """--lr-decay puts the one update of 4,096 steps at rate 0, so the saved log std is the starting one."""
+
+    def start_log_std(out: str, **settings: object) -> list[float]:
+        config = KickstartConfig("Pendulum-v1", student_hidden=(8,), timesteps=4_096, eval_every=4_096,
+                                 eval_episodes=1, lr_decay=True, **settings)  # type: ignore[arg-type]  # fmt: skip
+        path = run_kickstart(config, pendulum_teacher, tmp_path / out, progress_bar=False)
+        return PPO.load(path).policy.log_std.tolist()
+
+    assert start_log_std("fresh") == pytest.approx([-0.5])  # make_student's own
+    lowered = start_log_std("lowered", init=str(tmp_path / "fresh" / "student.zip"), log_std_init=-3.5)
+    assert lowered == pytest.approx([-3.5])  # replaces the init's
+    assert start_log_std("kept", init=str(tmp_path / "lowered" / "student.zip")) == pytest.approx([-3.5])
+    with pytest.raises(InputError, match="--log-std-init must be a finite number"):
+        KickstartConfig("Pendulum-v1", log_std_init=float("inf")).validate()
 
 
 def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path, tmp_path: Path) -> None:

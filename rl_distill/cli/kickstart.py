@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rl_distill.cli.arguments import (
     default_out,
+    finite_float,
     hidden_sizes,
     non_negative_int,
     positive_float,
@@ -47,6 +48,10 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr-decay", action="store_true",
                    help="decay PPO's learning rate linearly to 0 over --timesteps (default: the preset's rate); "
                    "it steadied --init fine-tuning on Hopper-v5 but hurt it on a Walker2d-v5 teacher (README)")
+    p.add_argument("--log-std-init", type=finite_float, default=None, metavar="LOG_STD",
+                   help="Box actions: the student's Gaussian log std at the start, after --init (default: keep "
+                   "the init's, which distill copies from the teacher). A lower value, e.g. -3.5, brings PPO's "
+                   "sampled rollouts closer to the greedy policy that is evaluated")
     p.add_argument("--lambda", dest="schedule", default=d.schedule, metavar="SCHEDULE",
                    help="weight of the teacher term: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE_STEPS, or "
                    "adaptive:L0 = L0*max(0, 1 - student score), the score measured from the random policy's return "
@@ -85,7 +90,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,
-        critic_warmup=args.critic_warmup,
+        critic_warmup=args.critic_warmup, log_std_init=args.log_std_init,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
@@ -70,6 +71,11 @@ class KickstartConfig:
     """PPO's learning rate; None keeps the preset's (tuned for the teacher's network, not the student's)."""
     lr_decay: bool = False
     """Decay PPO's learning rate linearly to 0 over ``timesteps`` (a preset's ``lin_`` rate already does)."""
+    log_std_init: float | None = None
+    """Box actions: the student's Gaussian log std at the start (after ``init``); None keeps the init's (distill
+    copies the teacher's) or a fresh student's. A small student can be far less robust to the teacher's
+    exploration noise than the teacher is, so PPO on its noisy rollouts fixes failures a greedy policy never
+    meets."""
     eval_every: int = 10_000
     """Environment steps between greedy evaluations for the learning curve."""
     eval_episodes: int = 5
@@ -83,6 +89,8 @@ class KickstartConfig:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
         if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise InputError(f"--learning-rate must be a positive number, got {self.learning_rate}")
+        if self.log_std_init is not None and not math.isfinite(self.log_std_init):
+            raise InputError(f"--log-std-init must be a finite number, got {self.log_std_init}")
         if self.critic_warmup < 0:
             raise InputError(f"--critic-warmup must be >= 0, got {self.critic_warmup}")
         if self.distill_term not in DISTILL_TERMS:
@@ -193,6 +201,9 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     venv = timer = StepTimer(teacher.make_env(config.env_id, n_envs=preset.n_envs, seed=config.seed))
     if config.init and not Path(config.init).is_file():
         raise InputError(f"{config.init}: no such student file for --init")
+    if config.log_std_init is not None and not isinstance(venv.action_space, gym.spaces.Box):
+        raise InputError(f"--log-std-init applies to continuous (Box) actions; {config.env_id} has "
+                         f"{venv.action_space}")  # fmt: skip
     scaled_rewards = scales_rewards(preset, teacher)
     if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=preset.ppo.get("gamma", 0.99))
@@ -214,6 +225,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                              **ppo_settings(config, preset))  # type: ignore[assignment]  # fmt: skip
         if config.init:
             load_init(model, Path(config.init), config.env_id)
+        if config.log_std_init is not None:
+            model.policy.log_std.data.fill_(config.log_std_init)
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
 
     eval_seconds = 0.0
