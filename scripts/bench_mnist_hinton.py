@@ -107,7 +107,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         # students of another length or optimiser (the labels row too, so ratios compare equal training) keep apart
         own_length = args.student_epochs == STUDENT_EPOCHS
         students = folder if own_length else folder / f"students-{args.student_epochs}-epochs"
-        students = students / "students-sgd" if args.student_optimizer == "sgd" else students
+        students = students / f"students-sgd{SGD_LR:g}" if args.student_optimizer == "sgd" else students
         students.mkdir(parents=True, exist_ok=True)
         # rows named with the suffix learn from the ensemble; the labels rows, the same for any teacher, do not
         variants = {"student-labels": (data.train_y, None, config),

@@ -55,6 +55,18 @@ def test_student_optimizer_sgd_is_nesterov_momentum_and_others_are_refused() -> 
         MnistConfig(student_optimizer="rmsprop").validate()
 
 
+def test_a_diverged_student_stops_with_a_one_line_error_instead_of_reporting_chance() -> None:
+    from rl_distill.errors import InputError
+    from supervised.models import student_mlp
+    from supervised.train import train_model
+
+    data = load_mnist().subset_train(256)
+    broken = lambda batch, _images: torch.full((len(batch), 10), float("nan"))  # noqa: E731
+    with pytest.raises(InputError, match=r"student-soft: the loss became nan at step 1 of 4;"):
+        train_model(student_mlp((8,)), data.train_x, data.train_y, MnistConfig(batch_size=64), name="student-soft",
+                    epochs=1, soft_targets=broken)  # fmt: skip
+
+
 def test_a_tiny_jittered_hinton_teacher_beats_chance() -> None:
     torch.set_num_threads(2)
     config = MnistConfig(epochs=1, student_epochs=1, teacher="hinton-mlp", train_subset=600, jitter=2, seed=0)
