@@ -145,7 +145,9 @@ def live_teacher(teacher: nn.Module) -> SoftTargets:
 def build_optimizer(model: nn.Module, name: str, adam_lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(model.parameters(), lr=SGD_LR, momentum=SGD_MOMENTUM, nesterov=True)
-    return torch.optim.Adam(model.parameters(), lr=adam_lr)
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=adam_lr)
+    raise ValueError(f"unknown optimiser {name!r}; one of {', '.join(STUDENT_OPTIMIZERS)}")  # a caller's bug
 
 
 def train_model(
