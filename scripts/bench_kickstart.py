@@ -33,7 +33,8 @@ from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.kickstart.ppo import DISTILL_TERMS
+from rl_distill.kickstart.run import KL_DIRECTIONS, KickstartConfig, run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import join_env
 from rl_distill.sb3.policies import load_policy
@@ -135,6 +136,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             suffix += "-lrdecay" if case["lr_decay"] else ""
             suffix += f"-cw{case['critic_warmup']}" if case["critic_warmup"] else ""
             suffix += f"-ls{case['log_std_init']:g}" if case["log_std_init"] is not None else ""
+            suffix += f"-{case['distill_term']}" if case["distill_term"] != "kl" else ""
+            suffix += f"-{case['kl']}" if case["kl"] != "forward" else ""
             suffix += f"-d{key}" if key and case["init"] else ""
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
             if not finished(folder / "student.json"):
@@ -145,7 +148,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                          bounds=case["bounds"],
                                          critic_warmup=case["critic_warmup"],
-                                         log_std_init=case["log_std_init"])  # fmt: skip
+                                         log_std_init=case["log_std_init"],
+                                         distill_term=case["distill_term"], kl=case["kl"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
@@ -154,6 +158,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             method += " + lr decay" if case["lr_decay"] else ""
             method += f" + critic warm-up {case['critic_warmup']:,}" if case["critic_warmup"] else ""
             method += f" + log std {case['log_std_init']:g} at start" if case["log_std_init"] is not None else ""
+            method += f" + {case['distill_term']} term" if case["distill_term"] != "kl" else ""
+            method += f" + {case['kl']} KL" if case["kl"] != "forward" else ""
             method += f" after distill{tag}" if tag and case["init"] else ""
             start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
             runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
@@ -210,6 +216,12 @@ def main() -> None:
     parser.add_argument("--log-std-init", type=float, default=None, help="kickstart with --log-std-init LOG_STD "
                         "(Box actions: the student's exploration noise at the start); another gets its own kickstart "
                         "runs and labels")
+    parser.add_argument("--distill-term", default="kl", choices=DISTILL_TERMS, help="kickstart with "
+                        "--distill-term (ppd: each state's KL weighted by max(ratio, 1 - clip_range), as in Proximal "
+                        "Policy Distillation); ppd gets its own kickstart runs and labels")
+    parser.add_argument("--kl", default="forward", choices=list(KL_DIRECTIONS), help="kickstart with --kl "
+                        "(forward: KL(teacher || student); reverse: KL(student || teacher)); reverse gets its own "
+                        "kickstart runs and labels")
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help="Box actions: the bound-aware target of distill and of the kickstart term (default "
                         f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
@@ -235,7 +247,7 @@ def main() -> None:
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
-        case["log_std_init"] = args.log_std_init
+        case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
