@@ -7,7 +7,8 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
 - HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;
 - Walker2d-v5: a teacher trained by plain SB3 code (scripts/train_sb3_teacher.py: SB3's PPO defaults,
-  VecNormalize, 2x256), no preset: ``distill`` then kickstart, as for the MuJoCo cases above.
+  VecNormalize, 2x256), no preset: ``distill`` then kickstart, as for the MuJoCo cases above;
+  Walker2d-v5-32x32 the same with 32x32 students (16x16 ones cannot fit every such teacher: README).
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
 so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
@@ -56,6 +57,8 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
                     "init": False},
     "Walker2d-v5": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
                     "budget": 300_000, "init": True},
+    "Walker2d-v5-32x32": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
+                          "budget": 300_000, "init": True, "hidden": (32, 32)},
 }  # fmt: skip
 
 
@@ -91,7 +94,7 @@ def finished(path: Path) -> dict[str, Any] | None:
 
 def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int,
              early_steps: int) -> dict[str, Any]:  # fmt: skip
-    env, hidden, work = case["env"], (16, 16), RUNS / "bench-kickstart" / name
+    env, hidden, work = case["env"], case.get("hidden", (16, 16)), RUNS / "bench-kickstart" / name
     teacher_path = ensure_teacher(case, early_steps=early_steps)
     teacher = load_policy(teacher_path, env)
     full = load_policy(ensure_teacher(FULL_LUNAR_LANDER), env) if name == "imperfect" else teacher
@@ -171,7 +174,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
         run.update(mean_return=result.mean_return, ci95=list(result.ci95), mean_length=result.mean_length,
                    returns=[round(r, 1) for r in result.returns])  # fmt: skip
-    return {"env": env, "teacher_path": str(teacher_path), "budget": case["budget"], "episodes": episodes,
+    return {"env": env, "student_hidden": list(hidden), "teacher_path": str(teacher_path), "budget": case["budget"],
+            "episodes": episodes,
             **reference, "runs": runs}
 
 

@@ -16,16 +16,16 @@ def steps_to(run: dict[str, Any], target: float) -> int | None:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students, mean ± std over seeds of each "
-             "run's mean return on 100 fixed evaluation episodes; score = (return − random) / (full teacher − "
-             "random); median episode's score: the score of each run's median episode, mean over seeds (a tail of "
-             "failed episodes pulls the mean below it). Learning curves: 5 greedy episodes every 1/20 of the budget "
-             "(distill: after each round; "
-             "kickstart and distill replay the same 5 seeded episodes each time, PPO from scratch gets new ones "
-             "from SB3's EvalCallback, so its curve is noisier and reaches a level sooner by chance). "
-             "Kickstart runs from a distilled student count the distillation's env steps in their curves and step "
-             "counts. Env steps/s: training only (PPO from scratch: SB3's EvalCallback time included). "
-             "Reproduce: `python scripts/bench_kickstart.py`.", ""]  # fmt: skip
+    lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students (unless a case says otherwise), "
+             "mean ± std over seeds of each run's mean return on 100 fixed evaluation episodes; score = (return − "
+             "random) / (full teacher − random); median episode's score: the score of each run's median episode, "
+             "mean over seeds (a tail of failed episodes pulls the mean below it). Learning curves: 5 greedy "
+             "episodes every 1/20 of the budget (distill: after each round; kickstart and distill replay the same "
+             "5 seeded episodes each time, PPO from scratch gets new ones from SB3's EvalCallback, so its curve is "
+             "noisier and reaches a level sooner by chance). Kickstart runs from a distilled student count the "
+             "distillation's env steps in their curves and step counts. Env steps/s: training only (PPO from "
+             "scratch: SB3's EvalCallback time included). Reproduce: `python scripts/bench_kickstart.py`.",
+             ""]  # fmt: skip
     for name, case in report.items():
         span = case["full_teacher"] - case["random"]
         target = case["random"] + 0.9 * span
@@ -38,7 +38,8 @@ def markdown(report: dict[str, Any]) -> str:
                        f"{case['full_teacher_mean_length']:.0f} steps on average")  # fmt: skip
         if "teacher_median" in case:
             length += f"; the teacher's median episode {case['teacher_median']:.1f}"
-        lines += [f"### {name}: {case['env']}", "",
+        hidden = "x".join(str(h) for h in case.get("student_hidden", (16, 16)))
+        lines += [f"### {name}: {case['env']}" + (f", {hidden} students" if hidden != "16x16" else ""), "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
                   f"steps for scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}.", "",
@@ -105,7 +106,8 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("greedy evaluation return")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below: long labels hide no curve
         ax.grid(alpha=0.3)
-    axes[0][0].set_title(f"{name}: 16x16 student" + (", best variants" if len(panels) > 1 else ""))
+    hidden = "x".join(str(h) for h in case.get("student_hidden", (16, 16)))
+    axes[0][0].set_title(f"{name}: {hidden} student" + (", best variants" if len(panels) > 1 else ""))
     if len(panels) > 1:
         axes[0][1].set_title(f"{name}: every distill and kickstart variant")
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
