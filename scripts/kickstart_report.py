@@ -15,6 +15,11 @@ def steps_to(run: dict[str, Any], target: float) -> int | None:
                  if r is not None and r >= target), None)  # fmt: skip
 
 
+def student_size(case: dict[str, Any]) -> str:
+    """``"16x16"``; reports written before cases could set the size have no ``student_hidden``: all 16x16."""
+    return "x".join(str(h) for h in case.get("student_hidden", (16, 16)))
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = ["Kickstart vs PPO from scratch vs distillation alone: 16x16 students (unless a case says otherwise), "
              "mean ± std over seeds of each run's mean return on 100 fixed evaluation episodes; score = (return − "
@@ -38,7 +43,7 @@ def markdown(report: dict[str, Any]) -> str:
                        f"{case['full_teacher_mean_length']:.0f} steps on average")  # fmt: skip
         if "teacher_median" in case:
             length += f"; the teacher's median episode {case['teacher_median']:.1f}"
-        hidden = "x".join(str(h) for h in case.get("student_hidden", (16, 16)))
+        hidden = student_size(case)
         lines += [f"### {name}: {case['env']}" + (f", {hidden} students" if hidden != "16x16" else ""), "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
@@ -106,7 +111,7 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
         ax.set_ylabel("greedy evaluation return")
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below: long labels hide no curve
         ax.grid(alpha=0.3)
-    hidden = "x".join(str(h) for h in case.get("student_hidden", (16, 16)))
+    hidden = student_size(case)
     axes[0][0].set_title(f"{name}: {hidden} student" + (", best variants" if len(panels) > 1 else ""))
     if len(panels) > 1:
         axes[0][1].set_title(f"{name}: every distill and kickstart variant")
