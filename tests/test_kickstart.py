@@ -303,6 +303,17 @@ def test_log_std_init_sets_the_students_exploration_noise_after_init(pendulum_te
         KickstartConfig("Pendulum-v1", log_std_init=float("inf")).validate()
 
 
+def test_lr_decay_never_runs_an_update_at_a_negative_rate(pendulum_teacher: Path, tmp_path: Path) -> None:
+    """A budget of 3,000 steps still collects one whole 4,096-step rollout, which ends past the budget; its
+    update must come at rate 0 (no step at all), not at a negative rate that climbs PPO's loss."""
+    config = KickstartConfig("Pendulum-v1", student_hidden=(8,), timesteps=3_000, eval_every=3_000,
+                             eval_episodes=1, lr_decay=True, log_std_init=-1.0)  # fmt: skip
+    path = run_kickstart(config, pendulum_teacher, tmp_path, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert log["updates"][-1]["env_steps"] > 3_000 and log["updates"][-1]["learning_rate"] == 0.0
+    assert PPO.load(path).policy.log_std.tolist() == pytest.approx([-1.0])  # no parameter moved
+
+
 def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path, tmp_path: Path) -> None:
     """Pendulum's preset explores with gSDE; the student stays a plain Gaussian policy with an artifact."""
     config = KickstartConfig("Pendulum-v1", student_hidden=(8,), timesteps=4_096, eval_every=4_096,

@@ -33,6 +33,7 @@ def test_preset_builds_its_teacher(env_id: str) -> None:
 def test_linear_schedules_decay_to_zero() -> None:
     kwargs = PRESETS["CartPole-v1"].ppo_kwargs()
     assert kwargs["learning_rate"](1.0) == pytest.approx(0.001) and kwargs["learning_rate"](0.0) == 0.0
+    assert kwargs["learning_rate"](-0.05) == 0.0 and kwargs["clip_range"](-0.05) == 0.0  # a rollout past the budget
 
 
 def test_unknown_env_gets_sb3_defaults_but_is_refused_where_a_preset_is_required() -> None:

@@ -19,10 +19,12 @@ TEACHER_NET = (256, 256)
 
 
 def linear_schedule(initial: float) -> Callable[[float], float]:
-    """The zoo's ``lin_<value>``: decays linearly from ``initial`` to 0 over training."""
+    """The zoo's ``lin_<value>``: decays linearly from ``initial`` to 0 over training, then stays at 0."""
 
     def schedule(progress_remaining: float) -> float:
-        return progress_remaining * initial
+        # SB3 collects whole rollouts, so the last one can end past the budget and progress_remaining below 0:
+        # unclamped, that update would run at a negative rate (gradient ascent) or clip range.
+        return max(progress_remaining, 0.0) * initial
 
     return schedule
 
