@@ -26,7 +26,15 @@ from rl_distill.sb3.actor import check_supported_spaces
 from rl_distill.sb3.envs import load_vecnormalize, make_env, spaces_match
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
-_warned_pickle = False
+_notes_given: set[str] = set()
+
+
+def note_once(key: str, message: str) -> None:
+    """Print ``note: message`` to stderr the first time ``key`` comes up in this process: a run loads the same
+    teacher several times (benchmarks, evaluation), and the same note each time buries the other output."""
+    if key not in _notes_given:
+        _notes_given.add(key)
+        print(f"note: {message}", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -80,23 +88,19 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
     candidates += [folder / env_id / VECNORMALIZE_NAME] if env_id else []
     found = next((c for c in candidates if c.is_file()), None)
     if found is not None:
-        print(f"note: {model_path} has no statistics of its own ({own}); using {found} found beside it "
-              "(pass --vecnormalize to choose)", file=sys.stderr)  # fmt: skip
+        note_once(f"statistics of {model_path}", f"{model_path} has no statistics of its own ({own}); using {found} "
+                  "found beside it (pass --vecnormalize to choose)")  # fmt: skip
     return found
 
 
 def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | None = None) -> LoadedPolicy:
     """Load an SB3 PPO or A2C zip (teacher or student) and its normalisation statistics."""
-    global _warned_pickle
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such model file")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not an SB3 model (.zip) file; truncated or wrong file?")
-    if not _warned_pickle:
-        print(f"note: SB3 .zip files run pickle when loaded; load only files from a trusted source ({path})",
-              file=sys.stderr)  # fmt: skip
-        _warned_pickle = True
+    note_once("pickle", f"SB3 .zip files run pickle when loaded; load only files from a trusted source ({path})")
     model = None
     for algo in (PPO, A2C):
         try:
