@@ -8,7 +8,7 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;
 - Walker2d-v5: a teacher trained by plain SB3 code (scripts/train_sb3_teacher.py: SB3's PPO defaults,
   VecNormalize, 2x256), no preset: ``distill`` then kickstart, as for the MuJoCo cases above;
-  Walker2d-v5-32x32 the same with 32x32 students (16x16 ones cannot fit every such teacher: README).
+  Walker2d-v5-32x32 the same with 32x32 students (16x16 ones cannot fit every such teacher: docs/kickstart.md).
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
 so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that

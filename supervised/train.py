@@ -66,7 +66,7 @@ class MnistConfig:
     mixup: float = 0.0
     """Teacher: blend each (shifted) image with another of its batch, weight ~ Beta(a, a), labels blended alike
     (mixup, Zhang et al. 2018; 0: off). It makes a stronger teacher with smaller logits, whose soft targets
-    teach a student less (README, MNIST: 62 ensemble errors, yet its students are worse)."""
+    teach a student less (docs/mnist-hinton.md: 62 ensemble errors, yet its students are worse)."""
     student_jitter: int = 0
     """Students: the same shifts; a soft-target student then learns the teacher's logits on the shifted image."""
     student_mixup: float = 0.0

@@ -47,7 +47,7 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help="PPO's learning rate (default: the env preset's, tuned for a teacher-sized network)")
     p.add_argument("--lr-decay", action="store_true",
                    help="decay PPO's learning rate linearly to 0 over --timesteps (default: the preset's rate); "
-                   "it steadied --init fine-tuning on Hopper-v5 but hurt it on a Walker2d-v5 teacher (README)")
+                   "after --init it lifted some teachers' students and lowered others' (docs/kickstart.md)")
     p.add_argument("--log-std-init", type=finite_float, default=None, metavar="LOG_STD",
                    help="Box actions: the student's Gaussian log std at the start, after --init (default: keep "
                    "the init's, which distill copies from the teacher). A lower value, e.g. -3.5, brings PPO's "

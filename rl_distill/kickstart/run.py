@@ -75,7 +75,7 @@ class KickstartConfig:
     """Box actions: the student's Gaussian log std at the start (after ``init``); None keeps the init's (distill
     copies the teacher's) or a fresh student's. A small student can be far less robust to the teacher's
     exploration noise than the teacher is, and PPO then spends its updates on failures its greedy policy
-    rarely meets (on HalfCheetah-v5, -3.5 moved seeds both ways: README)."""
+    rarely meets (on HalfCheetah-v5, -3.5 moved seeds both ways: docs/kickstart.md)."""
     eval_every: int = 10_000
     """Environment steps between greedy evaluations for the learning curve."""
     eval_episodes: int = 5
