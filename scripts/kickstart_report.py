@@ -74,7 +74,41 @@ def markdown(report: dict[str, Any]) -> str:
                 + (f", λ mean {r['lambda_mean']:.2f}" if "lambda_mean" in r else "")  # runs reported before it
                 + f", D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + settings_table(report))
+
+
+SETTINGS = {"defaults": "", "--lr-decay": " + lr decay", "--critic-warmup 20000": " + critic warm-up 20,000",
+            "both": " + lr decay + critic warm-up 20,000"}  # fmt: skip
+
+
+def settings_table(report: dict[str, Any]) -> list[str]:
+    """``kickstart adaptive:1`` with each of SETTINGS from the same distilled students, one row per case and
+    distillation that has all four, over the seeds every one of the five methods has (mean score, per seed)."""
+    rows = []
+    for name, case in report.items():
+        span = case["full_teacher"] - case["random"]
+        for distill in dict.fromkeys(r["method"] for r in case["runs"] if r["method"].startswith("distill")):
+            start = distill.removeprefix("distill")
+            methods = [distill] + [f"kickstart adaptive:1{extra}{' after distill' + start if start else ''}"
+                                   for extra in SETTINGS.values()]  # fmt: skip
+            by_method = [{r["seed"]: r for r in case["runs"] if r["method"] == m} for m in methods]
+            seeds = sorted(set.intersection(*(set(runs) for runs in by_method)))
+            if not seeds:
+                continue
+            cells = []
+            for runs in by_method:
+                scores = [(runs[s]["mean_return"] - case["random"]) / span for s in seeds]
+                cells.append(f"{statistics.fmean(scores):.3f} ({' / '.join(f'{x:.3f}' for x in scores)})")
+            rows.append(f"| {name}, {student_size(case)}, {distill} | {', '.join(map(str, seeds))} | "
+                        + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["### Settings after --init", "",
+            "`kickstart adaptive:1` from the same distilled students with and without `--lr-decay` and "
+            "`--critic-warmup 20000`; score, mean over the seeds all five rows have (per seed).", "",
+            "| case, student, start | seeds | distill alone | "
+            + " | ".join(f"kickstart, {s}" for s in SETTINGS) + " |",
+            "|---|---|---:|" + "---:|" * len(SETTINGS), *rows, ""]
 
 
 def reached(runs: list[dict[str, Any]], target: float) -> str:
