@@ -63,6 +63,8 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
 
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
+BEST_EPISODES = 10
+"""--keep-best: validation episodes per curve point (5 otherwise), to make the choice less noisy."""
 
 
 def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
@@ -110,14 +112,18 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score")}
                                      for r in json.loads(scan.read_text())["scan"]]  # fmt: skip
     runs = []
+    curve_episodes = BEST_EPISODES if case["keep_best"] else 5
     for seed in range(seeds):
-        folder = work / f"scratch-{seed}"
+        best = "-best" if case["keep_best"] else ""
+        folder = work / f"scratch{best}-{seed}"
         if not finished(folder / "scratch.json"):
             train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
-                      eval_every=case["budget"] // 20, eval_episodes=5, progress_bar=False)  # fmt: skip
+                      eval_every=case["budget"] // 20, eval_episodes=curve_episodes, progress_bar=False,
+                      keep_best=case["keep_best"])  # fmt: skip
             # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
         log = finished(folder / "scratch.json")
-        runs.append({"method": "scratch", "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
+        runs.append({"method": "scratch" + (", best checkpoint" if best else ""), "seed": seed,
+                     "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"]})
         budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"])
@@ -142,11 +148,13 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             suffix += f"-{case['distill_term']}" if case["distill_term"] != "kl" else ""
             suffix += f"-{case['kl']}" if case["kl"] != "forward" else ""
             suffix += f"-d{key}" if key and case["init"] else ""
+            suffix += best
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
             if not finished(folder / "student.json"):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
+                                         eval_episodes=curve_episodes, keep_best=case["keep_best"],
                                          init=str(distilled) if case["init"] else None,
                                          learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                          bounds=case["bounds"],
@@ -164,6 +172,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             method += f" + {case['distill_term']} term" if case["distill_term"] != "kl" else ""
             method += f" + {case['kl']} KL" if case["kl"] != "forward" else ""
             method += f" after distill{tag}" if tag and case["init"] else ""
+            method += ", best checkpoint" if best else ""
             start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
             runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
                          "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
@@ -229,6 +238,9 @@ def main() -> None:
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help="Box actions: the bound-aware target of distill and of the kickstart term (default "
                         f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
+    parser.add_argument("--keep-best", action="store_true", help="PPO from scratch and kickstart keep the policy "
+                        f"of their best learning-curve point ({BEST_EPISODES} validation episodes each, seeded apart "
+                        "from the evaluation's) instead of the last; their own runs and labels")
     parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
                         "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()
@@ -252,6 +264,7 @@ def main() -> None:
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
+        case["keep_best"] = args.keep_best
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}

@@ -199,11 +199,12 @@ def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_p
     RECORDED.clear()
     code = main(["kickstart", "--teacher", str(cartpole_teacher), "--env", "RlDistillTest/Recorder-v0",
                  "--env-kwargs", '{"level": 3}', "--timesteps", "64", "--eval-every", "64", "--eval-episodes", "2",
-                 "--lambda", "constant:1", "--out", str(tmp_path)])  # fmt: skip
+                 "--lambda", "constant:1", "--keep-best", "--out", str(tmp_path)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert RECORDED and all(r == {"level": 3} for r in RECORDED)  # the teacher from CartPole accepted: same spaces
     header = json.loads((tmp_path / "student.json").read_text())["config"]
     assert header["env_id"] == 'RlDistillTest/Recorder-v0:{"level": 3}'
+    assert header["keep_best"] and (tmp_path / "student.best.zip").exists()
     from rl_distill.artifacts.student import load_student
 
     assert load_student(tmp_path / "student.safetensors").header["env_kwargs"] == {"level": 3}

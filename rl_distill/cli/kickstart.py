@@ -71,6 +71,10 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help=f"env steps between learning-curve evaluations (default {d.eval_every})")
     p.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes,
                    help=f"greedy episodes per learning-curve point (default {d.eval_episodes})")
+    p.add_argument("--keep-best", action="store_true",
+                   help="write the policy of the best learning-curve point instead of the last, as SB3's "
+                   "EvalCallback best_model (the --init student's point included); curve episodes are seeded apart "
+                   "from evaluate's, and more --eval-episodes make the choice less noisy")
     p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
                    help=f"env steps between checkpoints to <out>/student.ckpt.zip (default {d.checkpoint_every})")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/kickstart-<env>-<time>)")
@@ -90,7 +94,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,
-        critic_warmup=args.critic_warmup, log_std_init=args.log_std_init,
+        critic_warmup=args.critic_warmup, log_std_init=args.log_std_init, keep_best=args.keep_best,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)

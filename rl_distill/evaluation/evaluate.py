@@ -3,7 +3,7 @@
 Seeds start at :data:`rl_distill.sb3.envs.EVAL_SEED`, far from training seeds. Anyone can reproduce a
 figure with plain SB3: ``PPO.load(zip)``, ``make_vec_env(env_id, n_envs=EVAL_ENVS, seed=EVAL_SEED)``
 (wrapped in the model's frozen VecNormalize if it has one) and ``evaluate_policy(...,
-return_episode_rewards=True)``.
+return_episode_rewards=True)``. Learning curves use other seeds (:data:`rl_distill.sb3.envs.VALIDATION_SEED`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rl_distill.errors import InputError
 from rl_distill.sb3.actor import Actor
-from rl_distill.sb3.envs import EVAL_SEED, make_env
+from rl_distill.sb3.envs import EVAL_SEED, VALIDATION_SEED, make_env
 from rl_distill.sb3.policies import LoadedPolicy, load_policy
 
 EVAL_ENVS = 10
@@ -162,10 +162,11 @@ class GreedyActor:
 
 
 def greedy_return_of(policy: LoadedPolicy, env_id: str, episodes: int) -> Any:
-    """A callable giving a model's mean greedy return in ``policy``'s observation space (per-round logs)."""
+    """A callable giving a model's mean greedy return in ``policy``'s observation space (learning curves): the
+    same validation episodes each call, so points differ by the model alone."""
 
     def mean_return(model: Any) -> float:
-        venv = policy.make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=EVAL_SEED)
+        venv = policy.make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=VALIDATION_SEED)
         return run_episodes(GreedyActor(model), venv, episodes, deterministic=True).mean_return
 
     return mean_return

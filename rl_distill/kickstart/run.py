@@ -35,7 +35,7 @@ from rl_distill.sb3.actor import Actor, sample_actions
 from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
-from rl_distill.sb3.training import EveryNSteps, ProgressCallback
+from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback
 
 KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
 
@@ -76,10 +76,13 @@ class KickstartConfig:
     copies the teacher's) or a fresh student's. A small student can be far less robust to the teacher's
     exploration noise than the teacher is, and PPO then spends its updates on failures its greedy policy
     rarely meets (on HalfCheetah-v5, -3.5 moved seeds both ways: docs/kickstart.md)."""
+    keep_best: bool = False
+    """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
+    of the last (see BestPolicy); the --init student's own point is a candidate too."""
     eval_every: int = 10_000
     """Environment steps between greedy evaluations for the learning curve."""
     eval_episodes: int = 5
-    """Episodes per learning-curve evaluation."""
+    """Episodes per learning-curve evaluation (with ``keep_best``, more make the choice less noisy)."""
     checkpoint_every: int = 50_000
     """Environment steps between checkpoints (and one on Ctrl-C)."""
 
@@ -212,6 +215,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     out.mkdir(parents=True, exist_ok=True)
     ckpt, ckpt_log = out / f"{name}.ckpt.zip", out / f"{name}.ckpt.json"
     curve: dict[str, list[float]] = {"steps": [], "returns": []}
+    best = BestPolicy(out / f"{name}.best.zip", resume=resume and ckpt.exists()) if config.keep_best else None
     if resume and ckpt.exists():
         saved = json.loads(ckpt_log.read_text())
         from rl_distill.distill.checkpoint import check_identity
@@ -236,6 +240,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         started = time.perf_counter()
         curve["steps"].append(model.num_timesteps)
         curve["returns"].append(greedy_return(model))
+        if best:
+            best.offer(model, curve["returns"][-1])
         eval_seconds += time.perf_counter() - started
 
     def save_checkpoint() -> None:
@@ -254,6 +260,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         save_checkpoint()
         raise
     seconds = time.perf_counter() - start - eval_seconds  # training alone, as for distill; evaluation apart
+    if best:
+        best.restore(model)
     model.rollout_buffer_class = RolloutBuffer  # the saved zip is a plain PPO model: PPO.load needs nothing of ours
     path = save_student_model(model, teacher, out, name=name, env_id=config.env_id,
                               settings={"kickstart": asdict(config)})  # fmt: skip
@@ -261,6 +269,6 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         "teacher": str(teacher_path), "config": asdict(config), "wall_seconds": seconds, "eval_seconds": eval_seconds,
         "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9), "env_seconds": timer.seconds,
         "scaled_rewards": scaled_rewards, "curve_steps": curve["steps"], "curve_returns": curve["returns"],
-        "updates": model.update_log,
+        "kept": best.record() if best else None, "updates": model.update_log,
     })  # fmt: skip
     return path

@@ -20,6 +20,9 @@ from rl_distill.errors import InputError
 
 EVAL_SEED = 1_000_003
 """Evaluation episodes are seeded from here; training seeds are small integers, so they never meet."""
+VALIDATION_SEED = 2_000_003
+"""Learning-curve episodes are seeded from here, apart from evaluation's: a run that keeps its best curve point
+(``keep_best``) is chosen on episodes its reported figure never sees."""
 
 
 def split_env(env: str) -> tuple[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ hyperparameters and the comparison is fair.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,7 +21,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.progress import Progress, check_tensorboard
-from rl_distill.sb3.envs import EVAL_SEED, StepTimer, load_vecnormalize, make_env
+from rl_distill.sb3.envs import VALIDATION_SEED, StepTimer, load_vecnormalize, make_env
 from rl_distill.sb3.policies import VECNORMALIZE_NAME, policy_parameters
 from rl_distill.sb3.presets import TEACHER_NET, preset_for
 
@@ -41,6 +42,8 @@ class TrainResult:
     curve_returns: list[float]
     env_seconds: float = 0.0
     """Part of ``wall_seconds`` spent inside the training envs' ``step``."""
+    kept: dict[str, float] | None = None
+    """With ``keep_best``: the curve point whose policy was written (``steps``, ``mean_return``)."""
 
 
 def train_ppo(
@@ -57,17 +60,21 @@ def train_ppo(
     progress_bar: bool = True,
     checkpoint_every: int = 0,
     resume: bool = False,
+    keep_best: bool = False,
 ) -> TrainResult:
     """Train PPO with the env's preset; save ``<name>.zip`` (+ ``vecnormalize.pkl``) and ``<name>.json``.
 
     ``eval_every`` > 0 records a learning curve (SB3's EvalCallback) every that many env steps.
     ``checkpoint_every`` > 0 saves ``<name>.ckpt.zip`` (+ statistics) atomically that often and on
-    Ctrl-C; ``resume`` continues from it for the remaining steps.
+    Ctrl-C; ``resume`` continues from it for the remaining steps. ``keep_best`` writes the policy (and
+    statistics) of the best learning-curve point instead of the last: see :class:`BestPolicy`.
     """
     preset = preset_for(env_id)
     timesteps = timesteps or preset.timesteps
     if timesteps <= 0:
         raise InputError(f"--timesteps must be positive, got {timesteps}")
+    if keep_best and eval_every <= 0:
+        raise InputError("keeping the best policy needs a learning curve (eval_every > 0)")
     check_tensorboard(tensorboard)
     venv = timer = StepTimer(make_env(env_id, n_envs=preset.n_envs, seed=seed))
     if preset.normalize:
@@ -93,14 +100,17 @@ def train_ppo(
     callbacks: list[BaseCallback] = [ProgressCallback(timesteps, f"PPO {name}", enabled=progress_bar)]
     if checkpoint_every > 0:
         callbacks.append(EveryNSteps(checkpoint_every, save_checkpoint))
+    best = BestPolicy(out / f"{name}.best.zip", venv if preset.normalize else None, resume=resume) \
+        if keep_best else None  # fmt: skip
     if eval_every > 0:
         # wrapped as the training env is: SB3 syncs VecNormalize statistics through matching wrapper stacks
-        eval_env = StepTimer(make_env(env_id, n_envs=min(eval_episodes, 10), seed=EVAL_SEED))
+        eval_env = StepTimer(make_env(env_id, n_envs=min(eval_episodes, 10), seed=VALIDATION_SEED))
         if preset.normalize:
             eval_env = VecNormalize(eval_env, training=False, norm_reward=False)  # synced by EvalCallback
         # EvalCallback records its curve only when given a log_path (it also writes evaluations.npz there)
         callback = EvalCallback(eval_env, n_eval_episodes=eval_episodes, verbose=0, log_path=str(out / f"{name}-eval"),
-                                eval_freq=max(eval_every // preset.n_envs, 1))  # fmt: skip
+                                eval_freq=max(eval_every // preset.n_envs, 1),
+                                callback_after_eval=OfferToBest(best) if best else None)  # fmt: skip
         callbacks.append(callback)
     else:
         callback = None
@@ -114,6 +124,8 @@ def train_ppo(
         raise
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
+    if best:
+        best.restore(model)
     model_path = out / f"{name}.zip"
     atomic_write(model_path, lambda tmp: model.save(tmp))
     if preset.normalize:
@@ -123,10 +135,63 @@ def train_ppo(
         policy_params=policy_parameters(model.policy), wall_seconds=seconds, env_seconds=timer.seconds,
         curve_steps=[int(s) for s in callback.evaluations_timesteps] if callback else [],
         curve_returns=[float(np.mean(r)) for r in callback.evaluations_results] if callback else [],
+        kept=best.record() if best else None,
     )  # fmt: skip
     atomic_write_json(out / f"{name}.json", {**asdict(result), "preset": json.loads(json.dumps(
         preset.ppo, default=str)), "normalize": preset.normalize})  # fmt: skip
     return result
+
+
+class BestPolicy:
+    """The policy of the best learning-curve point so far, as SB3's EvalCallback ``best_model``: written atomically
+    to ``path`` with its observation statistics (``stats``, when the run trains its own) and a record that
+    ``resume`` reads back, so a run can end with it instead of its last policy. PPO's policy can swing far
+    between updates near the end of a short budget; the curve's episodes are validation episodes
+    (``VALIDATION_SEED``), never the evaluation's, so a kept policy's reported return is not chosen on its test.
+    """
+
+    def __init__(self, path: Path, stats: VecNormalize | None = None, *, resume: bool = False) -> None:
+        self.path, self.stats = path, stats
+        self.log = path.with_suffix(".json")
+        saved = json.loads(self.log.read_text()) if resume and self.log.exists() and path.exists() else {}
+        self.steps: int | None = saved.get("steps")
+        self.mean_return: float = saved.get("mean_return", -math.inf)
+
+    def offer(self, model: PPO, mean_return: float) -> None:
+        """Keep ``model`` if its curve point ``mean_return`` is the best so far (ties keep the earlier)."""
+        if mean_return <= self.mean_return:
+            return
+        self.steps, self.mean_return = model.num_timesteps, mean_return
+        atomic_write(self.path, lambda tmp: model.save(tmp))
+        if self.stats is not None:
+            stats = self.stats
+            atomic_write(self.path.parent / normalization_name(self.path.stem), lambda tmp: stats.save(str(tmp)))
+        atomic_write_json(self.log, self.record())
+
+    def restore(self, model: PPO) -> None:
+        """Put the kept policy (and statistics) back into ``model`` (and ``stats``) before the run writes them."""
+        if self.steps is None:
+            return
+        model.set_parameters(str(self.path), device="cpu")
+        if self.stats is not None:
+            saved = load_vecnormalize(self.path.parent / normalization_name(self.path.stem), self.stats.venv)
+            self.stats.obs_rms, self.stats.ret_rms = saved.obs_rms, saved.ret_rms
+
+    def record(self) -> dict[str, float]:
+        return {"steps": self.steps, "mean_return": self.mean_return} if self.steps is not None else {}
+
+
+class OfferToBest(BaseCallback):
+    """EvalCallback's ``callback_after_eval``: offers each evaluated policy to a :class:`BestPolicy`."""
+
+    def __init__(self, best: BestPolicy) -> None:
+        super().__init__()
+        self.best = best
+
+    def _on_step(self) -> bool:
+        assert isinstance(self.parent, EvalCallback)
+        self.best.offer(self.model, float(self.parent.last_mean_reward))
+        return True
 
 
 class ProgressCallback(BaseCallback):

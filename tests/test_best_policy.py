@@ -1,0 +1,73 @@
+"""keep_best: a run ends with the policy of its best learning-curve point, chosen on validation episodes."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecNormalize
+
+from rl_distill.errors import InputError
+from rl_distill.evaluation.evaluate import greedy_return_of
+from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.sb3.policies import load_policy
+from rl_distill.sb3.training import train_ppo
+
+
+def same_parameters(a: Path, b: Path) -> bool:
+    first, second = PPO.load(a).policy.state_dict(), PPO.load(b).policy.state_dict()
+    return all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_kickstart_keeps_the_best_curve_point_not_the_last(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """From the teacher's own weights, a far too high learning rate wrecks the policy: the kept one is the best
+    point's, and replaying the curve's validation episodes gives exactly that point's return."""
+    config = KickstartConfig("CartPole-v1", student_hidden=(64, 64), timesteps=2_048, eval_every=512,
+                             eval_episodes=2, schedule="constant:0", init=str(cartpole_teacher), learning_rate=0.05,
+                             keep_best=True)  # fmt: skip
+    path = run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    returns, steps = log["curve_returns"], log["curve_steps"]
+    best = max(range(len(returns)), key=returns.__getitem__)  # the first of equal maxima, as kept
+    assert log["kept"] == {"steps": steps[best], "mean_return": returns[best]}
+    assert returns[-1] < returns[best]  # else this test could not tell "best" from "last"
+    assert same_parameters(path, tmp_path / "student.best.zip")
+    assert not same_parameters(path, tmp_path / "student.ckpt.zip")  # the checkpoint holds the last policy
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    assert greedy_return_of(teacher, "CartPole-v1", 2)(PPO.load(path)) == returns[best]
+
+
+def test_ppo_keeps_the_best_policy_with_its_statistics(tmp_path: Path) -> None:
+    """Pendulum's preset normalises observations: the kept policy comes with the statistics it was evaluated with."""
+    result = train_ppo("Pendulum-v1", out=tmp_path, hidden=(8,), timesteps=3 * 4_096, eval_every=4_096,
+                       eval_episodes=2, checkpoint_every=4_096, keep_best=True, progress_bar=False)  # fmt: skip
+    best = max(range(len(result.curve_returns)), key=result.curve_returns.__getitem__)
+    assert result.kept == {"steps": result.curve_steps[best], "mean_return": result.curve_returns[best]}
+    assert result.kept["steps"] < result.timesteps  # seed 0's best point is not its last
+    final, ckpt = tmp_path / "teacher.zip", tmp_path / "teacher.ckpt.zip"
+    assert same_parameters(final, tmp_path / "teacher.best.zip") and not same_parameters(final, ckpt)
+    stats = {name: VecNormalize.load(str(tmp_path / f"{name}/vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
+             for name in ("teacher", "teacher.best")}  # fmt: skip
+    last = VecNormalize.load(str(tmp_path / "teacher.ckpt-vecnormalize.pkl"), make_vec_env("Pendulum-v1"))
+    assert stats["teacher"].obs_rms.count == stats["teacher.best"].obs_rms.count < last.obs_rms.count
+
+
+def test_keep_best_resumes_with_the_best_so_far(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """After --resume a worse point must not replace the best one kept before the interruption."""
+    settings = {"student_hidden": (64, 64), "eval_every": 512, "eval_episodes": 2, "schedule": "constant:0",
+                "init": str(cartpole_teacher), "learning_rate": 0.05, "keep_best": True, "checkpoint_every": 512}
+    run_kickstart(KickstartConfig("CartPole-v1", timesteps=1_024, **settings), cartpole_teacher, tmp_path,
+                  progress_bar=False)  # type: ignore[arg-type]  # fmt: skip
+    before = json.loads((tmp_path / "student.json").read_text())["kept"]
+    run_kickstart(KickstartConfig("CartPole-v1", timesteps=2_048, **settings), cartpole_teacher, tmp_path,
+                  resume=True, progress_bar=False)  # type: ignore[arg-type]  # fmt: skip
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert log["kept"]["mean_return"] == max(log["curve_returns"]) >= before["mean_return"]
+
+
+def test_keep_best_without_a_curve_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="learning curve"):
+        train_ppo("CartPole-v1", out=tmp_path, timesteps=512, keep_best=True, progress_bar=False)
+    assert not any(tmp_path.iterdir())
