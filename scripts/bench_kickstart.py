@@ -94,8 +94,10 @@ def finished(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int,
-             early_steps: int) -> dict[str, Any]:  # fmt: skip
+def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int, early_steps: int,
+             evaluated_runs: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """Train what is missing and evaluate every run, reusing ``evaluated_runs``' evaluations of the same finished
+    runs (same folder and training time) with as many episodes."""
     env, hidden, work = case["env"], case.get("hidden", (16, 16)), RUNS / "bench-kickstart" / name
     teacher_path = ensure_teacher(case, early_steps=early_steps)
     teacher = load_policy(teacher_path, env)
@@ -125,7 +127,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         runs.append({"method": "scratch" + (", best checkpoint" if best else ""), "seed": seed,
                      "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
-                     "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"]})
+                     "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
+                     **kept_step(log, 0)})  # fmt: skip
         budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"])
         folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
         if not finished(folder / "student.json"):
@@ -177,15 +180,25 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
                          "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
-                         "steps_per_second": log["steps_per_second"],
+                         "steps_per_second": log["steps_per_second"], **kept_step(log, start),
                          **guide_trace(log["updates"], case["critic_warmup"])})  # fmt: skip
+    evaluated = {(r["path"], r["wall_seconds"]): r for r in evaluated_runs if len(r.get("returns", [])) == episodes}
     for run in runs:
+        if (earlier := evaluated.get((run["path"], run["wall_seconds"]))) is not None:  # the same finished run
+            run.update({k: earlier[k] for k in ("mean_return", "ci95", "mean_length", "returns")})
+            continue
         result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
         run.update(mean_return=result.mean_return, ci95=list(result.ci95), mean_length=result.mean_length,
                    returns=[round(r, 1) for r in result.returns])  # fmt: skip
     return {"env": env, "student_hidden": list(hidden), "teacher_path": str(teacher_path), "budget": case["budget"],
             "episodes": episodes,
             **reference, "runs": runs}
+
+
+def kept_step(log: dict[str, Any], start: int) -> dict[str, int]:
+    """A best-checkpoint run's kept curve point, in the curve's steps (``start``: steps before the run)."""
+    kept = log.get("kept") or {}
+    return {"kept_at": start + kept["steps"]} if "steps" in kept else {}
 
 
 def guide_trace(updates: list[dict[str, float]], warmup: int) -> dict[str, Any]:
@@ -265,7 +278,9 @@ def main() -> None:
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
         case["keep_best"] = args.keep_best
-        result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps)
+        before = (json.loads(path.read_text()).get(name) or {}) if path.exists() else {}
+        result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps,
+                          before.get("runs", []))  # fmt: skip
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
         earlier = report.get(name)

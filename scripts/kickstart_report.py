@@ -27,7 +27,10 @@ def markdown(report: dict[str, Any]) -> str:
              "mean over seeds (a tail of failed episodes pulls the mean below it). Learning curves: 5 greedy "
              "episodes every 1/20 of the budget (distill: after each round; kickstart and distill replay the same "
              "5 seeded episodes each time, PPO from scratch gets new ones from SB3's EvalCallback, so its curve is "
-             "noisier and reaches a level sooner by chance). Kickstart runs from a distilled student count the "
+             "noisier and reaches a level sooner by chance); runs marked 'best checkpoint' evaluate 10 and end with "
+             "the policy of their best curve point instead of the last. Curve episodes are seeded apart from the "
+             "evaluation's (runs made before best checkpoints existed: the evaluation's first 5). "
+             "Kickstart runs from a distilled student count the "
              "distillation's env steps in their curves and step counts. Env steps/s: training only (PPO from "
              "scratch: SB3's EvalCallback time included). Reproduce: `python scripts/bench_kickstart.py`.",
              ""]  # fmt: skip
@@ -73,6 +76,10 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{r['method']} seed {r['seed']}: {zero(r['lambda_zero_at'])}"
                 + (f", λ mean {r['lambda_mean']:.2f}" if "lambda_mean" in r else "")  # runs reported before it
                 + f", D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
+        kept = [r for r in case["runs"] if "kept_at" in r]
+        if kept:
+            lines += ["", "Kept checkpoint per best-checkpoint run (curve steps): " + "; ".join(
+                f"{r['method']} seed {r['seed']}: {r['kept_at']:,}" for r in kept) + "."]  # fmt: skip
         lines.append("")
     return "\n".join(lines + settings_table(report))
 
@@ -129,8 +136,9 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
     final = {m: statistics.fmean(r["mean_return"] for r in case["runs"] if r["method"] == m) for m in methods}
     best = [max(group, key=final.__getitem__) for kind in ("distill", "kickstart")
             if (group := [m for m in methods if m.startswith(kind)])]  # fmt: skip
-    panels = [methods] if len(methods) <= 3 else [[m for m in methods if m == "scratch" or m in best],
-                                                  [m for m in methods if m != "scratch"]]  # fmt: skip
+    scratch = [m for m in methods if m.startswith("scratch")]
+    panels = [methods] if len(methods) <= 3 else [[m for m in methods if m in scratch or m in best],
+                                                  [m for m in methods if m not in scratch]]  # fmt: skip
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 4.2), squeeze=False,
                              gridspec_kw={"wspace": 0.3})
     for ax, shown in zip(axes[0], panels, strict=True):
