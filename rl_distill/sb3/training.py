@@ -100,7 +100,7 @@ def train_ppo(
     callbacks: list[BaseCallback] = [ProgressCallback(timesteps, f"PPO {name}", enabled=progress_bar)]
     if checkpoint_every > 0:
         callbacks.append(EveryNSteps(checkpoint_every, save_checkpoint))
-    best = BestPolicy(out / f"{name}.best.zip", venv if preset.normalize else None, resume=resume) \
+    best = BestPolicy(out / f"{name}.best.zip", venv if preset.normalize else None, resume=resume and ckpt.exists()) \
         if keep_best else None  # fmt: skip
     if eval_every > 0:
         # wrapped as the training env is: SB3 syncs VecNormalize statistics through matching wrapper stacks
