@@ -81,7 +81,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines += ["", "Kept checkpoint per best-checkpoint run (curve steps): " + "; ".join(
                 f"{r['method']} seed {r['seed']}: {r['kept_at']:,}" for r in kept) + "."]  # fmt: skip
         lines.append("")
-    return "\n".join(lines + settings_table(report))
+    return "\n".join(lines + settings_table(report) + best_checkpoint_table(report))
 
 
 SETTINGS = {"defaults": "", "--lr-decay": " + lr decay", "--critic-warmup 20000": " + critic warm-up 20,000",
@@ -116,6 +116,40 @@ def settings_table(report: dict[str, Any]) -> list[str]:
             "| case, student, start | seeds | distill alone | "
             + " | ".join(f"kickstart, {s}" for s in SETTINGS) + " |",
             "|---|---|---:|" + "---:|" * len(SETTINGS), *rows, ""]
+
+
+BEST = ", best checkpoint"
+
+
+def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
+    """Each method beside its best-checkpoint twin: the same training runs (same seeds, same settings), ending
+    with the last policy or with the best curve point's, over the seeds both have (mean score, per seed)."""
+    rows = []
+    for name, case in report.items():
+        span = case["full_teacher"] - case["random"]
+        for method in dict.fromkeys(r["method"] for r in case["runs"] if r["method"].endswith(BEST)):
+            pair = [{r["seed"]: r for r in case["runs"] if r["method"] == m} for m in (method.removesuffix(BEST),
+                                                                                      method)]  # fmt: skip
+            seeds = sorted(set(pair[0]) & set(pair[1]))
+            if not seeds:
+                continue
+            cells = []
+            for runs in pair:
+                scores = [(runs[s]["mean_return"] - case["random"]) / span for s in seeds]
+                low = sum(x < 0.95 for x in scores)
+                cells.append(f"{statistics.fmean(scores):.3f} ({' / '.join(f'{x:.3f}' for x in scores)}); {low} "
+                             "under 0.95")  # fmt: skip
+            rows.append(f"| {name}, {student_size(case)} | {method.removesuffix(BEST)} | "
+                        f"{', '.join(map(str, seeds))} | " + " | ".join(cells) + " |")  # fmt: skip
+    if not rows:
+        return []
+    return ["### Last policy or best checkpoint", "",
+            "Runs of the same seeds and settings ending with their last policy or with the policy of their best "
+            "learning-curve point (`--keep-best`; 10 validation episodes per point, seeded apart from the 100 "
+            "evaluation episodes). The choice does not change training: a kickstart run's last policy is "
+            "bit-identical to its twin's. Score, mean over the seeds both have (per seed).", "",
+            "| case, student | method | seeds | last policy | best checkpoint |", "|---|---|---|---:|---:|", *rows,
+            ""]  # fmt: skip
 
 
 def reached(runs: list[dict[str, Any]], target: float) -> str:
