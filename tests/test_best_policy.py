@@ -71,3 +71,14 @@ def test_keep_best_without_a_curve_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="learning curve"):
         train_ppo("CartPole-v1", out=tmp_path, timesteps=512, keep_best=True, progress_bar=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_keeping_the_best_does_not_change_training(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """The curve's validation episodes draw nothing from training's random streams: with and without keep_best
+    a run's last policy is the same, so the two differ only in which policy they write."""
+    settings = {"student_hidden": (8,), "timesteps": 1_024, "eval_every": 256, "eval_episodes": 2}
+    run_kickstart(KickstartConfig("CartPole-v1", **settings), cartpole_teacher, tmp_path / "last",
+                  progress_bar=False)  # type: ignore[arg-type]  # fmt: skip
+    run_kickstart(KickstartConfig("CartPole-v1", keep_best=True, **settings), cartpole_teacher, tmp_path / "best",
+                  progress_bar=False)  # type: ignore[arg-type]  # fmt: skip
+    assert same_parameters(tmp_path / "last" / "student.zip", tmp_path / "best" / "student.ckpt.zip")
