@@ -64,7 +64,7 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
 BEST_EPISODES = 10
-"""--keep-best: validation episodes per curve point (5 otherwise), to make the choice less noisy."""
+"""--keep-best's validation episodes per curve point unless it names another number (5 without it)."""
 
 
 def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
@@ -114,17 +114,19 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score")}
                                      for r in json.loads(scan.read_text())["scan"]]  # fmt: skip
     runs = []
-    curve_episodes = BEST_EPISODES if case["keep_best"] else 5
+    curve_episodes = case["keep_best"] or 5
     for seed in range(seeds):
-        best = "-best" if case["keep_best"] else ""
+        best = "" if not case["keep_best"] else "-best" if case["keep_best"] == BEST_EPISODES else \
+            f"-best{case['keep_best']}"  # fmt: skip
+        best_label = "" if not best else ", best checkpoint" + (f" of {curve_episodes}" if best != "-best" else "")
         folder = work / f"scratch{best}-{seed}"
         if not finished(folder / "scratch.json"):
             train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
                       eval_every=case["budget"] // 20, eval_episodes=curve_episodes, progress_bar=False,
-                      keep_best=case["keep_best"])  # fmt: skip
+                      keep_best=bool(best))  # fmt: skip
             # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
         log = finished(folder / "scratch.json")
-        runs.append({"method": "scratch" + (", best checkpoint" if best else ""), "seed": seed,
+        runs.append({"method": "scratch" + best_label, "seed": seed,
                      "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
@@ -157,7 +159,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
-                                         eval_episodes=curve_episodes, keep_best=case["keep_best"],
+                                         eval_episodes=curve_episodes, keep_best=bool(best),
                                          init=str(distilled) if case["init"] else None,
                                          learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                          bounds=case["bounds"],
@@ -175,7 +177,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             method += f" + {case['distill_term']} term" if case["distill_term"] != "kl" else ""
             method += f" + {case['kl']} KL" if case["kl"] != "forward" else ""
             method += f" after distill{tag}" if tag and case["init"] else ""
-            method += ", best checkpoint" if best else ""
+            method += best_label
             start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
             runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
                          "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
@@ -251,12 +253,15 @@ def main() -> None:
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help="Box actions: the bound-aware target of distill and of the kickstart term (default "
                         f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
-    parser.add_argument("--keep-best", action="store_true", help="PPO from scratch and kickstart keep the policy "
-                        f"of their best learning-curve point ({BEST_EPISODES} validation episodes each, seeded apart "
-                        "from the evaluation's) instead of the last; their own runs and labels")
+    parser.add_argument("--keep-best", type=int, nargs="?", const=BEST_EPISODES, default=0, metavar="EPISODES",
+                        help="PPO from scratch and kickstart keep the policy of their best learning-curve point "
+                        f"(EPISODES validation episodes each, default {BEST_EPISODES}, seeded apart from the "
+                        "evaluation's) instead of the last; their own runs and labels")
     parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
                         "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()
+    if args.keep_best < 0:
+        parser.error(f"--keep-best EPISODES must be positive, got {args.keep_best}")
     try:  # kickstart's own checks, before hours of scratch and distill runs
         for variant in args.schedules:
             KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,

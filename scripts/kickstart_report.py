@@ -27,7 +27,8 @@ def markdown(report: dict[str, Any]) -> str:
              "mean over seeds (a tail of failed episodes pulls the mean below it). Learning curves: 5 greedy "
              "episodes every 1/20 of the budget (distill: after each round; kickstart and distill replay the same "
              "5 seeded episodes each time, PPO from scratch gets new ones from SB3's EvalCallback, so its curve is "
-             "noisier and reaches a level sooner by chance); runs marked 'best checkpoint' evaluate 10 and end with "
+             "noisier and reaches a level sooner by chance); runs marked 'best checkpoint' evaluate 10 (or as many "
+             "as their label says) and end with "
              "the policy of their best curve point instead of the last. Curve episodes are seeded apart from the "
              "evaluation's (runs made before best checkpoints existed: the evaluation's first 5). "
              "Kickstart runs from a distilled student count the "
@@ -127,9 +128,9 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
     rows = []
     for name, case in report.items():
         span = case["full_teacher"] - case["random"]
-        for method in dict.fromkeys(r["method"] for r in case["runs"] if r["method"].endswith(BEST)):
-            pair = [{r["seed"]: r for r in case["runs"] if r["method"] == m} for m in (method.removesuffix(BEST),
-                                                                                      method)]  # fmt: skip
+        for method in dict.fromkeys(r["method"] for r in case["runs"] if BEST in r["method"]):
+            last = method.partition(BEST)[0]
+            pair = [{r["seed"]: r for r in case["runs"] if r["method"] == m} for m in (last, method)]
             seeds = sorted(set(pair[0]) & set(pair[1]))
             if not seeds:
                 continue
@@ -139,16 +140,18 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
                 low = sum(x < 0.95 for x in scores)
                 cells.append(f"{statistics.fmean(scores):.3f} ({' / '.join(f'{x:.3f}' for x in scores)}); {low} "
                              "under 0.95")  # fmt: skip
-            rows.append(f"| {name}, {student_size(case)} | {method.removesuffix(BEST)} | "
-                        f"{', '.join(map(str, seeds))} | " + " | ".join(cells) + " |")  # fmt: skip
+            episodes = method.partition(BEST)[2].removeprefix(" of ") or "10"
+            rows.append(f"| {name}, {student_size(case)} | {last} | {episodes} | {', '.join(map(str, seeds))} | "
+                        + " | ".join(cells) + " |")  # fmt: skip
     if not rows:
         return []
     return ["### Last policy or best checkpoint", "",
             "Runs of the same seeds and settings ending with their last policy or with the policy of their best "
-            "learning-curve point (`--keep-best`; 10 validation episodes per point, seeded apart from the 100 "
-            "evaluation episodes). The choice does not change training: a kickstart run's last policy is "
+            "learning-curve point (`--keep-best`; validation episodes per point as the table says, seeded apart from "
+            "the 100 evaluation episodes). The choice does not change training: a kickstart run's last policy is "
             "bit-identical to its twin's. Score, mean over the seeds both have (per seed).", "",
-            "| case, student | method | seeds | last policy | best checkpoint |", "|---|---|---|---:|---:|", *rows,
+            "| case, student | method | validation episodes | seeds | last policy | best checkpoint |",
+            "|---|---|---:|---|---:|---:|", *rows,
             ""]  # fmt: skip
 
 
