@@ -168,6 +168,7 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
 
     methods = list(dict.fromkeys(r["method"] for r in case["runs"]))
     final = {m: statistics.fmean(r["mean_return"] for r in case["runs"] if r["method"] == m) for m in methods}
@@ -178,10 +179,11 @@ def plot(name: str, case: dict[str, Any], path: Path) -> None:
                                                   [m for m in methods if m not in scratch]]  # fmt: skip
     fig, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 4.2), squeeze=False,
                              gridspec_kw={"wspace": 0.3})
+    palette = plt.get_cmap("tab10" if len(methods) <= 10 else "tab20")  # one colour per method, in both panels
     for ax, shown in zip(axes[0], panels, strict=True):
         for method in shown:
             curves = [(r["curve_steps"], r["curve_returns"]) for r in case["runs"] if r["method"] == method]
-            draw_mean_band(ax, curves, label=method, color=f"C{methods.index(method) % 10}")  # same in both panels
+            draw_mean_band(ax, curves, label=method, color=to_hex(palette(methods.index(method) % palette.N)))
         ax.axhline(case["teacher"], color="black", linestyle="--", label="teacher")
         if case["full_teacher"] != case["teacher"]:
             ax.axhline(case["full_teacher"], color="black", linestyle=":", label="full teacher")
