@@ -115,10 +115,10 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                      for r in json.loads(scan.read_text())["scan"]]  # fmt: skip
     runs = []
     curve_episodes = case["keep_best"] or 5
+    other = "" if case["keep_best"] == BEST_EPISODES else str(curve_episodes)  # BEST_EPISODES: the plain name
+    best = f"-best{other}" if case["keep_best"] else ""
+    best_label = f", best checkpoint{' of ' + other if other else ''}" if case["keep_best"] else ""
     for seed in range(seeds):
-        best = "" if not case["keep_best"] else "-best" if case["keep_best"] == BEST_EPISODES else \
-            f"-best{case['keep_best']}"  # fmt: skip
-        best_label = "" if not best else ", best checkpoint" + (f" of {curve_episodes}" if best != "-best" else "")
         folder = work / f"scratch{best}-{seed}"
         if not finished(folder / "scratch.json"):
             train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
@@ -261,7 +261,7 @@ def main() -> None:
                         "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()
     if args.keep_best < 0:
-        parser.error(f"--keep-best EPISODES must be positive, got {args.keep_best}")
+        parser.error(f"--keep-best EPISODES must be positive (0: keep the last policy), got {args.keep_best}")
     try:  # kickstart's own checks, before hours of scratch and distill runs
         for variant in args.schedules:
             KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,
