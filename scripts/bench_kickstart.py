@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kickstart_report import markdown, plot  # sibling scripts: scripts/ is on sys.path
+from kickstart_report import BEST, BEST_EPISODES, markdown, plot  # sibling scripts: scripts/ is on sys.path
 from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.distill.loop import DistillConfig
@@ -63,8 +63,6 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
 
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
-BEST_EPISODES = 10
-"""--keep-best's validation episodes per curve point unless it names another number (5 without it)."""
 
 
 def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
@@ -117,7 +115,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     curve_episodes = case["keep_best"] or 5
     other = "" if case["keep_best"] == BEST_EPISODES else str(curve_episodes)  # BEST_EPISODES: the plain name
     best = f"-best{other}" if case["keep_best"] else ""
-    best_label = f", best checkpoint{' of ' + other if other else ''}" if case["keep_best"] else ""
+    best_label = f"{BEST}{' of ' + other if other else ''}" if case["keep_best"] else ""
     for seed in range(seeds):
         folder = work / f"scratch{best}-{seed}"
         if not finished(folder / "scratch.json"):

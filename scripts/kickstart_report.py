@@ -9,6 +9,11 @@ from typing import Any
 from rl_distill.evaluation.plots import draw_mean_band
 from rl_distill.io import atomic_write
 
+BEST = ", best checkpoint"
+"""The label suffix of a run that keeps its best curve point (``--keep-best``); `` of N`` follows when it
+chose on N validation episodes per point instead of BEST_EPISODES."""
+BEST_EPISODES = 10
+
 
 def steps_to(run: dict[str, Any], target: float) -> int | None:
     return next((s for s, r in zip(run["curve_steps"], run["curve_returns"], strict=True)
@@ -27,9 +32,9 @@ def markdown(report: dict[str, Any]) -> str:
              "mean over seeds (a tail of failed episodes pulls the mean below it). Learning curves: 5 greedy "
              "episodes every 1/20 of the budget (distill: after each round; kickstart and distill replay the same "
              "5 seeded episodes each time, PPO from scratch gets new ones from SB3's EvalCallback, so its curve is "
-             "noisier and reaches a level sooner by chance); runs marked 'best checkpoint' evaluate 10 (or as many "
-             "as their label says) and end with "
-             "the policy of their best curve point instead of the last. Curve episodes are seeded apart from the "
+             "noisier and reaches a level sooner by chance); runs marked 'best checkpoint' evaluate "
+             f"{BEST_EPISODES} (or as many as their label says) and end with the policy of their best curve point "
+             "instead of the last. Curve episodes are seeded apart from the "
              "evaluation's (runs made before best checkpoints existed: the evaluation's first 5). "
              "Kickstart runs from a distilled student count the "
              "distillation's env steps in their curves and step counts. Env steps/s: training only (PPO from "
@@ -119,9 +124,6 @@ def settings_table(report: dict[str, Any]) -> list[str]:
             "|---|---|---:|" + "---:|" * len(SETTINGS), *rows, ""]
 
 
-BEST = ", best checkpoint"
-
-
 def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
     """Each method beside its best-checkpoint twin: the same training runs (same seeds, same settings), ending
     with the last policy or with the best curve point's, over the seeds both have (mean score, per seed)."""
@@ -140,7 +142,7 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
                 low = sum(x < 0.95 for x in scores)
                 cells.append(f"{statistics.fmean(scores):.3f} ({' / '.join(f'{x:.3f}' for x in scores)}); {low} "
                              "under 0.95")  # fmt: skip
-            episodes = method.partition(BEST)[2].removeprefix(" of ") or "10"
+            episodes = method.partition(BEST)[2].removeprefix(" of ") or str(BEST_EPISODES)
             rows.append(f"| {name}, {student_size(case)} | {last} | {episodes} | {', '.join(map(str, seeds))} | "
                         + " | ".join(cells) + " |")  # fmt: skip
     if not rows:
