@@ -82,3 +82,15 @@ def test_keeping_the_best_does_not_change_training(cartpole_teacher: Path, tmp_p
     run_kickstart(KickstartConfig("CartPole-v1", keep_best=True, **settings), cartpole_teacher, tmp_path / "best",
                   progress_bar=False)  # type: ignore[arg-type]  # fmt: skip
     assert same_parameters(tmp_path / "last" / "student.zip", tmp_path / "best" / "student.ckpt.zip")
+
+
+def test_the_curve_ends_with_one_point_the_final_policys(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """The last rollout's final step is also training's end: one point there, after the final update (before,
+    the policy ahead of that update got a point with the same step count and could be the one kept)."""
+    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=1_024, eval_every=256, eval_episodes=2)
+    path = run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    steps = log["curve_steps"]
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == PPO.load(path).num_timesteps
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    assert greedy_return_of(teacher, "CartPole-v1", 2)(PPO.load(path)) == log["curve_returns"][-1]

@@ -223,20 +223,29 @@ class ProgressCallback(BaseCallback):
 
 
 class EveryNSteps(BaseCallback):
-    """Calls ``action`` every ``every`` environment steps and once more when training ends."""
+    """Calls ``action`` every ``every`` environment steps and once more when training ends, if it trained.
+
+    The last rollout's final step is left to training end: the policy changes in the update after it, and one
+    action there, on the final policy, keeps a curve from holding two points with the same step count.
+    """
 
     def __init__(self, every: int, action: Callable[[], None]) -> None:
         super().__init__()
         self.every, self.action, self.last = every, action, 0
+        self.start, self.end = 0, math.inf
+
+    def _on_training_start(self) -> None:
+        self.start, self.end = self.num_timesteps, self.locals.get("total_timesteps", math.inf)
 
     def _on_step(self) -> bool:
-        if self.num_timesteps - self.last >= self.every:
+        if self.num_timesteps - self.last >= self.every and self.num_timesteps < self.end:
             self.last = self.num_timesteps
             self.action()
         return True
 
     def _on_training_end(self) -> None:
-        self.action()
+        if self.num_timesteps > self.start:
+            self.action()
 
 
 def normalization_name(model_name: str) -> str:
