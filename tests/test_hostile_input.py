@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stable_baselines3 import DQN
 
 from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
@@ -50,6 +51,7 @@ CASES = [
     (["distill", "--teacher", "{truncated}", "--env", "CartPole-v1", "--out", OUT], "truncated.zip"),
     (["distill", "--teacher", "{empty_file}", "--env", "CartPole-v1", "--out", OUT], "empty.zip"),
     (["distill", "--teacher", "{random_zip}", "--env", "CartPole-v1", "--out", OUT], "random.zip"),
+    (["distill", "--teacher", "{dqn}", "--env", "CartPole-v1", "--out", OUT], "comes from stable_baselines3.dqn"),
     ([*D, "--student-hidden", "0"], "positive integer"),
     ([*D, "--student-hidden", "16,-4"], "positive integer"),
     ([*D, "--student-hidden", ","], "hidden sizes"),
@@ -106,6 +108,8 @@ def files(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     made.update(truncated=root / "truncated.zip", empty_file=root / "empty.zip", random_zip=root / "random.zip",
                 random_bytes=root / "random_bytes.pkl", random_safetensors=root / "random.safetensors",
                 random_onnx=root / "random.onnx")  # fmt: skip
+    DQN("MlpPolicy", "CartPole-v1", buffer_size=100, device="cpu").save(root / "dqn.zip")
+    made["dqn"] = root / "dqn.zip"
     (root / "empty_dir").mkdir()
     write_idx_mnist(root / "broken_idx", n_train=50, n_test=20)
     victim = root / "broken_idx" / "t10k-images-idx3-ubyte"

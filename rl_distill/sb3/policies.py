@@ -7,6 +7,7 @@ statistics travel beside each model as ``vecnormalize.pkl`` (the rl-baselines3-z
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 import zipfile
@@ -93,6 +94,18 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
     return found
 
 
+def foreign_policy_module(path: Path) -> str | None:
+    """The module of a zip's policy class when another SB3 algorithm saved it (``stable_baselines3.sac.policies``,
+    ``sb3_contrib.tqc.policies``...); None when the zip does not say, or says PPO's or A2C's (``common``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            module = str(json.loads(archive.read("data"))["policy_class"]["__module__"])
+    except (KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None
+    ours = ("stable_baselines3.common.policies", "stable_baselines3.ppo.policies", "stable_baselines3.a2c.policies")
+    return None if module in ours else module
+
+
 def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | None = None) -> LoadedPolicy:
     """Load an SB3 PPO or A2C zip (teacher or student) and its normalisation statistics."""
     path = Path(path)
@@ -111,6 +124,9 @@ def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | Non
         except Exception as exc:  # SB3 raises many types for a foreign or damaged zip
             error = exc
     if model is None:
+        if (module := foreign_policy_module(path)) is not None:
+            raise InputError(f"{path}: its policy comes from {module}; rl-distill's teachers and students are "
+                             "SB3 PPO or A2C (actor-critic) models")  # fmt: skip
         raise InputError(f"{path}: cannot load as an SB3 PPO or A2C model ({type(error).__name__}: {error})")
     if not isinstance(model.policy, ActorCriticPolicy):
         raise InputError(f"{path}: policy {type(model.policy).__name__} is not an actor-critic policy")
