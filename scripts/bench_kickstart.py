@@ -8,7 +8,10 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;
 - Walker2d-v5: a teacher trained by plain SB3 code (scripts/train_sb3_teacher.py: SB3's PPO defaults,
   VecNormalize, 2x256), no preset: ``distill`` then kickstart, as for the MuJoCo cases above;
-  Walker2d-v5-32x32 the same with 32x32 students (16x16 ones cannot fit every such teacher: docs/kickstart.md).
+  Walker2d-v5-32x32 the same with 32x32 students (16x16 ones cannot fit every such teacher: docs/kickstart.md);
+- InvertedDoublePendulum-v5: a teacher from plain SB3 code of another algorithm (A2C, 2x96), whose Gaussian
+  noise ends far below a PPO teacher's, no preset: kickstart from a fresh student, and with
+  --init-from-distill the chain distill -> kickstart, which starts with the teacher's noise.
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
 so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
@@ -59,6 +62,9 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
                     "budget": 300_000, "init": True},
     "Walker2d-v5-32x32": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
                           "budget": 300_000, "init": True, "hidden": (32, 32)},
+    "InvertedDoublePendulum-v5": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "a2c",
+                                  "teacher": "sb3-teachers/InvertedDoublePendulum-v5-a2c", "budget": 300_000,
+                                  "init": False},
 }  # fmt: skip
 
 

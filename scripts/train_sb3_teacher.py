@@ -1,8 +1,13 @@
-"""A teacher trained by plain SB3 code, as a user would bring one: PPO defaults, VecNormalize, a 2x256 net.
+"""A teacher trained by plain SB3 code, as a user would bring one, in one of two recipes (``--algo``):
+
+- ``ppo``: SB3's PPO defaults, VecNormalize, a 2x256 net, 1,000,000 steps (the Walker2d-v5 case of
+  scripts/bench_kickstart.py, and the bring-your-own-teacher rows of scripts/bench_bounds.py);
+- ``a2c``: A2C on 4 envs, VecNormalize, a 2x96 net starting at log std -1, normalised advantages, 300,000
+  steps: another algorithm and architecture, whose Gaussian noise can end far below a PPO teacher's (the
+  InvertedDoublePendulum-v5 case of scripts/bench_kickstart.py).
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and ``<out>/vecnormalize.pkl`` beside it (rl-distill
-finds those statistics and says so). Used for the bring-your-own-teacher rows of scripts/bench_bounds.py and
-the Walker2d-v5 case of scripts/bench_kickstart.py:
+finds those statistics and says so):
     .venv/bin/python scripts/train_sb3_teacher.py --env Walker2d-v5 --out runs/sb3-teachers/Walker2d-v5
 """
 
@@ -10,18 +15,27 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
+RECIPES: dict[str, dict[str, Any]] = {
+    "ppo": {"algorithm": PPO, "n_envs": 1, "timesteps": 1_000_000,
+            "kwargs": {"policy_kwargs": {"net_arch": [256, 256]}}},
+    "a2c": {"algorithm": A2C, "n_envs": 4, "timesteps": 300_000,
+            "kwargs": {"normalize_advantage": True, "policy_kwargs": {"net_arch": [96, 96], "log_std_init": -1.0}}},
+}  # fmt: skip
 
-def train_teacher(env_id: str, out: Path, timesteps: int = 1_000_000, seed: int = 0) -> None:
+
+def train_teacher(env_id: str, out: Path, timesteps: int | None = None, seed: int = 0, algo: str = "ppo") -> None:
     """Train and save ``<out>/teacher.zip`` with ``<out>/vecnormalize.pkl`` (rewards scaled too: SB3's default)."""
-    venv = VecNormalize(make_vec_env(env_id, n_envs=1, seed=seed))
-    model = PPO("MlpPolicy", venv, policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu", verbose=1)
-    model.learn(timesteps)
+    recipe = RECIPES[algo]
+    venv = VecNormalize(make_vec_env(env_id, n_envs=recipe["n_envs"], seed=seed))
+    model = recipe["algorithm"]("MlpPolicy", venv, seed=seed, device="cpu", verbose=1, **recipe["kwargs"])
+    model.learn(timesteps or recipe["timesteps"])
     out.mkdir(parents=True, exist_ok=True)
     venv.save(str(out / "vecnormalize.pkl"))
     model.save(out / "teacher.zip")  # last: a teacher.zip means the folder is complete
@@ -31,11 +45,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--timesteps", type=int, default=1_000_000)
+    parser.add_argument("--algo", choices=list(RECIPES), default="ppo", help="the recipe (default ppo)")
+    parser.add_argument("--timesteps", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    train_teacher(args.env, args.out, args.timesteps, args.seed)
+    train_teacher(args.env, args.out, args.timesteps, args.seed, args.algo)
 
 
 if __name__ == "__main__":
