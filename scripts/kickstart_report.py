@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +89,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines += ["", "Kept checkpoint per best-checkpoint run (curve steps): " + "; ".join(
                 f"{r['method']} seed {r['seed']}: {r['kept_at']:,}" for r in kept) + "."]  # fmt: skip
         lines.append("")
-    return "\n".join(lines + settings_table(report) + best_checkpoint_table(report))
+    return "\n".join(lines + settings_table(report) + best_checkpoint_table(report) + noise_table(report))
 
 
 SETTINGS = {"defaults": "", "--lr-decay": " + lr decay", "--critic-warmup 20000": " + critic warm-up 20,000",
@@ -124,15 +126,16 @@ def settings_table(report: dict[str, Any]) -> list[str]:
             "|---|---|---:|" + "---:|" * len(SETTINGS), *rows, ""]
 
 
-def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
-    """Each method beside its best-checkpoint twin: the same training runs (same seeds, same settings), ending
-    with the last policy or with the best curve point's, over the seeds both have (mean score, per seed)."""
+def twin_rows(report: dict[str, Any], twin_of: Callable[[str], tuple[str, str] | None]) -> list[str]:
+    """One table row per method that ``twin_of`` pairs with another, as (twin, detail): the same seeds and
+    settings but one, side by side over the seeds both have (mean score, per seed, how many under 0.95)."""
     rows = []
     for name, case in report.items():
         span = case["full_teacher"] - case["random"]
-        for method in dict.fromkeys(r["method"] for r in case["runs"] if BEST in r["method"]):
-            last = method.partition(BEST)[0]
-            pair = [{r["seed"]: r for r in case["runs"] if r["method"] == m} for m in (last, method)]
+        for method in dict.fromkeys(r["method"] for r in case["runs"]):
+            if (twin := twin_of(method)) is None:
+                continue
+            pair = [{r["seed"]: r for r in case["runs"] if r["method"] == m} for m in (twin[0], method)]
             seeds = sorted(set(pair[0]) & set(pair[1]))
             if not seeds:
                 continue
@@ -142,9 +145,20 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
                 low = sum(x < 0.95 for x in scores)
                 cells.append(f"{statistics.fmean(scores):.3f} ({' / '.join(f'{x:.3f}' for x in scores)}); {low} "
                              "under 0.95")  # fmt: skip
-            episodes = method.partition(BEST)[2].removeprefix(" of ") or str(BEST_EPISODES)
-            rows.append(f"| {name}, {student_size(case)} | {last} | {episodes} | {', '.join(map(str, seeds))} | "
+            rows.append(f"| {name}, {student_size(case)} | {twin[0]} | {twin[1]} | {', '.join(map(str, seeds))} | "
                         + " | ".join(cells) + " |")  # fmt: skip
+    return rows
+
+
+def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
+    """Each method beside its best-checkpoint twin: the same training runs, ending with the last policy or with
+    the best curve point's."""
+
+    def twin_of(method: str) -> tuple[str, str] | None:
+        last, _, episodes = method.partition(BEST)
+        return (last, episodes.removeprefix(" of ") or str(BEST_EPISODES)) if last != method else None
+
+    rows = twin_rows(report, twin_of)
     if not rows:
         return []
     return ["### Last policy or best checkpoint", "",
@@ -153,6 +167,29 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
             "the 100 evaluation episodes). The choice does not change training: a kickstart run's last policy is "
             "bit-identical to its twin's. Score, mean over the seeds both have (per seed).", "",
             "| case, student | method | validation episodes | seeds | last policy | best checkpoint |",
+            "|---|---|---:|---|---:|---:|", *rows,
+            ""]  # fmt: skip
+
+
+LOG_STD = re.compile(r" \+ log std (\S+) at start")
+
+
+def noise_table(report: dict[str, Any]) -> list[str]:
+    """Each kickstart from a distilled student beside its twin that starts from another exploration noise
+    (``--log-std-init``)."""
+
+    def twin_of(method: str) -> tuple[str, str] | None:
+        found = LOG_STD.search(method)
+        return (LOG_STD.sub("", method), found.group(1)) if found else None
+
+    rows = twin_rows(report, twin_of)
+    if not rows:
+        return []
+    return ["### Exploration noise after --init", "",
+            "Kickstart from the same distilled students, starting with their own Gaussian log std (distill copies "
+            "the teacher's) or with `--log-std-init LOG_STD` (-0.5: a fresh student's). Score, mean over the "
+            "seeds both have (per seed).", "",
+            "| case, student | method | LOG_STD | seeds | the teacher's noise | --log-std-init LOG_STD |",
             "|---|---|---:|---|---:|---:|", *rows,
             ""]  # fmt: skip
 
