@@ -3,8 +3,8 @@
 A case names its teacher's folder under runs/ (``teacher``) and how it is made (``made``): ``preset``, the
 env preset's PPO as scripts/bench_rl.py trains it (the same folder, so either script reuses the other's);
 ``early``, the first checkpoint of that PPO scoring 0.5-0.7 of the full teacher; ``plain-sb3``, plain SB3
-code (scripts/train_sb3_teacher.py; ``algo`` names its recipe: ppo, the default, or a2c). ``teacher_env``
-(default: the case's env) is the task it is trained on.
+code (scripts/train_sb3_teacher.py; ``algo`` names its recipe: ppo, the default, or a2c; ``teacher_seed``
+its seed, default 0). ``teacher_env`` (default: the case's env) is the task it is trained on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def ensure_teacher(case: dict[str, Any], *, early_steps: int = 500_000) -> Path:
     else:
         from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
 
-        train_teacher(env, folder, algo=case.get("algo", "ppo"))
+        train_teacher(env, folder, algo=case.get("algo", "ppo"), seed=case.get("teacher_seed", 0))
     return folder / "teacher.zip"
 
 
