@@ -286,9 +286,11 @@ def test_an_explicit_learning_rate_replaces_the_presets_and_decays_with_lr_decay
     assert {u["learning_rate"] for u in log["updates"]} == {0.0123}  # what PPO's optimizer used
 
 
-def test_log_std_init_sets_the_students_exploration_noise_after_init(pendulum_teacher: Path,
-                                                                     tmp_path: Path) -> None:  # fmt: skip
-    """--lr-decay puts the one update of 4,096 steps at rate 0, so the saved log std is the starting one."""
+def test_log_std_init_sets_the_students_exploration_noise_after_init(
+    pendulum_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--lr-decay puts the one update of 4,096 steps at rate 0, so the saved log std is the starting one. A run
+    that keeps its init's noise says so, with that noise, on stderr; one that sets it does not."""
 
     def start_log_std(out: str, **settings: object) -> list[float]:
         config = KickstartConfig("Pendulum-v1", student_hidden=(8,), timesteps=4_096, eval_every=4_096,
@@ -299,7 +301,9 @@ def test_log_std_init_sets_the_students_exploration_noise_after_init(pendulum_te
     assert start_log_std("fresh") == pytest.approx([-0.5])  # make_student's own
     lowered = start_log_std("lowered", init=str(tmp_path / "fresh" / "student.zip"), log_std_init=-3.5)
     assert lowered == pytest.approx([-3.5])  # replaces the init's
+    assert "explores with" not in capsys.readouterr().err
     assert start_log_std("kept", init=str(tmp_path / "lowered" / "student.zip")) == pytest.approx([-3.5])
+    assert "Gaussian noise (mean std 0.0302;" in capsys.readouterr().err  # exp(-3.5)
     with pytest.raises(InputError, match="--log-std-init must be a finite number"):
         KickstartConfig("Pendulum-v1", log_std_init=float("inf")).validate()
 

@@ -33,7 +33,7 @@ from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode, check_
 from rl_distill.progress import check_tensorboard
 from rl_distill.sb3.actor import Actor, sample_actions
 from rl_distill.sb3.envs import StepTimer
-from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student
+from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student, note_once
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
 from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback
 
@@ -231,6 +231,12 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
             load_init(model, Path(config.init), config.env_id)
         if config.log_std_init is not None:
             model.policy.log_std.data.fill_(config.log_std_init)
+        elif config.init and isinstance(venv.action_space, gym.spaces.Box):
+            std = model.policy.log_std.exp().mean().item()
+            note_once(f"noise of {config.init}", f"the student explores with {config.init}'s Gaussian noise (mean "
+                      f"std {std:.3g}; distill copies the teacher's): it refined strong teachers' students, but a "
+                      "weak teacher's small noise left PPO no room to improve; --log-std-init -0.5 starts with a "
+                      "fresh student's (docs/kickstart.md)")  # fmt: skip
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
 
     eval_seconds = 0.0
