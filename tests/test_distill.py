@@ -175,7 +175,8 @@ def test_evaluation_time_is_reported_apart_from_distillation(cartpole_teacher: P
 def test_statistics_belong_to_their_model(pendulum_teacher: Path, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """A student saved without statistics beside a normalised teacher's ``vecnormalize.pkl`` keeps none;
-    a bare zip there falls back to it, visibly, once."""
+    a bare zip there falls back to it, visibly, once; a statistics file under a name nothing reads is pointed
+    out, not used."""
     teacher = load_policy(pendulum_teacher, "Pendulum-v1")
     shutil.copy(pendulum_teacher, tmp_path / "teacher.zip")
     shutil.copy(pendulum_teacher.parent / "teacher" / "vecnormalize.pkl", tmp_path / "vecnormalize.pkl")
@@ -192,3 +193,8 @@ def test_statistics_belong_to_their_model(pendulum_teacher: Path, tmp_path: Path
     assert "bare.zip has no statistics of its own" in err and str(tmp_path / "vecnormalize.pkl") in err
     assert load_policy(tmp_path / "bare.zip", "Pendulum-v1").normalization is not None
     assert "note:" not in capsys.readouterr().err  # said once per model, not at every load of it
+    (tmp_path / "vecnormalize.pkl").rename(tmp_path / "bare_vecnormalize.pkl")  # a name nothing reads
+    assert load_policy(tmp_path / "raw.zip", "Pendulum-v1").normalization is None
+    assert "note:" not in capsys.readouterr().err  # a student artifact that says it has none
+    assert load_policy(tmp_path / "teacher.zip", "Pendulum-v1").normalization is None
+    assert f"pass --vecnormalize {tmp_path / 'bare_vecnormalize.pkl'}" in capsys.readouterr().err
