@@ -37,7 +37,7 @@ def time_call(call, batch: np.ndarray, min_seconds: float = 1.0) -> float:  # no
 def bench_model(env_id: str, zip_path: Path, role: str, work: Path) -> list[dict]:
     policy = load_policy(zip_path, env_id)
     artifact = export_sb3_student(policy.policy, policy.normalization, work / f"{role}.safetensors",
-                                  {"env_id": env_id, "role": role})  # fmt: skip
+                                  {"env_id": env_id, "role": role}, greedy_only=True)  # fmt: skip
     lean = load_student(artifact)
     export_student(artifact, "onnx", work / f"{role}.onnx")
     onnx = load_onnx(work / f"{role}.onnx")

@@ -8,9 +8,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 
+from rl_distill.artifacts.student import export_sb3_student
 from rl_distill.cli import main
+from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import EVAL_ENVS
 from rl_distill.sb3.envs import EVAL_SEED
+from rl_distill.sb3.policies import load_policy
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -114,3 +117,19 @@ def test_compare_tells_apart_students_sharing_a_stem(distilled: Path, tmp_path: 
     assert code == 0
     names = [row["name"] for row in json.loads((tmp_path / "cmp" / "compare.json").read_text())["rows"][1:]]
     assert names == [f"{distilled.name}/student.zip", "other/student.zip", "other/student.safetensors"]
+
+
+def test_compare_a_gsde_teacher_with_negative_returns(pendulum_teacher: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Pendulum's returns are negative: a student at twice the teacher's cost would read "200%"; the score says
+    it instead. The preset teacher explores by gSDE, whose state-dependent noise has no artifact form: its
+    deployed latency is that of its greedy actions (it was a traceback)."""
+    code, out, _ = run(["compare", "--env", "Pendulum-v1", "--teacher", str(pendulum_teacher), "--students",
+                        str(pendulum_teacher), "--episodes", "2", "--out", str(tmp_path)], capsys)  # fmt: skip
+    assert code == 0, out
+    rows = json.loads((tmp_path / "compare.json").read_text())["rows"]
+    assert rows[0]["mean_return"] < 0 and [r["percent_of_teacher"] for r in rows] == [None, None]
+    assert [r["score"] for r in rows] == [pytest.approx(1.0)] * 2
+    assert "| teacher | teacher |" in out and " | - | 1.000 |" in out
+    with pytest.raises(InputError, match="gSDE"):
+        export_sb3_student(load_policy(pendulum_teacher, "Pendulum-v1").policy, None, tmp_path / "x.safetensors", {})

@@ -116,12 +116,18 @@ def normalization_header(stats: Any) -> dict[str, Any] | None:
             "clip": float(stats.clip_obs), "epsilon": float(stats.epsilon)}  # fmt: skip
 
 
-def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: dict[str, Any]) -> Path:
-    """Write an SB3 ActorCriticPolicy student (MLP extractor) as a safetensors artifact."""
+def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: dict[str, Any], *,
+                       greedy_only: bool = False) -> Path:  # fmt: skip
+    """Write an SB3 ActorCriticPolicy student (MLP extractor) as a safetensors artifact. A gSDE policy's noise
+    depends on the state and has no artifact form: only ``greedy_only`` (latency of the greedy actions, which
+    it carries exactly) writes one, its log std left at 0."""
     hidden = [m.out_features for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
     activation = next((name for name, cls in ACTIVATIONS.items() if policy.activation_fn is cls), None)
     if activation is None:
         raise InputError(f"activation {policy.activation_fn.__name__} has no artifact form")
+    gsde = bool(getattr(policy, "use_sde", False))
+    if gsde and not greedy_only:
+        raise InputError("a gSDE policy's state-dependent exploration noise has no artifact form")
     header: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "observation_space": space_header(policy.observation_space),
@@ -133,7 +139,7 @@ def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: 
     net = StudentNet(header)
     net.policy_net.load_state_dict(policy.mlp_extractor.policy_net.state_dict())
     net.action_net.load_state_dict(policy.action_net.state_dict())
-    if not net.discrete:
+    if not net.discrete and not gsde:
         net.log_std.data.copy_(policy.log_std.detach())
     return save_artifact(net, header, path)
 

@@ -26,8 +26,9 @@ class CompareRow:
     policy_params: int
     compression_ratio: float
     """Teacher policy parameters / this model's."""
-    percent_of_teacher: float
-    """100 * mean return / teacher's mean return (misleading for negative returns: see score)."""
+    percent_of_teacher: float | None
+    """100 * mean return / teacher's mean return; None when the teacher's is not positive (Acrobot, Pendulum),
+    where a ratio of returns reads backwards: see score."""
     score: float
     """(return - random) / (teacher - random): 1 matches the teacher, 0 is a random policy."""
     latency_us: float
@@ -45,7 +46,7 @@ def fastest_latency_us(policy: LoadedPolicy, env_id: str) -> tuple[float, str]:
 
     with tempfile.TemporaryDirectory() as tmp:
         artifact = export_sb3_student(policy.policy, policy.normalization, Path(tmp) / "model.safetensors",
-                                      {"env_id": env_id})  # fmt: skip
+                                      {"env_id": env_id}, greedy_only=True)  # fmt: skip
         return artifact_latency_us(artifact, env_id)
 
 
@@ -110,7 +111,7 @@ def compare(
             mean_return=result.mean_return, std_return=result.std_return, ci95=result.ci95,
             episodes=result.episodes, policy_params=params, compression_ratio=teacher_params / params,
             percent_of_teacher=100.0 * result.mean_return / teacher_result.mean_return
-            if teacher_result.mean_return else float("nan"),
+            if teacher_result.mean_return > 0 else None,
             score=score(result.mean_return, teacher_result.mean_return, random.mean_return),
             latency_us=predict_latency_us(agent, env_id),
             fast_latency_us=fast_latency, fast_path=fast_path,
@@ -139,7 +140,8 @@ def markdown(rows: list[CompareRow], env_id: str, random: EvalResult) -> str:
     ]
     for r in rows:
         half = (r.ci95[1] - r.ci95[0]) / 2
-        lines.append(f"| {r.name} | {r.role} | {r.mean_return:.1f} ± {half:.1f} | {r.percent_of_teacher:.1f}% | "
+        percent = "-" if r.percent_of_teacher is None else f"{r.percent_of_teacher:.1f}%"
+        lines.append(f"| {r.name} | {r.role} | {r.mean_return:.1f} ± {half:.1f} | {percent} | "
                      f"{r.score:.3f} | {r.policy_params:,} | {r.compression_ratio:.1f}x | {r.latency_us:.0f} | "
                      f"{r.fast_latency_us:.1f} ({r.fast_path}) |")
     lines += ["", "Latency: median over repeated calls on one observation. SB3's `predict` costs about the same "
