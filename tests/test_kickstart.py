@@ -125,8 +125,20 @@ def test_adaptive_lambda_compares_the_students_sampled_returns_with_the_teachers
     guide = make_guide(config, config.validate(), teacher, gym.spaces.Discrete(2))
     [(deterministic, teacher_result)] = measured
     assert deterministic is False  # the student's training episodes sample their actions too
-    assert guide.score is not None and guide.score(teacher_result.mean_return) == pytest.approx(1.0)
+    assert guide.reference is not None and guide.score(teacher_result.mean_return) == pytest.approx(1.0)
     assert config.validate()(0, guide.score(teacher_result.mean_return)) == pytest.approx(0.0)
+
+
+def test_the_run_records_the_adaptive_reference(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """The returns λ's score is measured between, so a λ that stays up can be traced to them."""
+    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1)
+    run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    guide = make_guide(config, config.validate(), load_policy(cartpole_teacher, "CartPole-v1"), gym.spaces.Discrete(2))
+    assert guide.reference is not None
+    assert log["adaptive_reference"] == {"teacher": guide.reference[0], "random": guide.reference[1], "episodes": 10}
+    assert log["updates"] and all(u["lambda"] == pytest.approx(max(0.0, 1 - u["student_score"]))
+                                  for u in log["updates"])  # fmt: skip
 
 
 def test_the_adaptive_reference_acts_as_the_tempered_target(cartpole_teacher: Path) -> None:

@@ -19,7 +19,6 @@ target), averaged over the minibatch; ``ppd`` weights each state's D by max(rati
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -94,8 +93,15 @@ class Guide:
     loss: PolicyLossName = "forward-kl"
     temperature: float = 1.0
     bounds: ActionBounds | None = None
-    score: Callable[[float], float] | None = None
-    """Return -> score (0 random, 1 teacher), for the ``adaptive`` schedule."""
+    reference: tuple[float, float] | None = None
+    """For the ``adaptive`` schedule: the teacher's and the random policy's returns on the task, measured at
+    the start with sampled actions, between which :meth:`score` places the student's."""
+
+    def score(self, mean_return: float) -> float:
+        """A return as a score: 0 at the random policy's, 1 at the teacher's (``reference``)."""
+        assert self.reference is not None
+        teacher, random = self.reference
+        return (mean_return - random) / (teacher - random or 1.0)
 
     def divergence(self, policy: Any, samples: RolloutBufferSamples, teacher_rows: torch.Tensor,
                    clip_range: float) -> torch.Tensor:  # fmt: skip
@@ -160,13 +166,14 @@ class KickstartPPO(PPO):
             rollout_buffer.label(self.guide.teacher)
         return complete
 
-    def distill_weight(self) -> float:
+    def distill_weight(self) -> tuple[float, float | None]:
+        """λ now, and the student's score it came from (adaptive schedule: its recent training episodes)."""
         assert self.guide is not None
         episodes = self.ep_info_buffer or []
         score = None
-        if self.guide.score is not None and episodes:
+        if self.guide.reference is not None and episodes:
             score = self.guide.score(float(np.mean([e["r"] for e in episodes])))
-        return self.guide.schedule(self.num_timesteps, score)
+        return self.guide.schedule(self.num_timesteps, score), score
 
     def train(self) -> None:
         # num_timesteps already counts the rollout this update learns from
@@ -183,7 +190,7 @@ class KickstartPPO(PPO):
         """SB3's PPO update, its gradient plus λ · D's (λ = 0 while only the critic warms up)."""
         if self.guide is None:
             return super().train()
-        weight = 0.0 if warming_up else self.distill_weight()
+        weight, score = (0.0, None) if warming_up else self.distill_weight()
         clip_range = float(self.clip_range(self._current_progress_remaining))
         optimizer, terms = self.policy.optimizer, []
 
@@ -201,6 +208,9 @@ class KickstartPPO(PPO):
         finally:
             del optimizer.zero_grad
         record = {"env_steps": self.num_timesteps, "lambda": weight, "distill_term": float(np.mean(terms))}
+        if score is not None:
+            record["student_score"] = score
+            self.logger.record("train/distill_student_score", score)
         record.update({key.split("/")[1]: float(value) for key, value in self.logger.name_to_value.items()
                        if key.startswith("train/")})  # fmt: skip
         self.logger.record("train/distill_lambda", weight)

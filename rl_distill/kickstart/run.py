@@ -156,20 +156,22 @@ class TargetPolicy:
         return self.actor.to_env(torch.tanh(actions) if self.actor.squash else actions), None  # as Actor.greedy
 
 
+REFERENCE_EPISODES = 10
+"""Episodes of the adaptive schedule's teacher and random returns (the same seeded ones each run)."""
+
+
 def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any) -> Guide:
-    score = None
+    reference = None
     if schedule.kind == "adaptive":  # QDagger's teacher return, measured on this task at the start
         # The return of the policy the term pulls toward, with sampled actions as in the student's training
         # episodes it is compared with: a greedy teacher return would be out of reach of a high-entropy
         # student and hold λ up for the whole run.
         target = TargetPolicy(teacher, config.temperature, seed=config.seed)
-        teacher_return = evaluate(target, config.env_id, episodes=10, deterministic=False).mean_return
-        random_return = evaluate_random(config.env_id, episodes=10).mean_return
-        span = teacher_return - random_return or 1.0
-        score = lambda r: (r - random_return) / span  # noqa: E731
+        reference = (evaluate(target, config.env_id, episodes=REFERENCE_EPISODES, deterministic=False).mean_return,
+                     evaluate_random(config.env_id, episodes=REFERENCE_EPISODES).mean_return)  # fmt: skip
     return Guide(teacher=Actor(teacher.policy), schedule=schedule, term=config.distill_term,
                  loss=KL_DIRECTIONS[config.kl], temperature=config.temperature,  # type: ignore[arg-type]
-                 bounds=action_bounds(action_space, config.bounds), score=score)  # fmt: skip
+                 bounds=action_bounds(action_space, config.bounds), reference=reference)  # fmt: skip
 
 
 def ppo_settings(config: KickstartConfig, preset: Preset) -> dict[str, Any]:
@@ -276,5 +278,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         "steps_per_second": (model.num_timesteps - start_steps) / max(seconds, 1e-9), "env_seconds": timer.seconds,
         "scaled_rewards": scaled_rewards, "curve_steps": curve["steps"], "curve_returns": curve["returns"],
         "kept": best.record() if best else None, "updates": model.update_log,
+        "adaptive_reference": guide.reference and {"teacher": guide.reference[0], "random": guide.reference[1],
+                                                   "episodes": REFERENCE_EPISODES},
     })  # fmt: skip
     return path
