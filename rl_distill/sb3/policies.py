@@ -91,7 +91,7 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
     if found is not None:
         note_once(f"statistics of {model_path}", f"{model_path} has no statistics of its own ({own}); using {found} "
                   "found beside it (pass --vecnormalize to choose)")  # fmt: skip
-    elif others := sorted(folder.glob("*vec*norm*.pkl")):  # a teacher used without its statistics acts at random
+    elif others := sorted(folder.glob("*vec*norm*.pkl")):  # without its statistics a model sees inputs it never saw
         note_once(f"statistics of {model_path}", f"{model_path}: no statistics read (none at {own}); if "
                   f"{others[0].name} beside it is this model's, pass --vecnormalize {others[0]}")  # fmt: skip
     return found
