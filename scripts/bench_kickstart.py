@@ -73,6 +73,7 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
 
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
+REFERENCE = KickstartConfig("").reference_episodes
 
 
 def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
@@ -158,6 +159,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             suffix += "-lrdecay" if case["lr_decay"] else ""
             suffix += f"-cw{case['critic_warmup']}" if case["critic_warmup"] else ""
             suffix += f"-ls{case['log_std_init']:g}" if case["log_std_init"] is not None else ""
+            suffix += f"-ref{case['reference_episodes']}" if case["reference_episodes"] != REFERENCE else ""
             suffix += f"-{case['distill_term']}" if case["distill_term"] != "kl" else ""
             suffix += f"-{case['kl']}" if case["kl"] != "forward" else ""
             suffix += f"-d{key}" if key and case["init"] else ""
@@ -173,6 +175,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          bounds=case["bounds"],
                                          critic_warmup=case["critic_warmup"],
                                          log_std_init=case["log_std_init"],
+                                         reference_episodes=case["reference_episodes"],
                                          distill_term=case["distill_term"], kl=case["kl"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
@@ -182,6 +185,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             method += " + lr decay" if case["lr_decay"] else ""
             method += f" + critic warm-up {case['critic_warmup']:,}" if case["critic_warmup"] else ""
             method += f" + log std {case['log_std_init']:g} at start" if case["log_std_init"] is not None else ""
+            method += (f" + reference of {case['reference_episodes']} episodes"
+                       if case["reference_episodes"] != REFERENCE else "")  # fmt: skip
             method += f" + {case['distill_term']} term" if case["distill_term"] != "kl" else ""
             method += f" + {case['kl']} KL" if case["kl"] != "forward" else ""
             method += f" after distill{tag}" if tag and case["init"] else ""
@@ -252,6 +257,9 @@ def main() -> None:
     parser.add_argument("--log-std-init", type=float, default=None, help="kickstart with --log-std-init LOG_STD "
                         "(Box actions: the student's exploration noise at the start); another gets its own kickstart "
                         "runs and labels")
+    parser.add_argument("--reference-episodes", type=int, default=REFERENCE, help="kickstart with "
+                        "--reference-episodes N (adaptive λ: episodes of the teacher's reference return); another "
+                        "gets its own kickstart runs and labels")
     parser.add_argument("--distill-term", default="kl", choices=DISTILL_TERMS, help="kickstart with "
                         "--distill-term (ppd: each state's KL weighted by max(ratio, 1 - clip_range), as in Proximal "
                         "Policy Distillation); ppd gets its own kickstart runs and labels")
@@ -273,7 +281,8 @@ def main() -> None:
     try:  # kickstart's own checks, before hours of scratch and distill runs
         for variant in args.schedules:
             KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,
-                            critic_warmup=args.critic_warmup, log_std_init=args.log_std_init).validate()  # fmt: skip
+                            critic_warmup=args.critic_warmup, log_std_init=args.log_std_init,
+                            reference_episodes=args.reference_episodes).validate()  # fmt: skip
     except InputError as exc:
         parser.error(str(exc))
     torch.set_num_threads(1)
@@ -290,6 +299,7 @@ def main() -> None:
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
+        case["reference_episodes"] = args.reference_episodes
         case["keep_best"] = args.keep_best
         before = (json.loads(path.read_text()).get(name) or {}) if path.exists() else {}
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps,

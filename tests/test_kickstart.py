@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import gymnasium as gym
@@ -131,12 +132,16 @@ def test_adaptive_lambda_compares_the_students_sampled_returns_with_the_teachers
 
 def test_the_run_records_the_adaptive_reference(cartpole_teacher: Path, tmp_path: Path) -> None:
     """The returns λ's score is measured between, so a λ that stays up can be traced to them."""
-    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1)
+    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1,
+                             reference_episodes=3)  # fmt: skip
     run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
     log = json.loads((tmp_path / "student.json").read_text())
     guide = make_guide(config, config.validate(), load_policy(cartpole_teacher, "CartPole-v1"), gym.spaces.Discrete(2))
     assert guide.reference is not None
-    assert log["adaptive_reference"] == {"teacher": guide.reference[0], "random": guide.reference[1], "episodes": 10}
+    assert log["adaptive_reference"] == {"teacher": guide.reference[0], "random": guide.reference[1], "episodes": 3}
+    longer = make_guide(replace(config, reference_episodes=10), config.validate(),
+                        load_policy(cartpole_teacher, "CartPole-v1"), gym.spaces.Discrete(2))  # fmt: skip
+    assert longer.reference != guide.reference  # the setting reaches the measurement
     assert log["updates"] and all(u["lambda"] == pytest.approx(max(0.0, 1 - u["student_score"]))
                                   for u in log["updates"])  # fmt: skip
 
@@ -234,6 +239,7 @@ def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_p
     (["--learning-rate", "0"], "--learning-rate"),
     (["--log-std-init", "-3"], "--log-std-init applies to continuous (Box) actions"),
     (["--log-std-init", "nan"], "finite number"),
+    (["--reference-episodes", "0"], "positive integer"),
 ])  # fmt: skip
 def test_bad_input_exits_2_and_writes_nothing(cartpole_teacher: Path, tmp_path: Path, extra: list[str],
                                               message: str, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip

@@ -72,6 +72,10 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help=f"env steps between learning-curve evaluations (default {d.eval_every})")
     p.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes,
                    help=f"greedy episodes per learning-curve point (default {d.eval_episodes})")
+    p.add_argument("--reference-episodes", type=positive_int, default=d.reference_episodes, metavar="N",
+                   help="adaptive:L0: episodes of the teacher's and the random policy's sampled returns that the "
+                   f"student's score runs between, measured at the start (default {d.reference_episodes}); a "
+                   "teacher whose returns vary a lot needs more for a reference that does not hold λ off")
     p.add_argument("--keep-best", action="store_true",
                    help="write the policy of the best learning-curve point instead of the last, as SB3's "
                    "EvalCallback best_model (the --init student's point included); curve episodes are seeded apart "
@@ -96,6 +100,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,
         critic_warmup=args.critic_warmup, log_std_init=args.log_std_init, keep_best=args.keep_best,
+        reference_episodes=args.reference_episodes,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)

@@ -76,6 +76,10 @@ class KickstartConfig:
     copies the teacher's) or a fresh student's. A small student can be far less robust to the teacher's
     exploration noise than the teacher is, and PPO then spends its updates on failures its greedy policy
     rarely meets (on HalfCheetah-v5, -3.5 moved seeds both ways: docs/kickstart.md)."""
+    reference_episodes: int = 10
+    """``adaptive`` schedule: episodes (the same seeded ones each run) of the teacher's and the random policy's
+    sampled returns that the student's score runs between. Few episodes of a teacher whose returns vary a lot
+    give a reference off by a fixed amount for the whole run."""
     keep_best: bool = False
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see BestPolicy); the --init student's own point is a candidate too."""
@@ -87,7 +91,7 @@ class KickstartConfig:
     """Environment steps between checkpoints (and one on Ctrl-C)."""
 
     def validate(self) -> LambdaSchedule:
-        for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every"):
+        for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every", "reference_episodes"):
             if getattr(self, name) <= 0:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
         if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
@@ -156,10 +160,6 @@ class TargetPolicy:
         return self.actor.to_env(torch.tanh(actions) if self.actor.squash else actions), None  # as Actor.greedy
 
 
-REFERENCE_EPISODES = 10
-"""Episodes of the adaptive schedule's teacher and random returns (the same seeded ones each run)."""
-
-
 def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any) -> Guide:
     reference = None
     if schedule.kind == "adaptive":  # QDagger's teacher return, measured on this task at the start
@@ -167,8 +167,9 @@ def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: Loade
         # episodes it is compared with: a greedy teacher return would be out of reach of a high-entropy
         # student and hold λ up for the whole run.
         target = TargetPolicy(teacher, config.temperature, seed=config.seed)
-        reference = (evaluate(target, config.env_id, episodes=REFERENCE_EPISODES, deterministic=False).mean_return,
-                     evaluate_random(config.env_id, episodes=REFERENCE_EPISODES).mean_return)  # fmt: skip
+        episodes = config.reference_episodes
+        reference = (evaluate(target, config.env_id, episodes=episodes, deterministic=False).mean_return,
+                     evaluate_random(config.env_id, episodes=episodes).mean_return)  # fmt: skip
     return Guide(teacher=Actor(teacher.policy), schedule=schedule, term=config.distill_term,
                  loss=KL_DIRECTIONS[config.kl], temperature=config.temperature,  # type: ignore[arg-type]
                  bounds=action_bounds(action_space, config.bounds), reference=reference)  # fmt: skip
@@ -279,6 +280,6 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         "scaled_rewards": scaled_rewards, "curve_steps": curve["steps"], "curve_returns": curve["returns"],
         "kept": best.record() if best else None, "updates": model.update_log,
         "adaptive_reference": guide.reference and {"teacher": guide.reference[0], "random": guide.reference[1],
-                                                   "episodes": REFERENCE_EPISODES},
+                                                   "episodes": config.reference_episodes},
     })  # fmt: skip
     return path
