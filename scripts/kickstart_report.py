@@ -89,7 +89,7 @@ def markdown(report: dict[str, Any]) -> str:
             lines += ["", "Kept checkpoint per best-checkpoint run (curve steps): " + "; ".join(
                 f"{r['method']} seed {r['seed']}: {r['kept_at']:,}" for r in kept) + "."]  # fmt: skip
         lines.append("")
-    return "\n".join(lines + settings_table(report) + best_checkpoint_table(report) + noise_table(report))
+    return "\n".join(lines + settings_table(report) + best_checkpoint_table(report) + one_setting_tables(report))
 
 
 SETTINGS = {"defaults": "", "--lr-decay": " + lr decay", "--critic-warmup 20000": " + critic warm-up 20,000",
@@ -171,27 +171,33 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
             ""]  # fmt: skip
 
 
-LOG_STD = re.compile(r" \+ log std (\S+) at start")
+ONE_SETTING = [  # (label fragment, with the setting's value as its group; title; what the table compares; columns)
+    (re.compile(r" \+ log std (\S+) at start"), "Exploration noise after --init",
+     "Kickstart from the same distilled students, starting with their own Gaussian log std (distill copies the "
+     "teacher's) or with `--log-std-init LOG_STD` (-0.5: a fresh student's).",
+     ("LOG_STD", "the teacher's noise", "--log-std-init LOG_STD")),
+    (re.compile(r" \+ reference of (\d+) episodes"), "The adaptive reference's episodes",
+     "Kickstart `adaptive:1` with its teacher and random reference returns measured on 10 episodes (the "
+     "default) or on `--reference-episodes N`.",
+     ("N", "10 episodes", "--reference-episodes N")),
+]  # fmt: skip
 
 
-def noise_table(report: dict[str, Any]) -> list[str]:
-    """Each kickstart from a distilled student beside its twin that starts from another exploration noise
-    (``--log-std-init``)."""
+def one_setting_tables(report: dict[str, Any]) -> list[str]:
+    """For each of ONE_SETTING, every run beside its twin without that setting (the same seeds and the rest)."""
+    lines = []
+    for pattern, title, intro, (value, without, with_it) in ONE_SETTING:
 
-    def twin_of(method: str) -> tuple[str, str] | None:
-        found = LOG_STD.search(method)
-        return (LOG_STD.sub("", method), found.group(1)) if found else None
+        def twin_of(method: str, pattern: re.Pattern[str] = pattern) -> tuple[str, str] | None:
+            found = pattern.search(method)
+            return (pattern.sub("", method), found.group(1)) if found else None
 
-    rows = twin_rows(report, twin_of)
-    if not rows:
-        return []
-    return ["### Exploration noise after --init", "",
-            "Kickstart from the same distilled students, starting with their own Gaussian log std (distill copies "
-            "the teacher's) or with `--log-std-init LOG_STD` (-0.5: a fresh student's). Score, mean over the "
-            "seeds both have (per seed).", "",
-            "| case, student | method | LOG_STD | seeds | the teacher's noise | --log-std-init LOG_STD |",
-            "|---|---|---:|---|---:|---:|", *rows,
-            ""]  # fmt: skip
+        rows = twin_rows(report, twin_of)
+        if rows:
+            lines += [f"### {title}", "", f"{intro} Score, mean over the seeds both have (per seed).", "",
+                      f"| case, student | method | {value} | seeds | {without} | {with_it} |",
+                      "|---|---|---:|---|---:|---:|", *rows, ""]  # fmt: skip
+    return lines
 
 
 def reached(runs: list[dict[str, Any]], target: float) -> str:
