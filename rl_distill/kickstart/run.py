@@ -237,9 +237,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         elif config.init and isinstance(venv.action_space, gym.spaces.Box):
             std = model.policy.log_std.exp().mean().item()
             note_once(f"noise of {config.init}", f"the student explores with {config.init}'s Gaussian noise (mean "
-                      f"std {std:.3g}; distill copies the teacher's): it refined strong teachers' students, but a "
-                      "weak teacher's small noise left PPO no room to improve; --log-std-init -0.5 starts with a "
-                      "fresh student's (docs/kickstart.md)")  # fmt: skip
+                      f"std {std:.3g}; distill copies the teacher's); a fresh student's, --log-std-init -0.5, did "
+                      "better from a weak teacher and worse from two strong ones (docs/kickstart.md)")  # fmt: skip
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
 
     eval_seconds = 0.0
