@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kickstart_report import BEST, BEST_EPISODES, markdown, plot  # sibling scripts: scripts/ is on sys.path
+from kickstart_report import BEST, BEST_EPISODES, REFERENCE, markdown, plot  # sibling scripts: scripts/ is on sys.path
 from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.distill.loop import DistillConfig
@@ -73,7 +73,6 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
 
 
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
-REFERENCE = KickstartConfig("").reference_episodes
 
 
 def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:

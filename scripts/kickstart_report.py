@@ -10,11 +10,14 @@ from typing import Any
 
 from rl_distill.evaluation.plots import draw_mean_band
 from rl_distill.io import atomic_write
+from rl_distill.kickstart.run import KickstartConfig
 
 BEST = ", best checkpoint"
 """The label suffix of a run that keeps its best curve point (``--keep-best``); `` of N`` follows when it
 chose on N validation episodes per point instead of BEST_EPISODES."""
 BEST_EPISODES = 10
+REFERENCE = KickstartConfig("").reference_episodes
+"""kickstart's default episodes of the adaptive reference: runs with another count say so in their label."""
 
 
 def steps_to(run: dict[str, Any], target: float) -> int | None:
@@ -177,9 +180,9 @@ ONE_SETTING = [  # (label fragment, with the setting's value as its group; title
      "teacher's) or with `--log-std-init LOG_STD` (-0.5: a fresh student's).",
      ("LOG_STD", "the teacher's noise", "--log-std-init LOG_STD")),
     (re.compile(r" \+ reference of (\d+) episodes"), "The adaptive reference's episodes",
-     "Kickstart `adaptive:1` with its teacher and random reference returns measured on 10 episodes (the "
-     "default) or on `--reference-episodes N`.",
-     ("N", "10 episodes", "--reference-episodes N")),
+     f"Kickstart `adaptive:1` with its teacher and random reference returns measured on {REFERENCE} episodes "
+     "(the default) or on `--reference-episodes N`.",
+     ("N", f"{REFERENCE} episodes", "--reference-episodes N")),
 ]  # fmt: skip
 
 
