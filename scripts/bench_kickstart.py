@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kickstart_report import BEST, BEST_EPISODES, REFERENCE, markdown, plot  # sibling scripts: scripts/ is on sys.path
+from kickstart_names import BEST, BEST_EPISODES, NAMED, setting_fragments  # sibling scripts: scripts/ is on sys.path
+from kickstart_report import markdown, plot
 from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.distill.loop import DistillConfig
@@ -153,15 +154,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "wall_seconds": log["wall_seconds"]})  # fmt: skip
         forced_init = case["init"] and not CASES[name]["init"]
         for variant in schedules:
-            suffix = "-init" if forced_init else ""
-            suffix += f"-lr{case['learning_rate']:g}" if case["learning_rate"] else ""
-            suffix += "-lrdecay" if case["lr_decay"] else ""
-            suffix += f"-cw{case['critic_warmup']}" if case["critic_warmup"] else ""
-            suffix += f"-ls{case['log_std_init']:g}" if case["log_std_init"] is not None else ""
-            suffix += f"-ref{case['reference_episodes']}" if case["reference_episodes"] != REFERENCE else ""
-            suffix += f"-{case['distill_term']}" if case["distill_term"] != "kl" else ""
-            suffix += f"-{case['kl']}" if case["kl"] != "forward" else ""
-            suffix += f"-d{key}" if key and case["init"] else ""
+            settings_folder, settings_label = setting_fragments(case, variant)
+            suffix = ("-init" if forced_init else "") + settings_folder + (f"-d{key}" if key and case["init"] else "")
             suffix += best
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
             if not finished(folder / "student.json"):
@@ -179,15 +173,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
-            method += " from distill" if forced_init else ""
-            method += f" + lr {case['learning_rate']:g}" if case["learning_rate"] else ""
-            method += " + lr decay" if case["lr_decay"] else ""
-            method += f" + critic warm-up {case['critic_warmup']:,}" if case["critic_warmup"] else ""
-            method += f" + log std {case['log_std_init']:g} at start" if case["log_std_init"] is not None else ""
-            method += (f" + reference of {case['reference_episodes']} episodes"
-                       if case["reference_episodes"] != REFERENCE else "")  # fmt: skip
-            method += f" + {case['distill_term']} term" if case["distill_term"] != "kl" else ""
-            method += f" + {case['kl']} KL" if case["kl"] != "forward" else ""
+            method += (" from distill" if forced_init else "") + settings_label
             method += f" after distill{tag}" if tag and case["init"] else ""
             method += best_label
             start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
@@ -256,9 +242,10 @@ def main() -> None:
     parser.add_argument("--log-std-init", type=float, default=None, help="kickstart with --log-std-init LOG_STD "
                         "(Box actions: the student's exploration noise at the start); another gets its own kickstart "
                         "runs and labels")
-    parser.add_argument("--reference-episodes", type=int, default=REFERENCE, help="kickstart with "
-                        "--reference-episodes N (adaptive λ: episodes of the teacher's reference return); another "
-                        "gets its own kickstart runs and labels")
+    parser.add_argument("--reference-episodes", type=int, default=KickstartConfig("").reference_episodes,
+                        help="kickstart with --reference-episodes N (adaptive λ: episodes of the teacher's reference "
+                        "return; default kickstart's); adaptive runs with another N than "
+                        f"{NAMED['reference_episodes'].unnamed} get their own runs and labels")
     parser.add_argument("--distill-term", default="kl", choices=DISTILL_TERMS, help="kickstart with "
                         "--distill-term (ppd: each state's KL weighted by max(ratio, 1 - clip_range), as in Proximal "
                         "Policy Distillation); ppd gets its own kickstart runs and labels")

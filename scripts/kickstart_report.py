@@ -8,16 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kickstart_names import BEST, BEST_EPISODES, NAMED  # sibling scripts: scripts/ is on sys.path
+
 from rl_distill.evaluation.plots import draw_mean_band
 from rl_distill.io import atomic_write
 from rl_distill.kickstart.run import KickstartConfig
-
-BEST = ", best checkpoint"
-"""The label suffix of a run that keeps its best curve point (``--keep-best``); `` of N`` follows when it
-chose on N validation episodes per point instead of BEST_EPISODES."""
-BEST_EPISODES = 10
-REFERENCE = KickstartConfig("").reference_episodes
-"""kickstart's default episodes of the adaptive reference: runs with another count say so in their label."""
 
 
 def steps_to(run: dict[str, Any], target: float) -> int | None:
@@ -95,8 +90,8 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines + settings_table(report) + best_checkpoint_table(report) + one_setting_tables(report))
 
 
-SETTINGS = {"defaults": "", "--lr-decay": " + lr decay", "--critic-warmup 20000": " + critic warm-up 20,000",
-            "both": " + lr decay + critic warm-up 20,000"}  # fmt: skip
+DECAY, WARMUP = NAMED["lr_decay"].label_of(True), NAMED["critic_warmup"].label_of(20_000)
+SETTINGS = {"defaults": "", "--lr-decay": DECAY, "--critic-warmup 20000": WARMUP, "both": DECAY + WARMUP}
 
 
 def settings_table(report: dict[str, Any]) -> list[str]:
@@ -174,22 +169,25 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
             ""]  # fmt: skip
 
 
-ONE_SETTING = [  # (label fragment, with the setting's value as its group; title; what the table compares; columns)
-    (re.compile(r" \+ log std (\S+) at start"), "Exploration noise after --init",
+UNNAMED_REFERENCE = NAMED["reference_episodes"].unnamed
+ONE_SETTING = [  # (the setting; title; what the table compares; columns)
+    (NAMED["log_std_init"], "Exploration noise after --init",
      "Kickstart from the same distilled students, starting with their own Gaussian log std (distill copies the "
      "teacher's) or with `--log-std-init LOG_STD` (-0.5: a fresh student's).",
      ("LOG_STD", "the teacher's noise", "--log-std-init LOG_STD")),
-    (re.compile(r" \+ reference of (\d+) episodes"), "The adaptive reference's episodes",
-     f"Kickstart `adaptive:1` with its teacher and random reference returns measured on {REFERENCE} episodes "
-     "(the default) or on `--reference-episodes N`.",
-     ("N", f"{REFERENCE} episodes", "--reference-episodes N")),
+    (NAMED["reference_episodes"], "The adaptive reference's episodes",
+     f"Kickstart `adaptive:1` with its teacher and random reference returns measured on {UNNAMED_REFERENCE} "
+     f"episodes (the default until it became {KickstartConfig('').reference_episodes}) or on "
+     "`--reference-episodes N`.",
+     ("N", f"{UNNAMED_REFERENCE} episodes", "--reference-episodes N")),
 ]  # fmt: skip
 
 
 def one_setting_tables(report: dict[str, Any]) -> list[str]:
     """For each of ONE_SETTING, every run beside its twin without that setting (the same seeds and the rest)."""
     lines = []
-    for pattern, title, intro, (value, without, with_it) in ONE_SETTING:
+    for setting, title, intro, (value, without, with_it) in ONE_SETTING:
+        pattern = setting.pattern()
 
         def twin_of(method: str, pattern: re.Pattern[str] = pattern) -> tuple[str, str] | None:
             found = pattern.search(method)

@@ -312,7 +312,8 @@ def test_log_std_init_sets_the_students_exploration_noise_after_init(
 
     def start_log_std(out: str, **settings: object) -> list[float]:
         config = KickstartConfig("Pendulum-v1", student_hidden=(8,), timesteps=4_096, eval_every=4_096,
-                                 eval_episodes=1, lr_decay=True, **settings)  # type: ignore[arg-type]  # fmt: skip
+                                 eval_episodes=1, lr_decay=True, reference_episodes=2,
+                                 **settings)  # type: ignore[arg-type]  # fmt: skip
         path = run_kickstart(config, pendulum_teacher, tmp_path / out, progress_bar=False)
         return PPO.load(path).policy.log_std.tolist()
 

@@ -74,8 +74,9 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help=f"greedy episodes per learning-curve point (default {d.eval_episodes})")
     p.add_argument("--reference-episodes", type=positive_int, default=d.reference_episodes, metavar="N",
                    help="adaptive:L0: episodes of the teacher's and the random policy's sampled returns that the "
-                   f"student's score runs between, measured at the start (default {d.reference_episodes}); a "
-                   "teacher whose returns vary a lot needs more, or the reference holds λ up")
+                   f"student's score runs between, measured at the start (default {d.reference_episodes}, as SB3's "
+                   "window of the student's training returns); fewer are cheaper, but on a teacher whose returns "
+                   "vary a lot they give a reference off for the whole run")
     p.add_argument("--keep-best", action="store_true",
                    help="write the policy of the best learning-curve point instead of the last, as SB3's "
                    "EvalCallback best_model (the --init student's point included); curve episodes are seeded apart "

@@ -76,10 +76,12 @@ class KickstartConfig:
     copies the teacher's) or a fresh student's. A small student can be far less robust to the teacher's
     exploration noise than the teacher is, and PPO then spends its updates on failures its greedy policy
     rarely meets (on HalfCheetah-v5, -3.5 moved seeds both ways: docs/kickstart.md)."""
-    reference_episodes: int = 10
+    reference_episodes: int = 100
     """``adaptive`` schedule: episodes (the same seeded ones each run) of the teacher's and the random policy's
-    sampled returns that the student's score runs between. Few episodes of a teacher whose returns vary a lot
-    give a reference off by a fixed amount for the whole run."""
+    sampled returns that the student's score runs between; as many as the window of the student's training
+    episodes it is compared with (SB3's ``stats_window_size``). Few episodes of a teacher whose returns vary a
+    lot give a reference off by a fixed amount for the whole run (10, the default until 2026-12, held a weak
+    A2C teacher's students at its level: docs/kickstart.md)."""
     keep_best: bool = False
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see BestPolicy); the --init student's own point is a candidate too."""

@@ -1,0 +1,63 @@
+"""How scripts/bench_kickstart.py names a kickstart run after its settings, in one table that also tells
+scripts/kickstart_report.py how to read the labels back.
+
+A run's folder and label name each setting whose value is not the one runs were first named against
+(``Named.unnamed``), not kickstart's current default: a default that changes must neither rename finished
+runs nor let a run of the old value pass for one of the new.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+BEST = ", best checkpoint"
+"""The label suffix of a run that keeps its best curve point (``--keep-best``); `` of N`` follows when it
+chose on N validation episodes per point instead of BEST_EPISODES."""
+BEST_EPISODES = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Named:
+    """A kickstart setting (a KickstartConfig field and bench case key) that names the runs where it is not
+    ``unnamed``; ``folder`` and ``label`` are format strings of its value ``v``."""
+
+    key: str
+    unnamed: Any
+    folder: str
+    label: str
+    adaptive_only: bool = False
+    """Named only in runs of an ``adaptive`` schedule: the others never use the setting."""
+
+    def names(self, case: dict[str, Any], schedule: str) -> bool:
+        return case[self.key] != self.unnamed and (schedule.startswith("adaptive") or not self.adaptive_only)
+
+    def label_of(self, value: Any) -> str:
+        return self.label.format(v=value)
+
+    def pattern(self) -> re.Pattern[str]:
+        """Finds the label fragment in a run's label; group 1 is the value as written."""
+        before, _, after = re.split(r"(\{v[^}]*\})", self.label, maxsplit=1)
+        return re.compile(re.escape(before) + r"(\S+)" + re.escape(after))
+
+
+NAMED = {named.key: named for named in (
+    Named(key="learning_rate", unnamed=None, folder="-lr{v:g}", label=" + lr {v:g}"),
+    Named(key="lr_decay", unnamed=False, folder="-lrdecay", label=" + lr decay"),
+    Named(key="critic_warmup", unnamed=0, folder="-cw{v}", label=" + critic warm-up {v:,}"),
+    Named(key="log_std_init", unnamed=None, folder="-ls{v:g}", label=" + log std {v:g} at start"),
+    # 10 was kickstart's default until it became 100 (docs/kickstart.md, "The adaptive reference")
+    Named(key="reference_episodes", unnamed=10, folder="-ref{v}", label=" + reference of {v} episodes",
+          adaptive_only=True),
+    Named(key="distill_term", unnamed="kl", folder="-{v}", label=" + {v} term"),
+    Named(key="kl", unnamed="forward", folder="-{v}", label=" + {v} KL"),
+)}  # fmt: skip
+"""In the order fragments appear in folder names and labels."""
+
+
+def setting_fragments(case: dict[str, Any], schedule: str) -> tuple[str, str]:
+    """The (folder, label) fragments that name ``case``'s kickstart settings for a run of ``schedule``."""
+    named = [n for n in NAMED.values() if n.names(case, schedule)]
+    return ("".join(n.folder.format(v=case[n.key]) for n in named),
+            "".join(n.label_of(case[n.key]) for n in named))  # fmt: skip
