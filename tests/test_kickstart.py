@@ -130,11 +130,15 @@ def test_adaptive_lambda_compares_the_students_sampled_returns_with_the_teachers
     assert config.validate()(0, guide.score(teacher_result.mean_return)) == pytest.approx(0.0)
 
 
-def test_the_run_records_the_adaptive_reference(cartpole_teacher: Path, tmp_path: Path) -> None:
-    """The returns λ's score is measured between, so a λ that stays up can be traced to them."""
+def test_the_run_records_the_adaptive_reference(
+    cartpole_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The returns λ's score is measured between, so a λ that stays up can be traced to them; the run says it
+    is measuring them (100 episodes of a slow env take a while before training starts)."""
     config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1,
                              reference_episodes=3)  # fmt: skip
     run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    assert "sampled returns on CartPole-v1, 3 episodes each" in capsys.readouterr().err
     log = json.loads((tmp_path / "student.json").read_text())
     guide = make_guide(config, config.validate(), load_policy(cartpole_teacher, "CartPole-v1"), gym.spaces.Discrete(2))
     assert guide.reference is not None

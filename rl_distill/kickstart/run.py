@@ -170,6 +170,9 @@ def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: Loade
         # student and hold λ up for the whole run.
         target = TargetPolicy(teacher, config.temperature, seed=config.seed)
         episodes = config.reference_episodes
+        note_once(f"reference {teacher.path} {config.env_id} {episodes}",
+                  f"adaptive λ: measuring the teacher's and a random policy's sampled returns on {config.env_id}, "
+                  f"{episodes} episodes each (--reference-episodes)")  # fmt: skip
         reference = (evaluate(target, config.env_id, episodes=episodes, deterministic=False).mean_return,
                      evaluate_random(config.env_id, episodes=episodes).mean_return)  # fmt: skip
     return Guide(teacher=Actor(teacher.policy), schedule=schedule, term=config.distill_term,
