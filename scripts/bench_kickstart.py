@@ -181,7 +181,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                          "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
                          "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
                          "steps_per_second": log["steps_per_second"], **kept_step(log, start),
-                         **guide_trace(log["updates"], case["critic_warmup"])})  # fmt: skip
+                         **guide_trace(log["updates"], case["critic_warmup"]),
+                         **({"reference": ref} if (ref := log.get("adaptive_reference")) else {})})  # fmt: skip
     evaluated = {(r["path"], r["wall_seconds"]): r for r in evaluated_runs if len(r.get("returns", [])) == episodes}
     for run in runs:
         if (earlier := evaluated.get((run["path"], run["wall_seconds"]))) is not None:  # the same finished run

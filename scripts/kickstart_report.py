@@ -81,7 +81,9 @@ def markdown(report: dict[str, Any]) -> str:
             lines += ["", "Teacher term per kickstart run: " + "; ".join(
                 f"{r['method']} seed {r['seed']}: {zero(r['lambda_zero_at'])}"
                 + (f", λ mean {r['lambda_mean']:.2f}" if "lambda_mean" in r else "")  # runs reported before it
-                + f", D {r['term_first']:.2f} → {r['term_last']:.2f}" for r in traced) + "."]  # fmt: skip
+                + f", D {r['term_first']:.2f} → {r['term_last']:.2f}"
+                + (f", teacher's reference {r['reference']['teacher']:.1f} on {r['reference']['episodes']} episodes"
+                   if "reference" in r else "") for r in traced) + "."]  # fmt: skip
         kept = [r for r in case["runs"] if "kept_at" in r]
         if kept:
             lines += ["", "Kept checkpoint per best-checkpoint run (curve steps): " + "; ".join(
