@@ -51,8 +51,9 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-std-init", type=finite_float, default=None, metavar="LOG_STD",
                    help="Box actions: the student's Gaussian log std at the start, after --init (default: keep "
                    "the init's, which distill copies from the teacher). -0.5, a fresh student's, lets PPO explore "
-                   "beyond a weak teacher whose noise is small (an A2C teacher's students: score 1.03 -> 9.7); on "
-                   "the PPO teachers measured it moved the mean score by -0.17 to +0.21 (docs/kickstart.md)")
+                   "beyond a weak teacher whose noise is small (an A2C teacher's students, 10 --reference-episodes: "
+                   "score 1.03 -> 9.7); on the PPO teachers measured it moved the mean score by -0.17 to +0.21 "
+                   "(docs/kickstart.md)")
     p.add_argument("--lambda", dest="schedule", default=d.schedule, metavar="SCHEDULE",
                    help="weight of the teacher term: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE_STEPS, or "
                    "adaptive:L0 = L0*max(0, 1 - student score), the score measured from the random policy's return "
