@@ -12,7 +12,9 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
 - InvertedDoublePendulum-v5: a teacher from plain SB3 code of another algorithm (A2C, 2x96), whose Gaussian
   noise ends far below a PPO teacher's, no preset: kickstart from a fresh student, and with
   --init-from-distill the chain distill -> kickstart, which starts with the teacher's noise;
-  InvertedDoublePendulum-v5-weak the same recipe with seed 3, a teacher stuck far below the task's best.
+  InvertedDoublePendulum-v5-weak the same recipe with seed 3, a teacher stuck far below the task's best;
+- Hopper-v5-a2c: the same A2C recipe on Hopper-v5, kickstart from a fresh student (a teacher held out from
+  the choice of kickstart's defaults).
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
 so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
@@ -70,6 +72,8 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
     "InvertedDoublePendulum-v5-weak": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "a2c",
                                        "teacher_seed": 3, "teacher": "sb3-teachers/InvertedDoublePendulum-v5-a2c-3",
                                        "budget": 300_000, "init": False},
+    "Hopper-v5-a2c": {"env": "Hopper-v5", "made": "plain-sb3", "algo": "a2c", "teacher": "sb3-teachers/Hopper-v5-a2c",
+                      "budget": 300_000, "init": False},
 }  # fmt: skip
 
 
