@@ -60,9 +60,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         for n in counts:
             values = [r["teacher"] for r in rows if r["case"] == name and r["episodes"] == n]
             cells.append(f"{' / '.join(f'{v:,.1f}' for v in values)} ({min(values):,.1f} to {max(values):,.1f})")
-        slowest = [r["seconds"] for r in rows if r["case"] == name and r["episodes"] == counts[-1]]
+        seconds = [r["seconds"] for r in rows if r["case"] == name and r["episodes"] == counts[-1]]
         seeds = len({r["seed"] for r in rows if r["case"] == name})
-        lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + f" | {statistics.fmean(slowest):.1f} |")
+        lines.append(f"| {name} | {seeds} | " + " | ".join(cells) + f" | {statistics.fmean(seconds):.1f} |")
     return "\n".join(lines) + "\n"
 
 
