@@ -276,6 +276,33 @@ def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_pa
     assert math.isfinite(log["steps_per_second"]) and 0 < log["env_seconds"] < log["wall_seconds"]
 
 
+def test_a_resumed_adaptive_run_keeps_its_reference(
+    cartpole_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference is measured once per run: a resume reads it from the checkpoint instead of spending
+    another 2 x --reference-episodes episodes on it."""
+    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1,
+                             checkpoint_every=256, schedule="adaptive:1", reference_episodes=3)  # fmt: skip
+    run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    first = json.loads((tmp_path / "student.json").read_text())["adaptive_reference"]
+    assert json.loads((tmp_path / "student.ckpt.json").read_text())["reference"] == [first["teacher"],
+                                                                                   first["random"]]  # fmt: skip
+    real_evaluate, measured = kickstart_run.evaluate, []
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        measured.append(args)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(kickstart_run, "evaluate", counting)
+    run_kickstart(replace(config, timesteps=512), cartpole_teacher, tmp_path, resume=True, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert measured == [] and log["adaptive_reference"] == first
+    assert log["updates"][-1]["env_steps"] == 512
+    assert all(u["lambda"] == pytest.approx(max(0.0, 1 - u["student_score"])) for u in log["updates"])
+    run_kickstart(replace(config, timesteps=768), cartpole_teacher, tmp_path / "fresh", progress_bar=False)
+    assert len(measured) == 1  # a fresh run measures it (the random policy's episodes are not ``evaluate``'s)
+
+
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1", "Acrobot-v1"])
 def test_lr_decay_falls_linearly_from_the_presets_rate_to_zero(env_id: str) -> None:
     from rl_distill.kickstart.run import ppo_settings

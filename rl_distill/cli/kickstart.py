@@ -86,7 +86,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help=f"env steps between checkpoints to <out>/student.ckpt.zip (default {d.checkpoint_every})")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/kickstart-<env>-<time>)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from <out>/student.ckpt.zip; refused if another teacher, task or settings wrote it")
+                   help="continue from <out>/student.ckpt.zip, with the adaptive reference it measured; refused if "
+                        "another teacher, task or settings wrote it")
     p.add_argument("--tensorboard", default=None, help="write SB3's TensorBoard logs (with train/distill_*) here")
     add_common(p)
     p.set_defaults(run=run_kickstart_command)

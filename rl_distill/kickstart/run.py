@@ -162,9 +162,11 @@ class TargetPolicy:
         return self.actor.to_env(torch.tanh(actions) if self.actor.squash else actions), None  # as Actor.greedy
 
 
-def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any) -> Guide:
-    reference = None
-    if schedule.kind == "adaptive":  # QDagger's teacher return, measured on this task at the start
+def make_guide(config: KickstartConfig, schedule: LambdaSchedule, teacher: LoadedPolicy, action_space: Any, *,
+               reference: tuple[float, float] | None = None) -> Guide:
+    """The teacher term; ``reference`` is an adaptive schedule's (teacher, random) returns already measured
+    for this run (a resumed checkpoint keeps them), measured here when None."""
+    if schedule.kind == "adaptive" and reference is None:  # QDagger's teacher return, measured at the start
         # The return of the policy the term pulls toward, with sampled actions as in the student's training
         # episodes it is compared with: a greedy teacher return would be out of reach of a high-entropy
         # student and hold λ up for the whole run.
@@ -218,17 +220,21 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     scaled_rewards = scales_rewards(preset, teacher)
     if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=preset.ppo.get("gamma", 0.99))
-    guide = make_guide(config, schedule, teacher, venv.action_space)
     identity = run_identity(config, teacher)
     out.mkdir(parents=True, exist_ok=True)
     ckpt, ckpt_log = out / f"{name}.ckpt.zip", out / f"{name}.ckpt.json"
-    curve: dict[str, list[float]] = {"steps": [], "returns": []}
-    best = BestPolicy(out / f"{name}.best.zip", resume=resume and ckpt.exists()) if config.keep_best else None
-    if resume and ckpt.exists():
-        saved = json.loads(ckpt_log.read_text())
+    saved = json.loads(ckpt_log.read_text()) if resume and ckpt.exists() else None
+    if saved:
         from rl_distill.distill.checkpoint import check_identity
 
         check_identity(ckpt, saved["identity"], json.loads(json.dumps(identity)))
+    # A resumed run keeps the reference it measured (100 episodes of a MuJoCo task take 7-16 s); checkpoints
+    # written before it was stored measure it again, to the same value (the episodes are seeded).
+    stored = saved.get("reference") if saved else None
+    guide = make_guide(config, schedule, teacher, venv.action_space, reference=tuple(stored) if stored else None)
+    curve: dict[str, list[float]] = {"steps": [], "returns": []}
+    best = BestPolicy(out / f"{name}.best.zip", resume=saved is not None) if config.keep_best else None
+    if saved:
         model = KickstartPPO.load(ckpt, env=venv, device="cpu", tensorboard_log=tensorboard)
         model.guide, model.update_log, curve = guide, saved["updates"], saved["curve"]
     else:
@@ -259,7 +265,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
 
     def save_checkpoint() -> None:
         atomic_write(ckpt, lambda tmp: model.save(tmp))
-        atomic_write_json(ckpt_log, {"identity": identity, "updates": model.update_log, "curve": curve})
+        atomic_write_json(ckpt_log, {"identity": identity, "updates": model.update_log, "curve": curve,
+                                     "reference": guide.reference})  # fmt: skip
 
     callbacks = [ProgressCallback(config.timesteps, "kickstart", enabled=progress_bar),
                  EveryNSteps(config.eval_every, record_curve), EveryNSteps(config.checkpoint_every, save_checkpoint)]
