@@ -89,9 +89,10 @@ def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple
     return folder, schedule, float(temperature or 1.0)
 
 
-def distill_variant(env: str, steps: int | None, bounds: str) -> tuple[int, str, str]:
-    """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget and the
-    default bounds, so earlier runs keep their folders, and any other setting gets its own runs and label."""
+def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool) -> tuple[int, str, str]:
+    """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget, the
+    default bounds and a constant rate, so earlier runs keep their folders, and any other setting gets its own
+    runs and label."""
     preset_budget = preset_for(env).distill_steps
     budget = steps or preset_budget
     keys, tags = [], []
@@ -99,6 +100,8 @@ def distill_variant(env: str, steps: int | None, bounds: str) -> tuple[int, str,
         keys, tags = [str(budget)], [f"{budget:,} steps"]
     if bounds != DEFAULT_BOUND_MODE:
         keys, tags = [*keys, bounds], [*tags, f"{bounds} bounds"]
+    if lr_decay:
+        keys, tags = [*keys, "lrdecay"], [*tags, "lr decay"]
     key, tag = "-".join(keys), ", ".join(tags)
     return budget, key, f" {tag}" if tag else ""
 
@@ -144,11 +147,11 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
                      **kept_step(log, 0)})  # fmt: skip
-        budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"])
+        budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"], case["distill_lr_decay"])
         folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
         if not finished(folder / "student.json"):
             config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
-                                   bounds=case["bounds"])  # fmt: skip
+                                   bounds=case["bounds"], lr_decay=case["distill_lr_decay"])  # fmt: skip
             run_distill(config, teacher_path, folder, progress_bar=False)
         log = finished(folder / "student.json")
         distilled = folder / "student.zip"
@@ -238,6 +241,8 @@ def main() -> None:
                         help="every case's kickstart starts from its distilled student (the MuJoCo cases always do)")
     parser.add_argument("--distill-steps", type=int, default=None, help="distillation budget (default: the env "
                         "preset's); another budget gets its own distill and kickstart runs and labels")
+    parser.add_argument("--distill-lr-decay", action="store_true", help="distil with --lr-decay (Adam's rate "
+                        "falls linearly over the rounds); its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
     parser.add_argument("--learning-rate", type=float, default=None, help="kickstart with --learning-rate RATE "
@@ -288,6 +293,7 @@ def main() -> None:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
+        case["distill_lr_decay"] = args.distill_lr_decay
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
         case["reference_episodes"] = args.reference_episodes

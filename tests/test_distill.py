@@ -109,6 +109,31 @@ def test_same_seed_gives_identical_students(cartpole_teacher: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_lr_decay_lowers_the_rate_linearly_over_the_rounds(cartpole_teacher: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from rl_distill.distill import loop
+
+    rates: list[float] = []
+    real_train_round = loop.train_round
+
+    def spy(parts, optimizer, config, generator, round_index):  # noqa: ANN001, ANN202
+        losses = real_train_round(parts, optimizer, config, generator, round_index)
+        rates.append(optimizer.param_groups[0]["lr"])  # the rate the round's updates used
+        return losses
+
+    monkeypatch.setattr(loop, "train_round", spy)
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig("CartPole-v1", steps=1_000, steps_per_round=250, eval_episodes=0, updates_per_round=2,
+                           learning_rate=0.004)  # fmt: skip
+    distill(config, teacher, progress_bar=False)
+    assert rates == pytest.approx([0.004] * 4)
+    rates.clear()
+    decayed = distill(dataclasses.replace(config, lr_decay=True), teacher, progress_bar=False)
+    assert rates == pytest.approx([0.004, 0.003, 0.002, 0.001])
+    plain = distill(config, teacher, progress_bar=False).student.policy.state_dict()
+    assert not all(torch.equal(plain[k], v) for k, v in decayed.student.policy.state_dict().items())
+
+
 def test_zoo_layout_statistics_are_found(pendulum_teacher: Path, tmp_path: Path) -> None:
     """rl-baselines3-zoo saves ``<env>.zip`` beside a folder ``<env>/vecnormalize.pkl``."""
     (tmp_path / "Pendulum-v1").mkdir()

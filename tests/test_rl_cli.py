@@ -29,7 +29,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 def distilled(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("distilled")
     args = ["distill", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--steps", "3000",
-            "--steps-per-round", "1000", "--student-hidden", "8,8", "--eval-episodes", "2", "--out", str(out)]
+            "--steps-per-round", "1000", "--student-hidden", "8,8", "--eval-episodes", "2", "--lr-decay",
+            "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     return out
 
@@ -38,7 +39,7 @@ def test_distill_writes_a_student_with_a_round_log(distilled: Path) -> None:
     log = json.loads((distilled / "student.json").read_text())
     assert [r["env_steps"] for r in log["rounds"]] == [1000, 2000, 3000]
     assert all(r["eval_mean_return"] is not None and r["loss"] >= 0 for r in log["rounds"])
-    assert log["config"]["student_hidden"] == [8, 8]
+    assert log["config"]["student_hidden"] == [8, 8] and log["config"]["lr_decay"] is True
 
 
 def test_evaluate_json_matches_plain_sb3(distilled: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -79,6 +79,9 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    help=f"most states kept{each}, oldest dropped first (default {d.buffer_size})")
     p.add_argument("--updates-per-round", type=positive_int, default=d.updates_per_round,
                    help=f"minibatch gradient steps per round (default {d.updates_per_round})")
+    p.add_argument("--lr-decay", action="store_true",
+                   help=f"lower Adam's rate (default {d.learning_rate:g}) linearly over the rounds to 1/rounds of it "
+                   "in the last, so the student ends on an average of its last rounds' fits, not on one noisy step")
     p.add_argument("--eval-episodes", type=non_negative_int, default=d.eval_episodes,
                    help="greedy evaluation episodes logged after each round, 0 for none "
                    f"(default {d.eval_episodes})")
@@ -96,7 +99,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
         steps=args.steps or preset.distill_steps, collect=args.collect, loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
-        eval_episodes=args.eval_episodes,
+        eval_episodes=args.eval_episodes, lr_decay=args.lr_decay,
     )  # fmt: skip
     config.validate()
     return config

@@ -207,7 +207,7 @@ def distill_multitask(
                 collector.collect(end, budget=budgets[k], beta=beta, rng=rng, generator=action_generator,
                                   on_steps=bar.update)  # fmt: skip
             result.env_seconds += sum(c.env_seconds for c in collectors) - env_seconds
-            task_loss = train_round(parts, optimizer, config, generator)
+            task_loss = train_round(parts, optimizer, config, generator, round_index)
             result.wall_seconds += time.perf_counter() - started
             returns = None
             if config.eval_episodes:
