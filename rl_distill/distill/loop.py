@@ -76,8 +76,9 @@ class DistillConfig:
     """Adam learning rate for the student's actor."""
     lr_decay: bool = False
     """Lower the rate linearly over the rounds, from ``learning_rate`` in the first to ``learning_rate / rounds``
-    in the last, as one settles a fit; 16x16 HalfCheetah-v5 and Hopper-v5 students then land closer together
-    over seeds (docs/kickstart.md). Off by default: measured on those two tasks only."""
+    in the last, as one settles a fit. Off by default: it brought 16x16 HalfCheetah-v5 and Hopper-v5 students
+    closer together over seeds, but cut a short (ten-round) Walker2d-v5 distillation to two thirds of its
+    score (docs/kickstart.md, "Distillation's rate")."""
     dagger_decay: float = 0.5
     """DAgger: the teacher acts with probability decay**round (round 0: always)."""
     eval_episodes: int = 5
