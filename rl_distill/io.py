@@ -41,4 +41,21 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
-    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return atomic_write_text(path, to_json(data) + "\n")
+
+
+def to_json(data: Any, indent: int = 2) -> str:
+    """``json.dumps(data, indent=indent)``, but each list of scalars on one line: run logs and results hold
+    many long lists of numbers (returns, curves), and one number per line made them about twice as large."""
+
+    def render(value: Any, depth: int) -> str:
+        inner, outer = " " * (indent * (depth + 1)), " " * (indent * depth)
+        if isinstance(value, dict) and value:
+            items = [f"{inner}{json.dumps(k if isinstance(k, str) else json.dumps(k))}: {render(v, depth + 1)}"
+                     for k, v in value.items()]  # fmt: skip
+            return "{\n" + ",\n".join(items) + f"\n{outer}}}"
+        if isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+            return "[\n" + ",\n".join(inner + render(v, depth + 1) for v in value) + f"\n{outer}]"
+        return json.dumps(value)
+
+    return render(data, 0)
