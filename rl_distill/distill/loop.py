@@ -78,7 +78,8 @@ class DistillConfig:
     """Lower the rate linearly over the rounds, from ``learning_rate`` in the first to ``learning_rate / rounds``
     in the last, as one settles a fit. Off by default: it brought 16x16 HalfCheetah-v5 and Hopper-v5 students
     closer together over seeds, but cut a short (ten-round) Walker2d-v5 distillation to two thirds of its
-    score (docs/kickstart.md, "Distillation's rate")."""
+    score (docs/kickstart.md, "Distillation's rate"). A run resumed with more ``steps`` spreads the rest of
+    the decay over the new total."""
     dagger_decay: float = 0.5
     """DAgger: the teacher acts with probability decay**round (round 0: always)."""
     eval_episodes: int = 5
