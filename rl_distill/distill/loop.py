@@ -37,6 +37,7 @@ from rl_distill.losses import (
 from rl_distill.progress import Progress
 from rl_distill.sb3.actor import Actor, decode_rows
 from rl_distill.sb3.policies import LoadedPolicy, actor_parameters, make_student
+from rl_distill.sb3.presets import linear_schedule
 
 Collect = Literal["teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
@@ -157,7 +158,8 @@ def round_learning_rate(config: DistillConfig, round_index: int) -> float:
     """The rate of one round's updates (see ``DistillConfig.lr_decay``)."""
     if not config.lr_decay:
         return config.learning_rate
-    return config.learning_rate * (1 - round_index / rounds_of(config.steps, config.steps_per_round))
+    # the linear decay kickstart's --lr-decay uses too, with the round standing for SB3's progress
+    return linear_schedule(config.learning_rate)(1 - round_index / rounds_of(config.steps, config.steps_per_round))
 
 
 def action_bounds(space: gym.Space, mode: BoundMode) -> ActionBounds | None:
