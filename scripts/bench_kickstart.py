@@ -134,15 +134,19 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     other = "" if case["keep_best"] == BEST_EPISODES else str(curve_episodes)  # BEST_EPISODES: the plain name
     best = f"-best{other}" if case["keep_best"] else ""
     best_label = f"{BEST}{' of ' + other if other else ''}" if case["keep_best"] else ""
+    scaling = NAMED["scale_rewards"]  # PPO from scratch learns from rewards as kickstart does
+    scaled = scaling.names(case, "")
+    scaled_folder = scaling.folder.format(v=case["scale_rewards"]) if scaled else ""
+    scaled_label = scaling.label_of(case["scale_rewards"]) if scaled else ""
     for seed in range(seeds):
-        folder = work / f"scratch{best}-{seed}"
+        folder = work / f"scratch{best}{scaled_folder}-{seed}"
         if not finished(folder / "scratch.json"):
             train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
                       eval_every=case["budget"] // 20, eval_episodes=curve_episodes, progress_bar=False,
-                      keep_best=bool(best))  # fmt: skip
+                      keep_best=bool(best), scale_rewards=case["scale_rewards"])  # fmt: skip
             # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
         log = finished(folder / "scratch.json")
-        runs.append({"method": "scratch" + best_label, "seed": seed,
+        runs.append({"method": "scratch" + scaled_label + best_label, "seed": seed,
                      "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
@@ -176,7 +180,8 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          critic_warmup=case["critic_warmup"],
                                          log_std_init=case["log_std_init"],
                                          reference_episodes=case["reference_episodes"],
-                                         distill_term=case["distill_term"], kl=case["kl"])  # fmt: skip
+                                         distill_term=case["distill_term"], kl=case["kl"],
+                                         scale_rewards=case["scale_rewards"])  # fmt: skip
                 run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
@@ -269,6 +274,9 @@ def main() -> None:
                         help="PPO from scratch and kickstart keep the policy of their best learning-curve point "
                         f"(EPISODES validation episodes each, default {BEST_EPISODES}, seeded apart from the "
                         "evaluation's) instead of the last; their own runs and labels")
+    parser.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
+                        help="PPO from scratch and kickstart learn from scaled (--scale-rewards) or raw "
+                        "(--no-scale-rewards) rewards instead of as the teacher's PPO did; their own runs and labels")
     parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
                         "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()
@@ -297,7 +305,7 @@ def main() -> None:
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
         case["reference_episodes"] = args.reference_episodes
-        case["keep_best"] = args.keep_best
+        case["keep_best"], case["scale_rewards"] = args.keep_best, args.scale_rewards
         before = (json.loads(path.read_text()).get(name) or {}) if path.exists() else {}
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps,
                           before.get("runs", []))  # fmt: skip

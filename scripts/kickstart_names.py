@@ -52,6 +52,8 @@ NAMED = {named.key: named for named in (
           adaptive_only=True),
     Named(key="distill_term", unnamed="kl", folder="-{v}", label=" + {v} term"),
     Named(key="kl", unnamed="forward", folder="-{v}", label=" + {v} KL"),
+    # named for PPO from scratch too (bench_kickstart's --scale-rewards sets both)
+    Named(key="scale_rewards", unnamed=None, folder="-scaled{v}", label=" + scaled rewards: {v}"),
 )}  # fmt: skip
 """In the order fragments appear in folder names and labels."""
 

@@ -432,3 +432,45 @@ def test_rewards_are_scaled_as_the_teachers_own_statistics_say(cartpole_teacher:
     run_kickstart(config, brought / "teacher.zip", tmp_path / "out", progress_bar=False)
     log = json.loads((tmp_path / "out" / "student.json").read_text())
     assert log["scaled_rewards"] is norm_reward
+
+
+@pytest.mark.parametrize("scale", [True, False])
+def test_scale_rewards_decides_whatever_the_teacher_did(cartpole_teacher: Path, tmp_path: Path, scale: bool) -> None:
+    """--scale-rewards / --no-scale-rewards overrule the teacher's statistics, which say the opposite here."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    brought = tmp_path / "brought"
+    brought.mkdir()
+    (brought / "teacher.zip").write_bytes(cartpole_teacher.read_bytes())
+    VecNormalize(make_vec_env("CartPole-v1", n_envs=1), norm_reward=not scale).save(str(brought / "vecnormalize.pkl"))
+    code = main(["kickstart", "--teacher", str(brought / "teacher.zip"), "--env", "CartPole-v1", "--student-hidden",
+                 "8", "--timesteps", "512", "--eval-every", "512", "--eval-episodes", "1", "--out",
+                 str(tmp_path / "out"), "--scale-rewards" if scale else "--no-scale-rewards"])  # fmt: skip
+    assert code == 0
+    log = json.loads((tmp_path / "out" / "student.json").read_text())
+    assert log["scaled_rewards"] is scale and log["config"]["scale_rewards"] is scale
+
+
+@pytest.mark.parametrize("scale", [None, True])
+def test_ppo_from_scratch_scales_rewards_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   scale: bool | None) -> None:  # fmt: skip
+    """train_ppo's scale_rewards wraps the training env (rewards only, on a preset that scales nothing) and the
+    learning curve's env alike, so SB3 can sync them; nothing of the wrapper is saved, inference never sees it."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from rl_distill.sb3 import training
+
+    made: list[dict[str, bool]] = []
+
+    class Recorded(VecNormalize):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            made.append({"training": self.training, "norm_obs": self.norm_obs, "norm_reward": self.norm_reward})
+
+    monkeypatch.setattr(training, "VecNormalize", Recorded)
+    result = training.train_ppo("CartPole-v1", out=tmp_path, name="scratch", hidden=(8,), timesteps=2048,
+                                eval_every=1024, eval_episodes=1, progress_bar=False, scale_rewards=scale)  # fmt: skip
+    expected = [] if scale is None else [{"training": True, "norm_obs": False, "norm_reward": True},
+                                         {"training": False, "norm_obs": False, "norm_reward": False}]  # fmt: skip
+    assert made == expected
+    assert result.curve_steps and not list(tmp_path.glob("*.pkl"))

@@ -54,6 +54,11 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    "beyond a weak teacher whose noise is small (an A2C teacher's students, 10 --reference-episodes: "
                    "score 1.03 -> 9.7); on the PPO teachers measured it moved the mean score by -0.17 to +0.21 "
                    "(docs/kickstart.md)")
+    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
+                   help="PPO learns from rewards divided by a running estimate of the return's std (VecNormalize), "
+                   "or, with --no-scale-rewards, from raw rewards (default: as the teacher's PPO did: the env's "
+                   "preset scales them, or the teacher's statistics say so). A small student's critic fits raw "
+                   "returns in the hundreds slowly (LunarLander-v3: docs/kickstart.md)")
     p.add_argument("--lambda", dest="schedule", default=d.schedule, metavar="SCHEDULE",
                    help="weight of the teacher term: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE_STEPS, or "
                    "adaptive:L0 = L0*max(0, 1 - student score), the score measured from the random policy's return "
@@ -103,7 +108,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,
         critic_warmup=args.critic_warmup, log_std_init=args.log_std_init, keep_best=args.keep_best,
-        reference_episodes=args.reference_episodes,
+        reference_episodes=args.reference_episodes, scale_rewards=args.scale_rewards,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)

@@ -82,6 +82,11 @@ class KickstartConfig:
     episodes it is compared with (SB3's ``stats_window_size``). Few episodes of a teacher whose returns vary a
     lot give a reference off by a fixed amount for the whole run (10, the default until 2026-12, held a weak
     A2C teacher's students at its level: docs/kickstart.md)."""
+    scale_rewards: bool | None = None
+    """PPO learns from rewards divided by a running estimate of the discounted return's std (SB3's VecNormalize;
+    observations stay the teacher's). None: when the teacher's PPO did (see scales_rewards). A small critic is slow
+    to fit raw returns in the hundreds (LunarLander-v3, 16x16: explained variance about 0 for 500k steps), so
+    advantages stay noise that long; PPO from scratch on such a task wants the same setting (train_ppo's)."""
     keep_best: bool = False
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see BestPolicy); the --init student's own point is a candidate too."""
@@ -217,7 +222,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     if config.log_std_init is not None and not isinstance(venv.action_space, gym.spaces.Box):
         raise InputError(f"--log-std-init applies to continuous (Box) actions; {config.env_id} has "
                          f"{venv.action_space}")  # fmt: skip
-    scaled_rewards = scales_rewards(preset, teacher)
+    scaled_rewards = scales_rewards(preset, teacher) if config.scale_rewards is None else config.scale_rewards
     if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=preset.ppo.get("gamma", 0.99))
     identity = run_identity(config, teacher)

@@ -61,6 +61,7 @@ def train_ppo(
     checkpoint_every: int = 0,
     resume: bool = False,
     keep_best: bool = False,
+    scale_rewards: bool | None = None,
 ) -> TrainResult:
     """Train PPO with the env's preset; save ``<name>.zip`` (+ ``vecnormalize.pkl``) and ``<name>.json``.
 
@@ -68,6 +69,9 @@ def train_ppo(
     ``checkpoint_every`` > 0 saves ``<name>.ckpt.zip`` (+ statistics) atomically that often and on
     Ctrl-C; ``resume`` continues from it for the remaining steps. ``keep_best`` writes the policy (and
     statistics) of the best learning-curve point instead of the last: see :class:`BestPolicy`.
+    ``scale_rewards`` (None: as the preset) has PPO learn from rewards divided by a running estimate of the
+    return's std, as ``kickstart --scale-rewards`` does; without the preset's normalisation only training sees
+    the wrapper, so nothing of it is saved, and a resumed run estimates the scale anew.
     """
     preset = preset_for(env_id)
     timesteps = timesteps or preset.timesteps
@@ -77,8 +81,11 @@ def train_ppo(
         raise InputError("keeping the best policy needs a learning curve (eval_every > 0)")
     check_tensorboard(tensorboard)
     venv = timer = StepTimer(make_env(env_id, n_envs=preset.n_envs, seed=seed))
+    gamma, scaled = preset.ppo.get("gamma", 0.99), preset.normalize if scale_rewards is None else scale_rewards
     if preset.normalize:
-        venv = VecNormalize(venv, gamma=preset.ppo.get("gamma", 0.99))
+        venv = VecNormalize(venv, gamma=gamma, norm_reward=scaled)
+    elif scaled:
+        venv = VecNormalize(venv, gamma=gamma, norm_obs=False)
     ckpt = out / f"{name}.ckpt.zip"
     ckpt_stats = out / f"{name}.ckpt-{VECNORMALIZE_NAME}"
     if resume and ckpt.exists():
@@ -105,8 +112,8 @@ def train_ppo(
     if eval_every > 0:
         # wrapped as the training env is: SB3 syncs VecNormalize statistics through matching wrapper stacks
         eval_env = StepTimer(make_env(env_id, n_envs=min(eval_episodes, 10), seed=VALIDATION_SEED))
-        if preset.normalize:
-            eval_env = VecNormalize(eval_env, training=False, norm_reward=False)  # synced by EvalCallback
+        if isinstance(venv, VecNormalize):
+            eval_env = VecNormalize(eval_env, training=False, norm_obs=venv.norm_obs, norm_reward=False)  # synced
         # EvalCallback records its curve only when given a log_path (it also writes evaluations.npz there)
         callback = EvalCallback(eval_env, n_eval_episodes=eval_episodes, verbose=0, log_path=str(out / f"{name}-eval"),
                                 eval_freq=max(eval_every // preset.n_envs, 1),
