@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -215,11 +216,14 @@ def kept_step(log: dict[str, Any], start: int) -> dict[str, int]:
 
 
 def guide_trace(updates: list[dict[str, float]], warmup: int) -> dict[str, Any]:
-    """When λ first reached 0 and its mean, both after the critic's warm-up (λ is 0 during it), and the
-    distillation term D over the first and last 5 PPO updates."""
+    """When λ first reached 0 and its mean, both after the critic's warm-up (λ is 0 during it), the
+    distillation term D over the first and last 5 PPO updates, and when the critic first explained half the
+    variance of the returns it learns from (SB3's train/explained_variance; None: never)."""
     guided = [u for u in updates if u["env_steps"] > warmup]
     zero = next((u["env_steps"] for u in guided if u["lambda"] == 0), None)
+    fit = next((u["env_steps"] for u in updates if u.get("explained_variance", -math.inf) >= 0.5), None)
     return {"lambda_zero_at": zero, "lambda_mean": statistics.fmean(u["lambda"] for u in guided) if guided else 0.0,
+            "critic_fit_at": fit,
             "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
             "term_last": statistics.fmean(u["distill_term"] for u in updates[-5:])}  # fmt: skip
 

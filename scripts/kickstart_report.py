@@ -78,10 +78,12 @@ def markdown(report: dict[str, Any]) -> str:
         traced = [r for r in case["runs"] if "lambda_zero_at" in r]
         if traced:
             zero = lambda at: "λ never 0" if at is None else f"λ first 0 at {int(at):,}"  # noqa: E731
+            ev = lambda at: "never 0.5" if at is None else f"0.5 from {int(at):,}"  # noqa: E731
             lines += ["", "Teacher term per kickstart run: " + "; ".join(
                 f"{r['method']} seed {r['seed']}: {zero(r['lambda_zero_at'])}"
                 + (f", λ mean {r['lambda_mean']:.2f}" if "lambda_mean" in r else "")  # runs reported before it
                 + f", D {r['term_first']:.2f} → {r['term_last']:.2f}"
+                + (f", critic's explained variance {ev(r['critic_fit_at'])}" if "critic_fit_at" in r else "")
                 + (f", teacher's reference {r['reference']['teacher']:.1f} on {r['reference']['episodes']} episodes"
                    if "reference" in r else "") for r in traced) + "."]  # fmt: skip
         kept = [r for r in case["runs"] if "kept_at" in r]
