@@ -6,6 +6,8 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
 - windy: the full LunarLander-v3 teacher on LunarLander-v3 with wind 15 and turbulence 1.5;
 - HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;
+- LunarLanderContinuous-v3: the preset teacher (raw rewards, as LunarLander-v3's), kickstart from a fresh
+  student: a task held out from the choice of --scale-rewards (docs/kickstart.md);
 - Walker2d-v5: a teacher trained by plain SB3 code (scripts/train_sb3_teacher.py: SB3's PPO defaults,
   VecNormalize, 2x256), no preset: ``distill`` then kickstart, as for the MuJoCo cases above;
   Walker2d-v5-32x32 the same with 32x32 students (16x16 ones cannot fit every such teacher: docs/kickstart.md);
@@ -61,6 +63,8 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
                        "budget": 300_000, "init": True},
     "Hopper-v5": {"env": "Hopper-v5", "teacher": "bench-rl/Hopper-v5", "made": "preset", "budget": 300_000,
                   "init": True},
+    "LunarLanderContinuous-v3": {"env": "LunarLanderContinuous-v3", "teacher": "bench-rl/LunarLanderContinuous-v3",
+                                 "made": "preset", "budget": 1_000_000, "init": False},
     "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "bench-rl/Pendulum-v1", "made": "preset", "budget": 100_000,
                     "init": False},
     "Walker2d-v5": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
