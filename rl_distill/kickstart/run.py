@@ -85,8 +85,9 @@ class KickstartConfig:
     scale_rewards: bool | None = None
     """PPO learns from rewards divided by a running estimate of the discounted return's std (SB3's VecNormalize;
     observations stay the teacher's). None: when the teacher's PPO did (see scales_rewards). A small critic is slow
-    to fit raw returns in the hundreds (LunarLander-v3, 16x16: explained variance about 0 for 500k steps), so
-    advantages stay noise that long; PPO from scratch on such a task wants the same setting (train_ppo's)."""
+    to fit raw returns in the hundreds (LunarLander-v3, 16x16: explained variance first 0.5 after 311k-606k steps,
+    82k-115k when scaled), and its advantages are noise until then; PPO from scratch on such a task wants the same
+    setting (train_ppo's scale_rewards)."""
     keep_best: bool = False
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see BestPolicy); the --init student's own point is a candidate too."""
