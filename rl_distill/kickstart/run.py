@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.vec_env import VecNormalize
 
 from rl_distill.distill.loop import action_bounds
 from rl_distill.distill.outputs import run_identity, save_student_model
@@ -35,7 +34,7 @@ from rl_distill.sb3.actor import Actor, sample_actions
 from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student, note_once
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
-from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback
+from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback, reward_scaled
 
 KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
 
@@ -225,7 +224,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                          f"{venv.action_space}")  # fmt: skip
     scaled_rewards = scales_rewards(preset, teacher) if config.scale_rewards is None else config.scale_rewards
     if scaled_rewards:  # observations stay the teacher's (frozen)
-        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=preset.ppo.get("gamma", 0.99))
+        venv = reward_scaled(venv, preset.ppo.get("gamma", 0.99))
     identity = run_identity(config, teacher)
     out.mkdir(parents=True, exist_ok=True)
     ckpt, ckpt_log = out / f"{name}.ckpt.zip", out / f"{name}.ckpt.json"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json
@@ -44,6 +44,12 @@ class TrainResult:
     """Part of ``wall_seconds`` spent inside the training envs' ``step``."""
     kept: dict[str, float] | None = None
     """With ``keep_best``: the curve point whose policy was written (``steps``, ``mean_return``)."""
+
+
+def reward_scaled(venv: VecEnv, gamma: float) -> VecNormalize:
+    """``venv`` with its rewards divided by a running estimate of the discounted return's std (SB3's
+    VecNormalize), observations untouched: PPO's training env when only the rewards are to be scaled."""
+    return VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=gamma)
 
 
 def train_ppo(
@@ -85,7 +91,7 @@ def train_ppo(
     if preset.normalize:
         venv = VecNormalize(venv, gamma=gamma, norm_reward=scaled)
     elif scaled:
-        venv = VecNormalize(venv, gamma=gamma, norm_obs=False)
+        venv = reward_scaled(venv, gamma)
     ckpt = out / f"{name}.ckpt.zip"
     ckpt_stats = out / f"{name}.ckpt-{VECNORMALIZE_NAME}"
     if resume and ckpt.exists():
