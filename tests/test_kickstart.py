@@ -474,3 +474,4 @@ def test_ppo_from_scratch_scales_rewards_when_asked(tmp_path: Path, monkeypatch:
                                          {"training": False, "norm_obs": False, "norm_reward": False}]  # fmt: skip
     assert made == expected
     assert result.curve_steps and not list(tmp_path.glob("*.pkl"))
+    assert result.scaled_rewards is bool(scale)

@@ -62,7 +62,7 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
     shutil.copy(cartpole_teacher, tmp_path / "given-teacher.zip")
     code, out, _ = run(["pipeline", "--env", "CartPole-v1", "--teacher", str(tmp_path / "given-teacher.zip"),
                         "--steps", "2000", "--scratch-steps", "2048", "--episodes", "5", "--eval-episodes", "1",
-                        "--kickstart", "--out", str(tmp_path / "run")], capsys)  # fmt: skip
+                        "--kickstart", "--scale-rewards", "--out", str(tmp_path / "run")], capsys)  # fmt: skip
     assert code == 0, out
     rows = json.loads((tmp_path / "run" / "compare.json").read_text())["rows"]
     assert [r["role"] for r in rows] == ["teacher", "student", "scratch", "kickstart"]
@@ -77,6 +77,7 @@ def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
     assert (tmp_path / "run" / "compare.md").exists()
     scratch = json.loads((tmp_path / "run" / "scratch.json").read_text())
     assert len(scratch["curve_steps"]) >= 10  # the baseline's learning curve, evaluated 20 times over its budget
+    assert scratch["scaled_rewards"] and kickstart["scaled_rewards"]  # both, though CartPole's preset scales none
     assert (tmp_path / "run" / "learning-curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

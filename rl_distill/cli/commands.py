@@ -180,7 +180,8 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     run_pipeline(args.env, args.out or default_out(f"pipeline-{args.env}"), config=config,
                  teacher_timesteps=args.timesteps, scratch_steps=args.scratch_steps, episodes=args.episodes,
-                 teacher=args.teacher, tensorboard=args.tensorboard, kickstart=args.kickstart)  # fmt: skip
+                 teacher=args.teacher, tensorboard=args.tensorboard, kickstart=args.kickstart,
+                 scale_rewards=args.scale_rewards)  # fmt: skip
     return 0
 
 
@@ -284,6 +285,10 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kickstart", action="store_true",
                    help="also fine-tune the distilled student by kickstarted PPO (rl-distill kickstart --init) "
                    "on the scratch baseline's budget, and compare it as a row")
+    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
+                   help="PPO from scratch and --kickstart learn from scaled (or, with --no-scale-rewards, raw) "
+                   "rewards (default: as the preset); a small student's critic fits raw returns in the hundreds "
+                   "slowly (LunarLander-v3: docs/kickstart.md)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     add_distill_flags(p)
     add_common(p)

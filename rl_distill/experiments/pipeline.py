@@ -52,9 +52,11 @@ def run_pipeline(
     teacher: Path | None = None,
     tensorboard: str | None = None,
     kickstart: bool = False,
+    scale_rewards: bool | None = None,
 ) -> list[CompareRow]:
     """Teacher (trained unless given) -> distilled student -> PPO from scratch, and with ``kickstart``
-    the distilled student fine-tuned by kickstarted PPO on the scratch baseline's budget; then compare."""
+    the distilled student fine-tuned by kickstarted PPO on the scratch baseline's budget; then compare.
+    ``scale_rewards`` applies to PPO from scratch and kickstart alike (None: as the teacher's PPO did)."""
     if teacher is None:
         print(f"[1/4] training the PPO teacher on {env_id}")
         train_ppo(env_id, out=out, name="teacher", timesteps=teacher_timesteps, seed=config.seed,
@@ -66,7 +68,7 @@ def run_pipeline(
     budget = scratch_steps or preset_for(env_id).timesteps
     scratch = train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=budget,
                         seed=config.seed, eval_every=budget // 20 if config.eval_episodes else 0,
-                        eval_episodes=config.eval_episodes)  # fmt: skip
+                        eval_episodes=config.eval_episodes, scale_rewards=scale_rewards)  # fmt: skip
     curves: dict[str, list[Curve]] = {"PPO from scratch": [(scratch.curve_steps, scratch.curve_returns)]}
     if config.eval_episodes:
         curves[f"distillation ({config.collect}-driven)"] = [distill_curve(student.with_suffix(".json"))]
@@ -76,7 +78,8 @@ def run_pipeline(
 
         print("[3b/4] distilled student -> PPO with the teacher's decaying KL term (kickstart), same budget")
         ks_config = KickstartConfig(env_id, student_hidden=config.student_hidden, timesteps=budget,
-                                    seed=config.seed, bounds=config.bounds, init=str(student))  # fmt: skip
+                                    seed=config.seed, bounds=config.bounds, init=str(student),
+                                    scale_rewards=scale_rewards)  # fmt: skip
         kickstarted.append(run_kickstart(ks_config, teacher, out, name="kickstart", tensorboard=tensorboard))
         run = json.loads(kickstarted[-1].with_suffix(".json").read_text())
         curves["kickstart (steps after distillation)"] = [(run["curve_steps"], run["curve_returns"])]

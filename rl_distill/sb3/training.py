@@ -44,6 +44,8 @@ class TrainResult:
     """Part of ``wall_seconds`` spent inside the training envs' ``step``."""
     kept: dict[str, float] | None = None
     """With ``keep_best``: the curve point whose policy was written (``steps``, ``mean_return``)."""
+    scaled_rewards: bool = False
+    """Whether PPO learned from scaled rewards (the preset's normalisation, or ``scale_rewards``)."""
 
 
 def reward_scaled(venv: VecEnv, gamma: float) -> VecNormalize:
@@ -148,7 +150,7 @@ def train_ppo(
         policy_params=policy_parameters(model.policy), wall_seconds=seconds, env_seconds=timer.seconds,
         curve_steps=[int(s) for s in callback.evaluations_timesteps] if callback else [],
         curve_returns=[float(np.mean(r)) for r in callback.evaluations_results] if callback else [],
-        kept=best.record() if best else None,
+        kept=best.record() if best else None, scaled_rewards=scaled,
     )  # fmt: skip
     atomic_write_json(out / f"{name}.json", {**asdict(result), "preset": json.loads(json.dumps(
         preset.ppo, default=str)), "normalize": preset.normalize})  # fmt: skip
