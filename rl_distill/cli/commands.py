@@ -287,7 +287,8 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
                    "on the scratch baseline's budget, and compare it as a row")
     p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
                    help="PPO from scratch and --kickstart learn from scaled (or, with --no-scale-rewards, raw) "
-                   "rewards (default: as the preset); a small student's critic fits raw returns in the hundreds "
+                   "rewards (default: scratch as the preset, kickstart as the teacher's PPO did: see kickstart "
+                   "--help); a small student's critic fits raw returns in the hundreds "
                    "slowly (LunarLander-v3: docs/kickstart.md)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     add_distill_flags(p)
