@@ -2,7 +2,7 @@
 
 Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation episodes per run:
 - imperfect: LunarLander-v3 with a teacher stopped early (the first checkpoint of the preset's PPO, after each
-  update, scoring 0.5-0.7 of the full teacher);
+  update, scoring 0.5-0.7 of the full teacher, greedy and sampled: kickstart_teachers.early_teacher);
 - windy: the full LunarLander-v3 teacher on LunarLander-v3 with wind 15 and turbulence 1.5;
 - HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;
@@ -39,6 +39,7 @@ from kickstart_names import BEST, BEST_EPISODES, NAMED, setting_fragments  # sib
 from kickstart_report import markdown, plot
 from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
+from rl_distill.cli.arguments import hidden_sizes
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
@@ -56,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
 CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.ensure_teacher
-    "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early", "made": "early",
+    "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early-sampled", "made": "early",
                   "budget": 1_000_000, "init": False},
     "windy": {**FULL_LUNAR_LANDER, "env": WINDY, "budget": 1_000_000, "init": False},
     "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "made": "preset",
@@ -111,8 +112,14 @@ def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool) ->
     return budget, key, f" {tag}" if tag else ""
 
 
-def finished(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.exists() else None
+def finished(path: Path, teacher: Path | None = None) -> dict[str, Any] | None:
+    """A finished run's log (None: not finished); one that learnt from another teacher than ``teacher`` stops the
+    benchmark, since its folder name does not say which teacher it had (a case whose teacher changed)."""
+    log = json.loads(path.read_text()) if path.exists() else None
+    if log and teacher and log.get("teacher", str(teacher)) != str(teacher):
+        raise SystemExit(f"{path} learnt from {log['teacher']}, not from the case's teacher {teacher}: move "
+                         f"{path.parent.parent} away to keep its runs, or delete it")  # fmt: skip
+    return log
 
 
 def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int, early_steps: int,
@@ -132,7 +139,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                  "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
     scan = teacher_path.parent / "early-scan.json"  # how an early teacher was chosen
     if case["made"] == "early" and scan.exists():
-        reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score")}
+        reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score", "sampled_score") if k in r}
                                      for r in json.loads(scan.read_text())["scan"]]  # fmt: skip
     runs = []
     curve_episodes = case["keep_best"] or 5
@@ -158,7 +165,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      **kept_step(log, 0)})  # fmt: skip
         budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"], case["distill_lr_decay"])
         folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
-        if not finished(folder / "student.json"):
+        if not finished(folder / "student.json", teacher_path):
             config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
                                    bounds=case["bounds"], lr_decay=case["distill_lr_decay"])  # fmt: skip
             run_distill(config, teacher_path, folder, progress_bar=False)
@@ -174,7 +181,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             suffix = ("-init" if forced_init else "") + settings_folder + (f"-d{key}" if key and case["init"] else "")
             suffix += best
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
-            if not finished(folder / "student.json"):
+            if not finished(folder / "student.json", teacher_path):
                 config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
                                          temperature=temperature,
                                          seed=seed, eval_every=case["budget"] // 20,
@@ -183,6 +190,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                          learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                          bounds=case["bounds"],
                                          critic_warmup=case["critic_warmup"],
+                                         critic_hidden=case["critic_hidden"] and hidden_sizes(case["critic_hidden"]),
                                          log_std_init=case["log_std_init"],
                                          reference_episodes=case["reference_episodes"],
                                          distill_term=case["distill_term"], kl=case["kl"],
@@ -262,6 +270,9 @@ def main() -> None:
                         "(default: the preset's); another gets its own kickstart runs and labels")
     parser.add_argument("--critic-warmup", type=int, default=0, help="kickstart with --critic-warmup STEPS (only "
                         "the value function learns at first); another gets its own kickstart runs and labels")
+    parser.add_argument("--critic-hidden", type=lambda text: "x".join(map(str, hidden_sizes(text))), default=None,
+                        metavar="SIZES", help="kickstart with --critic-hidden SIZES (e.g. 256,256: the value "
+                        "function's, larger than the student's policy); another gets its own kickstart runs and labels")
     parser.add_argument("--log-std-init", type=float, default=None, help="kickstart with --log-std-init LOG_STD "
                         "(Box actions: the student's exploration noise at the start); another gets its own kickstart "
                         "runs and labels")
@@ -311,6 +322,7 @@ def main() -> None:
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         case["distill_lr_decay"] = args.distill_lr_decay
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
+        case["critic_hidden"] = args.critic_hidden
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
         case["reference_episodes"] = args.reference_episodes
         case["keep_best"], case["scale_rewards"] = args.keep_best, args.scale_rewards
@@ -321,7 +333,8 @@ def main() -> None:
         report = json.loads(path.read_text()) if path.exists() else {}
         earlier = report.get(name)
         if earlier and earlier["teacher"] != result["teacher"]:  # a teacher trained again elsewhere can differ
-            report[f"{name} (earlier teacher, {earlier['teacher']:.1f})"] = earlier  # its runs are not mixed in
+            key = f"{name} (earlier teacher, {earlier['teacher']:.1f})"  # its runs are not mixed in with the new
+            report[key] = merged(report.get(key), earlier)  # another machine's run of the same teacher: one section
             earlier = None
         report[name] = merged(earlier, result)
         atomic_write_json(path, report)

@@ -20,6 +20,16 @@ def steps_to(run: dict[str, Any], target: float) -> int | None:
                  if r is not None and r >= target), None)  # fmt: skip
 
 
+def chosen_checkpoint(scan: list[dict[str, Any]]) -> str:
+    """The early teacher's scan, told: which checkpoint it chose and how it scored (empty without a scan)."""
+    if not scan:
+        return ""
+    last = scan[-1]
+    sampled = f", {last['sampled_score']:.2f} sampled" if "sampled_score" in last else ""
+    return (f" The teacher is the preset PPO's checkpoint at {last['steps']:,} steps (seed {last['seed']}), scoring "
+            f"{last['score']:.2f} greedy{sampled} on 30 episodes, the first of {len(scan)} scanned in range.")
+
+
 def student_size(case: dict[str, Any]) -> str:
     """``"16x16"``; reports written before cases could set the size have no ``student_hidden``: all 16x16."""
     return "x".join(str(h) for h in case.get("student_hidden", (16, 16)))
@@ -56,7 +66,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"### {name}: {case['env']}" + (f", {hidden} students" if hidden != "16x16" else ""), "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
-                  f"steps for scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}.", "",
+                  f"steps for scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}."
+                  + chosen_checkpoint(case.get("teacher_scan", [])), "",
                   "| method | seeds | mean return | score (per seed) | median episode's score | lowest seed (its 95% "
                   "CI) | steps to score 0.9 | steps to scratch's final return | env steps/s | wall s |",
                   "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip

@@ -37,7 +37,7 @@ def test_the_reference_is_named_only_where_a_schedule_uses_it() -> None:
 
 
 @pytest.mark.parametrize(("key", "value"), [("log_std_init", -0.5), ("critic_warmup", 20_000), ("kl", "reverse"),
-                                            ("scale_rewards", True)])
+                                            ("scale_rewards", True), ("critic_hidden", "256x256")])
 def test_each_label_fragment_reads_back_its_value(key: str, value: object) -> None:
     folder, label = setting_fragments({**UNNAMED, key: value}, "adaptive:1")
     assert folder and NAMED[key].pattern().fullmatch(label) is not None

@@ -192,6 +192,28 @@ def test_init_starts_from_the_given_weights(cartpole_teacher: Path, tmp_path: Pa
     wrong = make_student(make_vec_env("CartPole-v1", n_envs=1), (4, 4), seed=9)
     with pytest.raises(InputError, match="does not match the student's --student-hidden"):
         load_init(wrong, tmp_path / "student.safetensors", "CartPole-v1")
+    # a larger critic (--critic-hidden): the zip's actor is copied, the critic stays the fresh one it was
+    larger = make_student(make_vec_env("CartPole-v1", n_envs=1), (8, 8), seed=9, critic_hidden=(32, 32))
+    fresh_critic = {k: v.clone() for k, v in larger.policy.state_dict().items() if k.startswith("mlp_extractor.value")}
+    load_init(larger, tmp_path / "student.zip", "CartPole-v1")
+    got = larger.policy.state_dict()
+    assert all(torch.equal(got[k], distilled[k]) for k in actor)
+    assert fresh_critic and all(torch.equal(got[k], v) for k, v in fresh_critic.items())
+
+
+def test_critic_hidden_sizes_the_value_function_only(cartpole_teacher: Path, tmp_path: Path) -> None:
+    config = KickstartConfig("CartPole-v1", student_hidden=(8, 8), critic_hidden=(32, 32), timesteps=256,
+                             eval_every=256, eval_episodes=1, schedule="constant:1")  # fmt: skip
+    path = run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    policy = PPO.load(path).policy  # a plain SB3 model whatever its critic's size
+    assert [m.out_features for m in policy.mlp_extractor.value_net if isinstance(m, torch.nn.Linear)] == [32, 32]
+    assert [m.out_features for m in policy.mlp_extractor.policy_net if isinstance(m, torch.nn.Linear)] == [8, 8]
+    from rl_distill.artifacts.student import load_student
+
+    weights = load_student(tmp_path / "student.safetensors").net.state_dict()  # the policy alone, no critic
+    assert {k: tuple(v.shape) for k, v in weights.items() if not k.startswith("obs_")} == {
+        "policy_net.0.weight": (8, 4), "policy_net.0.bias": (8,), "policy_net.2.weight": (8, 8),
+        "policy_net.2.bias": (8,), "action_net.weight": (2, 8), "action_net.bias": (2,)}  # fmt: skip
 
 
 RECORDED: list[dict] = []
@@ -244,6 +266,7 @@ def test_env_kwargs_reach_the_env_and_the_artifact(cartpole_teacher: Path, tmp_p
     (["--log-std-init", "-3"], "--log-std-init applies to continuous (Box) actions"),
     (["--log-std-init", "nan"], "finite number"),
     (["--reference-episodes", "0"], "positive integer"),
+    (["--critic-hidden", "64,0"], "positive integer"),
 ])  # fmt: skip
 def test_bad_input_exits_2_and_writes_nothing(cartpole_teacher: Path, tmp_path: Path, extra: list[str],
                                               message: str, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip

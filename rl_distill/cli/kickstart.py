@@ -35,6 +35,10 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    "scaled if they say the teacher's PPO scaled its rewards, or if the env's preset does")  # fmt: skip
     p.add_argument("--student-hidden", type=hidden_sizes, default=d.student_hidden,
                    help="student hidden sizes, e.g. 16,16 (default 16,16)")
+    p.add_argument("--critic-hidden", type=hidden_sizes, default=None,
+                   help="value-function hidden sizes (default: --student-hidden's). The critic is used in training "
+                   "only, not written to the student's artifact, so it can be larger than the policy (HalfCheetah-v5 "
+                   "16x16 students with a 256,256 critic: docs/kickstart.md)")
     p.add_argument("--timesteps", type=positive_int, default=d.timesteps,
                    help=f"environment steps of PPO, rounded up to whole rollouts (n_steps x n_envs of the "
                    f"env's preset) as SB3's learn does (default {d.timesteps})")
@@ -103,7 +107,8 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
 
     check_env_id(args.env)
     config = KickstartConfig(
-        env_id=args.env, student_hidden=args.student_hidden, timesteps=args.timesteps, schedule=args.schedule,
+        env_id=args.env, student_hidden=args.student_hidden, critic_hidden=args.critic_hidden,
+        timesteps=args.timesteps, schedule=args.schedule,
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,

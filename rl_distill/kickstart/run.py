@@ -47,6 +47,10 @@ class KickstartConfig:
     """The task: a Gymnasium id, or ``ID:{json kwargs}`` for changed dynamics."""
     student_hidden: tuple[int, ...] = (16, 16)
     """Student policy (and value) MLP hidden sizes."""
+    critic_hidden: tuple[int, ...] | None = None
+    """Value-function MLP hidden sizes; None: the student's. The critic serves PPO's training only (the artifact and
+    the parameter count are the policy's), so it can be larger than the policy it trains: a 16x16 critic fits
+    HalfCheetah-v5's returns slowly at the preset's small learning rate (docs/kickstart.md)."""
     timesteps: int = 300_000
     """Environment steps of PPO."""
     schedule: str = "adaptive:1"
@@ -126,7 +130,8 @@ class KickstartConfig:
 
 
 def load_init(model: PPO, path: Path, env_id: str) -> None:
-    """Copy a student's weights (SB3 zip: the whole policy; artifact: the actor) into ``model``'s policy."""
+    """Copy a student's weights (SB3 zip: the whole policy, or its actor only when the critics' sizes differ;
+    artifact: the actor) into ``model``'s policy."""
     policy = model.policy
     try:
         if path.suffix == ".safetensors":
@@ -138,8 +143,13 @@ def load_init(model: PPO, path: Path, env_id: str) -> None:
             if not net.discrete:
                 policy.log_std.data.copy_(net.log_std.data)
         else:
-            other = load_policy(path, env_id).policy
-            policy.load_state_dict(other.state_dict())
+            weights, own = load_policy(path, env_id).policy.state_dict(), policy.state_dict()
+            critic = [k for k in weights if k.startswith(("mlp_extractor.value_net.", "value_net."))]
+            if any(k not in own or own[k].shape != weights[k].shape for k in critic):  # --critic-hidden: a fresh critic
+                for key in critic:
+                    weights.pop(key)
+                weights.update({k: v for k, v in own.items() if k not in weights})
+            policy.load_state_dict(weights)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise InputError(f"{path}: its network does not match the student's --student-hidden ({first})") from None
@@ -244,6 +254,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         model.guide, model.update_log, curve = guide, saved["updates"], saved["curve"]
     else:
         model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO, guide=guide,
+                             critic_hidden=config.critic_hidden,
                              critic_warmup=config.critic_warmup, tensorboard_log=tensorboard,
                              **ppo_settings(config, preset))  # type: ignore[assignment]  # fmt: skip
         if config.init:

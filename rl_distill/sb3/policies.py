@@ -163,13 +163,15 @@ def policy_parameters(policy: ActorCriticPolicy) -> int:
 
 def make_student(
     env: VecEnv, hidden: tuple[int, ...], *, seed: int, activation: type[nn.Module] = nn.Tanh,
-    algorithm: type[PPO] = PPO, **ppo_kwargs: Any,
+    algorithm: type[PPO] = PPO, critic_hidden: tuple[int, ...] | None = None, **ppo_kwargs: Any,
 ) -> PPO:
-    """A PPO model whose policy is a small MLP: the distillation student (or the scratch baseline)."""
-    if not hidden or min(hidden) <= 0:
-        raise InputError(f"student hidden sizes must be positive, got {list(hidden)}")
-    net = list(hidden)
-    policy_kwargs = {"net_arch": {"pi": net, "vf": net}, "activation_fn": activation}
+    """A PPO model whose policy is a small MLP: the distillation student (or the scratch baseline). Its value
+    function has ``critic_hidden`` sizes (default: ``hidden``); it is used in training only."""
+    for what, sizes in (("student", hidden), ("critic", critic_hidden or hidden)):
+        if not sizes or min(sizes) <= 0:
+            raise InputError(f"{what} hidden sizes must be positive, got {list(sizes)}")
+    policy_kwargs = {"net_arch": {"pi": list(hidden), "vf": list(critic_hidden or hidden)},
+                     "activation_fn": activation}  # fmt: skip
     if isinstance(env.action_space, gym.spaces.Box):
         policy_kwargs["log_std_init"] = ppo_kwargs.pop("log_std_init", -0.5)
     return algorithm("MlpPolicy", env, policy_kwargs=policy_kwargs, seed=seed, device="cpu", **ppo_kwargs)

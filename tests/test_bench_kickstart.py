@@ -1,0 +1,49 @@
+"""scripts/bench_kickstart.py and its teachers: which checkpoint is the imperfect teacher, which finished runs
+are reused, and how a case's earlier teacher's runs are kept."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from bench_kickstart import finished, merged  # noqa: E402
+from kickstart_teachers import imperfect_enough  # noqa: E402
+
+
+@pytest.mark.parametrize(("score", "sampled", "chosen"), [
+    (0.646, 0.247, False),  # seed 0 at 65,536 steps: a lucky greedy score of a near-uniform policy
+    (0.611, 0.534, True),  # seed 0 at 294,912 steps
+    (0.756, 0.555, False),  # greedy already past the range
+    (0.5, 0.7, True),
+])  # fmt: skip
+def test_the_imperfect_teacher_scores_in_range_both_ways(score: float, sampled: float, chosen: bool) -> None:
+    assert imperfect_enough(score, sampled) is chosen
+
+
+def test_a_finished_run_of_another_teacher_stops_the_benchmark(tmp_path: Path) -> None:
+    log = tmp_path / "imperfect" / "distill-0" / "student.json"
+    log.parent.mkdir(parents=True)
+    log.write_text(json.dumps({"teacher": "/runs/old/teacher.zip", "rounds": []}))
+    assert finished(log, Path("/runs/old/teacher.zip")) == {"teacher": "/runs/old/teacher.zip", "rounds": []}
+    assert finished(tmp_path / "missing.json", Path("/runs/new/teacher.zip")) is None
+    with pytest.raises(SystemExit, match="not from the case's teacher /runs/new/teacher.zip"):
+        finished(log, Path("/runs/new/teacher.zip"))
+
+
+def test_runs_without_a_teacher_are_reused_whatever_the_teacher(tmp_path: Path) -> None:
+    log = tmp_path / "scratch.json"  # PPO from scratch learns from no teacher
+    log.write_text(json.dumps({"timesteps": 10}))
+    assert finished(log, Path("/runs/new/teacher.zip")) == {"timesteps": 10}
+
+
+def test_an_earlier_teachers_section_keeps_the_runs_it_had() -> None:
+    """A second machine's runs of the same earlier teacher join the first's section; redone runs replace theirs."""
+    first = {"teacher": 106.8, "runs": [{"method": "scratch", "seed": 0, "mean_return": 1.0},
+                                        {"method": "kickstart adaptive:1", "seed": 0, "mean_return": 2.0}]}  # fmt: skip
+    second = {"teacher": 106.8, "runs": [{"method": "scratch", "seed": 0, "mean_return": 3.0}]}
+    runs = merged(first, second)["runs"]
+    assert [(r["method"], r["mean_return"]) for r in runs] == [("scratch", 3.0), ("kickstart adaptive:1", 2.0)]
