@@ -53,7 +53,11 @@ def markdown(report: dict[str, Any]) -> str:
     for name, case in report.items():
         span = case["full_teacher"] - case["random"]
         target = case["random"] + 0.9 * span
-        scratch = [r["mean_return"] for r in case["runs"] if r["method"] == "scratch"]
+        # plain PPO from scratch; a case run only with another variant of it (scaled rewards...) uses that one
+        methods = [r["method"] for r in case["runs"]]
+        baseline = "scratch" if "scratch" in methods else next((m for m in methods if m.startswith("scratch")), "")
+        scratch = [r["mean_return"] for r in case["runs"] if r["method"] == baseline]
+        named = "" if baseline == "scratch" else f" ({baseline})"
         scratch_final = statistics.fmean(scratch) if scratch else float("nan")
         low, high = case.get("teacher_ci95", [float("nan")] * 2)
         length = ""  # reports written before these fields have none of them
@@ -66,7 +70,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"### {name}: {case['env']}" + (f", {hidden} students" if hidden != "16x16" else ""), "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
-                  f"steps for scratch and kickstart; PPO from scratch ends at {scratch_final:.1f}."
+                  f"steps for scratch and kickstart; PPO from scratch{named} ends at {scratch_final:.1f}."
                   + chosen_checkpoint(case.get("teacher_scan", [])), "",
                   "| method | seeds | mean return | score (per seed) | median episode's score | lowest seed (its 95% "
                   "CI) | steps to score 0.9 | steps to scratch's final return | env steps/s | wall s |",
