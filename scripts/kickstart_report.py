@@ -27,7 +27,8 @@ def chosen_checkpoint(scan: list[dict[str, Any]]) -> str:
     last = scan[-1]
     sampled = f", {last['sampled_score']:.2f} sampled" if "sampled_score" in last else ""
     return (f" The teacher is the preset PPO's checkpoint at {last['steps']:,} steps (seed {last['seed']}), scoring "
-            f"{last['score']:.2f} greedy{sampled} on 30 episodes, the first of {len(scan)} scanned in range.")
+            f"{last['score']:.2f} greedy{sampled} on 30 episodes, the first in range of the {len(scan)} checkpoints "
+            "scanned.")  # fmt: skip
 
 
 def student_size(case: dict[str, Any]) -> str:
