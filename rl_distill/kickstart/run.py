@@ -49,8 +49,9 @@ class KickstartConfig:
     """Student policy (and value) MLP hidden sizes."""
     critic_hidden: tuple[int, ...] | None = None
     """Value-function MLP hidden sizes; None: the student's. The critic serves PPO's training only (the artifact and
-    the parameter count are the policy's), so it can be larger than the policy it trains: a 16x16 critic fits
-    HalfCheetah-v5's returns slowly at the preset's small learning rate (docs/kickstart.md)."""
+    the parameter count are the policy's), so it can be larger than the policy it trains. On HalfCheetah-v5 a 256x256
+    critic fitted the returns 2-5 times sooner than a 16x16 one, though its students ended no surer to reach 0.95
+    (docs/kickstart.md)."""
     timesteps: int = 300_000
     """Environment steps of PPO."""
     schedule: str = "adaptive:1"
