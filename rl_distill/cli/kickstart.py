@@ -35,7 +35,7 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    "scaled if they say the teacher's PPO scaled its rewards, or if the env's preset does")  # fmt: skip
     p.add_argument("--student-hidden", type=hidden_sizes, default=d.student_hidden,
                    help="student hidden sizes, e.g. 16,16 (default 16,16)")
-    p.add_argument("--critic-hidden", type=hidden_sizes, default=None,
+    p.add_argument("--critic-hidden", type=hidden_sizes, default=None, metavar="SIZES",
                    help="value-function hidden sizes (default: --student-hidden's). The critic is used in training "
                    "only, not written to the student's artifact, so it can be larger than the policy (HalfCheetah-v5: "
                    "a 256,256 critic fits the returns sooner, the students' scores barely moved: docs/kickstart.md)")
