@@ -38,7 +38,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--critic-hidden", type=hidden_sizes, default=None, metavar="SIZES",
                    help="value-function hidden sizes (default: --student-hidden's). The critic is used in training "
                    "only, not written to the student's artifact, so it can be larger than the policy (HalfCheetah-v5: "
-                   "a 256,256 critic fits the returns sooner, the students' scores barely moved: docs/kickstart.md)")
+                   "a 256,256 critic fits the returns sooner, the students' scores barely moved; Hopper-v5: lower; "
+                   "docs/kickstart.md)")
     p.add_argument("--timesteps", type=positive_int, default=d.timesteps,
                    help=f"environment steps of PPO, rounded up to whole rollouts (n_steps x n_envs of the "
                    f"env's preset) as SB3's learn does (default {d.timesteps})")
