@@ -139,8 +139,11 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                  "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
     scan = teacher_path.parent / "early-scan.json"  # how an early teacher was chosen
     if case["made"] == "early" and scan.exists():
+        scanned = json.loads(scan.read_text())
         reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score", "sampled_score") if k in r}
-                                     for r in json.loads(scan.read_text())["scan"]]  # fmt: skip
+                                     for r in scanned["scan"]]  # fmt: skip
+        if "episodes" in scanned:  # scans written before it was stored do not say
+            reference["teacher_scan_episodes"] = scanned["episodes"]
     runs = []
     curve_episodes = case["keep_best"] or 5
     other = "" if case["keep_best"] == BEST_EPISODES else str(curve_episodes)  # BEST_EPISODES: the plain name

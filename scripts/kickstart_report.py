@@ -20,14 +20,16 @@ def steps_to(run: dict[str, Any], target: float) -> int | None:
                  if r is not None and r >= target), None)  # fmt: skip
 
 
-def chosen_checkpoint(scan: list[dict[str, Any]]) -> str:
+def chosen_checkpoint(case: dict[str, Any]) -> str:
     """The early teacher's scan, told: which checkpoint it chose and how it scored (empty without a scan)."""
+    scan = case.get("teacher_scan", [])
     if not scan:
         return ""
     last = scan[-1]
     sampled = f", {last['sampled_score']:.2f} sampled" if "sampled_score" in last else ""
+    episodes = f" on {case['teacher_scan_episodes']} episodes" if "teacher_scan_episodes" in case else ""
     return (f" The teacher is the preset PPO's checkpoint at {last['steps']:,} steps (seed {last['seed']}), scoring "
-            f"{last['score']:.2f} greedy{sampled} on 30 episodes, the first in range of the {len(scan)} checkpoints "
+            f"{last['score']:.2f} greedy{sampled}{episodes}, the first in range of the {len(scan)} checkpoints "
             "scanned.")  # fmt: skip
 
 
@@ -72,7 +74,7 @@ def markdown(report: dict[str, Any]) -> str:
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
                   f"steps for scratch and kickstart; PPO from scratch{named} ends at {scratch_final:.1f}."
-                  + chosen_checkpoint(case.get("teacher_scan", [])), "",
+                  + chosen_checkpoint(case), "",
                   "| method | seeds | mean return | score (per seed) | median episode's score | lowest seed (its 95% "
                   "CI) | steps to score 0.9 | steps to scratch's final return | env steps/s | wall s |",
                   "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip

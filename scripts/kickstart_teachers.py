@@ -98,7 +98,8 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 30, seeds: int =
                               / (full - random) for greedy in (True, False))  # fmt: skip
         scan.append({"path": str(path), "seed": seed, "steps": int(path.stem.split("_")[1]), "score": score,
                      "sampled_score": sampled})  # fmt: skip
-        atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "scan": scan})
+        atomic_write_json(folder / "early-scan.json", {"full_teacher": full, "random": random, "episodes": episodes,
+                                                       "scan": scan})  # fmt: skip
         print(f"early teacher scan: seed {seed}, {scan[-1]['steps']:,} steps, score {score:.3f} (sampled "
               f"{sampled:.3f})", flush=True)  # fmt: skip
         found = imperfect_enough(score, sampled)
