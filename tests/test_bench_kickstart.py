@@ -7,10 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+import gymnasium as gym
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from bench_kickstart import finished, merged  # noqa: E402
+from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
 
 
@@ -47,3 +50,24 @@ def test_an_earlier_teachers_section_keeps_the_runs_it_had() -> None:
     second = {"teacher": 106.8, "runs": [{"method": "scratch", "seed": 0, "mean_return": 3.0}]}
     runs = merged(first, second)["runs"]
     assert [(r["method"], r["mean_return"]) for r in runs] == [("scratch", 3.0), ("kickstart adaptive:1", 2.0)]
+
+
+def test_stuck_onset_is_the_first_long_slow_stretch_after_the_start() -> None:
+    start = [0.5] * 60  # every episode starts at rest: not stuck
+    assert stuck_onset(np.array(start + [5.0] * 100)) is None
+    assert stuck_onset(np.array(start + [5.0] * 100 + [1.0] * 49 + [5.0] * 10)) is None  # one step short
+    assert stuck_onset(np.array(start + [5.0] * 100 + [1.0] * 50)) == 160
+    assert stuck_onset(np.array([0.5] * 200)) is None  # never got going
+
+
+def test_a_random_lunar_lander_crash_is_told_apart_from_a_time_out() -> None:
+    env = gym.make("LunarLander-v3")
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    while True:  # random actions crash the lander within a few hundred steps
+        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            break
+    assert terminated and episode_outcome(float(reward), truncated) == "crashed"
+    assert episode_outcome(-0.3, True) == "timed out"
+    assert episode_outcome(100.0, False) == "landed"
