@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from rl_distill.cli.arguments import positive_int
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 from rl_distill.sb3.policies import LoadedPolicy, load_policy
@@ -162,10 +163,11 @@ class Cheetah:
 def cheetah_runs(cheetah: Cheetah, teacher: LoadedPolicy, student: LoadedPolicy, episodes: int) -> dict[str, Any]:
     """``student``'s greedy episodes on env seeds 1000, 1001...: returns, stuck episodes and the teacher's takeovers
     (``student`` may be the teacher itself: then its own failures)."""
-    stuck, gaps, returns = [], {"start": [], "before": [], "elsewhere": []}, []
+    stuck, gaps, returns = [], {"first_30": [], "start": [], "before": [], "elsewhere": []}, []
     for seed in range(1000, 1000 + episodes):
         run = cheetah.episode(student, teacher, seed)
         returns.append(run["return"])
+        gaps["first_30"].append(run["gaps"][:30].mean())
         onset = stuck_onset(run["speeds"])
         if onset is None:
             gaps["elsewhere"].append(run["gaps"].mean())
@@ -218,29 +220,45 @@ def cheetah_table(rows: dict[str, dict[str, Any]], episodes: int) -> str:
              f"under {SLOW:g} m/s for {HOLD} steps, at the start if that begins before step {START}. The teacher "
              f"then takes over from the student's states for {AFTER} steps: the share of the later stuck episodes "
              "in which it ends stuck too. Action gap: the largest |student - teacher| over the action's dimensions, "
-             "mean over the first 30 steps of the episodes stuck at the start, over steps 40 to 10 before the "
-             "later ones, and over the rest (episodes not stuck, and the later ones' steps before onset - 60).", "",
+             "mean over the first 30 steps of every episode and of the episodes stuck at the start, over steps 40 "
+             "to 10 before the later ones, and over the rest (episodes not stuck, and the later ones' steps before "
+             "onset - 60).", "",
              f"| policy | mean return | stuck at the start | stuck later | teacher, once stuck, stays | {befores} | "
-             "action gap: start failures | before later ones | elsewhere |",
-             "|---|---:|---:|---:|---:|" + "---:|" * len(BEFORE) + "---:|---:|---:|"]  # fmt: skip
+             "action gap: first 30 steps | start failures | before later ones | elsewhere |",
+             "|---|---:|---:|---:|---:|" + "---:|" * len(BEFORE) + "---:|---:|---:|---:|"]  # fmt: skip
     for name, r in rows.items():
         keys = ["share_teacher_stays_stuck", *(f"share_teacher_stuck_from_{k}_before" for k in BEFORE)]
         shares = " | ".join(cell(r.get(key), ".2f") for key in keys)
-        gaps = " | ".join(cell(r[f"gap_{where}"], ".3f") for where in ("start", "before", "elsewhere"))
+        gaps = " | ".join(cell(r[f"gap_{where}"], ".3f") for where in ("first_30", "start", "before", "elsewhere"))
         lines.append(f"| {name} | {r['mean_return']:.0f} | {r['stuck_at_start']}/{episodes} | "
                      f"{r['stuck_later']}/{episodes} | {shares} | {gaps} |")  # fmt: skip
     return "\n".join(lines)
 
 
+MADE_BY = {"lunar": "imperfect --scale-rewards",
+           "cheetah": "HalfCheetah-v5 --distill-steps 1000000 --bounds clamp --seeds 5"}
+"""The benchmark's arguments that train the runs each part reads."""
+
+
+def needed_runs(part: str, seeds: list[int]) -> list[str]:
+    """The models a part reads and does not train itself, relative to runs/."""
+    if part == "lunar":
+        return [p for paths in LUNAR_POLICIES.values() for p in paths if not p.startswith("kickstart-failures/")]
+    return [CHEETAH_TEACHER, *(path.format(seed=s) for path in CHEETAH_STUDENTS.values() for s in seeds)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", choices=["lunar", "cheetah"], required=True, help="which measurement")
-    parser.add_argument("--episodes", type=int, default=50, help="episodes per policy (default 50)")
+    parser.add_argument("--episodes", type=positive_int, default=100, help="episodes per policy (default 100)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
                         help="cheetah: the students' seeds (default 0-4)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if missing := [p for p in needed_runs(args.part, args.seeds) if not (RUNS / p).is_file()]:
+        parser.exit(2, f"error: runs/{missing[0]} and {len(missing) - 1} more missing: run "
+                       f"scripts/bench_kickstart.py --cases {MADE_BY[args.part]} first\n")  # fmt: skip
     if args.part == "lunar":
         train_lunar_stops()
         rows = {f"{label} | {'greedy' if det else 'sampled'}": summed([lunar_outcomes(
