@@ -86,17 +86,21 @@ def stuck_onset(speeds: np.ndarray, slow: float = SLOW, hold: int = HOLD) -> int
 
 
 def lunar_outcomes(policy: LoadedPolicy, *, deterministic: bool, episodes: int, seed: int) -> dict[str, Any]:
-    venv = policy.make_env("LunarLander-v3", n_envs=8, seed=seed)
+    n_envs = min(8, episodes)
+    venv = policy.make_env("LunarLander-v3", n_envs=n_envs, seed=seed)
+    # Each env runs a fixed share of the episodes, as SB3's evaluate_policy does: counting the first ones to end
+    # would leave out the longest (timed-out) episodes still running.
+    todo = np.array([(episodes + k) // n_envs for k in range(n_envs)])
     obs, ends, lengths, returns = venv.reset(), [], [], []
-    while len(ends) < episodes:
+    while todo.any():
         actions, _ = policy.predict(obs, deterministic=deterministic)
         obs, rewards, dones, infos = venv.step(actions)
-        for k in np.flatnonzero(dones):
+        for k in np.flatnonzero(dones & (todo > 0)):
+            todo[k] -= 1
             ends.append(episode_outcome(float(rewards[k]), bool(infos[k].get("TimeLimit.truncated", False))))
             lengths.append(int(infos[k]["episode"]["l"]))
             returns.append(float(infos[k]["episode"]["r"]))
     venv.close()
-    ends, lengths, returns = ends[:episodes], lengths[:episodes], returns[:episodes]
     counts = {name: ends.count(name) for name in ("landed", "crashed", "timed out", "other")}
     return {**counts, "mean_length": statistics.fmean(lengths), "mean_return": statistics.fmean(returns)}
 
