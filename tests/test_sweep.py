@@ -92,3 +92,33 @@ def test_a_teacher_replaced_at_the_same_path_trains_again(cartpole_teacher: Path
     assert run_one(run) == row  # same contents: reused
     teacher.write_bytes(teacher.read_bytes() + b"\0")  # retrained in place: same path, other bytes
     assert run_one(run) == {"fresh": True}
+
+
+def test_kickstart_init_starts_each_seed_from_its_distilled_student(cartpole_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "16",
+                 "--collect", "dagger", "--seeds", "1", "--steps", "800", "--episodes", "3", "--kickstart-steps",
+                 "512", "--kickstart-init", "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
+    rows = {r["collect"]: r for r in json.loads((out / "sweep.json").read_text())["rows"]}
+    distilled, kicked = rows["dagger"], rows["kickstart"]
+    name = "dagger-one-sided-16x16-800steps-0"
+    log = json.loads((out / "models" / f"kickstart-16x16-512steps-0-after-{name}.json").read_text())
+    assert log["config"]["init"] == str(out / "models" / f"{name}.zip")
+    # The kickstart curve goes on from the distillation's steps, and its first point is the distilled policy's.
+    assert kicked["curve_steps"][0] == distilled["env_steps"] == 800
+    assert kicked["env_steps"] == 800 + 512
+    assert kicked["curve_returns"][0] == pytest.approx(distilled["curve_returns"][-1])
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--kickstart-init"], "--kickstart-init needs --kickstart-steps"),
+    (["--kickstart-init", "--kickstart-steps", "512", "--student-hidden", "4"], "add that size to --student-hidden"),
+])  # fmt: skip
+def test_kickstart_init_without_its_distilled_student_is_refused(cartpole_teacher: Path, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str], extra: list[str],
+                                                                 message: str) -> None:  # fmt: skip
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--steps", "800",
+                 "--out", str(out), *extra]) == 2  # fmt: skip
+    assert message in capsys.readouterr().err
+    assert not out.exists()

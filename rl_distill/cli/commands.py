@@ -199,13 +199,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     from rl_distill.experiments.sweep import sweep
 
     check_env_id(args.env)
+    if args.kickstart_init and not args.kickstart_steps:
+        raise InputError("--kickstart-init needs --kickstart-steps (the kickstart runs' budget)")
     set_threads(args.threads)
     out = args.out or default_out(f"sweep-{args.env}")
     hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
     table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
                   episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
-                  bounds=args.bounds, kickstart_steps=args.kickstart_steps or 0, ray_address=args.ray,
-                  workers=args.workers)  # fmt: skip
+                  bounds=args.bounds, kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
+                  ray_address=args.ray, workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
 
@@ -324,6 +326,10 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kickstart-steps", type=positive_int, default=None,
                    help="also train the preset-size student by kickstarted PPO (rl-distill kickstart defaults) for N "
                    "steps, --seeds times (role kickstart; default: none)")
+    p.add_argument("--kickstart-init", action="store_true",
+                   help="start each seed's kickstart run from that seed's distilled student of the preset size "
+                   "(first --collect and --bounds; the size must be among --student-hidden), as pipeline --kickstart "
+                   "does; its steps count the distillation's too (default: a fresh student)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes per run (default 100)")
     p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",

@@ -39,13 +39,18 @@ class SweepRun:
     work_dir: str
     bounds: str = DEFAULT_BOUND_MODE
     """Box actions: the distillation loss's bound mode (``--bounds``); ignored by scratch runs."""
+    init: str | None = None
+    """Kickstart: start from this distilled student (a sweep run's ``.zip``) instead of a fresh one."""
+    init_steps: int = 0
+    """Kickstart from ``init``: the env steps its distillation used, counted in the row's steps and curve."""
 
     @property
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
         variant = "" if self.collect in ("scratch", "kickstart") else f"-{self.bounds}"
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
-        return f"{self.collect}{variant}-{hidden}-{self.steps}steps-{self.seed}"
+        name = f"{self.collect}{variant}-{hidden}-{self.steps}steps-{self.seed}"
+        return f"{name}-after-{Path(self.init).stem}" if self.init else name
 
 
 def run_one(run: SweepRun) -> dict[str, Any]:
@@ -57,7 +62,9 @@ def run_one(run: SweepRun) -> dict[str, Any]:
     name = run.name
     saved = Path(run.work_dir) / f"{name}.row.json"
     # The teacher's digest is in the key because a teacher retrained in place keeps its path.
-    key = {"run": json.loads(json.dumps(asdict(run))),
+    # A run without an init leaves its init fields out, so that rows saved before they existed still match.
+    settings = {k: v for k, v in asdict(run).items() if v or k not in ("init", "init_steps")}
+    key = {"run": json.loads(json.dumps(settings)),
            "teacher_sha256": hashlib.sha256(Path(run.teacher).read_bytes()).hexdigest()}  # fmt: skip
     if saved.exists():
         try:
@@ -87,10 +94,11 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 
         config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
-                                 bounds=run.bounds, eval_every=max(run.steps // 20, 1000))  # type: ignore[arg-type]
+                                 bounds=run.bounds, eval_every=max(run.steps // 20, 1000),  # type: ignore[arg-type]
+                                 init=run.init)  # fmt: skip
         run_kickstart(config, Path(run.teacher), out, name=name, progress_bar=False)
         log = json.loads((out / f"{name}.json").read_text())
-        curve = (log["curve_steps"], log["curve_returns"])
+        curve = ([run.init_steps + s for s in log["curve_steps"]], log["curve_returns"])
     elif run.collect == "scratch":
         trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                             eval_every=max(run.steps // 20, 1000), eval_episodes=5, progress_bar=False)  # fmt: skip
@@ -107,7 +115,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     return {"env": run.env_id, "collect": run.collect, "bounds": None if run.collect == "scratch" else run.bounds,
             "hidden": "x".join(map(str, run.hidden)),
             "policy_params": policy_parameters(student.policy), "seed": run.seed,
-            "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.steps,
+            "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.init_steps + run.steps,
             "wall_seconds": wall, "curve_steps": curve[0], "curve_returns": curve[1]}  # fmt: skip
 
 
@@ -152,29 +160,44 @@ def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
 def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], collects: list[str], seeds: int,
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
           scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
-          bounds: list[str] | None = None, kickstart_steps: int = 0, ray_address: str | None = None,
-          workers: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots."""
+          bounds: list[str] | None = None, kickstart_steps: int = 0, kickstart_init: bool = False,
+          ray_address: str | None = None, workers: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots.
+
+    ``kickstart_init``: each seed's kickstart run starts from that seed's distilled student of the kickstart
+    size (the first of ``collects`` and ``bounds``), as ``pipeline --kickstart`` does, after the distillations.
+    """
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all
     from rl_distill.sb3.policies import load_policy, policy_parameters
     from rl_distill.sb3.presets import preset_for
 
     preset = preset_for(env_id)
+    ppo_hidden = scratch_hidden or preset.student_hidden  # the PPO runs' student: scratch and kickstart
+    if kickstart_init and ppo_hidden not in hiddens:
+        raise InputError(f"--kickstart-init starts from the distilled {'x'.join(map(str, ppo_hidden))} student: "
+                         "add that size to --student-hidden")  # fmt: skip
     teacher = load_policy(teacher_path, env_id)
     teacher_eval = evaluate(teacher, env_id, episodes=episodes)
     random_eval = evaluate_random(env_id, episodes=episodes)
     work = out / "models"
     steps = steps or preset.distill_steps
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
-    runs = [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "scratch", s,
-                     scratch_steps, episodes, str(work)) for s in range(scratch_seeds or seeds) if scratch_steps]
-    runs += [SweepRun(env_id, str(teacher_path), scratch_hidden or preset.student_hidden, "kickstart", s,
-                      kickstart_steps, episodes, str(work)) for s in range(seeds) if kickstart_steps]
-    runs += [SweepRun(env_id, str(teacher_path), h, c, s, steps, episodes, str(work), b)
-             for h in hiddens for c in collects for b in bounds or [DEFAULT_BOUND_MODE]
-             for s in range(seeds)]  # fmt: skip
-    rows = run_ray(runs, ray_address) if ray_address else run_local(runs, workers)
+    bounds = bounds or [DEFAULT_BOUND_MODE]
+    source, folder = str(teacher_path), str(work)
+    runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder)
+            for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
+    for s in range(seeds if kickstart_steps else 0):
+        distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0])
+        runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
+                             init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
+                             init_steps=steps if kickstart_init else 0))  # fmt: skip
+    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b)
+             for h in hiddens for c in collects for b in bounds for s in range(seeds)]  # fmt: skip
+    # A kickstart run from a distilled student waits for the distillations: two passes.
+    passes = [[r for r in runs if not r.init], [r for r in runs if r.init]]
+    rows = [row for group in passes if group
+            for row in (run_ray(group, ray_address) if ray_address else run_local(group, workers))]  # fmt: skip
     teacher_info = {"mean_return": teacher_eval.mean_return, "policy_params": policy_parameters(teacher.policy),
                     "path": str(teacher_path)}  # fmt: skip
     add_reference_columns(rows, teacher_info, random_eval.mean_return)
