@@ -165,7 +165,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots.
 
     ``kickstart_init``: each seed's kickstart run starts from that seed's distilled student of the kickstart
-    size (the first of ``collects`` and ``bounds``), as ``pipeline --kickstart`` does, after the distillations.
+    size (the first of ``collects`` and ``bounds``; its teacher term takes that bound mode too), as ``pipeline
+    --kickstart`` does, after the distillations.
     """
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all
@@ -190,6 +191,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     for s in range(seeds if kickstart_steps else 0):
         distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0])
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
+                             bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
                              init_steps=steps if kickstart_init else 0))  # fmt: skip
     runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b)
