@@ -25,10 +25,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.evaluation import evaluate_policy
 
 from rl_distill.cli.arguments import positive_int
+from rl_distill.evaluation.evaluate import EVAL_ENVS
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.sb3.envs import EVAL_SEED
 from rl_distill.sb3.policies import LoadedPolicy, load_policy
 from rl_distill.sb3.training import train_ppo
 
@@ -85,21 +88,18 @@ def stuck_onset(speeds: np.ndarray, slow: float = SLOW, hold: int = HOLD) -> int
     return None
 
 
-def lunar_outcomes(policy: LoadedPolicy, *, deterministic: bool, episodes: int, seed: int) -> dict[str, Any]:
-    n_envs = min(8, episodes)
-    venv = policy.make_env("LunarLander-v3", n_envs=n_envs, seed=seed)
-    # Each env runs a fixed share of the episodes, as SB3's evaluate_policy does: counting the first ones to end
-    # would leave out the longest (timed-out) episodes still running.
-    todo = np.array([(episodes + k) // n_envs for k in range(n_envs)])
-    obs, ends, lengths, returns = venv.reset(), [], [], []
-    while todo.any():
-        actions, _ = policy.predict(obs, deterministic=deterministic)
-        obs, rewards, dones, infos = venv.step(actions)
-        for k in np.flatnonzero(dones & (todo > 0)):
-            todo[k] -= 1
-            ends.append(episode_outcome(float(rewards[k]), bool(infos[k].get("TimeLimit.truncated", False))))
-            lengths.append(int(infos[k]["episode"]["l"]))
-            returns.append(float(infos[k]["episode"]["r"]))
+def lunar_outcomes(policy: LoadedPolicy, *, deterministic: bool, episodes: int) -> dict[str, Any]:
+    """SB3's evaluate_policy on the envs ``evaluate`` uses (the greedy returns are the benchmark's), its callback
+    noting how each counted episode ended."""
+    ends: list[str] = []
+
+    def note_end(local: dict[str, Any], _: dict[str, Any]) -> None:
+        if local["done"]:  # evaluate_policy only calls back for episodes it still counts
+            ends.append(episode_outcome(float(local["reward"]), bool(local["info"].get("TimeLimit.truncated"))))
+
+    venv = policy.make_env("LunarLander-v3", n_envs=min(EVAL_ENVS, episodes), seed=EVAL_SEED)
+    returns, lengths = evaluate_policy(policy, venv, n_eval_episodes=episodes, deterministic=deterministic,
+                                       return_episode_rewards=True, warn=False, callback=note_end)  # fmt: skip
     venv.close()
     counts = {name: ends.count(name) for name in ("landed", "crashed", "timed out", "other")}
     return {**counts, "mean_length": statistics.fmean(lengths), "mean_return": statistics.fmean(returns)}
@@ -146,7 +146,7 @@ class Cheetah:
         for _ in range(1000):
             states.append((data.qpos.copy(), data.qvel.copy()))
             action = self.act(driver, raw)
-            gaps.append(float(np.abs(action - self.act(other, raw)).max()))
+            gaps.append(float(np.abs(action - self.act(other, raw)).max()) if other is not driver else 0.0)
             raw, reward, terminated, truncated, _ = self.env.step(action)
             speeds.append(float(raw[8]))  # observation 8: the torso's forward velocity
             total += float(reward)
@@ -266,7 +266,7 @@ def main() -> None:
     if args.part == "lunar":
         train_lunar_stops()
         rows = {f"{label} | {'greedy' if det else 'sampled'}": summed([lunar_outcomes(
-                    load_policy(RUNS / path, "LunarLander-v3"), deterministic=det, episodes=args.episodes, seed=777)
+                    load_policy(RUNS / path, "LunarLander-v3"), deterministic=det, episodes=args.episodes)
                     for path in paths])
                 for label, paths in LUNAR_POLICIES.items() for det in (True, False)}  # fmt: skip
         text = lunar_table(rows, args.episodes)
