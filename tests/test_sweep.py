@@ -122,3 +122,23 @@ def test_kickstart_init_without_its_distilled_student_is_refused(cartpole_teache
                  "--out", str(out), *extra]) == 2  # fmt: skip
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_scale_rewards_reaches_both_ppo_runs_and_keeps_their_files_apart(cartpole_teacher: Path,
+                                                                          tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "4",
+                 "--collect", "student", "--seeds", "1", "--steps", "600", "--episodes", "3", "--scratch-steps",
+                 "512", "--kickstart-steps", "512", "--scale-rewards", "--workers", "1", "--out", str(out)]) == 0
+    logs = {path.name: json.loads(path.read_text()) for path in (out / "models").glob("*scaled*steps-0.json")}
+    assert set(logs) == {"scratch-scaled-16x16-512steps-0.json", "kickstart-scaled-16x16-512steps-0.json"}
+    assert all(log["scaled_rewards"] is True for log in logs.values())  # CartPole's preset leaves them raw
+
+
+def test_runs_saved_before_the_added_fields_keep_their_cache_key() -> None:
+    from rl_distill.experiments.sweep import cache_settings
+
+    plain = SweepRun("CartPole-v1", "t.zip", (4,), "scratch", 0, 512, 3, "w")
+    assert "scale_rewards" not in cache_settings(plain) and "init" not in cache_settings(plain)
+    raw = SweepRun("CartPole-v1", "t.zip", (4,), "scratch", 0, 512, 3, "w", scale_rewards=False)
+    assert cache_settings(raw)["scale_rewards"] is False  # raw is a setting, not the default

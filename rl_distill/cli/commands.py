@@ -207,7 +207,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
                   episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
                   bounds=args.bounds, kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
-                  ray_address=args.ray, workers=args.workers)  # fmt: skip
+                  scale_rewards=args.scale_rewards, ray_address=args.ray, workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
 
@@ -330,6 +330,10 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
                    help="start each seed's kickstart run from that seed's distilled student of the preset size "
                    "(first --collect and --bounds; the size must be among --student-hidden), as pipeline --kickstart "
                    "does; its steps count the distillation's too (default: a fresh student)")
+    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
+                   help="the PPO runs (--scratch-steps, --kickstart-steps) learn from scaled rewards, or with "
+                   "--no-scale-rewards raw ones, as pipeline --scale-rewards (default: each its own, see pipeline "
+                   "--help)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes per run (default 100)")
     p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",

@@ -43,14 +43,29 @@ class SweepRun:
     """Kickstart: start from this distilled student (a sweep run's ``.zip``) instead of a fresh one."""
     init_steps: int = 0
     """Kickstart from ``init``: the env steps its distillation used, counted in the row's steps and curve."""
+    scale_rewards: bool | None = None
+    """PPO runs (scratch, kickstart): learn from scaled (True) or raw (False) rewards; None: each one's default
+    (scratch as the preset, kickstart as the teacher's PPO did)."""
 
     @property
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
         variant = "" if self.collect in ("scratch", "kickstart") else f"-{self.bounds}"
+        rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
-        name = f"{self.collect}{variant}-{hidden}-{self.steps}steps-{self.seed}"
+        name = f"{self.collect}{variant}{rewards}-{hidden}-{self.steps}steps-{self.seed}"
         return f"{name}-after-{Path(self.init).stem}" if self.init else name
+
+
+ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None}
+"""SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
+unset, so that those rows still match."""
+
+
+def cache_settings(run: SweepRun) -> dict[str, Any]:
+    unset = {k for k, v in asdict(run).items()
+             if k in ADDED_FIELDS and type(v) is type(ADDED_FIELDS[k]) and v == ADDED_FIELDS[k]}  # False is not None
+    return {k: v for k, v in asdict(run).items() if k not in unset}
 
 
 def run_one(run: SweepRun) -> dict[str, Any]:
@@ -62,9 +77,7 @@ def run_one(run: SweepRun) -> dict[str, Any]:
     name = run.name
     saved = Path(run.work_dir) / f"{name}.row.json"
     # The teacher's digest is in the key because a teacher retrained in place keeps its path.
-    # A run without an init leaves its init fields out, so that rows saved before they existed still match.
-    settings = {k: v for k, v in asdict(run).items() if v or k not in ("init", "init_steps")}
-    key = {"run": json.loads(json.dumps(settings)),
+    key = {"run": json.loads(json.dumps(cache_settings(run))),
            "teacher_sha256": hashlib.sha256(Path(run.teacher).read_bytes()).hexdigest()}  # fmt: skip
     if saved.exists():
         try:
@@ -95,13 +108,14 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
 
         config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                                  bounds=run.bounds, eval_every=max(run.steps // 20, 1000),  # type: ignore[arg-type]
-                                 init=run.init)  # fmt: skip
+                                 init=run.init, scale_rewards=run.scale_rewards)  # fmt: skip
         run_kickstart(config, Path(run.teacher), out, name=name, progress_bar=False)
         log = json.loads((out / f"{name}.json").read_text())
         curve = ([run.init_steps + s for s in log["curve_steps"]], log["curve_returns"])
     elif run.collect == "scratch":
         trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
-                            eval_every=max(run.steps // 20, 1000), eval_episodes=5, progress_bar=False)  # fmt: skip
+                            eval_every=max(run.steps // 20, 1000), eval_episodes=5, progress_bar=False,
+                            scale_rewards=run.scale_rewards)  # fmt: skip
         curve = (trained.curve_steps, trained.curve_returns)
     else:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
@@ -161,12 +175,14 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
           scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
           bounds: list[str] | None = None, kickstart_steps: int = 0, kickstart_init: bool = False,
-          ray_address: str | None = None, workers: int | None = None) -> dict[str, Any]:  # fmt: skip
+          scale_rewards: bool | None = None, ray_address: str | None = None,
+          workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots.
 
     ``kickstart_init``: each seed's kickstart run starts from that seed's distilled student of the kickstart
     size (the first of ``collects`` and ``bounds``; its teacher term takes that bound mode too), as ``pipeline
-    --kickstart`` does, after the distillations.
+    --kickstart`` does, after the distillations. ``scale_rewards`` applies to the PPO runs (scratch and
+    kickstart) alike, as in ``pipeline``.
     """
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all
@@ -186,14 +202,14 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     bounds = bounds or [DEFAULT_BOUND_MODE]
     source, folder = str(teacher_path), str(work)
-    runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder)
-            for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
+    runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder,
+                     scale_rewards=scale_rewards) for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
     for s in range(seeds if kickstart_steps else 0):
         distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0])
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
                              bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
-                             init_steps=steps if kickstart_init else 0))  # fmt: skip
+                             init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards))  # fmt: skip
     runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b)
              for h in hiddens for c in collects for b in bounds for s in range(seeds)]  # fmt: skip
     # A kickstart run from a distilled student waits for the distillations: two passes.
