@@ -16,7 +16,10 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
   --init-from-distill the chain distill -> kickstart, which starts with the teacher's noise;
   InvertedDoublePendulum-v5-weak the same recipe with seed 3, a teacher stuck far below the task's best;
 - Hopper-v5-a2c: the same A2C recipe on Hopper-v5, kickstart from a fresh student (a teacher held out from
-  the choice of kickstart's defaults).
+  the choice of kickstart's defaults);
+- InvertedDoublePendulum-v5-raw: a teacher from the plainest SB3 code (PPO's defaults, no VecNormalize: raw
+  observations and rewards), kickstart from a fresh student: held out from the change of kickstart's default
+  to scaled rewards (run with --scale-rewards and --no-scale-rewards).
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
 so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
@@ -80,6 +83,9 @@ CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.en
                                        "budget": 300_000, "init": False},
     "Hopper-v5-a2c": {"env": "Hopper-v5", "made": "plain-sb3", "algo": "a2c", "teacher": "sb3-teachers/Hopper-v5-a2c",
                       "budget": 300_000, "init": False},
+    "InvertedDoublePendulum-v5-raw": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "ppo-raw",
+                                      "teacher": "sb3-teachers/InvertedDoublePendulum-v5-ppo-raw", "budget": 300_000,
+                                      "init": False},
 }  # fmt: skip
 
 
@@ -298,7 +304,8 @@ def main() -> None:
                         "evaluation's) instead of the last; their own runs and labels")
     parser.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
                         help="PPO from scratch and kickstart learn from scaled (--scale-rewards) or raw "
-                        "(--no-scale-rewards) rewards instead of as the teacher's PPO did; their own runs and labels")
+                        "(--no-scale-rewards) rewards, in runs and labels of their own (default: as the teacher's "
+                        "PPO did, kickstart's default before 2026-12, which the unsuffixed run folders were made with)")
     parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
                         "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()

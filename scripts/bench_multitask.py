@@ -77,7 +77,8 @@ def teacher_path(name: str, task: str, *, adapt_from: Path | None = None, timest
         train_ppo(task, out=path.parent, seed=0, progress_bar=False)
         return path
     print(f"adapting {adapt_from} to {task} ({timesteps:,} kickstart steps)", flush=True)
-    config = KickstartConfig(task, student_hidden=TEACHER_HIDDEN, timesteps=timesteps, init=str(adapt_from), seed=0)
+    config = KickstartConfig(task, student_hidden=TEACHER_HIDDEN, timesteps=timesteps, init=str(adapt_from), seed=0,
+                             scale_rewards=None)  # as the teacher's PPO did: the default its results were made with
     run_kickstart(config, adapt_from, path.parent, name="teacher", progress_bar=False)
     return path
 

@@ -3,7 +3,7 @@
 A case names its teacher's folder under runs/ (``teacher``) and how it is made (``made``): ``preset``, the
 env preset's PPO as scripts/bench_rl.py trains it (the same folder, so either script reuses the other's);
 ``early``, the first checkpoint of that PPO scoring 0.5-0.7 of the full teacher; ``plain-sb3``, plain SB3
-code (scripts/train_sb3_teacher.py; ``algo`` names its recipe: ppo, the default, or a2c; ``teacher_seed``
+code (scripts/train_sb3_teacher.py; ``algo`` names its recipe: ppo, the default, a2c or ppo-raw; ``teacher_seed``
 its seed, default 0). ``teacher_env`` (default: the case's env) is the task it is trained on.
 """
 

@@ -1,13 +1,16 @@
-"""A teacher trained by plain SB3 code, as a user would bring one, in one of two recipes (``--algo``):
+"""A teacher trained by plain SB3 code, as a user would bring one, in one of three recipes (``--algo``):
 
 - ``ppo``: SB3's PPO defaults, VecNormalize, a 2x256 net, 1,000,000 steps (the Walker2d-v5 case of
   scripts/bench_kickstart.py, and the bring-your-own-teacher rows of scripts/bench_bounds.py);
 - ``a2c``: A2C on 4 envs, VecNormalize, a 2x96 net starting at log std -1, normalised advantages, 300,000
   steps: another algorithm and architecture, whose Gaussian noise can end far below a PPO teacher's (the
-  InvertedDoublePendulum-v5 case of scripts/bench_kickstart.py).
+  InvertedDoublePendulum-v5 case of scripts/bench_kickstart.py);
+- ``ppo-raw``: the plainest code, ``PPO("MlpPolicy", env)`` on 4 envs with nothing else: SB3's 2x64 net, raw
+  observations and raw rewards (no VecNormalize), 500,000 steps (the held-out cases of kickstart's scaled
+  rewards in scripts/bench_kickstart.py).
 
-Saved the way SB3's docs do it: ``<out>/teacher.zip`` and ``<out>/vecnormalize.pkl`` beside it (rl-distill
-finds those statistics and says so):
+Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
+beside it (rl-distill finds those statistics and says so):
     .venv/bin/python scripts/train_sb3_teacher.py --env Walker2d-v5 --out runs/sb3-teachers/Walker2d-v5
 """
 
@@ -27,17 +30,22 @@ RECIPES: dict[str, dict[str, Any]] = {
             "kwargs": {"policy_kwargs": {"net_arch": [256, 256]}}},
     "a2c": {"algorithm": A2C, "n_envs": 4, "timesteps": 300_000,
             "kwargs": {"normalize_advantage": True, "policy_kwargs": {"net_arch": [96, 96], "log_std_init": -1.0}}},
+    "ppo-raw": {"algorithm": PPO, "n_envs": 4, "timesteps": 500_000, "kwargs": {}, "normalize": False},
 }  # fmt: skip
 
 
 def train_teacher(env_id: str, out: Path, timesteps: int | None = None, seed: int = 0, algo: str = "ppo") -> None:
-    """Train and save ``<out>/teacher.zip`` with ``<out>/vecnormalize.pkl`` (rewards scaled too: SB3's default)."""
+    """Train and save ``<out>/teacher.zip``, with ``<out>/vecnormalize.pkl`` when the recipe normalises (rewards
+    scaled too: SB3's default)."""
     recipe = RECIPES[algo]
-    venv = VecNormalize(make_vec_env(env_id, n_envs=recipe["n_envs"], seed=seed))
+    venv = make_vec_env(env_id, n_envs=recipe["n_envs"], seed=seed)
+    if recipe.get("normalize", True):
+        venv = VecNormalize(venv)
     model = recipe["algorithm"]("MlpPolicy", venv, seed=seed, device="cpu", verbose=1, **recipe["kwargs"])
     model.learn(timesteps or recipe["timesteps"])
     out.mkdir(parents=True, exist_ok=True)
-    venv.save(str(out / "vecnormalize.pkl"))
+    if isinstance(venv, VecNormalize):
+        venv.save(str(out / "vecnormalize.pkl"))
     model.save(out / "teacher.zip")  # last: a teacher.zip means the folder is complete
 
 

@@ -451,10 +451,21 @@ def test_rewards_are_scaled_as_the_teachers_own_statistics_say(cartpole_teacher:
     teacher = load_policy(brought / "teacher.zip", "CartPole-v1")
     assert kickstart_run.scales_rewards(preset_for("CartPole-v1"), teacher) is norm_reward
     assert not kickstart_run.scales_rewards(preset_for("CartPole-v1"), load_policy(cartpole_teacher, "CartPole-v1"))
-    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=512, eval_every=512, eval_episodes=1)
+    config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=512, eval_every=512, eval_episodes=1,
+                             scale_rewards=None)  # as the teacher's PPO did (the default until 2026-12)
     run_kickstart(config, brought / "teacher.zip", tmp_path / "out", progress_bar=False)
     log = json.loads((tmp_path / "out" / "student.json").read_text())
     assert log["scaled_rewards"] is norm_reward
+
+
+def test_rewards_are_scaled_by_default_whatever_the_teacher_did(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """CartPole-v1's preset and this teacher (no statistics) both trained on raw rewards; the student's PPO still
+    gets scaled ones unless --no-scale-rewards asks."""
+    code = main(["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--student-hidden", "8",
+                 "--timesteps", "512", "--eval-every", "512", "--eval-episodes", "1", "--out", str(tmp_path / "out")])
+    assert code == 0
+    log = json.loads((tmp_path / "out" / "student.json").read_text())
+    assert log["scaled_rewards"] is True and log["config"]["scale_rewards"] is True
 
 
 @pytest.mark.parametrize("scale", [True, False])

@@ -102,7 +102,7 @@ def test_kickstart_init_starts_each_seed_from_its_distilled_student(cartpole_tea
     rows = {r["collect"]: r for r in json.loads((out / "sweep.json").read_text())["rows"]}
     distilled, kicked = rows["dagger"], rows["kickstart"]
     name = "dagger-one-sided-16x16-800steps-0"
-    log = json.loads((out / "models" / f"kickstart-16x16-512steps-0-after-{name}.json").read_text())
+    log = json.loads((out / "models" / f"kickstart-scaled-16x16-512steps-0-after-{name}.json").read_text())
     assert log["config"]["init"] == str(out / "models" / f"{name}.zip")
     # The kickstart curve goes on from the distillation's steps, and its first point is the distilled policy's.
     assert kicked["curve_steps"][0] == distilled["env_steps"] == 800
@@ -124,15 +124,19 @@ def test_kickstart_init_without_its_distilled_student_is_refused(cartpole_teache
     assert not out.exists()
 
 
-def test_scale_rewards_reaches_both_ppo_runs_and_keeps_their_files_apart(cartpole_teacher: Path,
-                                                                          tmp_path: Path) -> None:  # fmt: skip
+@pytest.mark.parametrize(("flags", "scaled"), [([], True), (["--no-scale-rewards"], False)])
+def test_scale_rewards_reaches_both_ppo_runs_and_keeps_their_files_apart(
+    cartpole_teacher: Path, tmp_path: Path, flags: list[str], scaled: bool
+) -> None:
+    """Scaled by default (CartPole-v1's preset and this teacher leave rewards raw), raw when asked."""
     out = tmp_path / "sweep"
     assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "4",
                  "--collect", "student", "--seeds", "1", "--steps", "600", "--episodes", "3", "--scratch-steps",
-                 "512", "--kickstart-steps", "512", "--scale-rewards", "--workers", "1", "--out", str(out)]) == 0
-    logs = {path.name: json.loads(path.read_text()) for path in (out / "models").glob("*scaled*steps-0.json")}
-    assert set(logs) == {"scratch-scaled-16x16-512steps-0.json", "kickstart-scaled-16x16-512steps-0.json"}
-    assert all(log["scaled_rewards"] is True for log in logs.values())  # CartPole's preset leaves them raw
+                 "512", "--kickstart-steps", "512", *flags, "--workers", "1", "--out", str(out)]) == 0
+    rewards = "scaled" if scaled else "raw"
+    logs = {path.name: json.loads(path.read_text()) for path in (out / "models").glob(f"*-{rewards}-*steps-0.json")}
+    assert set(logs) == {f"scratch-{rewards}-16x16-512steps-0.json", f"kickstart-{rewards}-16x16-512steps-0.json"}
+    assert all(log["scaled_rewards"] is scaled for log in logs.values())
 
 
 def test_runs_saved_before_the_added_fields_keep_their_cache_key() -> None:

@@ -287,11 +287,10 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kickstart", action="store_true",
                    help="also fine-tune the distilled student by kickstarted PPO (rl-distill kickstart --init) "
                    "on the scratch baseline's budget, and compare it as a row")
-    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
-                   help="PPO from scratch and --kickstart learn from scaled (or, with --no-scale-rewards, raw) "
-                   "rewards (default: scratch as the preset, kickstart as the teacher's PPO did: see kickstart "
-                   "--help); a small student's critic fits raw returns in the hundreds "
-                   "slowly (LunarLander-v3: docs/kickstart.md)")
+    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=True,
+                   help="PPO from scratch and --kickstart learn from scaled rewards, or with --no-scale-rewards raw "
+                   "ones (default: scaled; the teacher's PPO keeps its preset's setting); a small student's critic "
+                   "fits raw returns in the hundreds slowly (LunarLander-v3: docs/kickstart.md)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     add_distill_flags(p)
     add_common(p)
@@ -330,10 +329,9 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
                    help="start each seed's kickstart run from that seed's distilled student of the preset size "
                    "(first --collect and --bounds; the size must be among --student-hidden), as pipeline --kickstart "
                    "does; its steps count the distillation's too (default: a fresh student)")
-    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=True,
                    help="the PPO runs (--scratch-steps, --kickstart-steps) learn from scaled rewards, or with "
-                   "--no-scale-rewards raw ones, as pipeline --scale-rewards (default: each its own, see pipeline "
-                   "--help)")
+                   "--no-scale-rewards raw ones, as in pipeline (default: scaled; runs are named -scaled or -raw)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes per run (default 100)")
     p.add_argument("--workers", type=positive_int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--ray", default=None, metavar="ADDRESS",

@@ -59,11 +59,12 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    "beyond a weak teacher whose noise is small (an A2C teacher's students, 10 --reference-episodes: "
                    "score 1.03 -> 9.7); on the PPO teachers measured it moved the mean score by -0.17 to +0.21 "
                    "(docs/kickstart.md)")
-    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=d.scale_rewards,
                    help="PPO learns from rewards divided by a running estimate of the return's std (VecNormalize), "
-                   "or, with --no-scale-rewards, from raw rewards (default: as the teacher's PPO did: the env's "
-                   "preset scales them, or the teacher's statistics say so). A small student's critic fits raw "
-                   "returns in the hundreds slowly (LunarLander-v3: docs/kickstart.md)")
+                   "or, with --no-scale-rewards, from raw rewards (default: scaled, whatever the teacher's PPO "
+                   "did; until 2026-12 they followed the teacher's). A small student's critic fits raw returns "
+                   "in the hundreds slowly (LunarLander-v3), and scaling never left a student lower on the "
+                   "raw-reward tasks measured (docs/kickstart.md)")
     p.add_argument("--lambda", dest="schedule", default=d.schedule, metavar="SCHEDULE",
                    help="weight of the teacher term: constant:L, linear:L0,L1,STEPS, exp:L0,HALF_LIFE_STEPS, or "
                    "adaptive:L0 = L0*max(0, 1 - student score), the score measured from the random policy's return "

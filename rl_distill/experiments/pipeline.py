@@ -52,12 +52,12 @@ def run_pipeline(
     teacher: Path | None = None,
     tensorboard: str | None = None,
     kickstart: bool = False,
-    scale_rewards: bool | None = None,
+    scale_rewards: bool | None = True,
 ) -> list[CompareRow]:
     """Teacher (trained unless given) -> distilled student -> PPO from scratch, and with ``kickstart``
     the distilled student fine-tuned by kickstarted PPO on the scratch baseline's budget; then compare.
-    ``scale_rewards`` applies to PPO from scratch and kickstart alike (None: scratch as the preset, kickstart as
-    the teacher's PPO did, which differ only for a given teacher whose own statistics scaled its rewards)."""
+    ``scale_rewards`` applies to PPO from scratch and kickstart alike (default scaled; None: scratch as the preset,
+    kickstart as the teacher's PPO did, the default until 2026-12)."""
     if teacher is None:
         print(f"[1/4] training the PPO teacher on {env_id}")
         train_ppo(env_id, out=out, name="teacher", timesteps=teacher_timesteps, seed=config.seed,

@@ -44,8 +44,8 @@ class SweepRun:
     init_steps: int = 0
     """Kickstart from ``init``: the env steps its distillation used, counted in the row's steps and curve."""
     scale_rewards: bool | None = None
-    """PPO runs (scratch, kickstart): learn from scaled (True) or raw (False) rewards; None: each one's default
-    (scratch as the preset, kickstart as the teacher's PPO did)."""
+    """PPO runs (scratch, kickstart): learn from scaled (True) or raw (False) rewards; None: scratch as the preset,
+    kickstart as the teacher's PPO did (the default until 2026-12; rows saved before it carry no such field)."""
 
     @property
     def name(self) -> str:
@@ -175,14 +175,14 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
           scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
           bounds: list[str] | None = None, kickstart_steps: int = 0, kickstart_init: bool = False,
-          scale_rewards: bool | None = None, ray_address: str | None = None,
+          scale_rewards: bool | None = True, ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots.
 
     ``kickstart_init``: each seed's kickstart run starts from that seed's distilled student of the kickstart
     size (the first of ``collects`` and ``bounds``; its teacher term takes that bound mode too), as ``pipeline
     --kickstart`` does, after the distillations. ``scale_rewards`` applies to the PPO runs (scratch and
-    kickstart) alike, as in ``pipeline``.
+    kickstart) alike, as in ``pipeline`` (None: each as before 2026-12).
     """
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all

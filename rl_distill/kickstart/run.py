@@ -86,12 +86,14 @@ class KickstartConfig:
     episodes it is compared with (SB3's ``stats_window_size``). Few episodes of a teacher whose returns vary a
     lot give a reference off by a fixed amount for the whole run (10, the default until 2026-12, held a weak
     A2C teacher's students at its level: docs/kickstart.md)."""
-    scale_rewards: bool | None = None
+    scale_rewards: bool | None = True
     """PPO learns from rewards divided by a running estimate of the discounted return's std (SB3's VecNormalize;
-    observations stay the teacher's). None: when the teacher's PPO did (see scales_rewards). A small critic is slow
-    to fit raw returns in the hundreds (LunarLander-v3, 16x16: explained variance first 0.5 after 311k-606k steps,
-    82k-115k when scaled), and its advantages are noise until then; PPO from scratch on such a task wants the same
-    setting (train_ppo's scale_rewards)."""
+    observations stay the teacher's); False: raw rewards; None: as the teacher's PPO did (see scales_rewards; the
+    default until 2026-12, kept by the benchmarks for their finished runs). A small critic is slow to fit raw
+    returns in the hundreds (LunarLander-v3, 16x16: explained variance first 0.5 after 311k-606k steps, 82k-115k
+    when scaled), and its advantages are noise until then; scaled rewards never left a kickstarted student lower
+    on the raw-reward tasks measured (docs/kickstart.md). PPO from scratch on such a task wants the same setting
+    (train_ppo's scale_rewards)."""
     keep_best: bool = False
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see BestPolicy); the --init student's own point is a candidate too."""
