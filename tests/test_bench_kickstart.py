@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from bench_kickstart import finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
+from train_sb3_teacher import train_teacher  # noqa: E402
 
 
 @pytest.mark.parametrize(("score", "sampled", "chosen"), [
@@ -71,3 +72,19 @@ def test_a_random_lunar_lander_crash_is_told_apart_from_a_time_out() -> None:
     assert terminated and episode_outcome(float(reward), truncated) == "crashed"
     assert episode_outcome(-0.3, True) == "timed out"
     assert episode_outcome(100.0, False) == "landed"
+
+
+@pytest.mark.parametrize(("algo", "statistics"), [("ppo-raw", False), ("a2c", True)])
+def test_plain_sb3_teachers_save_statistics_only_when_their_recipe_normalises(tmp_path: Path, algo: str,
+                                                                             statistics: bool) -> None:  # fmt: skip
+    """The raw recipe (PPO's defaults, nothing else) leaves rewards raw, so kickstart's old rule would not scale
+    them: the held-out case of the scaled-rewards default; the others save VecNormalize beside the zip."""
+    from rl_distill.kickstart.run import scales_rewards
+    from rl_distill.sb3.policies import load_policy
+    from rl_distill.sb3.presets import preset_for
+
+    train_teacher("InvertedPendulum-v5", tmp_path, timesteps=64, algo=algo)  # no preset: SB3's defaults
+    assert (tmp_path / "teacher.zip").exists() and (tmp_path / "vecnormalize.pkl").exists() is statistics
+    teacher = load_policy(tmp_path / "teacher.zip", "InvertedPendulum-v5")
+    assert (teacher.normalization is not None) is statistics
+    assert scales_rewards(preset_for("InvertedPendulum-v5"), teacher) is statistics

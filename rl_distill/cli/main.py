@@ -22,6 +22,7 @@ from rl_distill.cli.arguments import (
     set_threads,
 )
 from rl_distill.cli.commands import add_rl_commands, task_of
+from rl_distill.cli.experiments import add_experiment_commands
 from rl_distill.cli.kickstart import add_kickstart
 from rl_distill.cli.multitask import add_multitask
 from rl_distill.errors import InputError
@@ -94,8 +95,8 @@ def run_mnist_command(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mnist, add_rl_commands, add_kickstart,
-                                                                 add_multitask]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_mnist, add_rl_commands, add_experiment_commands,
+                                                                 add_kickstart, add_multitask]
 
 
 def build_parser() -> Parser:
