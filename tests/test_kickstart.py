@@ -458,19 +458,11 @@ def test_rewards_are_scaled_as_the_teachers_own_statistics_say(cartpole_teacher:
     assert log["scaled_rewards"] is norm_reward
 
 
-def test_rewards_are_scaled_by_default_whatever_the_teacher_did(cartpole_teacher: Path, tmp_path: Path) -> None:
-    """CartPole-v1's preset and this teacher (no statistics) both trained on raw rewards; the student's PPO still
-    gets scaled ones unless --no-scale-rewards asks."""
-    code = main(["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--student-hidden", "8",
-                 "--timesteps", "512", "--eval-every", "512", "--eval-episodes", "1", "--out", str(tmp_path / "out")])
-    assert code == 0
-    log = json.loads((tmp_path / "out" / "student.json").read_text())
-    assert log["scaled_rewards"] is True and log["config"]["scale_rewards"] is True
-
-
-@pytest.mark.parametrize("scale", [True, False])
-def test_scale_rewards_decides_whatever_the_teacher_did(cartpole_teacher: Path, tmp_path: Path, scale: bool) -> None:
-    """--scale-rewards / --no-scale-rewards overrule the teacher's statistics, which say the opposite here."""
+@pytest.mark.parametrize(("flags", "scale"), [([], True), (["--scale-rewards"], True), (["--no-scale-rewards"], False)])
+def test_scale_rewards_decides_whatever_the_teacher_did(cartpole_teacher: Path, tmp_path: Path, flags: list[str],
+                                                        scale: bool) -> None:  # fmt: skip
+    """Scaled by default, and --scale-rewards / --no-scale-rewards, overrule the teacher's statistics, which say
+    the opposite here (CartPole-v1's preset leaves rewards raw too)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     brought = tmp_path / "brought"
@@ -479,7 +471,7 @@ def test_scale_rewards_decides_whatever_the_teacher_did(cartpole_teacher: Path, 
     VecNormalize(make_vec_env("CartPole-v1", n_envs=1), norm_reward=not scale).save(str(brought / "vecnormalize.pkl"))
     code = main(["kickstart", "--teacher", str(brought / "teacher.zip"), "--env", "CartPole-v1", "--student-hidden",
                  "8", "--timesteps", "512", "--eval-every", "512", "--eval-episodes", "1", "--out",
-                 str(tmp_path / "out"), "--scale-rewards" if scale else "--no-scale-rewards"])  # fmt: skip
+                 str(tmp_path / "out"), *flags])  # fmt: skip
     assert code == 0
     log = json.loads((tmp_path / "out" / "student.json").read_text())
     assert log["scaled_rewards"] is scale and log["config"]["scale_rewards"] is scale
