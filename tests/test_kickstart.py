@@ -459,10 +459,11 @@ def test_rewards_are_scaled_as_the_teachers_own_statistics_say(cartpole_teacher:
 
 
 @pytest.mark.parametrize(("flags", "scale"), [([], True), (["--scale-rewards"], True), (["--no-scale-rewards"], False)])
-def test_scale_rewards_decides_whatever_the_teacher_did(cartpole_teacher: Path, tmp_path: Path, flags: list[str],
-                                                        scale: bool) -> None:  # fmt: skip
+def test_scale_rewards_decides_whatever_the_teacher_did(
+    cartpole_teacher: Path, tmp_path: Path, flags: list[str], scale: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Scaled by default, and --scale-rewards / --no-scale-rewards, overrule the teacher's statistics, which say
-    the opposite here (CartPole-v1's preset leaves rewards raw too)."""
+    the opposite here (CartPole-v1's preset leaves rewards raw too); a note says so."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     brought = tmp_path / "brought"
@@ -475,6 +476,8 @@ def test_scale_rewards_decides_whatever_the_teacher_did(cartpole_teacher: Path, 
     assert code == 0
     log = json.loads((tmp_path / "out" / "student.json").read_text())
     assert log["scaled_rewards"] is scale and log["config"]["scale_rewards"] is scale
+    expected = "scaled rewards, the teacher's PPO from raw" if scale else "raw rewards, the teacher's PPO from scaled"
+    assert f"note: the student's PPO learns from {expected} ones" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("scale", [None, True])

@@ -235,7 +235,12 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     if config.log_std_init is not None and not isinstance(venv.action_space, gym.spaces.Box):
         raise InputError(f"--log-std-init applies to continuous (Box) actions; {config.env_id} has "
                          f"{venv.action_space}")  # fmt: skip
-    scaled_rewards = scales_rewards(preset, teacher) if config.scale_rewards is None else config.scale_rewards
+    teachers_rule = scales_rewards(preset, teacher)
+    scaled_rewards = teachers_rule if config.scale_rewards is None else config.scale_rewards
+    if scaled_rewards != teachers_rule:  # where the default changed in 2026-12, say so once
+        note_once(f"rewards {teacher.path} {scaled_rewards}",
+                  f"the student's PPO learns from {'scaled' if scaled_rewards else 'raw'} rewards, the teacher's "
+                  f"PPO from {'raw' if scaled_rewards else 'scaled'} ones (--scale-rewards/--no-scale-rewards)")
     if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = reward_scaled(venv, preset.ppo.get("gamma", 0.99))
     identity = run_identity(config, teacher)
