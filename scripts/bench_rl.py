@@ -2,7 +2,7 @@
 
 For each environment: train the preset PPO teacher once; distil it into the preset student
 (2x16) with each collection scheme over 3 seeds; train the same student by PPO from scratch
-for the teacher's budget; evaluate everything on 100 fixed-seed episodes.
+for the teacher's budget on scaled rewards (as `pipeline` does); evaluate everything on 100 fixed-seed episodes.
 
 Run (one process per env list; the summary merges whatever per-env files exist):
     .venv/bin/python scripts/bench_rl.py --envs CartPole-v1 Acrobot-v1
@@ -84,8 +84,10 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
             })  # fmt: skip
             print(f"  {name}: {result.mean_return:.1f} (score {score(result.mean_return):.3f}, {wall:.0f} s)",
                   flush=True)  # fmt: skip
+    # The baseline as pipeline and sweep train it: scaled rewards (the same as the preset's where it normalises).
     scratch_run = train_ppo(env_id, out=work, name="scratch", hidden=preset.student_hidden, seed=0,
-                            eval_every=max(preset.timesteps // 25, 1000), eval_episodes=5, progress_bar=False)
+                            eval_every=max(preset.timesteps // 25, 1000), eval_episodes=5, progress_bar=False,
+                            scale_rewards=True)  # fmt: skip
     scratch_eval = evaluate(load_policy(work / "scratch.zip", env_id), env_id, episodes=episodes)
     print(f"  scratch: {scratch_eval.mean_return:.1f} (score {score(scratch_eval.mean_return):.3f})", flush=True)
     return {
@@ -98,7 +100,7 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
         "runs": runs,
         "scratch": {"mean_return": scratch_eval.mean_return, "score": score(scratch_eval.mean_return),
                     "timesteps": scratch_run.timesteps, "policy_params": scratch_run.policy_params,
-                    "train_seconds": scratch_run.wall_seconds,
+                    "train_seconds": scratch_run.wall_seconds, "scaled_rewards": scratch_run.scaled_rewards,
                     "steps_to_target": first_step_reaching(scratch_run.curve_steps, scratch_run.curve_returns,
                                                            threshold),
                     "curve_steps": scratch_run.curve_steps, "curve_returns": scratch_run.curve_returns},
@@ -111,7 +113,8 @@ def summarize() -> None:
     lines = [
         "Score = (student - random) / (teacher - random) over 100 fixed-seed greedy episodes; mean ± std over "
         "3 seeds. Steps to 0.95: first round whose 5-episode evaluation reached score 0.95 (median over seeds; "
-        "scratch: SB3 EvalCallback, 5 episodes, 1 seed). Reproduce: `python scripts/bench_rl.py`.",
+        "scratch: SB3 EvalCallback, 5 episodes, 1 seed). PPO from scratch learns from scaled rewards, as `pipeline` "
+        "trains it. Reproduce: `python scripts/bench_rl.py`.",
         "",
         "| env | teacher return (params) | random | student params (ratio) | collect | student return "
         "| score | distil steps | distil s | steps to 0.95 | scratch PPO return (steps) | scratch score "
