@@ -82,13 +82,11 @@ def main() -> None:
             train_ppo(env_id, out=teacher.parent, name="teacher", seed=0, checkpoint_every=100_000, resume=True,
                       progress_bar=False)  # fmt: skip
         preset = PRESETS[env_id]
-        # scale_rewards=None: PPO from scratch learns from rewards as its preset says, the default before 2026-12
-        # that every saved row was made with, so finished runs are kept and the tables reproduce.
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-sweep" / env_id, episodes=args.episodes,
                       steps=args.steps, scratch_seeds=args.scratch_seeds,
                       scratch_steps=preset.timesteps if args.scratch_steps is None else args.scratch_steps,
-                      bounds=[args.bounds], workers=args.workers, scale_rewards=None)  # fmt: skip
+                      bounds=[args.bounds], workers=args.workers)  # fmt: skip
         stem = f"sweep-{env_id}" + ("" if args.bounds == DEFAULT_BOUND_MODE else f"-{args.bounds}")
         write_tables(table, RESULTS, stem=stem)
         plot_all(table, RESULTS, stem=stem)
