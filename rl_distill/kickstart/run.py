@@ -91,9 +91,9 @@ class KickstartConfig:
     observations stay the teacher's); False: raw rewards; None: as the teacher's PPO did (see scales_rewards; the
     default until 2026-12, kept by the benchmarks for their finished runs). A small critic is slow to fit raw
     returns in the hundreds (LunarLander-v3, 16x16: explained variance first 0.5 after 311k-606k steps, 82k-115k
-    when scaled), and its advantages are noise until then; scaled rewards never left a kickstarted student lower
-    on the raw-reward tasks measured (docs/kickstart.md). PPO from scratch on such a task wants the same setting
-    (train_ppo's scale_rewards)."""
+    when scaled), and its advantages are noise until then; on the raw-reward tasks measured, kickstart on scaled
+    rewards ended level with raw ones (within 0.001 of score) or higher (docs/kickstart.md). PPO from scratch on
+    such a task wants the same setting (train_ppo's scale_rewards)."""
     keep_best: bool = False
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see BestPolicy); the --init student's own point is a candidate too."""
