@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections.abc import Callable
@@ -33,6 +34,22 @@ def chosen_checkpoint(case: dict[str, Any]) -> str:
             "scanned.")  # fmt: skip
 
 
+def scratch_finals(case: dict[str, Any]) -> dict[str, float]:
+    """Each PPO-from-scratch variant's mean final return ("scratch", "scratch + scaled rewards: True"...)."""
+    methods = dict.fromkeys(r["method"] for r in case["runs"] if r["method"].startswith("scratch"))
+    return {m: statistics.fmean(r["mean_return"] for r in case["runs"] if r["method"] == m) for m in methods}
+
+
+def scratch_twin(method: str, finals: dict[str, float]) -> str:
+    """The scratch variant a row is measured against: the one whose variant label (what follows "scratch", e.g.
+    " + scaled rewards: True") the row's method carries too, the longest such; else plain scratch, else the
+    first."""
+    alike = [m for m in finals if m.removeprefix("scratch") in method]
+    if alike:
+        return max(alike, key=len)
+    return "scratch" if "scratch" in finals else next(iter(finals))
+
+
 def student_size(case: dict[str, Any]) -> str:
     """``"16x16"``; reports written before cases could set the size have no ``student_hidden``: all 16x16."""
     return "x".join(str(h) for h in case.get("student_hidden", (16, 16)))
@@ -56,12 +73,12 @@ def markdown(report: dict[str, Any]) -> str:
     for name, case in report.items():
         span = case["full_teacher"] - case["random"]
         target = case["random"] + 0.9 * span
-        # plain PPO from scratch; a case run only with another variant of it (scaled rewards...) uses that one
-        methods = [r["method"] for r in case["runs"]]
-        baseline = "scratch" if "scratch" in methods else next((m for m in methods if m.startswith("scratch")), "")
-        scratch = [r["mean_return"] for r in case["runs"] if r["method"] == baseline]
-        named = "" if baseline == "scratch" else f" ({baseline})"
-        scratch_final = statistics.fmean(scratch) if scratch else float("nan")
+        finals = scratch_finals(case)
+        ends = " and ".join(f"{final:.1f}" + ("" if method == "scratch" else f" ({method})")
+                            for method, final in finals.items()) or "nan"  # fmt: skip
+        if len(finals) > 1:
+            ends += ("; a row's steps to scratch's final return count to that of the scratch run with its variant "
+                     "label (rewards, best checkpoint)")
         low, high = case.get("teacher_ci95", [float("nan")] * 2)
         length = ""  # reports written before these fields have none of them
         if "full_teacher_mean_length" in case:
@@ -73,7 +90,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"### {name}: {case['env']}" + (f", {hidden} students" if hidden != "16x16" else ""), "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
-                  f"steps for scratch and kickstart; PPO from scratch{named} ends at {scratch_final:.1f}."
+                  f"steps for scratch and kickstart; PPO from scratch ends at {ends}."
                   + chosen_checkpoint(case), "",
                   "| method | seeds | mean return | score (per seed) | median episode's score | lowest seed (its 95% "
                   "CI) | steps to score 0.9 | steps to scratch's final return | env steps/s | wall s |",
@@ -87,11 +104,12 @@ def markdown(report: dict[str, Any]) -> str:
             per_seed = " / ".join(f"{(r['mean_return'] - case['random']) / span:.3f}" for r in runs)
             medians = [(statistics.median(r["returns"]) - case["random"]) / span for r in runs if "returns" in r]
             median = f"{statistics.fmean(medians):.3f}" if len(medians) == len(runs) else "-"  # older runs: none
+            baseline = finals[scratch_twin(method, finals)] if finals else math.nan
             lines.append(f"| {method} | {len(runs)} | {statistics.fmean(returns):.1f} ± {sd:.1f} | "
                          f"{(statistics.fmean(returns) - case['random']) / span:.3f} ({per_seed}) | {median} | "
                          f"{worst['mean_return']:.1f} "
                          f"({worst['ci95'][0]:.1f} to {worst['ci95'][1]:.1f}) | {reached(runs, target)} | "
-                         f"{reached(runs, scratch_final)} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
+                         f"{reached(runs, baseline)} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
                          f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
         traced = [r for r in case["runs"] if "lambda_zero_at" in r]
         if traced:

@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from bench_kickstart import finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
+from kickstart_report import markdown  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
 from train_sb3_teacher import train_teacher  # noqa: E402
 
@@ -51,6 +52,27 @@ def test_an_earlier_teachers_section_keeps_the_runs_it_had() -> None:
     second = {"teacher": 106.8, "runs": [{"method": "scratch", "seed": 0, "mean_return": 3.0}]}
     runs = merged(first, second)["runs"]
     assert [(r["method"], r["mean_return"]) for r in runs] == [("scratch", 3.0), ("kickstart adaptive:1", 2.0)]
+
+
+def test_each_row_reaches_the_final_return_of_the_scratch_run_that_learnt_alike() -> None:
+    """Raw- and scaled-reward PPO from scratch end at different returns; a kickstart row is timed to its own kind's."""
+    def run(method: str, final: float, curve: list[float]) -> dict:
+        return {"method": method, "seed": 0, "mean_return": final, "ci95": [final, final], "wall_seconds": 1.0,
+                "curve_steps": [100, 200, 300], "curve_returns": curve}  # fmt: skip
+
+    scaled = " + scaled rewards: True"
+    case = {"env": "LunarLander-v3", "budget": 300, "episodes": 1, "teacher": 50.0, "full_teacher": 100.0,
+            "random": 0.0, "runs": [run("scratch", 40.0, [10.0, 20.0, 40.0]),
+                                     run("scratch" + scaled, 80.0, [10.0, 50.0, 80.0]),
+                                     run("kickstart adaptive:1", 60.0, [45.0, 60.0, 60.0]),
+                                     run("kickstart adaptive:1" + scaled, 85.0, [45.0, 70.0, 85.0])]}  # fmt: skip
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in markdown({"c": case}).splitlines()
+            if line.startswith("| scratch") or line.startswith("| kickstart")}  # fmt: skip
+    to_final = {method: cells[7] for method, cells in rows.items()}
+    assert to_final["kickstart adaptive:1"] == "100 (1/1)"  # raw scratch's 40
+    assert to_final["kickstart adaptive:1" + scaled] == "300 (1/1)"  # scaled scratch's 80, not raw's 40
+    assert to_final["scratch" + scaled] == "300 (1/1)"
+    assert "ends at 40.0 and 80.0 (scratch + scaled rewards: True)" in markdown({"c": case})
 
 
 def test_stuck_onset_is_the_first_long_slow_stretch_after_the_start() -> None:
