@@ -43,7 +43,7 @@ from kickstart_report import markdown, plot
 from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.cli.arguments import hidden_sizes
-from rl_distill.distill.loop import DistillConfig
+from rl_distill.distill.loop import COLLECT_ACTIONS, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -101,7 +101,8 @@ def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple
     return folder, schedule, float(temperature or 1.0)
 
 
-def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool) -> tuple[int, str, str]:
+def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool,
+                    collect_actions: str = "sampled") -> tuple[int, str, str]:  # fmt: skip
     """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget, the
     default bounds and a constant rate, so earlier runs keep their folders, and any other setting gets its own
     runs and label."""
@@ -114,6 +115,8 @@ def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool) ->
         keys, tags = [*keys, bounds], [*tags, f"{bounds} bounds"]
     if lr_decay:
         keys, tags = [*keys, "lrdecay"], [*tags, "lr decay"]
+    if collect_actions != "sampled":
+        keys, tags = [*keys, collect_actions], [*tags, f"{collect_actions} collection"]
     key, tag = "-".join(keys), ", ".join(tags)
     return budget, key, f" {tag}" if tag else ""
 
@@ -172,11 +175,13 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
                      **kept_step(log, 0)})  # fmt: skip
-        budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"], case["distill_lr_decay"])
+        budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"], case["distill_lr_decay"],
+                                           case["distill_collect_actions"])  # fmt: skip
         folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
         if not finished(folder / "student.json", teacher_path):
             config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
-                                   bounds=case["bounds"], lr_decay=case["distill_lr_decay"])  # fmt: skip
+                                   bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
+                                   collect_actions=case["distill_collect_actions"])  # fmt: skip
             run_distill(config, teacher_path, folder, progress_bar=False)
         log = finished(folder / "student.json")
         distilled = folder / "student.zip"
@@ -273,6 +278,9 @@ def main() -> None:
                         "preset's); another budget gets its own distill and kickstart runs and labels")
     parser.add_argument("--distill-lr-decay", action="store_true", help="distil with --lr-decay (Adam's rate "
                         "falls linearly over the rounds); its own distill and kickstart runs and labels")
+    parser.add_argument("--distill-collect-actions", choices=COLLECT_ACTIONS, default="sampled",
+                        help="distil with --collect-actions (greedy: whoever acts takes its greedy action); another "
+                        "than sampled gets its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
     parser.add_argument("--learning-rate", type=float, default=None, help="kickstart with --learning-rate RATE "
@@ -330,7 +338,7 @@ def main() -> None:
         case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
-        case["distill_lr_decay"] = args.distill_lr_decay
+        case["distill_lr_decay"], case["distill_collect_actions"] = args.distill_lr_decay, args.distill_collect_actions
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
         case["critic_hidden"] = args.critic_hidden
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl

@@ -9,6 +9,7 @@ import torch
 from stable_baselines3 import PPO
 
 from rl_distill.distill.buffer import DistillationBuffer
+from rl_distill.distill.collect import Collector
 from rl_distill.distill.loop import DistillConfig, distill
 from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
@@ -223,3 +224,34 @@ def test_statistics_belong_to_their_model(pendulum_teacher: Path, tmp_path: Path
     assert "note:" not in capsys.readouterr().err  # a student artifact that says it has none
     assert load_policy(tmp_path / "teacher.zip", "Pendulum-v1").normalization is None
     assert f"pass --vecnormalize {tmp_path / 'bare_vecnormalize.pkl'}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.0])  # the teacher acts, or the student
+def test_greedy_collection_steps_with_the_acting_policys_greedy_action(pendulum_teacher: Path, beta: float) -> None:
+    teacher = load_policy(pendulum_teacher, "Pendulum-v1")
+
+    def visited(greedy: bool, action_seed: int) -> torch.Tensor:
+        venv = teacher.make_env("Pendulum-v1", n_envs=2, seed=0)
+        collector = Collector(venv, Actor(teacher.policy, n_envs=2), Actor(teacher.policy, n_envs=2),
+                              capacity=100, raw_inputs=False, greedy=greedy)  # fmt: skip
+        collector.collect(20, budget=20, beta=beta, rng=np.random.default_rng(0),
+                          generator=torch.Generator().manual_seed(action_seed))  # fmt: skip
+        return collector.buffer.obs[:20]
+
+    assert torch.equal(visited(True, 1), visited(True, 2))  # no action noise left
+    assert not torch.equal(visited(False, 1), visited(False, 2))
+    venv = teacher.make_env("Pendulum-v1", n_envs=2, seed=0)  # what SB3's deterministic predict does from there
+    first = venv.reset()
+    second = venv.step(teacher.predict(first, deterministic=True)[0])[0]
+    assert torch.allclose(visited(True, 1)[2:4], torch.as_tensor(second, dtype=torch.float32), atol=1e-5)
+
+
+def test_distill_collects_greedily_when_asked(cartpole_teacher: Path) -> None:
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig(env_id="CartPole-v1", steps=64, steps_per_round=32, n_envs=2, eval_episodes=0)
+    students = [distill(dataclasses.replace(config, collect_actions=how), teacher, progress_bar=False).student
+                for how in ("sampled", "greedy", "greedy")]  # fmt: skip
+    weights = [torch.cat([p.detach().flatten() for p in s.policy.parameters()]) for s in students]
+    assert not torch.equal(weights[0], weights[1]) and torch.equal(weights[1], weights[2])
+    with pytest.raises(InputError, match="--collect-actions must be one of sampled, greedy"):
+        dataclasses.replace(config, collect_actions="noisy").validate()  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from rl_distill.cli.arguments import (
     positive_int,
     set_threads,
 )
-from rl_distill.distill.loop import COLLECT_SCHEMES, DistillConfig
+from rl_distill.distill.loop import COLLECT_ACTIONS, COLLECT_SCHEMES, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, POLICY_LOSSES
 from rl_distill.sb3.envs import check_env_id, join_env
@@ -56,6 +56,10 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
     p.add_argument("--collect", choices=COLLECT_SCHEMES, default=d.collect,
                    help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
                    f"(teacher with probability decay**round) (default {d.collect})")
+    p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, default=d.collect_actions,
+                   help="how whoever acts picks its actions while collecting: sampled from its distribution, or "
+                   "greedy, as the evaluated student acts, so it learns on the states it will meet (HalfCheetah-v5 "
+                   f"16x16: docs/kickstart.md) (default {d.collect_actions})")
     p.add_argument("--temperature", type=positive_float, default=d.temperature,
                    help="divides the teacher's logits (discrete actions): <1 sharpens, >1 softens (default 1)")
     p.add_argument("--loss", choices=POLICY_LOSSES, default=d.loss,
@@ -97,7 +101,8 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
     preset = preset_for(args.env)
     config = DistillConfig(
         env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
-        steps=args.steps or preset.distill_steps, collect=args.collect, loss=args.loss, bounds=args.bounds,
+        steps=args.steps or preset.distill_steps, collect=args.collect, collect_actions=args.collect_actions,
+        loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
         eval_episodes=args.eval_episodes, lr_decay=args.lr_decay,

@@ -17,7 +17,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import Tensor
 
 from rl_distill.distill.buffer import DistillationBuffer
-from rl_distill.sb3.actor import Actor, sample_actions
+from rl_distill.sb3.actor import Actor, greedy_actions, sample_actions
 from rl_distill.sb3.envs import StepTimer
 
 
@@ -55,11 +55,14 @@ class Collector:
     """One task's envs, its teacher, the student acting in it and the buffer its labelled states go to.
 
     With ``raw_inputs`` the student and the buffer get the env's raw observations (the student
-    normalises them itself); otherwise both get what the teacher sees.
+    normalises them itself); otherwise both get what the teacher sees. With ``greedy`` whoever acts takes its
+    greedy action instead of a sampled one.
     """
 
-    def __init__(self, venv: VecEnv, teacher: Actor, student: Acting, *, capacity: int, raw_inputs: bool) -> None:
+    def __init__(self, venv: VecEnv, teacher: Actor, student: Acting, *, capacity: int, raw_inputs: bool,
+                 greedy: bool = False) -> None:  # fmt: skip
         self.venv, self.teacher, self.student, self.raw_inputs = venv, teacher, student, raw_inputs
+        self.greedy = greedy
         self.n_envs = venv.num_envs
         self.env_steps = 0
         self.timer = StepTimer(venv)  # steps go through it; ``venv`` itself stays reachable for get_original_obs
@@ -99,9 +102,13 @@ class Collector:
             student_t = self.flat(self.student_obs()) if self.raw_inputs else obs_t
             with torch.no_grad():
                 rows, actions = self.teacher.act(obs_t, generator)  # the one teacher pass per state
+                if self.greedy:
+                    actions = greedy_actions(rows, self.venv.action_space)
                 use_student = rng.random(self.n_envs) >= beta
                 if use_student.any():
-                    student_actions = self.student.act(student_t, generator)[1]
+                    student_rows, student_actions = self.student.act(student_t, generator)
+                    if self.greedy:
+                        student_actions = greedy_actions(student_rows, self.venv.action_space)
                     mask = use_student.reshape(-1, *[1] * (actions.ndim - 1))
                     actions = np.where(mask, student_actions, actions)
             self.buffer.add(student_t[:take], rows[:take])

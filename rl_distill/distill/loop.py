@@ -41,6 +41,8 @@ from rl_distill.sb3.presets import linear_schedule
 
 Collect = Literal["teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
+CollectActions = Literal["sampled", "greedy"]
+COLLECT_ACTIONS: tuple[str, ...] = ("sampled", "greedy")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,10 @@ class DistillConfig:
     """Environment steps to collect and label, in total over all rounds (exactly this many)."""
     collect: Collect = "student"
     """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
+    collect_actions: CollectActions = "sampled"
+    """How whoever acts picks its action while collecting: sampled from its distribution, or greedy (the mean, or
+    the most likely action), which is what an evaluated or deployed student does, so the states it learns on are
+    the ones it will meet (HalfCheetah-v5, 16x16: docs/kickstart.md)."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
     bounds: BoundMode = DEFAULT_BOUND_MODE
@@ -91,6 +97,9 @@ class DistillConfig:
             raise InputError(f"--steps must be positive, got {self.steps}")
         if self.collect not in COLLECT_SCHEMES:
             raise InputError(f"--collect must be one of {', '.join(COLLECT_SCHEMES)}, got {self.collect!r}")
+        if self.collect_actions not in COLLECT_ACTIONS:
+            raise InputError(f"--collect-actions must be one of {', '.join(COLLECT_ACTIONS)}, got "
+                             f"{self.collect_actions!r}")
         if self.loss not in POLICY_LOSSES:
             raise InputError(f"--loss must be one of {', '.join(POLICY_LOSSES)}, got {self.loss!r}")
         if self.bounds not in BOUND_MODES:
@@ -193,7 +202,8 @@ def distill(
                           "sde_sample_freq", -1))  # fmt: skip
     teacher.policy.set_training_mode(False)
     student_actor = Actor(student.policy)
-    collector = Collector(venv, teacher_actor, student_actor, capacity=config.buffer_size, raw_inputs=False)
+    collector = Collector(venv, teacher_actor, student_actor, capacity=config.buffer_size, raw_inputs=False,
+                          greedy=config.collect_actions == "greedy")
     optimizer = adam(actor_parameters(student.policy), config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)  # minibatches
     action_generator = torch.Generator().manual_seed(config.seed + 1)  # sampled actions

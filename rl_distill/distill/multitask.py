@@ -155,7 +155,8 @@ def distill_multitask(
     students = [NetActor(task_net) for task_net in net.task_nets]
     collectors = [Collector(venv, Actor(teacher.policy, n_envs=config.n_envs,
                                         sde_sample_freq=getattr(teacher.model, "sde_sample_freq", -1)),
-                            student, capacity=config.buffer_size, raw_inputs=True)
+                            student, capacity=config.buffer_size, raw_inputs=True,
+                            greedy=config.collect_actions == "greedy")
                   for teacher, venv, student in zip(teachers, venvs, students, strict=True)]  # fmt: skip
     parts = [(student, c.buffer, action_bounds(c.venv.action_space, config.bounds))
              for student, c in zip(students, collectors, strict=True)]  # fmt: skip

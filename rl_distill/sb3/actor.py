@@ -50,6 +50,14 @@ def sample_actions(rows: Tensor, discrete: bool, generator: torch.Generator) -> 
     return mean + log_std.exp() * torch.randn(mean.shape, generator=generator)
 
 
+def greedy_actions(rows: Tensor, space: gym.Space) -> np.ndarray:
+    """The greedy env action of each row in env units (:meth:`Actor.rows`): the most likely action, or the mean
+    clipped to the bounds, as SB3's ``predict(deterministic=True)`` acts."""
+    if isinstance(space, gym.spaces.Discrete):
+        return rows.argmax(dim=-1).numpy()
+    return np.clip(rows.chunk(2, dim=-1)[0].numpy(), space.low, space.high)
+
+
 class Actor:
     """Distribution rows and environment actions of one SB3 ``ActorCriticPolicy``.
 

@@ -1,0 +1,80 @@
+"""Sampled or greedy actions while collecting: `distill --collect-actions` on teachers you name.
+
+Each pair ENV=TEACHER_ZIP is distilled with the env preset's defaults (16x16 student, student-driven
+collection, the preset's steps) once with sampled and once with greedy actions, per seed, and each student
+is scored on 100 fixed evaluation episodes (score = (student - random) / (teacher - random)). Finished
+runs under ``--work`` are reused. Writes ``results/collect-actions.{md,json}``. The session-31 table:
+
+    python scripts/bench_collect_actions.py --pairs \\
+        LunarLander-v3=runs/bench-rl/LunarLander-v3/teacher.zip \\
+        LunarLander-v3=runs/probe/heldout-ll-relu/teacher.zip \\
+        LunarLanderContinuous-v3=runs/bench-rl/LunarLanderContinuous-v3/teacher.zip \\
+        Pusher-v5=runs/probe/pusher-ppo/teacher.zip CartPole-v1=runs/bench-rl/CartPole-v1/teacher.zip
+
+(the two under runs/probe/ are plain-SB3 teachers: PPO's defaults on 4 envs with VecNormalize and a 2x128
+ReLU net, 300,000 steps; and ``scripts/train_sb3_teacher.py --algo ppo-raw --timesteps 300000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rl_distill.distill.loop import COLLECT_ACTIONS, DistillConfig
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.experiments.pipeline import run_distill
+from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.sb3.policies import load_policy
+from rl_distill.sb3.presets import preset_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path) -> dict[str, Any]:
+    teacher_return = evaluate(load_policy(teacher, env), env, episodes=episodes).mean_return
+    random_return = evaluate_random(env, episodes=episodes).mean_return
+    scores: dict[str, list[float]] = {}
+    for how in COLLECT_ACTIONS:
+        for seed in range(seeds):
+            out = work / f"{env}-{teacher.parent.name}-student-{how}-{seed}"
+            if not (out / "student.json").exists():
+                config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how)
+                run_distill(config, teacher, out, progress_bar=False)
+            result = evaluate(load_policy(out / "student.zip", env), env, episodes=episodes)
+            scores.setdefault(how, []).append((result.mean_return - random_return) / (teacher_return - random_return))
+    return {"env": env, "teacher": str(teacher), "teacher_return": teacher_return, "random_return": random_return,
+            "scores": scores}  # fmt: skip
+
+
+def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int) -> str:
+    lines = [f"`distill` with sampled or greedy actions while collecting (16x16 students, student-driven, each env "
+             f"preset's steps; score over {episodes} evaluation episodes, mean over seeds 0-{seeds - 1}, per seed in "
+             "brackets). Reproduce: `python scripts/bench_collect_actions.py` (its docstring has the pairs).", "",
+             "| env | teacher | teacher return | sampled | greedy |", "|---|---|---:|---:|---:|"]  # fmt: skip
+    for row in rows:
+        cells = [f"{statistics.fmean(s):.3f} ({' / '.join(f'{x:.3f}' for x in s)})" for s in row["scores"].values()]
+        lines.append(f"| {row['env']} | {row['teacher']} | {row['teacher_return']:.1f} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", nargs="+", required=True, metavar="ENV=TEACHER_ZIP")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-collect-actions")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    pairs = [pair.partition("=")[::2] for pair in args.pairs]
+    rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work) for env, teacher in pairs]
+    atomic_write_json(ROOT / "results" / "collect-actions.json", rows)
+    atomic_write_text(ROOT / "results" / "collect-actions.md", markdown(rows, args.seeds, args.episodes))
+    print(markdown(rows, args.seeds, args.episodes))
+
+
+if __name__ == "__main__":
+    main()
