@@ -255,3 +255,10 @@ def test_distill_collects_greedily_when_asked(cartpole_teacher: Path) -> None:
     assert not torch.equal(weights[0], weights[1]) and torch.equal(weights[1], weights[2])
     with pytest.raises(InputError, match="--collect-actions must be one of sampled, greedy"):
         dataclasses.replace(config, collect_actions="noisy").validate()  # type: ignore[arg-type]
+
+
+def test_checkpoints_from_before_collect_actions_still_resume() -> None:
+    """A checkpoint saved before the field existed has no collect_actions; sampled (its behaviour) must match it."""
+    sampled, greedy = DistillConfig(env_id="CartPole-v1"), DistillConfig(env_id="CartPole-v1", collect_actions="greedy")
+    assert "collect_actions" not in sampled.identity()
+    assert greedy.identity()["collect_actions"] == "greedy"

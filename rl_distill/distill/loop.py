@@ -121,6 +121,8 @@ class DistillConfig:
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the checkpoint (the budget may grow)."""
         settings = json.loads(json.dumps(asdict(self)))
+        if settings["collect_actions"] == "sampled":  # as every run before the field existed: their checkpoints match
+            del settings["collect_actions"]
         return {k: v for k, v in settings.items() if k not in ("steps", "eval_episodes")}
 
 
