@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from rl_distill.distill.loop import COLLECT_ACTIONS, DistillConfig
+from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
@@ -45,7 +46,7 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path) -> 
                 config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how)
                 run_distill(config, teacher, out, progress_bar=False)
             result = evaluate(load_policy(out / "student.zip", env), env, episodes=episodes)
-            scores.setdefault(how, []).append((result.mean_return - random_return) / (teacher_return - random_return))
+            scores.setdefault(how, []).append(score(result.mean_return, teacher_return, random_return))
     return {"env": env, "teacher": str(teacher), "teacher_return": teacher_return, "random_return": random_return,
             "scores": scores}  # fmt: skip
 
