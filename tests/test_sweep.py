@@ -146,3 +146,40 @@ def test_runs_saved_before_the_added_fields_keep_their_cache_key() -> None:
     assert "scale_rewards" not in cache_settings(plain) and "init" not in cache_settings(plain)
     raw = SweepRun("CartPole-v1", "t.zip", (4,), "scratch", 0, 512, 3, "w", scale_rewards=False)
     assert cache_settings(raw)["scale_rewards"] is False  # raw is a setting, not the default
+    assert "collect_actions" not in cache_settings(plain)  # sampled, as every run before the field
+    greedy = SweepRun("CartPole-v1", "t.zip", (4,), "student", 0, 512, 3, "w", collect_actions="greedy")
+    assert cache_settings(greedy)["collect_actions"] == "greedy"
+    assert greedy.name == "student-one-sided-greedy-4-512steps-0"
+
+
+def test_collect_actions_gives_each_choice_its_runs_and_the_kickstart_init_the_first(cartpole_teacher: Path,
+                                                                                    tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "16",
+                 "--collect", "student", "--collect-actions", "greedy", "sampled", "--seeds", "1", "--steps", "800",
+                 "--episodes", "3", "--kickstart-steps", "512", "--kickstart-init", "--workers", "1",
+                 "--out", str(out)]) == 0  # fmt: skip
+    rows = json.loads((out / "sweep.json").read_text())["rows"]
+    assert sorted(str(r["collect_actions"]) for r in rows) == ["None", "greedy", "sampled"]  # None: the kickstart row
+    models = out / "models"
+    for actions, name in [("greedy", "student-one-sided-greedy-16x16-800steps-0"),
+                          ("sampled", "student-one-sided-16x16-800steps-0")]:  # fmt: skip
+        assert json.loads((models / f"{name}.json").read_text())["config"]["collect_actions"] == actions
+    kickstart = json.loads((models / "kickstart-scaled-16x16-512steps-0-after-student-one-sided-greedy-16x16-"
+                                      "800steps-0.json").read_text())  # fmt: skip
+    assert kickstart["config"]["init"].endswith("student-one-sided-greedy-16x16-800steps-0.zip")
+    header = (out / "sweep.csv").read_text().splitlines()[0].split(",")
+    assert "collect_actions" in header
+
+
+def test_plot_series_name_the_greedy_runs_apart() -> None:
+    from rl_distill.evaluation.plots import series
+
+    rows = [{"collect": "scratch", "bounds": None}, {"collect": "kickstart", "bounds": "one-sided"},
+            {"collect": "student", "bounds": "one-sided"},  # saved before collect_actions: sampled
+            {"collect": "student", "bounds": "one-sided", "collect_actions": "greedy"}]  # fmt: skip
+    table = {"rows": rows}
+    assert [series(r, table) for r in rows] == ["PPO from scratch", "kickstart", "distilled (student-driven)",
+                                                "distilled (student-driven, greedy actions)"]  # fmt: skip
+    two_bounds = {"rows": [*rows, {"collect": "student", "bounds": "clamp", "collect_actions": "sampled"}]}
+    assert series(two_bounds["rows"][-1], two_bounds) == "distilled (student-driven, clamp)"

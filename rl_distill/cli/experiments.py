@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rl_distill.cli.arguments import default_out, positive_int, set_threads
 from rl_distill.cli.commands import add_common, add_distill_flags, add_env, distill_config
-from rl_distill.distill.loop import COLLECT_SCHEMES
+from rl_distill.distill.loop import COLLECT_ACTIONS, COLLECT_SCHEMES
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import check_env_id
@@ -37,7 +37,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
     table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
                   episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
-                  bounds=args.bounds, kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
+                  bounds=args.bounds, collect_actions=args.collect_actions,
+                  kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
                   scale_rewards=args.scale_rewards, ray_address=args.ray, workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
@@ -82,6 +83,9 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bounds", choices=BOUND_MODES, nargs="+", default=[DEFAULT_BOUND_MODE],
                    help="Box actions: bound modes of the loss to compare (see distill --help; default "
                    f"{DEFAULT_BOUND_MODE})")
+    p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, nargs="+", default=["sampled"],
+                   help="how whoever acts picks its actions while collecting, to compare (see distill --help; "
+                   "default sampled)")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per combination (default 3)")
     p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
     p.add_argument("--scratch-steps", type=positive_int, default=None,
@@ -93,8 +97,8 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                    "steps, --seeds times (role kickstart; default: none)")
     p.add_argument("--kickstart-init", action="store_true",
                    help="start each seed's kickstart run from that seed's distilled student of the preset size "
-                   "(first --collect and --bounds; the size must be among --student-hidden), as pipeline --kickstart "
-                   "does; its steps count the distillation's too (default: a fresh student)")
+                   "(first --collect, --bounds and --collect-actions; the size must be among --student-hidden), as "
+                   "pipeline --kickstart does; its steps count the distillation's too (default: a fresh student)")
     p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=True,
                    help="the PPO runs (--scratch-steps, --kickstart-steps) learn from scaled rewards, or with "
                    "--no-scale-rewards raw ones, as in pipeline (default: scaled; runs are named -scaled or -raw)")

@@ -59,10 +59,19 @@ def plot_curves(curves: dict[str, list[Curve]], path: Path, *, title: str, refer
 
 
 def series(row: dict[str, Any], table: dict[str, Any]) -> str:
-    """A row's line in the plots: its collection scheme, and its bound mode when the table compares several."""
-    if len({r.get("bounds") for r in table["rows"] if r["collect"] != "scratch"}) > 1 and row["collect"] != "scratch":
-        return f"{row['collect']}, {row.get('bounds')}"
-    return row["collect"]
+    """A row's line in the plots: PPO from scratch, kickstart, or distillation by its collection scheme; with
+    the bound mode when the table compares several, and greedy collection when the row used it (rows written
+    before ``collect_actions`` existed sampled)."""
+    collect = row["collect"]
+    if collect == "scratch":
+        return "PPO from scratch"
+    details = [] if collect == "kickstart" else [f"{collect}-driven"]
+    if len({r.get("bounds") for r in table["rows"] if r["collect"] != "scratch"}) > 1:
+        details.append(str(row.get("bounds")))
+    if row.get("collect_actions") == "greedy":
+        details.append("greedy actions")
+    name = "kickstart" if collect == "kickstart" else "distilled"
+    return f"{name} ({', '.join(details)})" if details else name
 
 
 def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
@@ -78,11 +87,11 @@ def plot_return_vs_size(table: dict[str, Any], path: Path) -> None:
         if row["collect"] != "scratch":
             by_collect[series(row, table)][row["policy_params"]].append(row["mean_return"])
     all_sizes = sorted({size for points in by_collect.values() for size in points})
-    for collect, points in sorted(by_collect.items()):
+    for label, points in sorted(by_collect.items()):
         sizes = sorted(points)
         means = [np.mean(points[s]) for s in sizes]
         errors = [np.std(points[s]) for s in sizes]
-        ax.errorbar(sizes, means, yerr=errors, marker="o", capsize=3, label=f"distilled ({collect}-driven)")
+        ax.errorbar(sizes, means, yerr=errors, marker="o", capsize=3, label=label)
     ax.axhline(table["teacher"]["mean_return"], color="black", linestyle="--",
                label=f"teacher ({table['teacher']['policy_params']:,} params)")  # fmt: skip
     ax.axhline(table["random_mean_return"], color="grey", linestyle=":", label="random policy")
@@ -107,9 +116,8 @@ def plot_learning_curves(table: dict[str, Any], path: Path, hidden: str | None =
     for row in rows:
         if row["hidden"] == hidden:
             groups[series(row, table)].append((row["curve_steps"], row["curve_returns"]))
-    curves = {"PPO from scratch" if collect == "scratch" else f"distillation ({collect}-driven)": members
-              for collect, members in sorted(groups.items())}  # fmt: skip
-    plot_curves(curves, path, title=f"{table['env_id']}: {hidden} student, distillation vs PPO from scratch",
+    title = f"{table['env_id']}: {hidden} student, distillation vs PPO from scratch"
+    plot_curves(dict(sorted(groups.items())), path, title=title,
                 references={"teacher": table["teacher"]["mean_return"], "random policy": table["random_mean_return"]})
 
 

@@ -21,8 +21,8 @@ from rl_distill.errors import InputError
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.losses import DEFAULT_BOUND_MODE
 
-CSV_FIELDS = ["env", "collect", "bounds", "hidden", "policy_params", "compression_ratio", "seed", "mean_return",
-              "score", "env_steps", "wall_seconds"]  # fmt: skip
+CSV_FIELDS = ["env", "collect", "bounds", "collect_actions", "hidden", "policy_params", "compression_ratio", "seed",
+              "mean_return", "score", "env_steps", "wall_seconds"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -46,18 +46,21 @@ class SweepRun:
     scale_rewards: bool | None = None
     """PPO runs (scratch, kickstart): learn from scaled (True) or raw (False) rewards; None: scratch as the preset,
     kickstart as the teacher's PPO did (the default until 2026-12; rows saved before it carry no such field)."""
+    collect_actions: str = "sampled"
+    """Distillation runs: how whoever acts picks its actions while collecting (``--collect-actions``)."""
 
     @property
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
-        variant = "" if self.collect in ("scratch", "kickstart") else f"-{self.bounds}"
+        ppo = self.collect in ("scratch", "kickstart")
+        variant = "" if ppo else f"-{self.bounds}" + ("" if self.collect_actions == "sampled" else "-greedy")
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
         name = f"{self.collect}{variant}{rewards}-{hidden}-{self.steps}steps-{self.seed}"
         return f"{name}-after-{Path(self.init).stem}" if self.init else name
 
 
-ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None}
+ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled"}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
 unset, so that those rows still match."""
 
@@ -119,15 +122,17 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         curve = (trained.curve_steps, trained.curve_returns)
     else:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
-                               collect=run.collect, seed=run.seed, bounds=run.bounds)  # type: ignore[arg-type]  # fmt: skip
+                               collect=run.collect, collect_actions=run.collect_actions,  # type: ignore[arg-type]
+                               seed=run.seed, bounds=run.bounds)  # type: ignore[arg-type]  # fmt: skip
         run_distill(config, Path(run.teacher), out, name=name, progress_bar=False)
         rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
         curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
     wall = time.perf_counter() - start
     student = load_policy(out / f"{name}.zip", run.env_id)
     result = evaluate(student, run.env_id, episodes=run.episodes)
+    distilled = run.collect not in ("scratch", "kickstart")
     return {"env": run.env_id, "collect": run.collect, "bounds": None if run.collect == "scratch" else run.bounds,
-            "hidden": "x".join(map(str, run.hidden)),
+            "collect_actions": run.collect_actions if distilled else None, "hidden": "x".join(map(str, run.hidden)),
             "policy_params": policy_parameters(student.policy), "seed": run.seed,
             "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.init_steps + run.steps,
             "wall_seconds": wall, "curve_steps": curve[0], "curve_returns": curve[1]}  # fmt: skip
@@ -174,15 +179,16 @@ def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
 def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], collects: list[str], seeds: int,
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
           scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
-          bounds: list[str] | None = None, kickstart_steps: int = 0, kickstart_init: bool = False,
-          scale_rewards: bool | None = True, ray_address: str | None = None,
+          bounds: list[str] | None = None, collect_actions: list[str] | None = None, kickstart_steps: int = 0,
+          kickstart_init: bool = False, scale_rewards: bool | None = True, ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run every (hidden, collect, bounds, seed) combination and write ``sweep.{json,csv}`` and the plots.
+    """Run every (hidden, collect, bounds, collect_actions, seed) combination and write ``sweep.{json,csv}`` and
+    the plots.
 
     ``kickstart_init``: each seed's kickstart run starts from that seed's distilled student of the kickstart
-    size (the first of ``collects`` and ``bounds``; its teacher term takes that bound mode too), as ``pipeline
-    --kickstart`` does, after the distillations. ``scale_rewards`` applies to the PPO runs (scratch and
-    kickstart) alike, as in ``pipeline`` (None: each as before 2026-12).
+    size (the first of ``collects``, ``bounds`` and ``collect_actions``; its teacher term takes that bound mode
+    too), as ``pipeline --kickstart`` does, after the distillations. ``scale_rewards`` applies to the PPO runs
+    (scratch and kickstart) alike, as in ``pipeline`` (None: each as before 2026-12).
     """
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all
@@ -201,17 +207,19 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     steps = steps or preset.distill_steps
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     bounds = bounds or [DEFAULT_BOUND_MODE]
+    collect_actions = collect_actions or ["sampled"]
     source, folder = str(teacher_path), str(work)
     runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder,
                      scale_rewards=scale_rewards) for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
     for s in range(seeds if kickstart_steps else 0):
-        distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0])
+        distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0],
+                             collect_actions=collect_actions[0])
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
                              bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
                              init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards))  # fmt: skip
-    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b)
-             for h in hiddens for c in collects for b in bounds for s in range(seeds)]  # fmt: skip
+    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a)
+             for h in hiddens for c in collects for b in bounds for a in collect_actions for s in range(seeds)]
     # A kickstart run from a distilled student waits for the distillations: two passes.
     passes = [[r for r in runs if not r.init], [r for r in runs if r.init]]
     rows = [row for group in passes if group
