@@ -299,6 +299,32 @@ def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_pa
     assert math.isfinite(log["steps_per_second"]) and 0 < log["env_seconds"] < log["wall_seconds"]
 
 
+@pytest.mark.parametrize("written", ["no key", None, True, False])
+def test_a_checkpoint_from_before_explicit_reward_scaling_resumes_from_the_cli(cartpole_teacher: Path, tmp_path: Path,
+                                                                               written: object) -> None:
+    """Until 2026-12 kickstart followed the teacher's PPO (None; CartPole-v1's preset and this teacher: raw
+    rewards) and older checkpoints have no such key; the CLI now says True or False. A checkpoint resumes when the
+    rewards it learnt from are the ones asked for."""
+    argv = ["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--student-hidden", "4",
+            "--lambda", "constant:1", "--checkpoint-every", "256", "--eval-every", "256", "--eval-episodes", "1",
+            "--no-scale-rewards", "--out", str(tmp_path)]  # fmt: skip
+    assert main([*argv, "--timesteps", "256"]) == 0
+    ckpt_log = tmp_path / "student.ckpt.json"
+    saved = json.loads(ckpt_log.read_text())
+    assert saved["identity"]["scale_rewards"] is False
+    if written == "no key":
+        del saved["identity"]["scale_rewards"]
+    else:
+        saved["identity"]["scale_rewards"] = written
+    ckpt_log.write_text(json.dumps(saved))
+    code = main([*argv, "--timesteps", "512", "--resume"])
+    if written is True:  # scaled rewards there, raw asked for here
+        assert code == 2
+    else:
+        assert code == 0
+        assert json.loads((tmp_path / "student.json").read_text())["updates"][-1]["env_steps"] == 512
+
+
 def test_a_resumed_adaptive_run_keeps_its_reference(
     cartpole_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

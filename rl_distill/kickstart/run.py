@@ -243,14 +243,19 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                   f"PPO from {'raw' if scaled_rewards else 'scaled'} ones (--scale-rewards/--no-scale-rewards)")
     if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = reward_scaled(venv, preset.ppo.get("gamma", 0.99))
-    identity = run_identity(config, teacher)
+    # The rewards PPO learns from, not how they were asked for: None (the teacher's rule) and the value it gives
+    # are one run, so a checkpoint written before 2026-12 (None, or no such key) resumes from the CLI.
+    identity = {**run_identity(config, teacher), "scale_rewards": scaled_rewards}
     out.mkdir(parents=True, exist_ok=True)
     ckpt, ckpt_log = out / f"{name}.ckpt.zip", out / f"{name}.ckpt.json"
     saved = json.loads(ckpt_log.read_text()) if resume and ckpt.exists() else None
     if saved:
         from rl_distill.distill.checkpoint import check_identity
 
-        check_identity(ckpt, saved["identity"], json.loads(json.dumps(identity)))
+        written = saved["identity"]
+        if written.get("scale_rewards") is None:
+            written = {**written, "scale_rewards": teachers_rule}
+        check_identity(ckpt, written, json.loads(json.dumps(identity)))
     # A resumed run keeps the reference it measured (100 episodes of a MuJoCo task take 7-16 s); checkpoints
     # written before it was stored measure it again, to the same value (the episodes are seeded).
     stored = saved.get("reference") if saved else None
