@@ -33,6 +33,7 @@ import torch
 from rl_distill.artifacts.student import load_student
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.distill.multitask import multitask_config
+from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
 from rl_distill.experiments.multitask import run_multitask
 from rl_distill.experiments.pipeline import run_distill
@@ -97,10 +98,6 @@ def references(work: Path, teachers: dict[str, Path], own: dict[str, str], tasks
     random = {task: cached(file, f"random@{task}", lambda t=task: evaluate_random(t, episodes=episodes).mean_return)
               for task in tasks}  # fmt: skip
     return {"matrix": matrix, "random": random}
-
-
-def score(value: float, teacher: float, random: float) -> float:
-    return (value - random) / (teacher - random) if teacher != random else float("nan")
 
 
 def multitask_run(folder: Path, tasks: list[str], teachers: list[Path], hidden: tuple[int, ...], steps: int,

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from rl_distill.distill.loop import COLLECT_SCHEMES, DistillConfig
+from rl_distill.evaluation import compare
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
@@ -55,7 +56,7 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
     threshold = random_eval.mean_return + TARGET * span
 
     def score(value: float) -> float:
-        return (value - random_eval.mean_return) / span
+        return compare.score(value, teacher_eval.mean_return, random_eval.mean_return)
 
     print(f"{env_id}: teacher {teacher_eval.mean_return:.1f} ({teacher_run.wall_seconds:.0f} s), "
           f"random {random_eval.mean_return:.1f}", flush=True)  # fmt: skip
