@@ -31,9 +31,12 @@ shared with scripts/bench_rl.py) and runs/sb3-teachers/Walker2d-v5/teacher.zip, 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import math
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +134,16 @@ def finished(path: Path, teacher: Path | None = None) -> dict[str, Any] | None:
     return log
 
 
+@contextmanager
+def claimed(folder: Path) -> Iterator[None]:
+    """Hold a run's folder while it is trained, so that invocations running side by side (on other variants) train
+    a run they share (PPO from scratch, a distillation) once: the second waits for it, then finds it finished."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
 def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int, early_steps: int,
              evaluated_runs: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
     """Train what is missing and evaluate every run, reusing ``evaluated_runs``' evaluations of the same finished
@@ -164,11 +177,12 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     scaled_label = scaling.label_of(case["scale_rewards"]) if scaled else ""
     for seed in range(seeds):
         folder = work / f"scratch{best}{scaled_folder}-{seed}"
-        if not finished(folder / "scratch.json"):
-            train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
-                      eval_every=case["budget"] // 20, eval_episodes=curve_episodes, progress_bar=False,
-                      keep_best=bool(best), scale_rewards=case["scale_rewards"])  # fmt: skip
-            # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
+        with claimed(folder):
+            if not finished(folder / "scratch.json"):
+                train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
+                          eval_every=case["budget"] // 20, eval_episodes=curve_episodes, progress_bar=False,
+                          keep_best=bool(best), scale_rewards=case["scale_rewards"])  # fmt: skip
+                # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
         log = finished(folder / "scratch.json")
         runs.append({"method": "scratch" + scaled_label + best_label, "seed": seed,
                      "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
@@ -178,11 +192,12 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
         budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"], case["distill_lr_decay"],
                                            case["distill_collect_actions"])  # fmt: skip
         folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
-        if not finished(folder / "student.json", teacher_path):
-            config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
-                                   bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
-                                   collect_actions=case["distill_collect_actions"])  # fmt: skip
-            run_distill(config, teacher_path, folder, progress_bar=False)
+        with claimed(folder):
+            if not finished(folder / "student.json", teacher_path):
+                config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
+                                       bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
+                                       collect_actions=case["distill_collect_actions"])  # fmt: skip
+                run_distill(config, teacher_path, folder, progress_bar=False)
         log = finished(folder / "student.json")
         distilled = folder / "student.zip"
         runs.append({"method": "distill" + tag, "seed": seed, "path": str(distilled), "steps": log["config"]["steps"],
@@ -195,21 +210,20 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             suffix = ("-init" if forced_init else "") + settings_folder + (f"-d{key}" if key and case["init"] else "")
             suffix += best
             folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
-            if not finished(folder / "student.json", teacher_path):
-                config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
-                                         temperature=temperature,
-                                         seed=seed, eval_every=case["budget"] // 20,
-                                         eval_episodes=curve_episodes, keep_best=bool(best),
-                                         init=str(distilled) if case["init"] else None,
-                                         learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
-                                         bounds=case["bounds"],
-                                         critic_warmup=case["critic_warmup"],
-                                         critic_hidden=case["critic_hidden"] and hidden_sizes(case["critic_hidden"]),
-                                         log_std_init=case["log_std_init"],
-                                         reference_episodes=case["reference_episodes"],
-                                         distill_term=case["distill_term"], kl=case["kl"],
-                                         scale_rewards=case["scale_rewards"])  # fmt: skip
-                run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
+            with claimed(folder):
+                if not finished(folder / "student.json", teacher_path):
+                    critic = case["critic_hidden"] and hidden_sizes(case["critic_hidden"])
+                    config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
+                                             temperature=temperature, seed=seed, eval_every=case["budget"] // 20,
+                                             eval_episodes=curve_episodes, keep_best=bool(best),
+                                             init=str(distilled) if case["init"] else None,
+                                             learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
+                                             bounds=case["bounds"], critic_warmup=case["critic_warmup"],
+                                             critic_hidden=critic, log_std_init=case["log_std_init"],
+                                             reference_episodes=case["reference_episodes"],
+                                             distill_term=case["distill_term"], kl=case["kl"],
+                                             scale_rewards=case["scale_rewards"])  # fmt: skip
+                    run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
             log = finished(folder / "student.json")
             method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
             method += (" from distill" if forced_init else "") + settings_label

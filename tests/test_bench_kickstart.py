@@ -3,6 +3,7 @@ are reused, and how a case's earlier teacher's runs are kept."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_kickstart import finished, merged  # noqa: E402
+from bench_kickstart import claimed, finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
@@ -110,3 +111,13 @@ def test_plain_sb3_teachers_save_statistics_only_when_their_recipe_normalises(tm
     teacher = load_policy(tmp_path / "teacher.zip", "InvertedPendulum-v5")
     assert (teacher.normalization is not None) is statistics
     assert scales_rewards(preset_for("InvertedPendulum-v5"), teacher) is statistics
+
+
+def test_a_claimed_run_folder_is_held_until_its_training_ends(tmp_path: Path) -> None:
+    """Two invocations side by side train a shared run (PPO from scratch) once: the second blocks on the lock."""
+    folder = tmp_path / "case" / "scratch-0"
+    lock = folder.parent / ".scratch-0.lock"
+    with claimed(folder), open(lock) as other, pytest.raises(BlockingIOError):
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(lock) as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the holder is done
