@@ -17,6 +17,7 @@ from bench_kickstart import claimed, finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
+from reevaluate_kickstart import reevaluate  # noqa: E402
 from train_sb3_teacher import train_teacher  # noqa: E402
 
 
@@ -121,3 +122,28 @@ def test_a_claimed_run_folder_is_held_until_its_training_ends(tmp_path: Path) ->
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(lock) as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the holder is done
+
+
+def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """More episodes add to the benchmark's 100 rather than replace them, and the score is taken against the
+    teacher on as many episodes; only runs whose method contains a given text are redone."""
+    from collections import Counter
+
+    from stable_baselines3 import PPO
+
+    from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+    from rl_distill.sb3.policies import load_policy
+
+    PPO("MlpPolicy", "CartPole-v1", seed=0).save(tmp_path / "fresh.zip")  # untrained: returns vary
+    fresh = evaluate(load_policy(tmp_path / "fresh.zip", "CartPole-v1"), "CartPole-v1", episodes=100)
+    teacher = evaluate(load_policy(cartpole_teacher, "CartPole-v1"), "CartPole-v1", episodes=100)
+    random = evaluate_random("CartPole-v1", episodes=100).mean_return
+    run = {"seed": 0, "path": str(tmp_path / "fresh.zip"), "mean_return": fresh.mean_return}
+    case = {"env": "CartPole-v1", "teacher_path": str(cartpole_teacher), "teacher": teacher.mean_return,
+            "random": random, "runs": [{**run, "method": "distill 800 steps"}, {**run, "method": "scratch"}]}
+    table = reevaluate(case, ["distill"], episodes=200)
+    [row] = table["rows"]
+    assert row["method"] == "distill 800 steps" and len(row["returns"]) == 200
+    assert len(set(fresh.returns)) > 5
+    assert not Counter(round(r, 1) for r in fresh.returns) - Counter(row["returns"])  # all 100 among the 200
+    assert row["score"] == pytest.approx((row["mean_return"] - table["random"]) / (table["teacher"] - table["random"]))
