@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -64,25 +65,40 @@ def markdown(name: str, table: dict[str, Any]) -> str:
         low, high = row["score_ci95"]
         lines.append(f"| {row['method']} | {row['seed']} | {row['benchmark_score']:.3f} | {row['score']:.3f} | "
                      f"{low:.3f} to {high:.3f} |")
+    lines += ["", f"| method | seeds | mean score, 100 episodes | seeds at 0.95 | mean score, {n} episodes | seeds at "
+              "0.95 |", "|---|---:|---:|---:|---:|---:|"]
+    for method in dict.fromkeys(row["method"] for row in table["rows"]):
+        rows = [row for row in table["rows"] if row["method"] == method]
+        short, full = ([row[key] for row in rows] for key in ("benchmark_score", "score"))
+        lines.append(f"| {method} | {len(rows)} | {statistics.mean(short):.3f} | {sum(v >= 0.95 for v in short)} | "
+                     f"{statistics.mean(full):.3f} | {sum(v >= 0.95 for v in full)} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", required=True, help="a case of results/kickstart.json, e.g. HalfCheetah-v5")
-    parser.add_argument("--methods", nargs="+", required=True, help="texts a run's method must contain (any)")
+    parser.add_argument("--methods", nargs="+", default=[], help="texts a run's method must contain (any)")
     parser.add_argument("--episodes", type=int, default=500, help="evaluation episodes per run (default 500)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the case's Markdown from its JSON, nothing evaluated")
     args = parser.parse_args()
+    stem = RESULTS / f"kickstart-reevaluated-{args.case}"
+    if args.report_only:
+        table = json.loads(stem.with_suffix(".json").read_text())
+        atomic_write_text(stem.with_suffix(".md"), markdown(args.case, table))
+        return
     torch.set_num_threads(1)
     cases = json.loads((RESULTS / "kickstart.json").read_text())
     if args.case not in cases:
         raise SystemExit(f"no case {args.case!r} in results/kickstart.json; one of {', '.join(cases)}")
+    if not args.methods:
+        raise SystemExit("--methods: name at least one text a run's method contains")
     if args.episodes < 100:
         raise SystemExit(f"--episodes must be at least the benchmark's 100, got {args.episodes}")
     table = reevaluate(cases[args.case], args.methods, args.episodes)
     if not table["rows"]:
         raise SystemExit(f"no run of {args.case} has a method containing any of {args.methods}")
-    stem = RESULTS / f"kickstart-reevaluated-{args.case}"
     atomic_write_json(stem.with_suffix(".json"), table)
     atomic_write_text(stem.with_suffix(".md"), markdown(args.case, table))
     print(f"wrote {stem}.md and .json")

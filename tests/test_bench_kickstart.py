@@ -17,6 +17,7 @@ from bench_kickstart import claimed, finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
+from reevaluate_kickstart import markdown as reevaluated_markdown  # noqa: E402
 from reevaluate_kickstart import reevaluate  # noqa: E402
 from train_sb3_teacher import train_teacher  # noqa: E402
 
@@ -147,3 +148,6 @@ def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Pat
     assert len(set(fresh.returns)) > 5
     assert not Counter(round(r, 1) for r in fresh.returns) - Counter(row["returns"])  # all 100 among the 200
     assert row["score"] == pytest.approx((row["mean_return"] - table["random"]) / (table["teacher"] - table["random"]))
+    summary = reevaluated_markdown("CartPole-v1", table).splitlines()[-1]  # per method: seeds, means, seeds at 0.95
+    assert summary.startswith("| distill 800 steps | 1 | ")
+    assert summary.endswith(f" | {row['score']:.3f} | {int(row['score'] >= 0.95)} |")
