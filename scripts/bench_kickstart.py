@@ -104,8 +104,11 @@ def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple
     return folder, schedule, float(temperature or 1.0)
 
 
-def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool,
-                    collect_actions: str = "sampled") -> tuple[int, str, str]:  # fmt: skip
+DISTILL_UPDATES = DistillConfig("").updates_per_round
+
+
+def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool, collect_actions: str = "sampled",
+                    updates_per_round: int = DISTILL_UPDATES) -> tuple[int, str, str]:  # fmt: skip
     """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget, the
     default bounds and a constant rate, so earlier runs keep their folders, and any other setting gets its own
     runs and label."""
@@ -120,6 +123,8 @@ def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool,
         keys, tags = [*keys, "lrdecay"], [*tags, "lr decay"]
     if collect_actions != "sampled":
         keys, tags = [*keys, collect_actions], [*tags, f"{collect_actions} collection"]
+    if updates_per_round != DISTILL_UPDATES:
+        keys, tags = [*keys, f"upd{updates_per_round}"], [*tags, f"{updates_per_round} updates per round"]
     key, tag = "-".join(keys), ", ".join(tags)
     return budget, key, f" {tag}" if tag else ""
 
@@ -190,13 +195,14 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                      "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
                      **kept_step(log, 0)})  # fmt: skip
         budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"], case["distill_lr_decay"],
-                                           case["distill_collect_actions"])  # fmt: skip
+                                           case["distill_collect_actions"], case["distill_updates"])  # fmt: skip
         folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
         with claimed(folder):
             if not finished(folder / "student.json", teacher_path):
                 config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
                                        bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
-                                       collect_actions=case["distill_collect_actions"])  # fmt: skip
+                                       collect_actions=case["distill_collect_actions"],
+                                       updates_per_round=case["distill_updates"])  # fmt: skip
                 run_distill(config, teacher_path, folder, progress_bar=False)
         log = finished(folder / "student.json")
         distilled = folder / "student.zip"
@@ -295,6 +301,9 @@ def main() -> None:
     parser.add_argument("--distill-collect-actions", choices=COLLECT_ACTIONS, default="sampled",
                         help="distil with --collect-actions (greedy: whoever acts takes its greedy action); another "
                         "than sampled gets its own distill and kickstart runs and labels")
+    parser.add_argument("--distill-updates-per-round", type=int, default=DISTILL_UPDATES,
+                        help=f"distil with --updates-per-round N (default {DISTILL_UPDATES}, distill's); another "
+                        "gets its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
     parser.add_argument("--learning-rate", type=float, default=None, help="kickstart with --learning-rate RATE "
@@ -354,7 +363,7 @@ def main() -> None:
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         case["distill_lr_decay"], case["distill_collect_actions"] = args.distill_lr_decay, args.distill_collect_actions
         case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
-        case["critic_hidden"] = args.critic_hidden
+        case["critic_hidden"], case["distill_updates"] = args.critic_hidden, args.distill_updates_per_round
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
         case["reference_episodes"] = args.reference_episodes
         case["keep_best"], case["scale_rewards"] = args.keep_best, args.scale_rewards

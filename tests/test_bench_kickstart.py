@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_kickstart import claimed, finished, merged  # noqa: E402
+from bench_kickstart import claimed, distill_variant, finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
@@ -151,3 +151,13 @@ def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Pat
     summary = reevaluated_markdown("CartPole-v1", table).splitlines()[-1]  # per method: seeds, means, seeds at 0.95
     assert summary.startswith("| distill 800 steps | 1 | ")
     assert summary.endswith(f" | {row['score']:.3f} | {int(row['score'] >= 0.95)} |")
+
+
+def test_each_distillation_setting_gets_its_own_runs_and_label_and_the_defaults_keep_the_old_names() -> None:
+    budget = 1_000_000
+    assert distill_variant("HalfCheetah-v5", budget, "clamp", False, "greedy") == (
+        budget, "1000000-clamp-greedy", " 1,000,000 steps, clamp bounds, greedy collection")
+    assert distill_variant("HalfCheetah-v5", budget, "clamp", False, "greedy", updates_per_round=1000) == (
+        budget, "1000000-clamp-greedy-upd1000",
+        " 1,000,000 steps, clamp bounds, greedy collection, 1000 updates per round")  # fmt: skip
+    assert distill_variant("Hopper-v5", None, "one-sided", False)[1:] == ("", "")  # the preset's: unsuffixed
