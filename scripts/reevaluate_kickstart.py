@@ -6,8 +6,8 @@ moves by a few hundredths with the episodes drawn, so "every seed at 0.95" is pa
 the runs of one case in ``results/kickstart.json`` whose method contains any of the ``--methods`` texts,
 evaluates them and the case's teacher and random policy on ``--episodes`` episodes (which include the
 benchmark's 100: each evaluation env plays its first ten again), and writes
-``results/kickstart-reevaluated-<case>.{md,json}``. About 30 s per 500 HalfCheetah-v5 episodes of a 16x16
-student on one core. The session-32 table:
+``results/kickstart-reevaluated-<case>.{md,json}`` (or ``--stem``). About 30 s per 500 HalfCheetah-v5
+episodes of a 16x16 student on one core. The session-32 table:
 
     python scripts/reevaluate_kickstart.py --case HalfCheetah-v5 --episodes 500 \\
         --methods "distill 1,000,000 steps, clamp bounds, greedy collection"
@@ -80,10 +80,12 @@ def main() -> None:
     parser.add_argument("--case", required=True, help="a case of results/kickstart.json, e.g. HalfCheetah-v5")
     parser.add_argument("--methods", nargs="+", default=[], help="texts a run's method must contain (any)")
     parser.add_argument("--episodes", type=int, default=500, help="evaluation episodes per run (default 500)")
+    parser.add_argument("--stem", default=None,
+                        help="output name under results/ (default kickstart-reevaluated-<case>)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the case's Markdown from its JSON, nothing evaluated")
     args = parser.parse_args()
-    stem = RESULTS / f"kickstart-reevaluated-{args.case}"
+    stem = RESULTS / (args.stem or f"kickstart-reevaluated-{args.case}")
     if args.report_only:
         table = json.loads(stem.with_suffix(".json").read_text())
         atomic_write_text(stem.with_suffix(".md"), markdown(args.case, table))
