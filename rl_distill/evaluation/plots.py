@@ -116,7 +116,7 @@ def plot_learning_curves(table: dict[str, Any], path: Path, hidden: str | None =
     for row in rows:
         if row["hidden"] == hidden:
             groups[series(row, table)].append((row["curve_steps"], row["curve_returns"]))
-    title = f"{table['env_id']}: {hidden} student, distillation vs PPO from scratch"
+    title = f"{table['env_id']}: {hidden} student, learning curves"  # the legend names each method
     plot_curves(dict(sorted(groups.items())), path, title=title,
                 references={"teacher": table["teacher"]["mean_return"], "random policy": table["random_mean_return"]})
 
