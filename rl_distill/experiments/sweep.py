@@ -50,10 +50,15 @@ class SweepRun:
     """Distillation runs: how whoever acts picks its actions while collecting (``--collect-actions``)."""
 
     @property
+    def distilled(self) -> bool:
+        """A distillation run (collection settings apply), not a PPO one (scratch, kickstart)."""
+        return self.collect not in ("scratch", "kickstart")
+
+    @property
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
-        ppo = self.collect in ("scratch", "kickstart")
-        variant = "" if ppo else f"-{self.bounds}" + ("" if self.collect_actions == "sampled" else "-greedy")
+        greedy = "" if self.collect_actions == "sampled" else "-greedy"
+        variant = f"-{self.bounds}{greedy}" if self.distilled else ""
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
         name = f"{self.collect}{variant}{rewards}-{hidden}-{self.steps}steps-{self.seed}"
@@ -130,9 +135,8 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     wall = time.perf_counter() - start
     student = load_policy(out / f"{name}.zip", run.env_id)
     result = evaluate(student, run.env_id, episodes=run.episodes)
-    distilled = run.collect not in ("scratch", "kickstart")
     return {"env": run.env_id, "collect": run.collect, "bounds": None if run.collect == "scratch" else run.bounds,
-            "collect_actions": run.collect_actions if distilled else None, "hidden": "x".join(map(str, run.hidden)),
+            "collect_actions": run.collect_actions if run.distilled else None, "hidden": "x".join(map(str, run.hidden)),
             "policy_params": policy_parameters(student.policy), "seed": run.seed,
             "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.init_steps + run.steps,
             "wall_seconds": wall, "curve_steps": curve[0], "curve_returns": curve[1]}  # fmt: skip
