@@ -22,7 +22,8 @@ Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation epis
   to scaled rewards (run with --scale-rewards and --no-scale-rewards).
 PPO from scratch and kickstart get the same environment-step budget; distillation its preset budget.
 Every run writes its own folder under runs/bench-kickstart/<case>/ and is skipped when it has finished,
-so the script can be stopped and started again; a case's report keeps the runs of earlier invocations that
+so the script can be stopped and started again, and two copies started side by side (one per core) share
+the seeds out between them; a case's report keeps the runs of earlier invocations that
 this one did not redo (other schedules or seeds). Teachers: runs/bench-rl/<env>/teacher.zip (the preset's,
 shared with scripts/bench_rl.py) and runs/sb3-teachers/Walker2d-v5/teacher.zip, each trained here if missing. Run, e.g.:
     .venv/bin/python scripts/bench_kickstart.py --cases imperfect windy --schedules adaptive:1 exp:1,100000
@@ -41,9 +42,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from kickstart_names import BEST, BEST_EPISODES, NAMED, setting_fragments  # sibling scripts: scripts/ is on sys.path
+from kickstart_names import (  # sibling scripts: scripts/ is on sys.path
+    BEST,
+    BEST_EPISODES,
+    DISTILL_UPDATES,
+    NAMED,
+    distill_variant,
+    kickstart_variant,
+    setting_fragments,
+)
 from kickstart_report import markdown, plot
-from kickstart_teachers import FULL_LUNAR_LANDER, RUNS, ensure_teacher
+from kickstart_teachers import CASES, FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.cli.arguments import hidden_sizes
 from rl_distill.distill.loop import COLLECT_ACTIONS, DistillConfig
@@ -54,79 +63,12 @@ from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.ppo import DISTILL_TERMS
 from rl_distill.kickstart.run import KL_DIRECTIONS, KickstartConfig, run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
-from rl_distill.sb3.envs import join_env
 from rl_distill.sb3.policies import load_policy
-from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
-WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
-CASES: dict[str, dict[str, Any]] = {  # teacher, made: see kickstart_teachers.ensure_teacher
-    "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early-sampled", "made": "early",
-                  "budget": 1_000_000, "init": False},
-    "windy": {**FULL_LUNAR_LANDER, "env": WINDY, "budget": 1_000_000, "init": False},
-    "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "made": "preset",
-                       "budget": 300_000, "init": True},
-    "Hopper-v5": {"env": "Hopper-v5", "teacher": "bench-rl/Hopper-v5", "made": "preset", "budget": 300_000,
-                  "init": True},
-    "LunarLanderContinuous-v3": {"env": "LunarLanderContinuous-v3", "teacher": "bench-rl/LunarLanderContinuous-v3",
-                                 "made": "preset", "budget": 1_000_000, "init": False},
-    "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "bench-rl/Pendulum-v1", "made": "preset", "budget": 100_000,
-                    "init": False},
-    "Walker2d-v5": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
-                    "budget": 300_000, "init": True},
-    "Walker2d-v5-32x32": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
-                          "budget": 300_000, "init": True, "hidden": (32, 32)},
-    "InvertedDoublePendulum-v5": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "a2c",
-                                  "teacher": "sb3-teachers/InvertedDoublePendulum-v5-a2c", "budget": 300_000,
-                                  "init": False},
-    "InvertedDoublePendulum-v5-weak": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "a2c",
-                                       "teacher_seed": 3, "teacher": "sb3-teachers/InvertedDoublePendulum-v5-a2c-3",
-                                       "budget": 300_000, "init": False},
-    "Hopper-v5-a2c": {"env": "Hopper-v5", "made": "plain-sb3", "algo": "a2c", "teacher": "sb3-teachers/Hopper-v5-a2c",
-                      "budget": 300_000, "init": False},
-    "InvertedDoublePendulum-v5-raw": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "ppo-raw",
-                                      "teacher": "sb3-teachers/InvertedDoublePendulum-v5-ppo-raw", "budget": 300_000,
-                                      "init": False},
-}  # fmt: skip
-
-
 ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
-
-
-def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
-    """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T);
-    ``suffix`` names the case's other settings (each combination its own folder)."""
-    schedule, _, temperature = variant.partition("@")
-    suffix = (f"-T{temperature}" if temperature else "") + suffix
-    folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
-    return folder, schedule, float(temperature or 1.0)
-
-
-DISTILL_UPDATES = DistillConfig("").updates_per_round
-
-
-def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool, collect_actions: str = "sampled",
-                    updates_per_round: int = DISTILL_UPDATES) -> tuple[int, str, str]:  # fmt: skip
-    """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget, the
-    default bounds and a constant rate, so earlier runs keep their folders, and any other setting gets its own
-    runs and label."""
-    preset_budget = preset_for(env).distill_steps
-    budget = steps or preset_budget
-    keys, tags = [], []
-    if budget != preset_budget:
-        keys, tags = [str(budget)], [f"{budget:,} steps"]
-    if bounds != DEFAULT_BOUND_MODE:
-        keys, tags = [*keys, bounds], [*tags, f"{bounds} bounds"]
-    if lr_decay:
-        keys, tags = [*keys, "lrdecay"], [*tags, "lr decay"]
-    if collect_actions != "sampled":
-        keys, tags = [*keys, collect_actions], [*tags, f"{collect_actions} collection"]
-    if updates_per_round != DISTILL_UPDATES:
-        keys, tags = [*keys, f"upd{updates_per_round}"], [*tags, f"{updates_per_round} updates per round"]
-    key, tag = "-".join(keys), ", ".join(tags)
-    return budget, key, f" {tag}" if tag else ""
 
 
 def finished(path: Path, teacher: Path | None = None) -> dict[str, Any] | None:
@@ -139,26 +81,32 @@ def finished(path: Path, teacher: Path | None = None) -> dict[str, Any] | None:
     return log
 
 
+class Busy(Exception):
+    """Another invocation is training the run (``claimed(..., wait=False)``)."""
+
+
 @contextmanager
-def claimed(folder: Path) -> Iterator[None]:
-    """Hold a run's folder while it is trained, so that invocations running side by side (on other variants) train
-    a run they share (PPO from scratch, a distillation) once: the second waits for it, then finds it finished."""
+def claimed(folder: Path, *, wait: bool = True) -> Iterator[None]:
+    """Hold a run's folder while it is trained, so that invocations running side by side train a run they share
+    (PPO from scratch, a distillation) once: the second waits for it, then finds it finished; with ``wait=False``
+    it raises Busy at once instead, and can take another seed meanwhile."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        try:  # released when the file closes, or the process dies
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise Busy(folder) from None
         yield
 
 
-def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int, early_steps: int,
-             evaluated_runs: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
-    """Train what is missing and evaluate every run, reusing ``evaluated_runs``' evaluations of the same finished
-    runs (same folder and training time) with as many episodes."""
-    env, hidden, work = case["env"], case.get("hidden", (16, 16)), RUNS / "bench-kickstart" / name
-    teacher_path = ensure_teacher(case, early_steps=early_steps)
+def teacher_reference(name: str, case: dict[str, Any], teacher_path: Path, episodes: int) -> dict[str, Any]:
+    """The teacher's (and, for the imperfect case, the full teacher's) evaluation and the random policy's, which
+    every score of the case is measured against; an early teacher's scan too."""
+    env = case["env"]
     teacher = load_policy(teacher_path, env)
-    full = load_policy(ensure_teacher(FULL_LUNAR_LANDER), env) if name == "imperfect" else teacher
     teacher_result = evaluate(teacher, env, episodes=episodes)
-    full_result = teacher_result if full is teacher else evaluate(full, env, episodes=episodes)
+    full_result = (evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER), env), env, episodes=episodes)
+                   if name == "imperfect" else teacher_result)  # fmt: skip
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "teacher_mean_length": teacher_result.mean_length,
                  "teacher_median": statistics.median(teacher_result.returns), "full_teacher": full_result.mean_return,
@@ -171,88 +119,131 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
                                      for r in scanned["scan"]]  # fmt: skip
         if "episodes" in scanned:  # scans written before it was stored do not say
             reference["teacher_scan_episodes"] = scanned["episodes"]
-    runs = []
-    curve_episodes = case["keep_best"] or 5
-    other = "" if case["keep_best"] == BEST_EPISODES else str(curve_episodes)  # BEST_EPISODES: the plain name
-    best = f"-best{other}" if case["keep_best"] else ""
-    best_label = f"{BEST}{' of ' + other if other else ''}" if case["keep_best"] else ""
+    return reference
+
+
+def best_names(case: dict[str, Any]) -> tuple[str, str]:
+    """The (folder, label) suffixes of ``--keep-best`` runs (empty without it)."""
+    if not case["keep_best"]:
+        return "", ""
+    other = "" if case["keep_best"] == BEST_EPISODES else str(case["keep_best"])  # BEST_EPISODES: the plain name
+    return f"-best{other}", f"{BEST}{' of ' + other if other else ''}"
+
+
+def scratch_run(case: dict[str, Any], work: Path, seed: int, *, wait: bool = True) -> dict[str, Any]:
+    """PPO from scratch on the case's budget, trained unless finished."""
+    best, best_label = best_names(case)
     scaling = NAMED["scale_rewards"]  # PPO from scratch learns from rewards as kickstart does
     scaled = scaling.names(case, "")
-    scaled_folder = scaling.folder.format(v=case["scale_rewards"]) if scaled else ""
-    scaled_label = scaling.label_of(case["scale_rewards"]) if scaled else ""
-    for seed in range(seeds):
-        folder = work / f"scratch{best}{scaled_folder}-{seed}"
-        with claimed(folder):
-            if not finished(folder / "scratch.json"):
-                train_ppo(env, out=folder, name="scratch", hidden=hidden, timesteps=case["budget"], seed=seed,
-                          eval_every=case["budget"] // 20, eval_episodes=curve_episodes, progress_bar=False,
-                          keep_best=bool(best), scale_rewards=case["scale_rewards"])  # fmt: skip
-                # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
-        log = finished(folder / "scratch.json")
-        runs.append({"method": "scratch" + scaled_label + best_label, "seed": seed,
-                     "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
-                     "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
-                     "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
-                     **kept_step(log, 0)})  # fmt: skip
-        budget, key, tag = distill_variant(env, case["distill_steps"], case["bounds"], case["distill_lr_decay"],
-                                           case["distill_collect_actions"], case["distill_updates"])  # fmt: skip
-        folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
-        with claimed(folder):
-            if not finished(folder / "student.json", teacher_path):
-                config = DistillConfig(env, student_hidden=hidden, steps=budget, collect="dagger", seed=seed,
-                                       bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
-                                       collect_actions=case["distill_collect_actions"],
-                                       updates_per_round=case["distill_updates"])  # fmt: skip
-                run_distill(config, teacher_path, folder, progress_bar=False)
-        log = finished(folder / "student.json")
-        distilled = folder / "student.zip"
-        runs.append({"method": "distill" + tag, "seed": seed, "path": str(distilled), "steps": log["config"]["steps"],
-                     "curve_steps": [r["env_steps"] for r in log["rounds"]],
-                     "curve_returns": [r["eval_mean_return"] for r in log["rounds"]],
-                     "wall_seconds": log["wall_seconds"]})  # fmt: skip
-        forced_init = case["init"] and not CASES[name]["init"]
-        for variant in schedules:
-            settings_folder, settings_label = setting_fragments(case, variant)
-            suffix = ("-init" if forced_init else "") + settings_folder + (f"-d{key}" if key and case["init"] else "")
-            suffix += best
-            folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
-            with claimed(folder):
-                if not finished(folder / "student.json", teacher_path):
-                    critic = case["critic_hidden"] and hidden_sizes(case["critic_hidden"])
-                    config = KickstartConfig(env, student_hidden=hidden, timesteps=case["budget"], schedule=schedule,
-                                             temperature=temperature, seed=seed, eval_every=case["budget"] // 20,
-                                             eval_episodes=curve_episodes, keep_best=bool(best),
-                                             init=str(distilled) if case["init"] else None,
-                                             learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
-                                             bounds=case["bounds"], critic_warmup=case["critic_warmup"],
-                                             critic_hidden=critic, log_std_init=case["log_std_init"],
-                                             reference_episodes=case["reference_episodes"],
-                                             distill_term=case["distill_term"], kl=case["kl"],
-                                             scale_rewards=case["scale_rewards"])  # fmt: skip
-                    run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
-            log = finished(folder / "student.json")
-            method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
-            method += (" from distill" if forced_init else "") + settings_label
-            method += f" after distill{tag}" if tag and case["init"] else ""
-            method += best_label
-            start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
-            runs.append({"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
-                         "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
-                         "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
-                         "steps_per_second": log["steps_per_second"], **kept_step(log, start),
-                         **guide_trace(log["updates"], case["critic_warmup"]),
-                         **({"reference": ref} if (ref := log.get("adaptive_reference")) else {})})  # fmt: skip
+    folder = work / f"scratch{best}{scaling.folder.format(v=case['scale_rewards']) if scaled else ''}-{seed}"
+    with claimed(folder, wait=wait):
+        if not finished(folder / "scratch.json"):
+            train_ppo(case["env"], out=folder, name="scratch", hidden=case["hidden"], timesteps=case["budget"],
+                      seed=seed, eval_every=case["budget"] // 20, eval_episodes=case["keep_best"] or 5,
+                      progress_bar=False, keep_best=bool(best), scale_rewards=case["scale_rewards"])  # fmt: skip
+            # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
+    log = finished(folder / "scratch.json")
+    method = "scratch" + (scaling.label_of(case["scale_rewards"]) if scaled else "") + best_label
+    return {"method": method, "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
+            "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
+            "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],
+            **kept_step(log, 0)}  # fmt: skip
+
+
+def case_distillation(case: dict[str, Any]) -> tuple[int, str, str]:
+    """The case's distillation budget, folder key and label tag (``distill_variant``)."""
+    return distill_variant(case["env"], case["distill_steps"], case["bounds"], case["distill_lr_decay"],
+                           case["distill_collect_actions"], case["distill_updates"])
+
+
+def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int, *,
+                wait: bool = True) -> dict[str, Any]:
+    """``distill`` (DAgger, the case's distillation settings), trained unless finished."""
+    budget, key, tag = case_distillation(case)
+    folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
+    with claimed(folder, wait=wait):
+        if not finished(folder / "student.json", teacher_path):
+            config = DistillConfig(case["env"], student_hidden=case["hidden"], steps=budget, collect="dagger",
+                                   seed=seed, bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
+                                   collect_actions=case["distill_collect_actions"],
+                                   updates_per_round=case["distill_updates"])  # fmt: skip
+            run_distill(config, teacher_path, folder, progress_bar=False)
+    log = finished(folder / "student.json")
+    return {"method": "distill" + tag, "seed": seed, "path": str(folder / "student.zip"),
+            "steps": log["config"]["steps"], "curve_steps": [r["env_steps"] for r in log["rounds"]],
+            "curve_returns": [r["eval_mean_return"] for r in log["rounds"]],
+            "wall_seconds": log["wall_seconds"]}  # fmt: skip
+
+
+def kickstart_run(name: str, case: dict[str, Any], work: Path, teacher_path: Path, variant: str, seed: int,
+                  distilled: dict[str, Any], *, wait: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Kickstart with the schedule ``variant`` (``SCHEDULE[@T]``), from the ``distilled`` run's student when the
+    case starts there, trained unless finished."""
+    best, best_label = best_names(case)
+    budget, key, tag = case_distillation(case)
+    forced_init = case["init"] and not CASES[name]["init"]
+    settings_folder, settings_label = setting_fragments(case, variant)
+    suffix = ("-init" if forced_init else "") + settings_folder + (f"-d{key}" if key and case["init"] else "") + best
+    folder, schedule, temperature = kickstart_variant(work, variant, seed, suffix)
+    with claimed(folder, wait=wait):
+        if not finished(folder / "student.json", teacher_path):
+            critic = case["critic_hidden"] and hidden_sizes(case["critic_hidden"])
+            config = KickstartConfig(case["env"], student_hidden=case["hidden"], timesteps=case["budget"],
+                                     schedule=schedule, temperature=temperature, seed=seed,
+                                     eval_every=case["budget"] // 20, eval_episodes=case["keep_best"] or 5,
+                                     keep_best=bool(best), init=distilled["path"] if case["init"] else None,
+                                     learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
+                                     bounds=case["bounds"], critic_warmup=case["critic_warmup"],
+                                     critic_hidden=critic, log_std_init=case["log_std_init"],
+                                     reference_episodes=case["reference_episodes"],
+                                     distill_term=case["distill_term"], kl=case["kl"],
+                                     scale_rewards=case["scale_rewards"])  # fmt: skip
+            run_kickstart(config, teacher_path, folder, progress_bar=False, resume=True)
+    log = finished(folder / "student.json")
+    method = f"kickstart {schedule}" + (f" T={temperature:g}" if temperature != 1 else "")
+    method += (" from distill" if forced_init else "") + settings_label
+    method += (f" after distill{tag}" if tag and case["init"] else "") + best_label
+    start = budget if case["init"] else 0  # a student from distill has used the distillation's steps
+    return {"method": method, "seed": seed, "path": str(folder / "student.zip"), "start_steps": start,
+            "steps": case["budget"], "curve_steps": [start + s for s in log["curve_steps"]],
+            "curve_returns": log["curve_returns"], "wall_seconds": log["wall_seconds"],
+            "steps_per_second": log["steps_per_second"], **kept_step(log, start),
+            **guide_trace(log["updates"], case["critic_warmup"]),
+            **({"reference": ref} if (ref := log.get("adaptive_reference")) else {})}  # fmt: skip
+
+
+def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, episodes: int, early_steps: int,
+             evaluated_runs: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """Train what is missing and evaluate every run, reusing ``evaluated_runs``' evaluations of the same finished
+    runs (same folder and training time) with as many episodes."""
+    work = RUNS / "bench-kickstart" / name
+    teacher_path = ensure_teacher(case, early_steps=early_steps)
+    reference = teacher_reference(name, case, teacher_path, episodes)
+
+    def seed_runs(seed: int, wait: bool) -> list[dict[str, Any]]:
+        scratch = scratch_run(case, work, seed, wait=wait)
+        distilled = distill_run(case, work, teacher_path, seed, wait=wait)
+        return [scratch, distilled, *(kickstart_run(name, case, work, teacher_path, variant, seed, distilled,
+                                                    wait=wait) for variant in schedules)]  # fmt: skip
+
+    runs, busy = [], []
+    for seed in range(seeds):  # a seed another invocation is training waits until the others are done
+        try:
+            runs += seed_runs(seed, wait=False)
+        except Busy:
+            busy.append(seed)
+    for seed in busy:
+        runs += seed_runs(seed, wait=True)
     evaluated = {(r["path"], r["wall_seconds"]): r for r in evaluated_runs if len(r.get("returns", [])) == episodes}
     for run in runs:
         if (earlier := evaluated.get((run["path"], run["wall_seconds"]))) is not None:  # the same finished run
             run.update({k: earlier[k] for k in ("mean_return", "ci95", "mean_length", "returns")})
             continue
-        result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
+        result = evaluate(load_policy(run["path"], case["env"]), case["env"], episodes=episodes)
         run.update(mean_return=result.mean_return, ci95=list(result.ci95), mean_length=result.mean_length,
                    returns=[round(r, 1) for r in result.returns])  # fmt: skip
-    return {"env": env, "student_hidden": list(hidden), "teacher_path": str(teacher_path), "budget": case["budget"],
-            "episodes": episodes,
-            **reference, "runs": runs}
+    return {"env": case["env"], "student_hidden": list(case["hidden"]), "teacher_path": str(teacher_path),
+            "budget": case["budget"], "episodes": episodes, **reference, "runs": runs}
 
 
 def kept_step(log: dict[str, Any], start: int) -> dict[str, int]:
@@ -358,7 +349,7 @@ def main() -> None:
             plot(name, report[name], RESULTS / f"kickstart-{name}.png")
         return
     for name in args.cases:
-        case = {**CASES[name], **({"budget": args.budget} if args.budget else {})}
+        case = {"hidden": (16, 16), **CASES[name], **({"budget": args.budget} if args.budget else {})}
         case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
         case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
         case["distill_lr_decay"], case["distill_collect_actions"] = args.distill_lr_decay, args.distill_collect_actions

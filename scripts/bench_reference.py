@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_kickstart import CASES  # sibling scripts: scripts/ is on sys.path
-from kickstart_teachers import ensure_teacher
+from kickstart_teachers import CASES, ensure_teacher  # sibling scripts: scripts/ is on sys.path
 
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.run import KickstartConfig, make_guide

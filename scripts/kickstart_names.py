@@ -1,5 +1,5 @@
-"""How scripts/bench_kickstart.py names a kickstart run after its settings, in one table that also tells
-scripts/kickstart_report.py how to read the labels back.
+"""How scripts/bench_kickstart.py names its runs after their settings: a kickstart run's in one table that also
+tells scripts/kickstart_report.py how to read the labels back, and a distillation's (``distill_variant``).
 
 A run's folder and label name each setting whose value is not the one runs were first named against
 (``Named.unnamed``), not kickstart's current default: a default that changes must neither rename finished
@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from rl_distill.distill.loop import DistillConfig
+from rl_distill.losses import DEFAULT_BOUND_MODE
+from rl_distill.sb3.presets import preset_for
 
 BEST = ", best checkpoint"
 """The label suffix of a run that keeps its best curve point (``--keep-best``); `` of N`` follows when it
@@ -64,3 +69,37 @@ def setting_fragments(case: dict[str, Any], schedule: str) -> tuple[str, str]:
     named = [n for n in NAMED.values() if n.names(case, schedule)]
     return ("".join(n.folder.format(v=case[n.key]) for n in named),
             "".join(n.label_of(case[n.key]) for n in named))  # fmt: skip
+
+
+def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple[Path, str, float]:
+    """``SCHEDULE[@T]`` (T divides the teacher's logits, discrete actions) -> (run folder, schedule, T);
+    ``suffix`` names the case's other settings (each combination its own folder)."""
+    schedule, _, temperature = variant.partition("@")
+    suffix = (f"-T{temperature}" if temperature else "") + suffix
+    folder = work / f"kickstart-{schedule.replace(':', '_').replace(',', '_')}{suffix}-{seed}"
+    return folder, schedule, float(temperature or 1.0)
+
+
+DISTILL_UPDATES = DistillConfig("").updates_per_round
+
+
+def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool, collect_actions: str = "sampled",
+                    updates_per_round: int = DISTILL_UPDATES) -> tuple[int, str, str]:  # fmt: skip
+    """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget, the
+    default bounds and a constant rate, so earlier runs keep their folders, and any other setting gets its own
+    runs and label."""
+    preset_budget = preset_for(env).distill_steps
+    budget = steps or preset_budget
+    keys, tags = [], []
+    if budget != preset_budget:
+        keys, tags = [str(budget)], [f"{budget:,} steps"]
+    if bounds != DEFAULT_BOUND_MODE:
+        keys, tags = [*keys, bounds], [*tags, f"{bounds} bounds"]
+    if lr_decay:
+        keys, tags = [*keys, "lrdecay"], [*tags, "lr decay"]
+    if collect_actions != "sampled":
+        keys, tags = [*keys, collect_actions], [*tags, f"{collect_actions} collection"]
+    if updates_per_round != DISTILL_UPDATES:
+        keys, tags = [*keys, f"upd{updates_per_round}"], [*tags, f"{updates_per_round} updates per round"]
+    key, tag = "-".join(keys), ", ".join(tags)
+    return budget, key, f" {tag}" if tag else ""

@@ -1,4 +1,4 @@
-"""The teachers of scripts/bench_kickstart.py: each trained here the first time a case needs it.
+"""The cases of scripts/bench_kickstart.py and their teachers, each trained here the first time a case needs it.
 
 A case names its teacher's folder under runs/ (``teacher``) and how it is made (``made``): ``preset``, the
 env preset's PPO as scripts/bench_rl.py trains it (the same folder, so either script reuses the other's);
@@ -16,6 +16,7 @@ from typing import Any
 
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.io import atomic_write, atomic_write_json
+from rl_distill.sb3.envs import join_env
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import train_ppo
@@ -24,6 +25,35 @@ RUNS = Path(__file__).resolve().parent.parent / "runs"
 FULL_LUNAR_LANDER: dict[str, Any] = {"env": "LunarLander-v3", "teacher_env": "LunarLander-v3",
                                       "teacher": "bench-rl/LunarLander-v3", "made": "preset"}
 """The full LunarLander-v3 teacher: the windy case's, and the yardstick of the imperfect one."""
+WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
+CASES: dict[str, dict[str, Any]] = {  # teacher, made: see ensure_teacher
+    "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early-sampled", "made": "early",
+                  "budget": 1_000_000, "init": False},
+    "windy": {**FULL_LUNAR_LANDER, "env": WINDY, "budget": 1_000_000, "init": False},
+    "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "made": "preset",
+                       "budget": 300_000, "init": True},
+    "Hopper-v5": {"env": "Hopper-v5", "teacher": "bench-rl/Hopper-v5", "made": "preset", "budget": 300_000,
+                  "init": True},
+    "LunarLanderContinuous-v3": {"env": "LunarLanderContinuous-v3", "teacher": "bench-rl/LunarLanderContinuous-v3",
+                                 "made": "preset", "budget": 1_000_000, "init": False},
+    "Pendulum-v1": {"env": "Pendulum-v1", "teacher": "bench-rl/Pendulum-v1", "made": "preset", "budget": 100_000,
+                    "init": False},
+    "Walker2d-v5": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
+                    "budget": 300_000, "init": True},
+    "Walker2d-v5-32x32": {"env": "Walker2d-v5", "teacher": "sb3-teachers/Walker2d-v5", "made": "plain-sb3",
+                          "budget": 300_000, "init": True, "hidden": (32, 32)},
+    "InvertedDoublePendulum-v5": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "a2c",
+                                  "teacher": "sb3-teachers/InvertedDoublePendulum-v5-a2c", "budget": 300_000,
+                                  "init": False},
+    "InvertedDoublePendulum-v5-weak": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "a2c",
+                                       "teacher_seed": 3, "teacher": "sb3-teachers/InvertedDoublePendulum-v5-a2c-3",
+                                       "budget": 300_000, "init": False},
+    "Hopper-v5-a2c": {"env": "Hopper-v5", "made": "plain-sb3", "algo": "a2c", "teacher": "sb3-teachers/Hopper-v5-a2c",
+                      "budget": 300_000, "init": False},
+    "InvertedDoublePendulum-v5-raw": {"env": "InvertedDoublePendulum-v5", "made": "plain-sb3", "algo": "ppo-raw",
+                                      "teacher": "sb3-teachers/InvertedDoublePendulum-v5-ppo-raw", "budget": 300_000,
+                                      "init": False},
+}  # fmt: skip
 
 
 def ensure_teacher(case: dict[str, Any], *, early_steps: int = 500_000) -> Path:

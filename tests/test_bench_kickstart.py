@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_kickstart import claimed, distill_variant, finished, merged  # noqa: E402
+from bench_kickstart import Busy, claimed, finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
+from kickstart_names import distill_variant  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
 from reevaluate_kickstart import markdown as reevaluated_markdown  # noqa: E402
@@ -123,6 +124,15 @@ def test_a_claimed_run_folder_is_held_until_its_training_ends(tmp_path: Path) ->
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(lock) as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once the holder is done
+
+
+def test_a_run_another_invocation_holds_is_busy_without_waiting(tmp_path: Path) -> None:
+    """A second invocation passes over a seed that the first is training (and comes back to it at the end)."""
+    folder = tmp_path / "case" / "distill-0"
+    with claimed(folder), pytest.raises(Busy), claimed(folder, wait=False):
+        pass
+    with claimed(folder, wait=False):  # free again
+        pass
 
 
 def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Path, tmp_path: Path) -> None:
