@@ -273,6 +273,21 @@ def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, 
     return {**result, "runs": sorted(result["runs"] + kept, key=order)}
 
 
+def file_result(report: dict[str, Any], name: str, result: dict[str, Any]) -> None:
+    """Files ``result`` as case ``name`` of ``report``, one teacher per section.
+
+    A teacher trained again on another machine can differ (other float kernels): the case's runs of the
+    teacher it replaces move to "NAME (earlier teacher, RETURN)", and the section of an earlier run of the
+    new teacher, if there is one, comes back to NAME with the new runs.
+    """
+    label = lambda teacher: f"{name} (earlier teacher, {teacher:.1f})"  # noqa: E731
+    earlier = report.get(name)
+    if earlier and earlier["teacher"] != result["teacher"]:
+        report[label(earlier["teacher"])] = merged(report.get(label(earlier["teacher"])), earlier)
+        earlier = report.pop(label(result["teacher"]), None)
+    report[name] = merged(earlier, result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
@@ -363,12 +378,7 @@ def main() -> None:
                           before.get("runs", []))  # fmt: skip
         # read again just before writing: two copies of this script may run different cases at once
         report = json.loads(path.read_text()) if path.exists() else {}
-        earlier = report.get(name)
-        if earlier and earlier["teacher"] != result["teacher"]:  # a teacher trained again elsewhere can differ
-            key = f"{name} (earlier teacher, {earlier['teacher']:.1f})"  # its runs are not mixed in with the new
-            report[key] = merged(report.get(key), earlier)  # another machine's run of the same teacher: one section
-            earlier = None
-        report[name] = merged(earlier, result)
+        file_result(report, name, result)
         atomic_write_json(path, report)
         atomic_write_text(RESULTS / "kickstart.md", markdown(report))
         plot(name, report[name], RESULTS / f"kickstart-{name}.png")

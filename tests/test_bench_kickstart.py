@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_kickstart import Busy, claimed, finished, merged  # noqa: E402
+from bench_kickstart import Busy, claimed, file_result, finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_names import distill_variant  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
@@ -56,6 +56,21 @@ def test_an_earlier_teachers_section_keeps_the_runs_it_had() -> None:
     second = {"teacher": 106.8, "runs": [{"method": "scratch", "seed": 0, "mean_return": 3.0}]}
     runs = merged(first, second)["runs"]
     assert [(r["method"], r["mean_return"]) for r in runs] == [("scratch", 3.0), ("kickstart adaptive:1", 2.0)]
+
+
+def test_a_teacher_trained_again_takes_the_case_back_with_its_earlier_runs() -> None:
+    """Machine A's teacher, then B's, then A's again: A's new runs join A's old ones under the case's name."""
+    run = lambda method, value: {"method": method, "seed": 0, "mean_return": value}  # noqa: E731
+    report = {"Hopper-v5": {"teacher": 2547.2, "runs": [run("scratch", 1.0)]},
+              "Hopper-v5 (earlier teacher, 1779.0)": {"teacher": 1779.0, "runs": [run("scratch", 2.0),
+                                                                                 run("distill", 3.0)]}}  # fmt: skip
+    file_result(report, "Hopper-v5", {"teacher": 1779.0, "runs": [run("scratch", 4.0)]})
+    assert set(report) == {"Hopper-v5", "Hopper-v5 (earlier teacher, 2547.2)"}
+    assert [(r["method"], r["mean_return"]) for r in report["Hopper-v5"]["runs"]] == [("scratch", 4.0),
+                                                                                       ("distill", 3.0)]
+    assert report["Hopper-v5 (earlier teacher, 2547.2)"]["runs"] == [run("scratch", 1.0)]
+    file_result(report, "Hopper-v5", {"teacher": 1779.0, "runs": [run("kickstart adaptive:1", 5.0)]})
+    assert len(report["Hopper-v5"]["runs"]) == 3 and len(report) == 2
 
 
 def test_each_row_reaches_the_final_return_of_the_scratch_run_that_learnt_alike() -> None:
