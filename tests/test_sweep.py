@@ -139,6 +139,38 @@ def test_scale_rewards_reaches_both_ppo_runs_and_keeps_their_files_apart(
     assert all(log["scaled_rewards"] is scaled for log in logs.values())
 
 
+def test_keep_best_and_lr_decay_reach_the_ppo_runs_and_name_them(cartpole_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "4",
+                 "--collect", "student", "--seeds", "1", "--steps", "600", "--episodes", "3", "--scratch-steps",
+                 "2048", "--kickstart-steps", "2048", "--keep-best", "2", "--kickstart-lr-decay", "--workers", "1",
+                 "--out", str(out)]) == 0  # fmt: skip
+    models = out / "models"
+    scratch = json.loads((models / "scratch-scaled-best2-16x16-2048steps-0.json").read_text())
+    kickstart = json.loads((models / "kickstart-scaled-lr-decay-best2-16x16-2048steps-0.json").read_text())
+    assert kickstart["config"]["lr_decay"] and kickstart["config"]["keep_best"]
+    assert kickstart["config"]["eval_episodes"] == 2
+    for log in (scratch, kickstart):  # the kept point is one of the curve's (every 1,000 steps), and the best
+        kept = log["kept"]
+        assert kept["steps"] in log["curve_steps"] and kept["mean_return"] == max(log["curve_returns"])
+    rows = {r["collect"]: r for r in json.loads((out / "sweep.json").read_text())["rows"]}
+    assert (rows["scratch"]["keep_best"], rows["kickstart"]["keep_best"], rows["student"]["keep_best"]) == (2, 2, None)
+    assert (rows["kickstart"]["lr_decay"], rows["scratch"]["lr_decay"]) == (True, None)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--kickstart-lr-decay"], "--kickstart-lr-decay needs --kickstart-steps"),
+    (["--keep-best", "5"], "--keep-best applies to PPO runs"),
+])  # fmt: skip
+def test_ppo_options_without_ppo_runs_are_refused(cartpole_teacher: Path, tmp_path: Path, extra: list[str],
+                                                  message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--out", str(out),
+                 *extra]) == 2  # fmt: skip
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_runs_saved_before_the_added_fields_keep_their_cache_key() -> None:
     from rl_distill.experiments.sweep import cache_settings
 

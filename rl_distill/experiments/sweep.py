@@ -48,6 +48,11 @@ class SweepRun:
     kickstart as the teacher's PPO did (the default until 2026-12; rows saved before it carry no such field)."""
     collect_actions: str = "sampled"
     """Distillation runs: how whoever acts picks its actions while collecting (``--collect-actions``)."""
+    keep_best: int = 0
+    """PPO runs (scratch, kickstart): keep the policy of the best learning-curve point, each point scored on this
+    many validation episodes (``kickstart --keep-best --eval-episodes N``); 0 keeps the last policy."""
+    lr_decay: bool = False
+    """Kickstart runs: PPO's learning rate decays linearly to 0 (``kickstart --lr-decay``)."""
 
     @property
     def distilled(self) -> bool:
@@ -60,12 +65,14 @@ class SweepRun:
         greedy = "" if self.collect_actions == "sampled" else "-greedy"
         variant = f"-{self.bounds}{greedy}" if self.distilled else ""
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
+        ppo = ("-lr-decay" if self.lr_decay else "") + (f"-best{self.keep_best}" if self.keep_best else "")
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
-        name = f"{self.collect}{variant}{rewards}-{hidden}-{self.steps}steps-{self.seed}"
+        name = f"{self.collect}{variant}{rewards}{ppo}-{hidden}-{self.steps}steps-{self.seed}"
         return f"{name}-after-{Path(self.init).stem}" if self.init else name
 
 
-ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled"}
+ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled",
+                                "keep_best": 0, "lr_decay": False}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
 unset, so that those rows still match."""
 
@@ -116,13 +123,15 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
 
         config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                                  bounds=run.bounds, eval_every=max(run.steps // 20, 1000),  # type: ignore[arg-type]
-                                 init=run.init, scale_rewards=run.scale_rewards)  # fmt: skip
+                                 init=run.init, scale_rewards=run.scale_rewards, lr_decay=run.lr_decay,
+                                 keep_best=run.keep_best > 0, eval_episodes=run.keep_best or 5)  # fmt: skip
         run_kickstart(config, Path(run.teacher), out, name=name, progress_bar=False)
         log = json.loads((out / f"{name}.json").read_text())
         curve = ([run.init_steps + s for s in log["curve_steps"]], log["curve_returns"])
     elif run.collect == "scratch":
         trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
-                            eval_every=max(run.steps // 20, 1000), eval_episodes=5, progress_bar=False,
+                            eval_every=max(run.steps // 20, 1000), eval_episodes=run.keep_best or 5,
+                            keep_best=run.keep_best > 0, progress_bar=False,
                             scale_rewards=run.scale_rewards)  # fmt: skip
         curve = (trained.curve_steps, trained.curve_returns)
     else:
@@ -137,6 +146,8 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     result = evaluate(student, run.env_id, episodes=run.episodes)
     return {"env": run.env_id, "collect": run.collect, "bounds": None if run.collect == "scratch" else run.bounds,
             "collect_actions": run.collect_actions if run.distilled else None, "hidden": "x".join(map(str, run.hidden)),
+            "keep_best": None if run.distilled else run.keep_best,
+            "lr_decay": run.lr_decay if run.collect == "kickstart" else None,
             "policy_params": policy_parameters(student.policy), "seed": run.seed,
             "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.init_steps + run.steps,
             "wall_seconds": wall, "curve_steps": curve[0], "curve_returns": curve[1]}  # fmt: skip
@@ -184,7 +195,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
           *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
           scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
           bounds: list[str] | None = None, collect_actions: list[str] | None = None, kickstart_steps: int = 0,
-          kickstart_init: bool = False, scale_rewards: bool | None = True, ray_address: str | None = None,
+          kickstart_init: bool = False, scale_rewards: bool | None = True, keep_best: int = 0,
+          kickstart_lr_decay: bool = False, ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, collect_actions, seed) combination and write ``sweep.{json,csv}`` and
     the plots.
@@ -192,7 +204,9 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     ``kickstart_init``: each seed's kickstart run starts from that seed's distilled student of the kickstart
     size (the first of ``collects``, ``bounds`` and ``collect_actions``; its teacher term takes that bound mode
     too), as ``pipeline --kickstart`` does, after the distillations. ``scale_rewards`` applies to the PPO runs
-    (scratch and kickstart) alike, as in ``pipeline`` (None: each as before 2026-12).
+    (scratch and kickstart) alike, as in ``pipeline`` (None: each as before 2026-12), and so does ``keep_best``
+    (the best learning-curve point's policy, each point on that many episodes; 0: the last policy);
+    ``kickstart_lr_decay`` decays the kickstart runs' PPO rate.
     """
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all
@@ -214,14 +228,16 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     collect_actions = collect_actions or ["sampled"]
     source, folder = str(teacher_path), str(work)
     runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder,
-                     scale_rewards=scale_rewards) for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
+                     scale_rewards=scale_rewards, keep_best=keep_best)
+            for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
     for s in range(seeds if kickstart_steps else 0):
         distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0],
                              collect_actions=collect_actions[0])
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
                              bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
-                             init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards))  # fmt: skip
+                             init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards,
+                             keep_best=keep_best, lr_decay=kickstart_lr_decay))  # fmt: skip
     runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a)
              for h in hiddens for c in collects for b in bounds for a in collect_actions for s in range(seeds)]
     # A kickstart run from a distilled student waits for the distillations: two passes.
