@@ -221,9 +221,9 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     reference = teacher_reference(name, case, teacher_path, episodes)
 
     def seed_runs(seed: int, wait: bool) -> list[dict[str, Any]]:
-        scratch = scratch_run(case, work, seed, wait=wait)
+        scratch = [scratch_run(case, work, seed, wait=wait)] if case["scratch"] else []
         distilled = distill_run(case, work, teacher_path, seed, wait=wait)
-        return [scratch, distilled, *(kickstart_run(name, case, work, teacher_path, variant, seed, distilled,
+        return [*scratch, distilled, *(kickstart_run(name, case, work, teacher_path, variant, seed, distilled,
                                                     wait=wait) for variant in schedules)]  # fmt: skip
 
     runs, busy = [], []
@@ -343,6 +343,9 @@ def main() -> None:
                         help="PPO from scratch and kickstart learn from scaled (--scale-rewards) or raw "
                         "(--no-scale-rewards) rewards, in runs and labels of their own (default: as the teacher's "
                         "PPO did, kickstart's default before 2026-12, which the unsuffixed run folders were made with)")
+    parser.add_argument("--no-scratch", dest="scratch", action="store_false",
+                        help="leave out PPO from scratch (the case's report keeps the scratch rows it has): a "
+                        "kickstart or distillation setting compared with the others already measured")
     parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
                         "--cases' plots from results/kickstart.json, nothing trained or evaluated")
     args = parser.parse_args()
@@ -373,6 +376,7 @@ def main() -> None:
         case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
         case["reference_episodes"] = args.reference_episodes
         case["keep_best"], case["scale_rewards"] = args.keep_best, args.scale_rewards
+        case["scratch"] = args.scratch
         before = (json.loads(path.read_text()).get(name) or {}) if path.exists() else {}
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps,
                           before.get("runs", []))  # fmt: skip

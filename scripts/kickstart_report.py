@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 from collections.abc import Callable
@@ -75,7 +74,7 @@ def markdown(report: dict[str, Any]) -> str:
         target = case["random"] + 0.9 * span
         finals = scratch_finals(case)
         ends = " and ".join(f"{final:.1f}" + ("" if method == "scratch" else f" ({method})")
-                            for method, final in finals.items()) or "nan"  # fmt: skip
+                            for method, final in finals.items())  # fmt: skip
         if len(finals) > 1:
             ends += ("; a row's steps to scratch's final return count to that of the scratch run with its variant "
                      "label (rewards, best checkpoint)")
@@ -90,7 +89,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"### {name}: {case['env']}" + (f", {hidden} students" if hidden != "16x16" else ""), "",
                   f"Teacher {case['teacher']:.1f} (95% CI {low:.1f} to {high:.1f}; full teacher "
                   f"{case['full_teacher']:.1f}{length}), random {case['random']:.1f}; budget {case['budget']:,} env "
-                  f"steps for scratch and kickstart; PPO from scratch ends at {ends}."
+                  f"steps for scratch and kickstart; "
+                  + (f"PPO from scratch ends at {ends}." if ends else "no PPO from scratch run (`--no-scratch`).")
                   + chosen_checkpoint(case), "",
                   "| method | seeds | mean return | score (per seed) | median episode's score | lowest seed (its 95% "
                   "CI) | steps to score 0.9 | steps to scratch's final return | env steps/s | wall s |",
@@ -104,12 +104,12 @@ def markdown(report: dict[str, Any]) -> str:
             per_seed = " / ".join(f"{(r['mean_return'] - case['random']) / span:.3f}" for r in runs)
             medians = [(statistics.median(r["returns"]) - case["random"]) / span for r in runs if "returns" in r]
             median = f"{statistics.fmean(medians):.3f}" if len(medians) == len(runs) else "-"  # older runs: none
-            baseline = finals[scratch_twin(method, finals)] if finals else math.nan
+            baseline = reached(runs, finals[scratch_twin(method, finals)]) if finals else "-"
             lines.append(f"| {method} | {len(runs)} | {statistics.fmean(returns):.1f} ± {sd:.1f} | "
                          f"{(statistics.fmean(returns) - case['random']) / span:.3f} ({per_seed}) | {median} | "
                          f"{worst['mean_return']:.1f} "
                          f"({worst['ci95'][0]:.1f} to {worst['ci95'][1]:.1f}) | {reached(runs, target)} | "
-                         f"{reached(runs, baseline)} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
+                         f"{baseline} | {f'{statistics.fmean(rate):,.0f}' if rate else '-'} | "
                          f"{statistics.fmean(r['wall_seconds'] for r in runs):.0f} |")  # fmt: skip
         traced = [r for r in case["runs"] if "lambda_zero_at" in r]
         if traced:

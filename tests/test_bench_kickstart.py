@@ -92,6 +92,11 @@ def test_each_row_reaches_the_final_return_of_the_scratch_run_that_learnt_alike(
     assert to_final["kickstart adaptive:1" + scaled] == "300 (1/1)"  # scaled scratch's 80, not raw's 40
     assert to_final["scratch" + scaled] == "300 (1/1)"
     assert "ends at 40.0 and 80.0 (scratch + scaled rewards: True)" in markdown({"c": case})
+    # --no-scratch: a case with no scratch run says so and leaves the column empty
+    case["runs"] = [r for r in case["runs"] if not r["method"].startswith("scratch")]
+    text = markdown({"c": case})
+    assert "no PPO from scratch run" in text and "ends at nan" not in text
+    assert all(line.split(" | ")[7] == "-" for line in text.splitlines() if line.startswith("| kickstart"))
 
 
 def test_stuck_onset_is_the_first_long_slow_stretch_after_the_start() -> None:
