@@ -1,6 +1,7 @@
 """keep_best: a run ends with the policy of its best learning-curve point, chosen on validation episodes."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,11 +10,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 
+from rl_distill.cli import main
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import greedy_return_of
 from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 from rl_distill.sb3.policies import load_policy
-from rl_distill.sb3.training import train_ppo
+from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
 
 def same_parameters(a: Path, b: Path) -> bool:
@@ -94,3 +96,30 @@ def test_the_curve_ends_with_one_point_the_final_policys(cartpole_teacher: Path,
     assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == PPO.load(path).num_timesteps
     teacher = load_policy(cartpole_teacher, "CartPole-v1")
     assert greedy_return_of(teacher, "CartPole-v1", 2)(PPO.load(path)) == log["curve_returns"][-1]
+
+
+def test_a_fine_tune_keeps_its_best_unless_told_otherwise() -> None:
+    """After --init the best point is kept, on BEST_EPISODES validation episodes; a fresh student keeps its last,
+    on CURVE_EPISODES; what is asked for stands."""
+    fresh, fine_tune = KickstartConfig("CartPole-v1"), KickstartConfig("CartPole-v1", init="student.zip")
+    assert (fresh.resolved().keep_best, fresh.resolved().eval_episodes) == (False, CURVE_EPISODES)
+    assert (fine_tune.resolved().keep_best, fine_tune.resolved().eval_episodes) == (True, BEST_EPISODES)
+    assert BEST_EPISODES > CURVE_EPISODES
+    told = KickstartConfig("CartPole-v1", init="student.zip", keep_best=False, eval_episodes=7).resolved()
+    assert (told.keep_best, told.eval_episodes) == (False, 7)
+    assert KickstartConfig("CartPole-v1", keep_best=True).resolved().eval_episodes == BEST_EPISODES
+    assert fine_tune.resolved().eval_every == fine_tune.timesteps // CURVE_INTERVALS  # bounds the episodes' cost
+    assert replace(fine_tune, eval_every=1_000).resolved().eval_every == 1_000
+
+
+def test_kickstart_from_a_student_writes_its_best_by_default(cartpole_teacher: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    common = ["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--student-hidden", "64,64",
+              "--init", str(cartpole_teacher), "--timesteps", "512", "--eval-every", "512", "--eval-episodes", "2"]
+    assert main([*common, "--out", str(tmp_path / "default")]) == 0, capsys.readouterr().err
+    assert main([*common, "--no-keep-best", "--out", str(tmp_path / "last")]) == 0, capsys.readouterr().err
+    default, last = (json.loads((tmp_path / run / "student.json").read_text()) for run in ("default", "last"))
+    assert default["config"]["keep_best"] and default["kept"]["steps"] in default["curve_steps"]
+    assert (tmp_path / "default" / "student.best.zip").exists()
+    assert last["config"]["keep_best"] is False and last["kept"] is None
+    assert not (tmp_path / "last" / "student.best.zip").exists()

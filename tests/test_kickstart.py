@@ -16,6 +16,7 @@ from rl_distill.errors import InputError
 from rl_distill.kickstart import run as kickstart_run
 from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
 from rl_distill.kickstart.run import KickstartConfig, load_init, make_guide, run_kickstart
+from rl_distill.sb3 import policies
 from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.policies import load_policy, make_student
 
@@ -129,10 +130,11 @@ def test_adaptive_lambda_compares_the_students_sampled_returns_with_the_teachers
 
 
 def test_the_run_records_the_adaptive_reference(
-    cartpole_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cartpole_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The returns λ's score is measured between, so a λ that stays up can be traced to them; the run says it
     is measuring them (100 episodes of a slow env take a while before training starts)."""
+    monkeypatch.setattr(policies, "_notes_given", set())  # a note is given once per process: not an earlier test's
     config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1,
                              reference_episodes=3)  # fmt: skip
     run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)

@@ -67,7 +67,8 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                    help="PPO-from-scratch baseline steps (default: the teacher's budget)")
     p.add_argument("--kickstart", action="store_true",
                    help="also fine-tune the distilled student by kickstarted PPO (rl-distill kickstart --init) "
-                   "on the scratch baseline's budget, and compare it as a row")
+                   "on the scratch baseline's budget, ending with its best validated policy as kickstart --init "
+                   "does, and compare it as a row")
     p.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=True,
                    help="PPO from scratch and --kickstart learn from scaled rewards, or with --no-scale-rewards raw "
                    "ones (default: scaled; the teacher's PPO keeps its preset's setting); a small student's critic "
@@ -111,7 +112,8 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                    help="the PPO runs (--scratch-steps, --kickstart-steps) end with the policy of their best "
                    "learning-curve point, each point scored on EPISODES validation episodes, as kickstart "
                    "--keep-best --eval-episodes EPISODES (HalfCheetah-v5: 50 chose better than 10); runs are named "
-                   "-bestEPISODES (default: the last policy)")
+                   "-bestEPISODES (default: the last policy, for scratch and kickstart alike; rl-distill kickstart "
+                   "--init alone keeps its best unless told --no-keep-best)")
     p.add_argument("--kickstart-lr-decay", action="store_true",
                    help="the kickstart runs decay PPO's learning rate linearly to 0 (kickstart --lr-decay; runs are "
                    "named -lr-decay)")

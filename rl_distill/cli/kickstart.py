@@ -17,6 +17,7 @@ from rl_distill.cli.arguments import (
 from rl_distill.cli.commands import add_common, add_env
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import check_env_id
+from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVALS
 
 
 def add_kickstart(sub: argparse._SubParsersAction) -> None:
@@ -80,20 +81,22 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bounds", choices=BOUND_MODES, default=DEFAULT_BOUND_MODE,
                    help=f"Box actions: how the term treats the action bounds, as in distill (default "
                    f"{DEFAULT_BOUND_MODE})")  # fmt: skip
-    p.add_argument("--eval-every", type=positive_int, default=d.eval_every,
-                   help=f"env steps between learning-curve evaluations (default {d.eval_every})")
-    p.add_argument("--eval-episodes", type=positive_int, default=d.eval_episodes,
-                   help=f"greedy episodes per learning-curve point (default {d.eval_episodes})")
+    p.add_argument("--eval-every", type=positive_int, default=None,
+                   help=f"env steps between learning-curve evaluations (default: --timesteps / {CURVE_INTERVALS})")
+    p.add_argument("--eval-episodes", type=positive_int, default=None,
+                   help=f"greedy validation episodes per learning-curve point (default {BEST_EPISODES} when the run "
+                   f"keeps its best point, which they choose, else {CURVE_EPISODES})")
     p.add_argument("--reference-episodes", type=positive_int, default=d.reference_episodes, metavar="N",
                    help="adaptive:L0: episodes of the teacher's and the random policy's sampled returns that the "
                    f"student's score runs between, measured at the start (default {d.reference_episodes}, as SB3's "
                    "window of the student's training returns); fewer are cheaper, but on a teacher whose returns "
                    "vary a lot they give a reference off for the whole run")
-    p.add_argument("--keep-best", action="store_true",
+    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
                    help="write the policy of the best learning-curve point instead of the last, as SB3's "
-                   "EvalCallback best_model (the --init student's point included); curve episodes are seeded apart "
-                   "from evaluate's, and more --eval-episodes make the choice less noisy (HalfCheetah-v5: 50 did "
-                   "better than 10, docs/kickstart.md)")
+                   "EvalCallback best_model; the --init student's own point is a candidate, so a fine-tuned student "
+                   "never validates below where it started. Curve episodes are seeded apart from evaluate's "
+                   "(default: --keep-best with --init, where it lifted every teacher's students measured, "
+                   "--no-keep-best without; docs/kickstart.md)")
     p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
                    help=f"env steps between checkpoints to <out>/student.ckpt.zip (default {d.checkpoint_every})")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/kickstart-<env>-<time>)")

@@ -50,7 +50,8 @@ class SweepRun:
     """Distillation runs: how whoever acts picks its actions while collecting (``--collect-actions``)."""
     keep_best: int = 0
     """PPO runs (scratch, kickstart): keep the policy of the best learning-curve point, each point scored on this
-    many validation episodes (``kickstart --keep-best --eval-episodes N``); 0 keeps the last policy."""
+    many validation episodes (``kickstart --keep-best --eval-episodes N``); 0 keeps the last policy, for scratch
+    and kickstart alike (kickstart's own default after ``--init`` keeps the best: a sweep compares like with like)."""
     lr_decay: bool = False
     """Kickstart runs: PPO's learning rate decays linearly to 0 (``kickstart --lr-decay``)."""
 
@@ -113,7 +114,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     from rl_distill.evaluation.evaluate import evaluate
     from rl_distill.experiments.pipeline import run_distill
     from rl_distill.sb3.policies import load_policy, policy_parameters
-    from rl_distill.sb3.training import train_ppo
+    from rl_distill.sb3.training import CURVE_EPISODES, train_ppo
 
     torch.set_num_threads(1)
     out = Path(run.work_dir)
@@ -124,13 +125,14 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                                  bounds=run.bounds, eval_every=max(run.steps // 20, 1000),  # type: ignore[arg-type]
                                  init=run.init, scale_rewards=run.scale_rewards, lr_decay=run.lr_decay,
-                                 keep_best=run.keep_best > 0, eval_episodes=run.keep_best or 5)  # fmt: skip
+                                 keep_best=run.keep_best > 0,
+                                 eval_episodes=run.keep_best or CURVE_EPISODES)  # fmt: skip
         run_kickstart(config, Path(run.teacher), out, name=name, progress_bar=False)
         log = json.loads((out / f"{name}.json").read_text())
         curve = ([run.init_steps + s for s in log["curve_steps"]], log["curve_returns"])
     elif run.collect == "scratch":
         trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
-                            eval_every=max(run.steps // 20, 1000), eval_episodes=run.keep_best or 5,
+                            eval_every=max(run.steps // 20, 1000), eval_episodes=run.keep_best or CURVE_EPISODES,
                             keep_best=run.keep_best > 0, progress_bar=False,
                             scale_rewards=run.scale_rewards)  # fmt: skip
         curve = (trained.curve_steps, trained.curve_returns)

@@ -12,7 +12,7 @@ import inspect
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,15 @@ from rl_distill.sb3.actor import Actor, sample_actions
 from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student, note_once
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
-from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback, reward_scaled
+from rl_distill.sb3.training import (
+    BEST_EPISODES,
+    CURVE_EPISODES,
+    CURVE_INTERVALS,
+    BestPolicy,
+    EveryNSteps,
+    ProgressCallback,
+    reward_scaled,
+)
 
 KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
 
@@ -94,20 +102,30 @@ class KickstartConfig:
     when scaled), and its advantages are noise until then; on the raw-reward tasks measured, kickstart on scaled
     rewards ended level with raw ones (within 0.001 of score) or higher (docs/kickstart.md). PPO from scratch on
     such a task wants the same setting (train_ppo's scale_rewards)."""
-    keep_best: bool = False
+    keep_best: bool | None = None
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
-    of the last (see BestPolicy); the --init student's own point is a candidate too."""
-    eval_every: int = 10_000
-    """Environment steps between greedy evaluations for the learning curve."""
-    eval_episodes: int = 5
-    """Episodes per learning-curve evaluation (with ``keep_best``, more make the choice less noisy)."""
+    of the last (see BestPolicy); None: the best after ``init``, whose own point is a candidate, so that a
+    fine-tuned student never validates below the one it started from; the last otherwise."""
+    eval_every: int | None = None
+    """Environment steps between greedy evaluations for the learning curve; None: a twentieth of ``timesteps``
+    (21 points with the start, as the benchmarks draw them), which bounds what BEST_EPISODES per point cost."""
+    eval_episodes: int | None = None
+    """Episodes per learning-curve evaluation; None: BEST_EPISODES when the run keeps its best point (few make
+    the choice noisy), CURVE_EPISODES otherwise."""
     checkpoint_every: int = 50_000
     """Environment steps between checkpoints (and one on Ctrl-C)."""
 
+    def resolved(self) -> KickstartConfig:
+        """This config with ``keep_best`` and the curve's settings as the run uses them (None defaults decided)."""
+        keep_best = self.init is not None if self.keep_best is None else self.keep_best
+        episodes = self.eval_episodes or (BEST_EPISODES if keep_best else CURVE_EPISODES)
+        every = self.eval_every or max(self.timesteps // CURVE_INTERVALS, 1)
+        return replace(self, keep_best=keep_best, eval_episodes=episodes, eval_every=every)
+
     def validate(self) -> LambdaSchedule:
         for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every", "reference_episodes"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
+            if (value := getattr(self, name)) is not None and value <= 0:  # None: decided by resolved()
+                raise InputError(f"{name} must be positive, got {value}")
         if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise InputError(f"--learning-rate must be a positive number, got {self.learning_rate}")
         if self.log_std_init is not None and not math.isfinite(self.log_std_init):
@@ -225,7 +243,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                   vecnormalize: Path | None = None, resume: bool = False, progress_bar: bool = True,
                   tensorboard: str | None = None) -> Path:  # fmt: skip
     """Train the student; writes ``<name>.zip``, ``<name>.safetensors`` and ``<name>.json`` to ``out``."""
-    schedule = config.validate()
+    schedule, config = config.validate(), config.resolved()
     check_tensorboard(tensorboard)
     teacher = load_policy(teacher_path, config.env_id, vecnormalize=vecnormalize)
     preset = preset_for(config.env_id)
