@@ -64,7 +64,7 @@ from rl_distill.kickstart.ppo import DISTILL_TERMS
 from rl_distill.kickstart.run import KL_DIRECTIONS, KickstartConfig, run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.policies import load_policy
-from rl_distill.sb3.training import CURVE_EPISODES, train_ppo
+from rl_distill.sb3.training import CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -139,8 +139,9 @@ def scratch_run(case: dict[str, Any], work: Path, seed: int, *, wait: bool = Tru
     with claimed(folder, wait=wait):
         if not finished(folder / "scratch.json"):
             train_ppo(case["env"], out=folder, name="scratch", hidden=case["hidden"], timesteps=case["budget"],
-                      seed=seed, eval_every=case["budget"] // 20, eval_episodes=case["keep_best"] or CURVE_EPISODES,
-                      progress_bar=False, keep_best=bool(best), scale_rewards=case["scale_rewards"])  # fmt: skip
+                      seed=seed, eval_every=case["budget"] // CURVE_INTERVALS,
+                      eval_episodes=case["keep_best"] or CURVE_EPISODES, progress_bar=False, keep_best=bool(best),
+                      scale_rewards=case["scale_rewards"])  # fmt: skip
             # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
     log = finished(folder / "scratch.json")
     method = "scratch" + (scaling.label_of(case["scale_rewards"]) if scaled else "") + best_label
@@ -190,7 +191,8 @@ def kickstart_run(name: str, case: dict[str, Any], work: Path, teacher_path: Pat
             critic = case["critic_hidden"] and hidden_sizes(case["critic_hidden"])
             config = KickstartConfig(case["env"], student_hidden=case["hidden"], timesteps=case["budget"],
                                      schedule=schedule, temperature=temperature, seed=seed,
-                                     eval_every=case["budget"] // 20, eval_episodes=case["keep_best"] or CURVE_EPISODES,
+                                     eval_every=case["budget"] // CURVE_INTERVALS,
+                                     eval_episodes=case["keep_best"] or CURVE_EPISODES,
                                      keep_best=bool(best), init=distilled["path"] if case["init"] else None,
                                      learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                      bounds=case["bounds"], critic_warmup=case["critic_warmup"],

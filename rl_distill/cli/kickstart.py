@@ -85,7 +85,7 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help=f"env steps between learning-curve evaluations (default: --timesteps / {CURVE_INTERVALS})")
     p.add_argument("--eval-episodes", type=positive_int, default=None,
                    help=f"greedy validation episodes per learning-curve point (default {BEST_EPISODES} when the run "
-                   f"keeps its best point, which they choose, else {CURVE_EPISODES})")
+                   f"keeps its best point, as they choose it; else {CURVE_EPISODES})")
     p.add_argument("--reference-episodes", type=positive_int, default=d.reference_episodes, metavar="N",
                    help="adaptive:L0: episodes of the teacher's and the random policy's sampled returns that the "
                    f"student's score runs between, measured at the start (default {d.reference_episodes}, as SB3's "

@@ -14,7 +14,7 @@ from rl_distill.io import atomic_write_json
 from rl_distill.progress import ScalarLog
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
-from rl_distill.sb3.training import train_ppo
+from rl_distill.sb3.training import CURVE_INTERVALS, train_ppo
 
 
 def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: str = "student",
@@ -68,7 +68,7 @@ def run_pipeline(
     print("[3/4] PPO from scratch with the student's architecture (baseline)")
     budget = scratch_steps or preset_for(env_id).timesteps
     scratch = train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=budget,
-                        seed=config.seed, eval_every=budget // 20 if config.eval_episodes else 0,
+                        seed=config.seed, eval_every=budget // CURVE_INTERVALS if config.eval_episodes else 0,
                         eval_episodes=config.eval_episodes, scale_rewards=scale_rewards)  # fmt: skip
     curves: dict[str, list[Curve]] = {"PPO from scratch": [(scratch.curve_steps, scratch.curve_returns)]}
     if config.eval_episodes:

@@ -114,7 +114,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     from rl_distill.evaluation.evaluate import evaluate
     from rl_distill.experiments.pipeline import run_distill
     from rl_distill.sb3.policies import load_policy, policy_parameters
-    from rl_distill.sb3.training import CURVE_EPISODES, train_ppo
+    from rl_distill.sb3.training import CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
     torch.set_num_threads(1)
     out = Path(run.work_dir)
@@ -123,7 +123,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         from rl_distill.kickstart.run import KickstartConfig, run_kickstart
 
         config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
-                                 bounds=run.bounds, eval_every=max(run.steps // 20, 1000),  # type: ignore[arg-type]
+                                 bounds=run.bounds, eval_every=max(run.steps // CURVE_INTERVALS, 1000),  # type: ignore[arg-type]
                                  init=run.init, scale_rewards=run.scale_rewards, lr_decay=run.lr_decay,
                                  keep_best=run.keep_best > 0,
                                  eval_episodes=run.keep_best or CURVE_EPISODES)  # fmt: skip
@@ -132,9 +132,9 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         curve = ([run.init_steps + s for s in log["curve_steps"]], log["curve_returns"])
     elif run.collect == "scratch":
         trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
-                            eval_every=max(run.steps // 20, 1000), eval_episodes=run.keep_best or CURVE_EPISODES,
-                            keep_best=run.keep_best > 0, progress_bar=False,
-                            scale_rewards=run.scale_rewards)  # fmt: skip
+                            eval_every=max(run.steps // CURVE_INTERVALS, 1000),
+                            eval_episodes=run.keep_best or CURVE_EPISODES, keep_best=run.keep_best > 0,
+                            progress_bar=False, scale_rewards=run.scale_rewards)  # fmt: skip
         curve = (trained.curve_steps, trained.curve_returns)
     else:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
