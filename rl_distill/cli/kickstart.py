@@ -95,7 +95,7 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    help="write the policy of the best learning-curve point instead of the last, as SB3's "
                    "EvalCallback best_model; the --init student's own point is a candidate, so a fine-tuned student "
                    "never validates below where it started. Curve episodes are seeded apart from evaluate's "
-                   "(default: --keep-best with --init, where it lifted every teacher's students measured, "
+                   "(default: --keep-best with --init, where it raised the mean score on all six teachers measured, "
                    "--no-keep-best without; docs/kickstart.md)")
     p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
                    help=f"env steps between checkpoints to <out>/student.ckpt.zip (default {d.checkpoint_every})")
