@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.data import MnistData, load_mnist
-from supervised.models import LogitEnsemble, default_dropout
+from supervised.models import LogitEnsemble, ShiftAverage, default_dropout
 from supervised.train import (
     MAX_JITTER,
     MAX_MIXUP,
@@ -100,6 +101,22 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         logits = predict_logits(ensemble, data.train_x)
         rows["teacher-ensemble"] = [{**asdict(report("teacher-ensemble", ensemble, data, seconds)), **softness(logits)}]
         teachers = dict.fromkeys(args.seeds, (rows["teacher-ensemble"][0], logits, ensemble))
+    if args.teacher_shifts:  # each teacher's logits averaged over the shifts it was trained with
+        shifted: dict[int, tuple[dict[str, Any], torch.Tensor, nn.Module | None]] = {}
+        for seed, (row, _, model) in teachers.items():
+            if model is None:
+                raise SystemExit("--teacher-shifts: a teacher's weights were not kept; move its folder away")
+            name = f"teacher{suffix}-shifts{args.teacher_shifts}"
+            same = next((done for done in shifted.values() if done[2].teacher is model), None)  # the ensemble
+            if same is None:
+                average, start = ShiftAverage(model, args.teacher_shifts), time.perf_counter()
+                logits = predict_logits(average, data.train_x)
+                row = {**asdict(report(name, average, data, row["train_seconds"])), **softness(logits),
+                       "averaging_seconds": time.perf_counter() - start}  # fmt: skip
+                rows.setdefault(name, []).append(row)
+                same = (row, logits, average)
+            shifted[seed] = same
+        teachers, suffix = shifted, f"{suffix}-shifts{args.teacher_shifts}"
     for seed in args.seeds:
         config, folder = hinton_seed(args, seed)
         _, logits, model = teachers[seed]
@@ -140,11 +157,15 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
     table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher_epochs": args.teacher_epochs,
              "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "ensemble": args.ensemble,
              "student_epochs": args.student_epochs, "student_optimizer": args.student_optimizer,
+             "teacher_shifts": args.teacher_shifts,
              "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
     atomic_write_json(args.results / f"{args.stem}.json", table)
     labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
     mixup = f", mixup α = {args.teacher_mixup:g}" if args.teacher_mixup else ""
     ensemble = f"; rows ending {suffix}: one teacher, the mean logits of those seeds' teachers" if suffix else ""
+    if args.teacher_shifts:
+        ensemble = (f"; rows ending {suffix}: the teacher{' ensemble' if args.ensemble else ''}'s logits averaged "
+                    f"over its images shifted by up to {args.teacher_shifts} pixels")
     optimiser = f"SGD at {SGD_LR:g}, Nesterov momentum" if args.student_optimizer == "sgd" else "Adam"
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout "
              f"{default_dropout('hinton-mlp') if args.teacher_dropout is None else args.teacher_dropout:g}, 2-pixel "
@@ -292,6 +313,10 @@ def main() -> None:
     parser.add_argument("--ensemble", type=int, nargs="+", default=None, metavar="SEED", help="hinton: the "
                         "students of every --seeds seed learn from one teacher, the mean of the logits of these seeds' "
                         "teachers (rows named -ensemble<SEEDS>; the labels rows are shared with single-teacher runs)")
+    parser.add_argument("--teacher-shifts", type=int, default=0, metavar="PIXELS", help="hinton: every student "
+                        "learns from its teacher (or the ensemble) averaged over its images shifted by up to PIXELS "
+                        "along each axis: the mean of its logits on (2 PIXELS + 1)^2 copies, the shifts a jittered "
+                        "teacher was trained on (rows named -shifts<PIXELS>; 0: off)")
     parser.add_argument("--student-optimizer", choices=STUDENT_OPTIMIZERS, default="adam", help="hinton: the "
                         "students' optimiser (sgd: every student, labels-only too, in a folder of its own)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
@@ -302,6 +327,8 @@ def main() -> None:
     args = parser.parse_args()
     if not all(0.0 <= lam <= 1.0 for lam in args.lams):
         parser.error(f"--lams: each label weight must lie in [0, 1], got {args.lams}")
+    if not 0 <= args.teacher_shifts <= MAX_JITTER:
+        parser.error(f"--teacher-shifts must lie in [0, {MAX_JITTER}] pixels, got {args.teacher_shifts}")
     if not 0 <= args.mixup_jitter <= MAX_JITTER:
         parser.error(f"--mixup-jitter must lie in [0, {MAX_JITTER}] pixels, got {args.mixup_jitter}")
     if min(args.teacher_epochs, args.student_epochs) <= 0:

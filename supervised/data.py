@@ -164,18 +164,24 @@ BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD
 """A blank pixel after normalisation: what a shifted image is filled with."""
 
 
-def jitter(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image shifted by its own random offset of up to ``max_shift`` pixels along each axis
-    (Hinton et al. 2015 trained their teacher with 2), blank pixels filling the edge it leaves."""
-    if max_shift == 0:
-        return images
+def shift(images: torch.Tensor, offsets: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Image i moved down by ``offsets[0, i]`` and right by ``offsets[1, i]`` pixels (each within
+    ``max_shift``), blank pixels filling the edge it leaves."""
     n, _, height, width = images.shape
     padded = torch.nn.functional.pad(images, (max_shift,) * 4, value=BACKGROUND)
-    shift = torch.randint(-max_shift, max_shift + 1, (2, n), generator=generator)
-    rows = torch.arange(height) + max_shift - shift[0][:, None]  # (n, height): image row r shows row r - dy
-    cols = torch.arange(width) + max_shift - shift[1][:, None]
+    rows = torch.arange(height) + max_shift - offsets[0][:, None]  # (n, height): image row r shows row r - dy
+    cols = torch.arange(width) + max_shift - offsets[1][:, None]
     batch = torch.arange(n)[:, None, None]
     return padded[batch, 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+
+
+def jitter(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image shifted by its own random offset of up to ``max_shift`` pixels along each axis
+    (Hinton et al. 2015 trained their teacher with 2)."""
+    if max_shift == 0:
+        return images
+    offsets = torch.randint(-max_shift, max_shift + 1, (2, len(images)), generator=generator)
+    return shift(images, offsets, max_shift)
 
 
 def mixup(images: torch.Tensor, labels: torch.Tensor, alpha: float,

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from supervised.data import shift
+
 
 def article_cnn() -> nn.Module:
     """The seed article's CNN: conv 1->10 k5, pool, conv 10->20 k5, pool, fc 320->50->10, ReLU."""
@@ -73,6 +75,25 @@ class LogitEnsemble(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.stack([member(images) for member in self.members]).mean(dim=0)
+
+
+class ShiftAverage(nn.Module):
+    """A teacher whose logits for an image are the mean of its logits on every copy of the image shifted by up
+    to ``max_shift`` pixels along each axis ((2 max_shift + 1)^2 copies): test-time augmentation with the shifts
+    a jittered teacher was trained on, an ensemble of the teacher with itself (see :class:`LogitEnsemble`)."""
+
+    def __init__(self, teacher: nn.Module, max_shift: int) -> None:
+        super().__init__()
+        self.teacher, self.max_shift = teacher, max_shift
+        span = range(-max_shift, max_shift + 1)
+        self.offsets = [(dy, dx) for dy in span for dx in span]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros(())
+        for dy, dx in self.offsets:
+            offsets = torch.tensor([[dy], [dx]]).expand(2, len(images))
+            total = total + self.teacher(shift(images, offsets, self.max_shift))
+        return total / len(self.offsets)
 
 
 def student_mlp(hidden: Sequence[int]) -> nn.Module:

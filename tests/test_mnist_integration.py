@@ -178,3 +178,18 @@ def test_a_logit_ensemble_is_the_normalised_geometric_mean_of_its_members_at_any
         geometric = torch.stack([torch.softmax(m(images) / temperature, dim=1) for m in members]).prod(0) ** (1 / 3)
         assert torch.allclose(torch.softmax(logits / temperature, dim=1),
                               geometric / geometric.sum(dim=1, keepdim=True), atol=1e-6)  # fmt: skip
+
+
+def test_a_shift_average_is_the_mean_of_the_teachers_logits_on_every_shifted_copy() -> None:
+    from supervised.data import BACKGROUND
+    from supervised.models import ShiftAverage, student_mlp
+
+    torch.manual_seed(0)
+    teacher = student_mlp((16,))
+    images = torch.full((3, 1, 28, 28), BACKGROUND)
+    images[:, :, 8:20, 8:20] = torch.randn(3, 1, 12, 12)  # a blank border: rolling the image is shifting it
+    copies = [torch.roll(images, (dy, dx), dims=(2, 3)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    expected = torch.stack([teacher(copy) for copy in copies]).mean(dim=0)
+    assert torch.allclose(ShiftAverage(teacher, 1)(images), expected, atol=1e-5)
+    assert not torch.allclose(expected, teacher(images), atol=1e-3)  # the shifts change the teacher's answer
+    assert torch.equal(ShiftAverage(teacher, 0)(images), teacher(images))
