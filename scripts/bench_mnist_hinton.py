@@ -8,7 +8,9 @@
   of images shifted by up to P pixels: both augmentations); one row per model, mean ± std
   over the seeds, beside the paper's figures and against labels-only on the same inputs. With --ensemble SEEDS
   every student learns from one teacher instead, the mean of those seeds' teachers' logits (the labels rows
-  are unchanged). The JSON names the CPU: other float kernels train the same seeds to other weights.
+  are unchanged); with --teacher-shifts P the teacher (or the ensemble) is averaged over its images shifted by
+  up to P pixels (docs/mnist-hinton.md: a better teacher, not a better one to learn from). The JSON names the
+  CPU: other float kernels train the same seeds to other weights.
 --part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
   (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
   labels; 2 seeds; a table and a heat map of the change in test errors.
