@@ -104,21 +104,20 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         rows["teacher-ensemble"] = [{**asdict(report("teacher-ensemble", ensemble, data, seconds)), **softness(logits)}]
         teachers = dict.fromkeys(args.seeds, (rows["teacher-ensemble"][0], logits, ensemble))
     if args.teacher_shifts:  # each teacher's logits averaged over the shifts it was trained with
-        shifted: dict[int, tuple[dict[str, Any], torch.Tensor, nn.Module | None]] = {}
-        for seed, (row, _, model) in teachers.items():
+        averaged: dict[int, tuple[dict[str, Any], torch.Tensor, nn.Module | None]] = {}  # by id: one ensemble
+        for row, _, model in teachers.values():
             if model is None:
                 raise SystemExit("--teacher-shifts: a teacher's weights were not kept; move its folder away")
-            name = f"teacher{suffix}-shifts{args.teacher_shifts}"
-            same = next((done for done in shifted.values() if done[2].teacher is model), None)  # the ensemble
-            if same is None:
-                average, start = ShiftAverage(model, args.teacher_shifts), time.perf_counter()
+            if id(model) not in averaged:
+                name, average = f"teacher{suffix}-shifts{args.teacher_shifts}", ShiftAverage(model, args.teacher_shifts)
+                start = time.perf_counter()
                 logits = predict_logits(average, data.train_x)
                 row = {**asdict(report(name, average, data, row["train_seconds"])), **softness(logits),
                        "averaging_seconds": time.perf_counter() - start}  # fmt: skip
                 rows.setdefault(name, []).append(row)
-                same = (row, logits, average)
-            shifted[seed] = same
-        teachers, suffix = shifted, f"{suffix}-shifts{args.teacher_shifts}"
+                averaged[id(model)] = (row, logits, average)
+        teachers = {seed: averaged[id(model)] for seed, (_, _, model) in teachers.items()}
+        suffix = f"{suffix}-shifts{args.teacher_shifts}"
     for seed in args.seeds:
         config, folder = hinton_seed(args, seed)
         _, logits, model = teachers[seed]
