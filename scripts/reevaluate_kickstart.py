@@ -7,7 +7,12 @@ the runs of one case in ``results/kickstart.json`` whose method contains any of 
 evaluates them and the case's teacher and random policy on ``--episodes`` episodes (which include the
 benchmark's 100: each evaluation env plays its first ten again), and writes
 ``results/kickstart-reevaluated-<case>.{md,json}`` (or ``--stem``). About 30 s per 500 HalfCheetah-v5
-episodes of a 16x16 student on one core. The session-32 table:
+episodes of a 16x16 student on one core.
+
+A run's folder and a case's teacher path are reused when a teacher is trained again, so the files there
+may no longer be the ones a section of ``results/kickstart.json`` scored (an "earlier teacher" section's
+above all). Each teacher and run is therefore first played on the benchmark's 100 episodes again, and the
+script stops with exit status 2 unless it returns exactly what the JSON records. The session-32 table:
 
     python scripts/reevaluate_kickstart.py --case HalfCheetah-v5 --episodes 500 \\
         --methods "distill 1,000,000 steps, clamp bounds, greedy collection"
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Any
@@ -28,20 +34,43 @@ import torch
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.sb3.policies import load_policy
+from rl_distill.sb3.policies import LoadedPolicy, load_policy
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
+BENCHMARK_EPISODES = 100
+
+
+class NotTheScoredPolicy(ValueError):
+    """The file at a recorded path is not the policy the benchmark scored there (trained again since)."""
+
+
+def scored_policy(path: str | None, env: str, recorded_return: float, episodes: int, what: str) -> LoadedPolicy:
+    """Load ``path`` after checking that it returns ``recorded_return`` on the benchmark's ``episodes`` again."""
+    if path is None or not Path(path).exists():
+        raise NotTheScoredPolicy(f"{what}: {path or 'no file recorded'} is missing (runs/ stays on the machine that "
+                                 "trained it)")
+    policy = load_policy(path, env)
+    again = evaluate(policy, env, episodes=episodes).mean_return
+    if not math.isclose(again, recorded_return, rel_tol=1e-9, abs_tol=1e-6):
+        raise NotTheScoredPolicy(f"{what}: {path} returns {again:.1f} on the benchmark's {episodes} episodes, "
+                                 f"not the {recorded_return:.1f} results/kickstart.json records: it was trained "
+                                 "again since")
+    return policy
 
 
 def reevaluate(case: dict[str, Any], methods: list[str], episodes: int) -> dict[str, Any]:
+    """Raises :class:`NotTheScoredPolicy` before evaluating anything long when a file has changed."""
     env = case["env"]
-    teacher = evaluate(load_policy(case["teacher_path"], env), env, episodes=episodes)
+    chosen = [run for run in case["runs"] if any(text in run["method"] for text in methods)]
+    scored = case.get("episodes", BENCHMARK_EPISODES)
+    teacher_policy = scored_policy(case["teacher_path"], env, case["teacher"], scored, "the case's teacher")
+    policies = [scored_policy(run["path"], env, run["mean_return"], scored, f"{run['method']} seed {run['seed']}")
+                for run in chosen]  # fmt: skip
+    teacher = evaluate(teacher_policy, env, episodes=episodes)
     random = evaluate_random(env, episodes=episodes).mean_return
     rows = []
-    for run in case["runs"]:
-        if not any(text in run["method"] for text in methods):
-            continue
-        result = evaluate(load_policy(run["path"], env), env, episodes=episodes)
+    for run, policy in zip(chosen, policies, strict=True):
+        result = evaluate(policy, env, episodes=episodes)
         rows.append({"method": run["method"], "seed": run["seed"],
                      "benchmark_score": score(run["mean_return"], case["teacher"], case["random"]),
                      "score": score(result.mean_return, teacher.mean_return, random),
@@ -93,14 +122,17 @@ def main() -> None:
     torch.set_num_threads(1)
     cases = json.loads((RESULTS / "kickstart.json").read_text())
     if args.case not in cases:
-        raise SystemExit(f"no case {args.case!r} in results/kickstart.json; one of {', '.join(cases)}")
+        parser.error(f"no case {args.case!r} in results/kickstart.json; one of {', '.join(cases)}")
     if not args.methods:
-        raise SystemExit("--methods: name at least one text a run's method contains")
-    if args.episodes < 100:
-        raise SystemExit(f"--episodes must be at least the benchmark's 100, got {args.episodes}")
-    table = reevaluate(cases[args.case], args.methods, args.episodes)
-    if not table["rows"]:
-        raise SystemExit(f"no run of {args.case} has a method containing any of {args.methods}")
+        parser.error("--methods: name at least one text a run's method contains")
+    if args.episodes < BENCHMARK_EPISODES:
+        parser.error(f"--episodes must be at least the benchmark's {BENCHMARK_EPISODES}, got {args.episodes}")
+    if not any(text in run["method"] for run in cases[args.case]["runs"] for text in args.methods):
+        parser.error(f"no run of {args.case} has a method containing any of {args.methods}")
+    try:
+        table = reevaluate(cases[args.case], args.methods, args.episodes)
+    except NotTheScoredPolicy as exc:
+        parser.exit(2, f"error: {exc}; re-run its case of scripts/bench_kickstart.py first\n")
     atomic_write_json(stem.with_suffix(".json"), table)
     atomic_write_text(stem.with_suffix(".md"), markdown(args.case, table))
     print(f"wrote {stem}.md and .json")

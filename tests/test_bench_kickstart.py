@@ -18,8 +18,8 @@ from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_names import distill_variant  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
+from reevaluate_kickstart import NotTheScoredPolicy, reevaluate  # noqa: E402
 from reevaluate_kickstart import markdown as reevaluated_markdown  # noqa: E402
-from reevaluate_kickstart import reevaluate  # noqa: E402
 from train_sb3_teacher import train_teacher  # noqa: E402
 
 
@@ -181,6 +181,14 @@ def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Pat
     summary = reevaluated_markdown("CartPole-v1", table).splitlines()[-1]  # per method: seeds, means, seeds at 0.95
     assert summary.startswith("| distill 800 steps | 1 | ")
     assert summary.endswith(f" | {row['score']:.3f} | {int(row['score'] >= 0.95)} |")
+
+    # a file trained again since the benchmark scored it, or gone, is refused before any long evaluation
+    changed = f"returns {teacher.mean_return:.1f} .* not the {teacher.mean_return - 1:.1f} .*trained again since"
+    with pytest.raises(NotTheScoredPolicy, match=changed):
+        reevaluate({**case, "teacher": teacher.mean_return - 1}, ["distill"], episodes=200)
+    moved = {**case, "runs": [{**run, "method": "distill", "path": str(tmp_path / "moved.zip")}]}
+    with pytest.raises(NotTheScoredPolicy, match="distill seed 0: .*moved.zip is missing"):
+        reevaluate(moved, ["distill"], episodes=200)
 
 
 def test_each_distillation_setting_gets_its_own_runs_and_label_and_the_defaults_keep_the_old_names() -> None:
