@@ -91,8 +91,8 @@ def main() -> None:
             row.update(ppo=ppo.timesteps / ppo.wall_seconds, ppo_own_us=1e6 * (ppo.wall_seconds - ppo.env_seconds)
                        / ppo.timesteps, ppo_env_us=1e6 * ppo.env_seconds / ppo.timesteps)  # fmt: skip
             kickstart = KickstartConfig(env_id, student_hidden=preset.student_hidden, timesteps=args.ppo_steps,
-                                        schedule="constant:1", eval_every=args.ppo_steps,
-                                        scale_rewards=None)  # rewards as PPO's above: like for like  # fmt: skip
+                                        schedule="constant:1", eval_every=args.ppo_steps, keep_best=False,
+                                        scale_rewards=None)  # rewards and last policy as PPO's above  # fmt: skip
             run_kickstart(kickstart, teacher, Path(tmp) / "kickstart", progress_bar=False)
             log = json.loads((Path(tmp) / "kickstart" / "student.json").read_text())
             steps = log["steps_per_second"] * log["wall_seconds"]

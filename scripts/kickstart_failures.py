@@ -113,7 +113,7 @@ def train_lunar_stops() -> None:
             kick = RUNS / "kickstart-failures" / f"kickstart-{steps}-{seed}"
             if not (kick / "kickstart.json").is_file():
                 config = KickstartConfig("LunarLander-v3", timesteps=steps, seed=seed, scale_rewards=True,
-                                         eval_every=steps)  # fmt: skip
+                                         eval_every=steps, keep_best=False)  # the policy at `steps`  # fmt: skip
                 run_kickstart(config, RUNS / LUNAR_TEACHER, kick, name="kickstart", resume=True, progress_bar=False)
             scratch = RUNS / "kickstart-failures" / f"scratch-{steps}-{seed}"
             if not (scratch / "scratch.json").is_file():

@@ -79,7 +79,7 @@ def test_keeping_the_best_does_not_change_training(cartpole_teacher: Path, tmp_p
     """The curve's validation episodes draw nothing from training's random streams: with and without keep_best
     a run's last policy is the same, so the two differ only in which policy they write."""
     settings = {"student_hidden": (8,), "timesteps": 1_024, "eval_every": 256, "eval_episodes": 2}
-    run_kickstart(KickstartConfig("CartPole-v1", **settings), cartpole_teacher, tmp_path / "last",
+    run_kickstart(KickstartConfig("CartPole-v1", keep_best=False, **settings), cartpole_teacher, tmp_path / "last",
                   progress_bar=False)  # type: ignore[arg-type]  # fmt: skip
     run_kickstart(KickstartConfig("CartPole-v1", keep_best=True, **settings), cartpole_teacher, tmp_path / "best",
                   progress_bar=False)  # type: ignore[arg-type]  # fmt: skip
@@ -98,24 +98,27 @@ def test_the_curve_ends_with_one_point_the_final_policys(cartpole_teacher: Path,
     assert greedy_return_of(teacher, "CartPole-v1", 2)(PPO.load(path)) == log["curve_returns"][-1]
 
 
-def test_a_fine_tune_keeps_its_best_unless_told_otherwise() -> None:
-    """After --init the best point is kept, on BEST_EPISODES validation episodes; a fresh student keeps its last,
-    on CURVE_EPISODES; what is asked for stands."""
-    fresh, fine_tune = KickstartConfig("CartPole-v1"), KickstartConfig("CartPole-v1", init="student.zip")
-    assert (fresh.resolved().keep_best, fresh.resolved().eval_episodes) == (False, CURVE_EPISODES)
-    assert (fine_tune.resolved().keep_best, fine_tune.resolved().eval_episodes) == (True, BEST_EPISODES)
+def test_a_run_keeps_its_best_unless_told_otherwise() -> None:
+    """Fresh or after --init, the best point is kept, on BEST_EPISODES validation episodes; the last policy is
+    curved on CURVE_EPISODES; what is asked for stands."""
+    for config in KickstartConfig("CartPole-v1"), KickstartConfig("CartPole-v1", init="student.zip"):
+        assert (config.resolved().keep_best, config.resolved().eval_episodes) == (True, BEST_EPISODES)
     assert BEST_EPISODES > CURVE_EPISODES
+    last = KickstartConfig("CartPole-v1", keep_best=False).resolved()
+    assert (last.keep_best, last.eval_episodes) == (False, CURVE_EPISODES)
     told = KickstartConfig("CartPole-v1", init="student.zip", keep_best=False, eval_episodes=7).resolved()
     assert (told.keep_best, told.eval_episodes) == (False, 7)
-    assert KickstartConfig("CartPole-v1", keep_best=True).resolved().eval_episodes == BEST_EPISODES
+    fine_tune = KickstartConfig("CartPole-v1", init="student.zip")
     assert fine_tune.resolved().eval_every == fine_tune.timesteps // CURVE_INTERVALS  # bounds the episodes' cost
     assert replace(fine_tune, eval_every=1_000).resolved().eval_every == 1_000
 
 
-def test_kickstart_from_a_student_writes_its_best_by_default(cartpole_teacher: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize("init", [True, False], ids=["from-a-student", "fresh"])
+def test_kickstart_writes_its_best_by_default(cartpole_teacher: Path, tmp_path: Path, init: bool,
+                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     common = ["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--student-hidden", "64,64",
-              "--init", str(cartpole_teacher), "--timesteps", "512", "--eval-every", "512", "--eval-episodes", "2"]
+              *(["--init", str(cartpole_teacher)] if init else []), "--timesteps", "512", "--eval-every", "512",
+              "--eval-episodes", "2"]  # fmt: skip
     assert main([*common, "--out", str(tmp_path / "default")]) == 0, capsys.readouterr().err
     assert main([*common, "--no-keep-best", "--out", str(tmp_path / "last")]) == 0, capsys.readouterr().err
     default, last = (json.loads((tmp_path / run / "student.json").read_text()) for run in ("default", "last"))

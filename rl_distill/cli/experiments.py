@@ -112,8 +112,8 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                    help="the PPO runs (--scratch-steps, --kickstart-steps) end with the policy of their best "
                    "learning-curve point, each point scored on EPISODES validation episodes, as kickstart "
                    "--keep-best --eval-episodes EPISODES (HalfCheetah-v5: 50 chose better than 10); runs are named "
-                   "-bestEPISODES (default: the last policy, for scratch and kickstart alike; rl-distill kickstart "
-                   "--init alone keeps its best unless told --no-keep-best)")
+                   "-bestEPISODES (default: the last policy, for scratch and kickstart alike, so the sweep's runs stay "
+                   "comparable; rl-distill kickstart alone keeps its best unless told --no-keep-best)")
     p.add_argument("--kickstart-lr-decay", action="store_true",
                    help="the kickstart runs decay PPO's learning rate linearly to 0 (kickstart --lr-decay; runs are "
                    "named -lr-decay)")

@@ -91,12 +91,11 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    f"student's score runs between, measured at the start (default {d.reference_episodes}, as SB3's "
                    "window of the student's training returns); fewer are cheaper, but on a teacher whose returns "
                    "vary a lot they give a reference off for the whole run")
-    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=None,
+    p.add_argument("--keep-best", action=argparse.BooleanOptionalAction, default=d.keep_best,
                    help="write the policy of the best learning-curve point instead of the last, as SB3's "
                    "EvalCallback best_model; the --init student's own point is a candidate, so a fine-tuned student "
                    "never validates below where it started. Curve episodes are seeded apart from evaluate's "
-                   "(default: --keep-best with --init, where it raised the mean score on all six teachers measured, "
-                   "--no-keep-best without; docs/kickstart.md)")
+                   "(default: --keep-best; --no-keep-best writes the last policy; docs/kickstart.md)")
     p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
                    help=f"env steps between checkpoints to <out>/student.ckpt.zip (default {d.checkpoint_every})")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/kickstart-<env>-<time>)")
