@@ -58,10 +58,15 @@ def scored_policy(path: str | None, env: str, recorded_return: float, episodes: 
     return policy
 
 
+def chosen_runs(case: dict[str, Any], methods: list[str]) -> list[dict[str, Any]]:
+    """The case's runs whose method contains any of ``methods``."""
+    return [run for run in case["runs"] if any(text in run["method"] for text in methods)]
+
+
 def reevaluate(case: dict[str, Any], methods: list[str], episodes: int) -> dict[str, Any]:
     """Raises :class:`NotTheScoredPolicy` before evaluating anything long when a file has changed."""
     env = case["env"]
-    chosen = [run for run in case["runs"] if any(text in run["method"] for text in methods)]
+    chosen = chosen_runs(case, methods)
     scored = case.get("episodes", BENCHMARK_EPISODES)
     teacher_policy = scored_policy(case["teacher_path"], env, case["teacher"], scored, "the case's teacher")
     policies = [scored_policy(run["path"], env, run["mean_return"], scored, f"{run['method']} seed {run['seed']}")
@@ -127,7 +132,7 @@ def main() -> None:
         parser.error("--methods: name at least one text a run's method contains")
     if args.episodes < BENCHMARK_EPISODES:
         parser.error(f"--episodes must be at least the benchmark's {BENCHMARK_EPISODES}, got {args.episodes}")
-    if not any(text in run["method"] for run in cases[args.case]["runs"] for text in args.methods):
+    if not chosen_runs(cases[args.case], args.methods):
         parser.error(f"no run of {args.case} has a method containing any of {args.methods}")
     try:
         table = reevaluate(cases[args.case], args.methods, args.episodes)
