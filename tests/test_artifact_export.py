@@ -3,7 +3,9 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
+import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -56,6 +58,18 @@ def test_export_passes_parity_and_onnx_evaluates_like_the_student(
             results.append(json.loads(capsys.readouterr().out)["returns"])
         np.testing.assert_allclose(results[0], results[1], rtol=1e-4)
         np.testing.assert_allclose(results[1], results[2], rtol=1e-4)
+
+
+@pytest.mark.parametrize(("suffix", "loader"), [(".onnx", "onnx"), (".pt", "torchscript")])
+def test_export_without_format_takes_it_from_the_suffix(student_dir: tuple[str, Path], tmp_path: Path,
+                                                         suffix: str, loader: str) -> None:  # fmt: skip
+    _, out = student_dir
+    target = tmp_path / f"student{suffix}"
+    assert main(["export", str(out / "student.safetensors"), "--out", str(target)]) == 0
+    if loader == "onnx":
+        onnx.checker.check_model(onnx.load(str(target)))
+    else:
+        torch.jit.load(str(target))  # a TorchScript archive, not an ONNX graph under a .pt name
 
 
 def test_parity_observations_are_in_bounds(student_dir: tuple[str, Path]) -> None:

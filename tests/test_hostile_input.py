@@ -78,6 +78,7 @@ CASES = [
     (["export", "/no/student.safetensors", "--format", "onnx", "--out", "{out}/x.onnx"], "no such student file"),
     (["export", ST, "--format", "tflite", "--out", "{out}/x.tfl"], "invalid choice"),
     (["export", "{random_safetensors}", "--format", "onnx", "--out", "{out}/x.onnx"], "not a readable"),
+    (["export", ST, "--out", "{out}/x.model"], "cannot tell the format"),
 ]
 
 

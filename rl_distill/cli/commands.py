@@ -178,11 +178,19 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+EXPORT_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}
+"""--out's suffix -> export format, when --format is not given."""
+
+
 def run_export(args: argparse.Namespace) -> int:
     from rl_distill.artifacts.export import export_each
 
     set_threads(args.threads)
-    for path, report in export_each(args.student, args.format, args.out, task=args.task):
+    fmt = args.format or EXPORT_SUFFIXES.get(args.out.suffix.lower())
+    if fmt is None:
+        raise InputError(f"--out {args.out}: cannot tell the format from its suffix; name it .onnx or .pt, "
+                         "or pass --format onnx|torchscript")
+    for path, report in export_each(args.student, fmt, args.out, task=args.task):
         print(f"wrote {path}; parity on {report.samples} observations: max abs diff {report.max_abs_diff:.2e}, "
               f"identical actions: {report.identical_actions}")
     return 0
@@ -247,7 +255,8 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="export a .safetensors student to ONNX or TorchScript (parity-checked)")
     p.add_argument("student", type=Path, help="student artifact (.safetensors, written by distill)")
-    p.add_argument("--format", choices=("onnx", "torchscript"), required=True, help="export format")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default=None,
+                   help="export format (default: from --out's suffix, .onnx or .pt)")
     p.add_argument("--out", type=Path, required=True, help="file to write (.onnx or .pt); for a multi-task student "
                    "without --task, one file per task: <stem>-task<K>.<suffix>")  # fmt: skip
     p.add_argument("--task", default=None, metavar="NAME", help="multi-task student: export this task only")
