@@ -60,8 +60,9 @@ from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
 from rl_distill.kickstart.ppo import DISTILL_TERMS
-from rl_distill.kickstart.run import KL_DIRECTIONS, KickstartConfig, run_kickstart
+from rl_distill.kickstart.run import run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.training import CURVE_EPISODES, CURVE_INTERVALS, train_ppo

@@ -38,7 +38,8 @@ from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
 from rl_distill.experiments.multitask import run_multitask
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.kickstart.config import KickstartConfig
+from rl_distill.kickstart.run import run_kickstart
 from rl_distill.sb3.envs import join_env, split_env
 from rl_distill.sb3.policies import load_policy, policy_parameters
 from rl_distill.sb3.presets import TEACHER_NET, preset_for

@@ -22,7 +22,8 @@ import torch
 from kickstart_teachers import CASES, ensure_teacher  # sibling scripts: scripts/ is on sys.path
 
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.kickstart.run import KickstartConfig, make_guide
+from rl_distill.kickstart.config import KickstartConfig
+from rl_distill.kickstart.run import make_guide
 from rl_distill.sb3.policies import load_policy
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"

@@ -33,7 +33,8 @@ import torch
 from rl_distill.distill.loop import DistillConfig
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.kickstart.config import KickstartConfig
+from rl_distill.kickstart.run import run_kickstart
 from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.envs import make_env, split_env
 from rl_distill.sb3.policies import load_policy

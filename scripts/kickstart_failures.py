@@ -30,7 +30,8 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from rl_distill.cli.arguments import positive_int
 from rl_distill.evaluation.evaluate import EVAL_ENVS
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.kickstart.config import KickstartConfig
+from rl_distill.kickstart.run import run_kickstart
 from rl_distill.sb3.envs import EVAL_SEED
 from rl_distill.sb3.policies import LoadedPolicy, load_policy
 from rl_distill.sb3.training import train_ppo

@@ -12,7 +12,7 @@ from kickstart_names import BEST, BEST_EPISODES, NAMED  # sibling scripts: scrip
 
 from rl_distill.evaluation.plots import draw_mean_band
 from rl_distill.io import atomic_write
-from rl_distill.kickstart.run import KickstartConfig
+from rl_distill.kickstart.config import KickstartConfig
 
 
 def steps_to(run: dict[str, Any], target: float) -> int | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rl_distill.kickstart.run import KickstartConfig
+from rl_distill.kickstart.config import KickstartConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from kickstart_names import NAMED, setting_fragments  # noqa: E402

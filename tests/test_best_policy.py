@@ -13,7 +13,8 @@ from stable_baselines3.common.vec_env import VecNormalize
 from rl_distill.cli import main
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import greedy_return_of
-from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.kickstart.config import KickstartConfig
+from rl_distill.kickstart.run import run_kickstart
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 

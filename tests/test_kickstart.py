@@ -14,8 +14,9 @@ from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
 from rl_distill.errors import InputError
 from rl_distill.kickstart import run as kickstart_run
+from rl_distill.kickstart.config import KickstartConfig
 from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
-from rl_distill.kickstart.run import KickstartConfig, load_init, make_guide, run_kickstart
+from rl_distill.kickstart.run import load_init, make_guide, run_kickstart
 from rl_distill.sb3 import policies
 from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.policies import load_policy, make_student

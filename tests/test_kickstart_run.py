@@ -14,7 +14,8 @@ from stable_baselines3.common.env_util import make_vec_env
 from rl_distill.cli import main
 from rl_distill.errors import InputError
 from rl_distill.kickstart import run as kickstart_run
-from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+from rl_distill.kickstart.config import KickstartConfig
+from rl_distill.kickstart.run import run_kickstart
 from rl_distill.sb3.policies import load_policy
 
 RECORDED: list[dict] = []

@@ -21,7 +21,7 @@ from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVA
 
 
 def add_kickstart(sub: argparse._SubParsersAction) -> None:
-    from rl_distill.kickstart.run import KickstartConfig
+    from rl_distill.kickstart.config import KickstartConfig
 
     d = KickstartConfig(env_id="")
     p = sub.add_parser("kickstart", help="PPO student guided by a teacher's KL term (kickstarting, PPD, QDagger)",
@@ -108,7 +108,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
 
 
 def run_kickstart_command(args: argparse.Namespace) -> int:
-    from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+    from rl_distill.kickstart.config import KickstartConfig
+    from rl_distill.kickstart.run import run_kickstart
 
     check_env_id(args.env)
     config = KickstartConfig(

@@ -75,7 +75,8 @@ def run_pipeline(
         curves[f"distillation ({config.collect}-driven)"] = [distill_curve(student.with_suffix(".json"))]
     kickstarted = []
     if kickstart:
-        from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+        from rl_distill.kickstart.config import KickstartConfig
+        from rl_distill.kickstart.run import run_kickstart
 
         print("[3b/4] distilled student -> PPO with the teacher's decaying KL term (kickstart), same budget")
         ks_config = KickstartConfig(env_id, student_hidden=config.student_hidden, timesteps=budget,

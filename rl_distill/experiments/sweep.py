@@ -120,7 +120,8 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     out = Path(run.work_dir)
     start = time.perf_counter()
     if run.collect == "kickstart":
-        from rl_distill.kickstart.run import KickstartConfig, run_kickstart
+        from rl_distill.kickstart.config import KickstartConfig
+        from rl_distill.kickstart.run import run_kickstart
 
         config = KickstartConfig(run.env_id, student_hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                                  bounds=run.bounds, eval_every=max(run.steps // CURVE_INTERVALS, 1000),  # type: ignore[arg-type]
