@@ -64,7 +64,7 @@ class KickstartConfig:
     A2C teacher's students at its level: docs/kickstart.md)."""
     scale_rewards: bool | None = True
     """PPO learns from rewards divided by a running estimate of the discounted return's std (SB3's VecNormalize;
-    observations stay the teacher's); False: raw rewards; None: as the teacher's PPO did (see scales_rewards; the
+    observations stay the teacher's); False: raw rewards; None: as the teacher's PPO did (see run.scales_rewards; the
     default until 2026-12, kept by the benchmarks for their finished runs). A small critic is slow to fit raw
     returns in the hundreds (LunarLander-v3, 16x16: explained variance first 0.5 after 311k-606k steps, 82k-115k
     when scaled), and its advantages are noise until then; on the raw-reward tasks measured, kickstart on scaled
@@ -72,8 +72,8 @@ class KickstartConfig:
     such a task wants the same setting (train_ppo's scale_rewards)."""
     keep_best: bool = True
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
-    of the last (see BestPolicy). After ``init`` its own point is a candidate, so that a fine-tuned student
-    never validates below the one it started from. On by default since 2026-12 (after ``init`` first, then
+    of the last (see rl_distill.sb3.training.BestPolicy). After ``init`` its own point is a candidate, so that a
+    fine-tuned student never validates below the one it started from. On by default since 2026-12 (after ``init`` first, then
     for fresh students too): it raised the mean score on every teacher measured from a distilled student, and
     on fresh ones moved it by +0.07 to -0.01 (docs/kickstart.md)."""
     eval_every: int | None = None
