@@ -73,9 +73,9 @@ class KickstartConfig:
     keep_best: bool = True
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see rl_distill.sb3.training.BestPolicy). After ``init`` its own point is a candidate, so that a
-    fine-tuned student never validates below the one it started from. On by default since 2026-12 (after ``init`` first, then
-    for fresh students too): it raised the mean score on every teacher measured from a distilled student, and
-    on fresh ones moved it by +0.07 to -0.01 (docs/kickstart.md)."""
+    fine-tuned student never validates below the one it started from. On by default since 2026-12 (after ``init``
+    first, then for fresh students too): it raised the mean score on every teacher measured from a distilled
+    student, and on fresh ones moved it by +0.07 to -0.01 (docs/kickstart.md)."""
     eval_every: int | None = None
     """Environment steps between greedy evaluations for the learning curve; None: a twentieth of ``timesteps``
     (21 points with the start, as the benchmarks draw them), which bounds what BEST_EPISODES per point cost."""
