@@ -60,14 +60,19 @@ def test_export_passes_parity_and_onnx_evaluates_like_the_student(
         np.testing.assert_allclose(results[1], results[2], rtol=1e-4)
 
 
-@pytest.mark.parametrize(("suffix", "loader"), [(".onnx", "onnx"), (".pt", "torchscript")])
+@pytest.mark.parametrize(("suffix", "loader"), [(".onnx", "onnx"), (".ONNX", "onnx"), (".pt", "torchscript")])
 def test_export_without_format_takes_it_from_the_suffix(student_dir: tuple[str, Path], tmp_path: Path,
-                                                         suffix: str, loader: str) -> None:  # fmt: skip
-    _, out = student_dir
+                                                         capsys: pytest.CaptureFixture[str], suffix: str,
+                                                         loader: str) -> None:  # fmt: skip
+    env_id, out = student_dir
     target = tmp_path / f"student{suffix}"
     assert main(["export", str(out / "student.safetensors"), "--out", str(target)]) == 0
     if loader == "onnx":
         onnx.checker.check_model(onnx.load(str(target)))
+        capsys.readouterr()
+        # evaluate tells the file by its suffix in any case, as export does (not as an SB3 zip)
+        assert main(["evaluate", str(target), "--env", env_id, "--episodes", "2", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)["returns"]) == 2
     else:
         torch.jit.load(str(target))  # a TorchScript archive, not an ONNX graph under a .pt name
 

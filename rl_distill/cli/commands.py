@@ -140,13 +140,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from rl_distill.evaluation.evaluate import evaluate, load_agent
 
     set_threads(args.threads)
-    if args.path.suffix == ".onnx" and not args.deterministic:
+    if args.path.suffix.lower() == ".onnx" and not args.deterministic:
         raise InputError(f"{args.path}: an ONNX export holds the greedy policy only; evaluate the student's "
                          ".safetensors or .zip for sampled actions")  # fmt: skip
-    if args.task is not None and args.path.suffix != ".safetensors":
+    if args.task is not None and args.path.suffix.lower() != ".safetensors":
         raise InputError(f"{args.path}: --task selects a task of a multi-task student (.safetensors)")
     if args.env is None:
-        if args.path.suffix != ".safetensors":
+        if args.path.suffix.lower() != ".safetensors":
             raise InputError(f"{args.path}: --env is required for .zip and .onnx models")
         from rl_distill.artifacts.student import load_student
 

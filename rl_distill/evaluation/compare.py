@@ -94,7 +94,7 @@ def compare(
     random = evaluate_random(env_id, episodes=episodes)
     names = row_names([path for path, _ in entries[1:]])
     for path, role in entries:
-        if path.suffix == ".safetensors":  # a student artifact; a multi-task one acts in ``task``, else env_id's
+        if path.suffix.lower() == ".safetensors":  # a student; a multi-task one acts in ``task``, else env_id's
             chosen = (task or env_id) if load_student(path).tasks else task
             agent = load_agent(path, env_id, task=chosen)
             params = sum(p.numel() for p in agent.policy.net.parameters())

@@ -108,12 +108,12 @@ class RawObservationAgent:
 def load_agent(path: Path, env_id: str, *, vecnormalize: Path | None = None, task: str | None = None) -> Agent:
     """An SB3 zip, a ``.safetensors`` student (of a multi-task student, the ``task``) or an exported
     ``.onnx`` student, by file suffix."""
-    if path.suffix == ".safetensors":
+    if path.suffix.lower() == ".safetensors":
         from rl_distill.artifacts.student import load_student, observation_shape
 
         student = load_student(path).for_task(task)
         return RawObservationAgent(student, path, observation_shape(student.header["observation_space"]))
-    if path.suffix == ".onnx":
+    if path.suffix.lower() == ".onnx":
         from rl_distill.artifacts.export import load_onnx
 
         onnx = load_onnx(path)

@@ -41,7 +41,7 @@ def load_init(model: PPO, path: Path, env_id: str) -> None:
     artifact: the actor) into ``model``'s policy."""
     policy = model.policy
     try:
-        if path.suffix == ".safetensors":
+        if path.suffix.lower() == ".safetensors":
             from rl_distill.artifacts.student import load_student
 
             net = load_student(path).net
