@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from rl_distill.distill.loop import COLLECT_ACTIONS, DistillConfig
+from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill

@@ -55,7 +55,7 @@ from kickstart_report import markdown, plot
 from kickstart_teachers import CASES, FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
 from rl_distill.cli.arguments import hidden_sizes
-from rl_distill.distill.loop import COLLECT_ACTIONS, DistillConfig
+from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from rl_distill.artifacts.student import load_student
-from rl_distill.distill.loop import DistillConfig
+from rl_distill.distill.config import DistillConfig
 from rl_distill.distill.multitask import multitask_config
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent

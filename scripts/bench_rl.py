@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from rl_distill.distill.loop import COLLECT_SCHEMES, DistillConfig
+from rl_distill.distill.config import COLLECT_SCHEMES, DistillConfig
 from rl_distill.evaluation import compare
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from rl_distill.distill.loop import DistillConfig
+from rl_distill.distill.config import DistillConfig
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rl_distill.distill.loop import DistillConfig
+from rl_distill.distill.config import DistillConfig
 from rl_distill.losses import DEFAULT_BOUND_MODE
 from rl_distill.sb3.presets import preset_for
 

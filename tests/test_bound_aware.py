@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from rl_distill.distill.loop import DistillConfig, distill
+from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.loop import distill
 from rl_distill.losses import (
     BOUND_MODES,
     ActionBounds,

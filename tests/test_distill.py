@@ -10,7 +10,8 @@ from stable_baselines3 import PPO
 
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.collect import Collector
-from rl_distill.distill.loop import DistillConfig, distill
+from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.loop import distill
 from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
 from rl_distill.losses import DiagGaussian, gaussian_kl

@@ -14,7 +14,8 @@ from stable_baselines3 import DQN
 
 from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
-from rl_distill.distill.loop import DistillConfig, distill
+from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.loop import distill
 from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
 from rl_distill.sb3.policies import load_policy

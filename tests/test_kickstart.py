@@ -176,7 +176,8 @@ def test_short_kickstart_on_cartpole_reaches_475(good_cartpole_teacher: Path, tm
 
 
 def test_init_starts_from_the_given_weights(cartpole_teacher: Path, tmp_path: Path) -> None:
-    from rl_distill.distill.loop import DistillConfig, distill
+    from rl_distill.distill.config import DistillConfig
+    from rl_distill.distill.loop import distill
     from rl_distill.distill.outputs import save_student
 
     teacher = load_policy(cartpole_teacher, "CartPole-v1")

@@ -121,7 +121,8 @@ def test_interrupted_round_leaves_the_last_round_boundary(cartpole_teacher: Path
     """Ctrl-C after round 1 trained the student (worst case) or in the middle of its collection: the file
     still holds exactly what an uninterrupted run had after round 0, buffer and generators included."""
     from rl_distill.distill.buffer import DistillationBuffer
-    from rl_distill.distill.loop import DistillConfig, distill
+    from rl_distill.distill.config import DistillConfig
+    from rl_distill.distill.loop import distill
     from rl_distill.sb3.policies import load_policy
 
     teacher = load_policy(cartpole_teacher, "CartPole-v1")

@@ -16,7 +16,7 @@ from rl_distill.cli.arguments import (
     positive_int,
     set_threads,
 )
-from rl_distill.distill.loop import COLLECT_ACTIONS, COLLECT_SCHEMES, DistillConfig
+from rl_distill.distill.config import COLLECT_ACTIONS, COLLECT_SCHEMES, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, POLICY_LOSSES
 from rl_distill.sb3.envs import check_env_id, join_env

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rl_distill.cli.arguments import default_out, positive_int, set_threads
 from rl_distill.cli.commands import add_common, add_distill_flags, add_env, distill_config
-from rl_distill.distill.loop import COLLECT_ACTIONS, COLLECT_SCHEMES
+from rl_distill.distill.config import COLLECT_ACTIONS, COLLECT_SCHEMES
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import check_env_id

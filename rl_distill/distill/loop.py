@@ -1,17 +1,16 @@
 """Policy distillation: roll out (teacher, student or a DAgger mixture), label every visited state
 with the teacher's action distribution, and fit the student to it with the shared KL loss.
 
-Read top to bottom: config, buffer, one collection round, one training round, the loop.
+Read top to bottom: what a round logs and a run returns, the loop (``distill``), then one training round;
+the settings are ``DistillConfig`` in config.py.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -22,108 +21,13 @@ from stable_baselines3.common.vec_env import VecEnv
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Acting, Collector
+from rl_distill.distill.config import DistillConfig
 from rl_distill.distill.outputs import run_identity
-from rl_distill.errors import InputError
-from rl_distill.losses import (
-    BOUND_MODES,
-    DEFAULT_BOUND_MODE,
-    POLICY_LOSSES,
-    ActionBounds,
-    BoundMode,
-    PolicyLossName,
-    check_temperature,
-    policy_distillation_loss,
-)
+from rl_distill.losses import ActionBounds, BoundMode, policy_distillation_loss
 from rl_distill.progress import Progress
 from rl_distill.sb3.actor import Actor, decode_rows
 from rl_distill.sb3.policies import LoadedPolicy, actor_parameters, make_student
 from rl_distill.sb3.presets import linear_schedule
-
-Collect = Literal["teacher", "student", "dagger"]
-COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
-CollectActions = Literal["sampled", "greedy"]
-COLLECT_ACTIONS: tuple[str, ...] = ("sampled", "greedy")
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    """Every setting of one distillation run."""
-
-    env_id: str
-    """Gymnasium environment id."""
-    student_hidden: tuple[int, ...] = (16, 16)
-    """Student policy MLP hidden sizes."""
-    steps: int = 50_000
-    """Environment steps to collect and label, in total over all rounds (exactly this many)."""
-    collect: Collect = "student"
-    """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
-    collect_actions: CollectActions = "sampled"
-    """How whoever acts picks its action while collecting: sampled from its distribution, or greedy (the mean, or
-    the most likely action), which is what an evaluated or deployed student does, so the states it learns on are
-    the ones it will meet (HalfCheetah-v5, 16x16: docs/kickstart.md)."""
-    loss: PolicyLossName = "forward-kl"
-    """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
-    bounds: BoundMode = DEFAULT_BOUND_MODE
-    """Box actions: how the loss treats the bounds the env clips actions to (losses.ActionBounds)."""
-    temperature: float = 1.0
-    """Divides the teacher's logits (discrete actions): < 1 sharpens the target, > 1 softens it."""
-    seed: int = 0
-    """Seeds the student's initialisation, the envs, action sampling and minibatches."""
-    n_envs: int = 8
-    """Vectorised environments for collection."""
-    steps_per_round: int = 5_000
-    """Environment steps collected between training rounds (rounded up to whole vector steps)."""
-    buffer_size: int = 100_000
-    """Most states kept (oldest dropped first)."""
-    updates_per_round: int = 250
-    """Minibatch gradient steps after each collection round."""
-    batch_size: int = 256
-    """Minibatch size."""
-    learning_rate: float = 3e-3
-    """Adam learning rate for the student's actor."""
-    lr_decay: bool = False
-    """Lower the rate linearly over the rounds, from ``learning_rate`` in the first to ``learning_rate / rounds``
-    in the last, as one settles a fit. Off by default: it brought 16x16 HalfCheetah-v5 and Hopper-v5 students
-    closer together over seeds, but cut a short (ten-round) Walker2d-v5 distillation to two thirds of its
-    score (docs/kickstart.md, "Distillation's rate"). A run resumed with more ``steps`` spreads the rest of
-    the decay over the new total."""
-    dagger_decay: float = 0.5
-    """DAgger: the teacher acts with probability decay**round (round 0: always)."""
-    eval_episodes: int = 5
-    """Evaluation episodes of the greedy student after each round (0: no per-round evaluation)."""
-
-    def validate(self) -> None:
-        if self.steps <= 0:
-            raise InputError(f"--steps must be positive, got {self.steps}")
-        if self.collect not in COLLECT_SCHEMES:
-            raise InputError(f"--collect must be one of {', '.join(COLLECT_SCHEMES)}, got {self.collect!r}")
-        if self.collect_actions not in COLLECT_ACTIONS:
-            raise InputError(f"--collect-actions must be one of {', '.join(COLLECT_ACTIONS)}, got "
-                             f"{self.collect_actions!r}")
-        if self.loss not in POLICY_LOSSES:
-            raise InputError(f"--loss must be one of {', '.join(POLICY_LOSSES)}, got {self.loss!r}")
-        if self.bounds not in BOUND_MODES:
-            raise InputError(f"--bounds must be one of {', '.join(BOUND_MODES)}, got {self.bounds!r}")
-        if not self.student_hidden or min(self.student_hidden) <= 0:
-            raise InputError(f"--student-hidden sizes must be positive, got {list(self.student_hidden)}")
-        try:
-            check_temperature(self.temperature)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        for name in ("n_envs", "steps_per_round", "buffer_size", "updates_per_round", "batch_size"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.steps_per_round < self.n_envs:
-            raise InputError(f"--steps-per-round ({self.steps_per_round}) must be at least --n-envs ({self.n_envs})")
-        if not 0.0 <= self.dagger_decay <= 1.0:
-            raise InputError(f"dagger_decay must lie in [0, 1], got {self.dagger_decay}")
-
-    def identity(self) -> dict[str, Any]:
-        """The settings a resumed run must share with the checkpoint (the budget may grow)."""
-        settings = json.loads(json.dumps(asdict(self)))
-        if settings["collect_actions"] == "sampled":  # as every run before the field existed: their checkpoints match
-            del settings["collect_actions"]
-        return {k: v for k, v in settings.items() if k not in ("steps", "eval_episodes")}
 
 
 @dataclass(frozen=True)

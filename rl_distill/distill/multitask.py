@@ -30,7 +30,8 @@ from rl_distill.artifacts.student import (
 )
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Collector, NetActor
-from rl_distill.distill.loop import DistillConfig, action_bounds, adam, collect_beta, rounds_of, train_round
+from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.loop import action_bounds, adam, collect_beta, rounds_of, train_round
 from rl_distill.distill.outputs import teacher_identity
 from rl_distill.errors import InputError
 from rl_distill.progress import Progress

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rl_distill.distill.loop import DistillConfig, RoundLog, distill
+from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.loop import RoundLog, distill
 from rl_distill.distill.outputs import result_summary, save_student
 from rl_distill.evaluation.compare import CompareRow, compare, markdown, write_compare
 from rl_distill.evaluation.evaluate import greedy_return_of

@@ -110,7 +110,7 @@ def run_one(run: SweepRun) -> dict[str, Any]:
 def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     import torch
 
-    from rl_distill.distill.loop import DistillConfig
+    from rl_distill.distill.config import DistillConfig
     from rl_distill.evaluation.evaluate import evaluate
     from rl_distill.experiments.pipeline import run_distill
     from rl_distill.sb3.policies import load_policy, policy_parameters
