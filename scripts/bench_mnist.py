@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 
 from rl_distill.io import atomic_write_json, atomic_write_text
+from supervised.config import MnistConfig
 from supervised.data import load_mnist
-from supervised.train import MnistConfig, run_mnist
+from supervised.train import run_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 

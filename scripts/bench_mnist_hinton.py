@@ -39,20 +39,10 @@ from mnist_runs import cpu_name, softness, student_run, teacher_run  # a sibling
 from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
+from supervised.config import MAX_JITTER, MAX_MIXUP, SGD_LR, STUDENT_OPTIMIZERS, MnistConfig
 from supervised.data import MnistData, load_mnist
 from supervised.models import LogitEnsemble, ShiftAverage, default_dropout
-from supervised.train import (
-    MAX_JITTER,
-    MAX_MIXUP,
-    SGD_LR,
-    STUDENT_OPTIMIZERS,
-    MnistConfig,
-    live_teacher,
-    omitted_class_errors,
-    predict_logits,
-    report,
-    stored_logits,
-)
+from supervised.train import live_teacher, omitted_class_errors, predict_logits, report, stored_logits
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs" / "bench-mnist"

@@ -15,9 +15,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json
+from supervised.config import MnistConfig
 from supervised.data import MnistData
 from supervised.models import build_teacher, student_mlp
-from supervised.train import MnistConfig, SoftTargets, predict_logits, report, train_model, train_teacher
+from supervised.train import SoftTargets, predict_logits, report, train_model, train_teacher
 
 
 def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dict[str, Any], torch.Tensor,

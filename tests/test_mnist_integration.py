@@ -3,8 +3,9 @@
 import pytest
 import torch
 
+from supervised.config import MnistConfig
 from supervised.data import load_mnist
-from supervised.train import MnistConfig, run_mnist
+from supervised.train import run_mnist
 
 
 @pytest.mark.parametrize(("student_jitter", "student_mixup", "optimizer"),
@@ -44,8 +45,9 @@ def test_jitter_shifts_each_image_by_at_most_the_given_pixels_and_keeps_its_plac
 
 def test_student_optimizer_sgd_is_nesterov_momentum_and_others_are_refused() -> None:
     from rl_distill.errors import InputError
+    from supervised.config import SGD_LR, SGD_MOMENTUM
     from supervised.models import student_mlp
-    from supervised.train import SGD_LR, SGD_MOMENTUM, build_optimizer
+    from supervised.train import build_optimizer
 
     sgd = build_optimizer(student_mlp((8,)), "sgd", adam_lr=1e-3)
     assert isinstance(sgd, torch.optim.SGD)

@@ -30,8 +30,8 @@ from rl_distill.errors import InputError
 
 # ----------------------------------------------------------------------------- mnist
 def add_mnist(sub: argparse._SubParsersAction) -> None:
+    from supervised.config import SGD_LR, STUDENT_OPTIMIZERS, MnistConfig
     from supervised.models import TEACHERS
-    from supervised.train import SGD_LR, STUDENT_OPTIMIZERS, MnistConfig
 
     d = MnistConfig()
     p = sub.add_parser("mnist", help="MNIST teacher -> student distillation (Hinton et al. 2015)",
@@ -80,7 +80,8 @@ def add_mnist(sub: argparse._SubParsersAction) -> None:
 
 
 def run_mnist_command(args: argparse.Namespace) -> int:
-    from supervised.train import MnistConfig, mnist_main
+    from supervised.config import MnistConfig
+    from supervised.train import mnist_main
 
     config = MnistConfig(
         epochs=args.epochs, student_epochs=args.student_epochs, teacher=args.teacher,
