@@ -112,15 +112,18 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5", "HalfCheetah-v5"])
+    parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5", "HalfCheetah-v5"],
+                        help="environments (their preset teachers, or --teacher ENV=ZIP)")
     parser.add_argument("--teacher", action="append", default=[], metavar="ENV=ZIP", help="a teacher trained elsewhere")
-    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64])
-    parser.add_argument("--collect", nargs="+", default=["student", "dagger"])
-    parser.add_argument("--modes", nargs="+", default=list(BOUND_MODES), choices=BOUND_MODES)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64],
+                        help="student widths: two hidden layers of each")
+    parser.add_argument("--collect", nargs="+", default=["student", "dagger"], help="who acts while collecting")
+    parser.add_argument("--modes", nargs="+", default=list(BOUND_MODES), choices=BOUND_MODES,
+                        help="bound modes of the Gaussian target (ignore: plain KL)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--steps", type=int, default=None, help="distillation steps (default: the preset's)")
-    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per core)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     teachers = dict(t.split("=", 1) for t in args.teacher)

@@ -64,10 +64,12 @@ def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", nargs="+", required=True, metavar="ENV=TEACHER_ZIP")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-collect-actions")
+    parser.add_argument("--pairs", nargs="+", required=True, metavar="ENV=TEACHER_ZIP",
+                        help="environments and their teachers")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-collect-actions",
+                        help="run folders go here (not in git)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     pairs = [pair.partition("=")[::2] for pair in args.pairs]

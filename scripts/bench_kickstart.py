@@ -299,11 +299,11 @@ def file_result(report: dict[str, Any], name: str, result: dict[str, Any]) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), help="cases to run (above)")
     parser.add_argument("--schedules", nargs="+", default=["adaptive:1"],
                         help="kickstart λ schedules, each SCHEDULE or SCHEDULE@T, T dividing the teacher's logits")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per method")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--early-steps", type=int, default=500_000,
                         help="the imperfect teacher: scan the preset PPO's checkpoints up to this many steps")
     parser.add_argument("--budget", type=int, default=None, help="override every case's env-step budget (smoke runs)")

@@ -60,7 +60,8 @@ def bench_model(env_id: str, zip_path: Path, role: str, work: Path) -> list[dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "LunarLander-v3"])
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "LunarLander-v3"],
+                        help="environments whose teacher and student (from runs/bench-rl) are timed")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []

@@ -272,10 +272,11 @@ def heat_map(temperatures: list[float], lams: list[float], cells: dict[str, list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("hinton", "grid", "transfer"), required=True)
+    parser.add_argument("--part", choices=("hinton", "grid", "transfer"), required=True,
+                        help="hinton: the paper's table; grid: (T, lam) for the small student; transfer: no 3s")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="default: 0 1 2 (hinton, transfer), 0 1 (grid)")
-    parser.add_argument("--teacher-epochs", type=int, default=60)
+    parser.add_argument("--teacher-epochs", type=int, default=60, help="hinton: the teacher's epochs")
     parser.add_argument("--student-epochs", type=int, default=STUDENT_EPOCHS, help="hinton: epochs of every "
                         "student but the mixup rows (another value trains all of them, labels-only too, in a folder "
                         "of its own)")
@@ -311,7 +312,7 @@ def main() -> None:
     parser.add_argument("--student-optimizer", choices=STUDENT_OPTIMIZERS, default="adam", help="hinton: the "
                         "students' optimiser (sgd: every student, labels-only too, in a folder of its own)")
     parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--train-subset", type=int, default=None,
                         help="first N training images only (smoke runs; runs and tables go to "
                              "runs/bench-mnist/subset-N/)")

@@ -258,10 +258,11 @@ def plot(tables: list[dict[str, Any]], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", choices=("spaces", "dynamics"), nargs="+", default=["spaces", "dynamics"])
+    parser.add_argument("--case", choices=("spaces", "dynamics"), nargs="+", default=["spaces", "dynamics"],
+                        help="spaces: three envs, one student; dynamics: LunarLander-v3 variants")
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32], help="shared widths (spaces case)")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per task and run")
     parser.add_argument("--variant-steps", type=int, default=300_000,
                         help="kickstart steps that adapt the default teacher to each changed variant (default 300000)")
     args = parser.parse_args()

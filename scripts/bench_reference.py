@@ -68,9 +68,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), help="cases to run (above)")
     parser.add_argument("--episodes", nargs="+", type=int, default=[10, 100], help="reference episode counts")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
     args = parser.parse_args()
     if min(args.episodes) <= 0 or args.seeds <= 0:
         parser.error("--episodes and --seeds must be positive")

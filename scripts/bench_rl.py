@@ -152,9 +152,9 @@ def summarize() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", nargs="*", default=DEFAULT_ENVS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--envs", nargs="*", default=DEFAULT_ENVS, help="environments (preset names)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="student seeds")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per model")
     parser.add_argument("--rounds", type=int, default=10, help="collection rounds (learning-curve points)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-rl", help="models go here (not in git)")
     parser.add_argument("--summarize", action="store_true", help="only rebuild results/rl.{json,md}")

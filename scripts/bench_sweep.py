@@ -61,12 +61,14 @@ def markdown(table: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "LunarLander-v3", "HalfCheetah-v5", "Hopper-v5"])
-    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64])
-    parser.add_argument("--collect", nargs="+", default=["student", "dagger"])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "LunarLander-v3", "HalfCheetah-v5", "Hopper-v5"],
+                        help="environments, each with its preset teacher")
+    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64],
+                        help="student widths: two hidden layers of each")
+    parser.add_argument("--collect", nargs="+", default=["student", "dagger"], help="who acts while collecting")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
+    parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per core)")
     parser.add_argument("--scratch-seeds", type=int, default=1, help="PPO-from-scratch runs (each a full budget)")
     parser.add_argument("--scratch-steps", type=int, default=None, help="PPO-from-scratch budget (default: preset's; "
                         "0: no baseline)")

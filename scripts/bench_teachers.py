@@ -29,8 +29,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", required=True)
-    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--env", required=True, help="the environment every teacher is evaluated on")
+    parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes per teacher")
     parser.add_argument("--teacher", nargs="+", action="append", required=True, metavar="LABEL ZIP [PKL]",
                         help="a label, the teacher's zip and optionally its vecnormalize.pkl; repeat per teacher")
     args = parser.parse_args()

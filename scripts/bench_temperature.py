@@ -26,10 +26,10 @@ SETTINGS = [("forward-kl", 0.01), ("forward-kl", 0.1), ("forward-kl", 1.0), ("fo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="LunarLander-v3")
-    parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--env", default="LunarLander-v3", help="environment (its preset teacher)")
+    parser.add_argument("--steps", type=int, default=20_000, help="distillation steps per run")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1 per temperature")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     args = parser.parse_args()
     torch.set_num_threads(1)
     teacher_path = ROOT / "runs" / "bench-rl" / args.env / "teacher.zip"

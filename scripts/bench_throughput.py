@@ -71,9 +71,10 @@ def raw_under_teacher(teacher_path: Path, env_id: str, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", nargs="+", default=["LunarLander-v3", "HalfCheetah-v5"])
-    parser.add_argument("--raw-steps", type=int, default=40_000)
-    parser.add_argument("--ppo-steps", type=int, default=40_000)
+    parser.add_argument("--envs", nargs="+", default=["LunarLander-v3", "HalfCheetah-v5"], help="environments to time")
+    parser.add_argument("--raw-steps", type=int, default=40_000, help="env steps per raw-stepping rate")
+    parser.add_argument("--ppo-steps", type=int, default=40_000,
+                        help="env steps per PPO, kickstart and distillation rate")
     parser.add_argument("--force", action="store_true", help="measure envs already in the results again")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -51,11 +51,11 @@ def train_teacher(env_id: str, out: Path, timesteps: int | None = None, seed: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--env", required=True, help="Gymnasium environment id")
+    parser.add_argument("--out", type=Path, required=True, help="folder for teacher.zip (+ vecnormalize.pkl)")
     parser.add_argument("--algo", choices=list(RECIPES), default="ppo", help="the recipe (default ppo)")
     parser.add_argument("--timesteps", type=int, default=None, help="default: the recipe's")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seeds PPO/A2C and the envs")
     args = parser.parse_args()
     torch.set_num_threads(1)
     train_teacher(args.env, args.out, args.timesteps, args.seed, args.algo)
