@@ -87,6 +87,36 @@ def test_bad_input_exits_2_and_writes_nothing(cartpole_teacher: Path, tmp_path: 
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("init", "message"), [
+    ("notes.json", "not an SB3 model"),  # a file, but not a student
+    ("student.zip", "does not match the student's --student-hidden"),  # a student of other sizes
+])  # fmt: skip
+def test_a_wrong_init_fails_before_the_reference_and_writes_nothing(
+    cartpole_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    init: str, message: str,
+) -> None:
+    from rl_distill.distill.config import DistillConfig
+    from rl_distill.distill.loop import distill
+    from rl_distill.distill.outputs import save_student
+
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    config = DistillConfig("CartPole-v1", student_hidden=(4, 4), steps=64, steps_per_round=64, eval_episodes=0,
+                           updates_per_round=1)  # fmt: skip
+    save_student(distill(config, teacher, progress_bar=False), teacher, tmp_path / "init")
+    (tmp_path / "init" / "notes.json").write_text("{}")
+
+    def no_reference(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the adaptive reference was measured before --init was read")
+
+    monkeypatch.setattr(kickstart_run, "evaluate", no_reference)
+    out = tmp_path / "out"
+    code = main(["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--timesteps", "64",
+                 "--student-hidden", "8,8", "--init", str(tmp_path / "init" / init), "--out", str(out)])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("note:")]
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
 def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_path: Path) -> None:
     config = KickstartConfig("CartPole-v1", student_hidden=(8, 8), timesteps=512, eval_every=256,
                              checkpoint_every=256, schedule="constant:1")  # fmt: skip

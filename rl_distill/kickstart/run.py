@@ -150,7 +150,6 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     # The rewards PPO learns from, not how they were asked for: None (the teacher's rule) and the value it gives
     # are one run, so a checkpoint written before 2026-12 (None, or no such key) resumes from the CLI.
     identity = {**run_identity(config, teacher), "scale_rewards": scaled_rewards}
-    out.mkdir(parents=True, exist_ok=True)
     ckpt, ckpt_log = out / f"{name}.ckpt.zip", out / f"{name}.ckpt.json"
     saved = json.loads(ckpt_log.read_text()) if resume and ckpt.exists() else None
     if saved:
@@ -160,17 +159,14 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         if written.get("scale_rewards") is None:
             written = {**written, "scale_rewards": teachers_rule}
         check_identity(ckpt, written, json.loads(json.dumps(identity)))
-    # A resumed run keeps the reference it measured (100 episodes of a MuJoCo task take 7-16 s); checkpoints
-    # written before it was stored measure it again, to the same value (the episodes are seeded).
-    stored = saved.get("reference") if saved else None
-    guide = make_guide(config, schedule, teacher, venv.action_space, reference=tuple(stored) if stored else None)
     curve: dict[str, list[float]] = {"steps": [], "returns": []}
-    best = BestPolicy(out / f"{name}.best.zip", resume=saved is not None) if config.keep_best else None
+    # The student (and --init's weights) before the teacher's reference episodes: a wrong --init fails at once,
+    # with nothing written.
     if saved:
         model = KickstartPPO.load(ckpt, env=venv, device="cpu", tensorboard_log=tensorboard)
-        model.guide, model.update_log, curve = guide, saved["updates"], saved["curve"]
+        model.update_log, curve = saved["updates"], saved["curve"]
     else:
-        model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO, guide=guide,
+        model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO,
                              critic_hidden=config.critic_hidden,
                              critic_warmup=config.critic_warmup, tensorboard_log=tensorboard,
                              **ppo_settings(config, preset))  # type: ignore[assignment]  # fmt: skip
@@ -183,6 +179,13 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
             note_once(f"noise of {config.init}", f"the student explores with {config.init}'s Gaussian noise (mean "
                       f"std {std:.3g}; distill copies the teacher's); a fresh student's, --log-std-init -0.5, did "
                       "better from a weak teacher and worse from two strong ones (docs/kickstart.md)")  # fmt: skip
+    # A resumed run keeps the reference it measured (100 episodes of a MuJoCo task take 7-16 s); checkpoints
+    # written before it was stored measure it again, to the same value (the episodes are seeded).
+    stored = saved.get("reference") if saved else None
+    guide = make_guide(config, schedule, teacher, venv.action_space, reference=tuple(stored) if stored else None)
+    model.guide = guide
+    out.mkdir(parents=True, exist_ok=True)
+    best = BestPolicy(out / f"{name}.best.zip", resume=saved is not None) if config.keep_best else None
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
 
     eval_seconds = 0.0
