@@ -249,7 +249,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kickstart", type=Path, nargs="*", default=[], help="kickstarted students (.zip)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
-    p.add_argument("--out", type=Path, default=None, help="also write compare.json and compare.md here")
+    p.add_argument("--out", type=Path, default=None, help="a folder to also write compare.json and compare.md to")
     add_common(p)
     p.set_defaults(run=run_compare)
 
