@@ -1,11 +1,18 @@
 import csv
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecNormalize
 
+from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
+from rl_distill.evaluation.evaluate import evaluate
 from rl_distill.experiments.sweep import SweepRun, run_local, run_one
+from rl_distill.sb3.policies import load_policy
 
 COMPARED = ["env", "collect", "hidden", "policy_params", "seed", "mean_return", "env_steps", "curve_returns"]
 
@@ -215,3 +222,47 @@ def test_plot_series_name_the_greedy_runs_apart() -> None:
                                                 "distilled (student-driven, greedy actions)"]  # fmt: skip
     two_bounds = {"rows": [*rows, {"collect": "student", "bounds": "clamp", "collect_actions": "sampled"}]}
     assert series(two_bounds["rows"][-1], two_bounds) == "distilled (student-driven, clamp)"
+
+
+@pytest.fixture
+def teacher_with_stats_elsewhere(pendulum_teacher: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A normalised teacher whose statistics sit under a name nothing finds by itself (as plain SB3 code saves
+    them: ``model.save("x")``, ``venv.save("x_vecnormalize.pkl")``)."""
+    brought = tmp_path / "brought"
+    brought.mkdir()
+    shutil.copy(pendulum_teacher, brought / "pendulum.zip")
+    shutil.copy(pendulum_teacher.parent / "teacher" / "vecnormalize.pkl", brought / "pendulum_stats.pkl")
+    return brought / "pendulum.zip", brought / "pendulum_stats.pkl"
+
+
+def normalised_like(artifact: Path, stats: Path) -> bool:
+    header = load_student(artifact).header["normalization"]
+    saved = VecNormalize.load(str(stats), make_vec_env("Pendulum-v1"))
+    return header is not None and np.allclose(header["mean"], saved.obs_rms.mean)
+
+
+def test_sweep_and_pipeline_take_the_teachers_statistics(teacher_with_stats_elsewhere: tuple[Path, Path],
+                                                         tmp_path: Path) -> None:  # fmt: skip
+    teacher, stats = teacher_with_stats_elsewhere
+    with_stats = evaluate(load_policy(teacher, "Pendulum-v1", vecnormalize=stats), "Pendulum-v1", episodes=2)
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "Pendulum-v1", "--teacher", str(teacher), "--vecnormalize", str(stats),
+                 "--student-hidden", "4", "--collect", "student", "--seeds", "1", "--steps", "512", "--episodes", "2",
+                 "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
+    table = json.loads((out / "sweep.json").read_text())
+    assert table["teacher"]["mean_return"] == pytest.approx(with_stats.mean_return)
+    assert normalised_like(next((out / "models").glob("*.safetensors")), stats)
+    out = tmp_path / "pipeline"
+    assert main(["pipeline", "--env", "Pendulum-v1", "--teacher", str(teacher), "--vecnormalize", str(stats),
+                 "--student-hidden", "4,4", "--steps", "512", "--scratch-steps", "64", "--episodes", "2",
+                 "--eval-episodes", "0", "--out", str(out)]) == 0  # fmt: skip
+    rows = json.loads((out / "compare.json").read_text())["rows"]
+    assert rows[0]["role"] == "teacher" and rows[0]["mean_return"] == pytest.approx(with_stats.mean_return)
+    assert normalised_like(out / "student.safetensors", stats)
+
+
+def test_pipeline_refuses_statistics_without_a_teacher(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pipeline", "--env", "CartPole-v1", "--vecnormalize", str(tmp_path / "x.pkl"),
+                 "--out", str(tmp_path / "out")]) == 2  # fmt: skip
+    assert "--vecnormalize goes with --teacher" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

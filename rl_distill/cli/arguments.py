@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 EXIT_BAD_INPUT = 2
+VECNORMALIZE_HELP = "VecNormalize statistics (.pkl) for the teacher (default: found next to the zip, zoo layout too)"
 
 
 class Parser(argparse.ArgumentParser):

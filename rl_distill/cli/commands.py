@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rl_distill.cli.arguments import (
+    VECNORMALIZE_HELP,
     default_out,
     hidden_sizes,
     json_object,
@@ -197,8 +198,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def add_rl_commands(sub: argparse._SubParsersAction) -> None:
-    vn_help = "VecNormalize statistics (.pkl) for the teacher (default: found next to the zip, zoo layout too)"
-
     p = sub.add_parser("teacher", help="train a large PPO teacher with the env's tuned preset")
     add_env(p)
     p.add_argument("--timesteps", type=positive_int, default=None, help="training steps, rounded up to whole "
@@ -214,7 +213,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("distill", help="distil a teacher (any SB3 PPO/A2C zip) into a small student")
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
     add_env(p)
-    p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
+    p.add_argument("--vecnormalize", type=Path, default=None, help=VECNORMALIZE_HELP)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/distill-<env>-<time>)")
     p.add_argument("--resume", action="store_true",
                    help="continue from <out>/student.ckpt, written after every complete round (Ctrl-C keeps the last "
@@ -233,7 +232,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
     p.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                    help="greedy actions (default); --no-deterministic samples from the policy")
-    p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
+    p.add_argument("--vecnormalize", type=Path, default=None, help=VECNORMALIZE_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
     add_common(p)
     p.set_defaults(run=run_evaluate)
@@ -248,7 +247,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scratch", type=Path, nargs="*", default=[], help="PPO-from-scratch baselines (.zip)")
     p.add_argument("--kickstart", type=Path, nargs="*", default=[], help="kickstarted students (.zip)")
     p.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes (default 100)")
-    p.add_argument("--vecnormalize", type=Path, default=None, help=vn_help)
+    p.add_argument("--vecnormalize", type=Path, default=None, help=VECNORMALIZE_HELP)
     p.add_argument("--out", type=Path, default=None, help="a folder to also write compare.json and compare.md to")
     add_common(p)
     p.set_defaults(run=run_compare)

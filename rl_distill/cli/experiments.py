@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rl_distill.cli.arguments import default_out, positive_int, set_threads
+from rl_distill.cli.arguments import VECNORMALIZE_HELP, default_out, positive_int, set_threads
 from rl_distill.cli.commands import add_common, add_distill_flags, add_env, distill_config
 from rl_distill.distill.config import COLLECT_ACTIONS, COLLECT_SCHEMES
 from rl_distill.errors import InputError
@@ -18,11 +18,13 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
     from rl_distill.experiments.pipeline import run_pipeline
 
     config = distill_config(args)
+    if args.vecnormalize and not args.teacher:
+        raise InputError("--vecnormalize goes with --teacher (a teacher the pipeline trains keeps its own statistics)")
     set_threads(args.threads)
     run_pipeline(args.env, args.out or default_out(f"pipeline-{args.env}"), config=config,
                  teacher_timesteps=args.timesteps, scratch_steps=args.scratch_steps, episodes=args.episodes,
-                 teacher=args.teacher, tensorboard=args.tensorboard, kickstart=args.kickstart,
-                 scale_rewards=args.scale_rewards)  # fmt: skip
+                 teacher=args.teacher, vecnormalize=args.vecnormalize, tensorboard=args.tensorboard,
+                 kickstart=args.kickstart, scale_rewards=args.scale_rewards)  # fmt: skip
     return 0
 
 
@@ -39,7 +41,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     out = args.out or default_out(f"sweep-{args.env}")
     hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
-    table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, steps=args.steps,
+    table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, vecnormalize=args.vecnormalize,
+                  steps=args.steps,
                   episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
                   bounds=args.bounds, collect_actions=args.collect_actions,
                   kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
@@ -62,6 +65,7 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     add_env(p)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/pipeline-<env>-<time>)")
     p.add_argument("--teacher", type=Path, default=None, help="use this teacher (.zip) instead of training one")
+    p.add_argument("--vecnormalize", type=Path, default=None, help=f"with --teacher: {VECNORMALIZE_HELP}")
     p.add_argument("--timesteps", type=positive_int, default=None, help="teacher PPO steps (default: preset)")
     p.add_argument("--scratch-steps", type=positive_int, default=None,
                    help="PPO-from-scratch baseline steps (default: the teacher's budget)")
@@ -81,6 +85,7 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="distil every student size x collection scheme x seed; tables and plots")
     add_env(p)
     p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
+    p.add_argument("--vecnormalize", type=Path, default=None, help=VECNORMALIZE_HELP)
     p.add_argument("--student-hidden", type=positive_int, nargs="+", default=[4, 8, 16, 32, 64],
                    help="student widths to try (default 4 8 16 32 64)")
     p.add_argument("--layers", type=positive_int, default=2, help="hidden layers of each width (default 2)")

@@ -51,12 +51,14 @@ def run_pipeline(
     scratch_steps: int | None,
     episodes: int,
     teacher: Path | None = None,
+    vecnormalize: Path | None = None,
     tensorboard: str | None = None,
     kickstart: bool = False,
     scale_rewards: bool | None = True,
 ) -> list[CompareRow]:
     """Teacher (trained unless given) -> distilled student -> PPO from scratch, and with ``kickstart``
     the distilled student fine-tuned by kickstarted PPO on the scratch baseline's budget; then compare.
+    ``vecnormalize``: the given teacher's statistics (default: found beside it).
     ``scale_rewards`` applies to PPO from scratch and kickstart alike (default scaled; None: scratch as the preset,
     kickstart as the teacher's PPO did, the default until 2026-12)."""
     if teacher is None:
@@ -65,7 +67,7 @@ def run_pipeline(
                   tensorboard=tensorboard)
         teacher = out / "teacher.zip"
     print(f"[2/4] distilling into a {'x'.join(map(str, config.student_hidden))} student ({config.collect}-driven)")
-    student = run_distill(config, teacher, out, tensorboard=tensorboard)
+    student = run_distill(config, teacher, out, vecnormalize=vecnormalize, tensorboard=tensorboard)
     print("[3/4] PPO from scratch with the student's architecture (baseline)")
     budget = scratch_steps or preset_for(env_id).timesteps
     scratch = train_ppo(env_id, out=out, name="scratch", hidden=config.student_hidden, timesteps=budget,
@@ -83,11 +85,13 @@ def run_pipeline(
         ks_config = KickstartConfig(env_id, student_hidden=config.student_hidden, timesteps=budget,
                                     seed=config.seed, bounds=config.bounds, init=str(student),
                                     scale_rewards=scale_rewards)  # fmt: skip
-        kickstarted.append(run_kickstart(ks_config, teacher, out, name="kickstart", tensorboard=tensorboard))
+        kickstarted.append(run_kickstart(ks_config, teacher, out, name="kickstart", vecnormalize=vecnormalize,
+                                         tensorboard=tensorboard))  # fmt: skip
         run = json.loads(kickstarted[-1].with_suffix(".json").read_text())
         curves["kickstart (steps after distillation)"] = [(run["curve_steps"], run["curve_returns"])]
     print(f"[4/4] comparing on {episodes} evaluation episodes")
-    rows, random = compare(env_id, teacher, [student], [out / "scratch.zip"], kickstarted, episodes=episodes)
+    rows, random = compare(env_id, teacher, [student], [out / "scratch.zip"], kickstarted, episodes=episodes,
+                          vecnormalize=vecnormalize)  # fmt: skip
     write_compare(rows, random, env_id, out)
     plot_curves(curves, out / "learning-curves.png", references={"teacher": rows[0].mean_return,
                 "random policy": random.mean_return},

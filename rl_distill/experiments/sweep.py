@@ -54,6 +54,8 @@ class SweepRun:
     and kickstart alike (kickstart's own default after ``--init`` keeps the best: a sweep compares like with like)."""
     lr_decay: bool = False
     """Kickstart runs: PPO's learning rate decays linearly to 0 (``kickstart --lr-decay``)."""
+    vecnormalize: str | None = None
+    """The teacher's VecNormalize statistics (``--vecnormalize``); None: found beside the teacher."""
 
     @property
     def distilled(self) -> bool:
@@ -73,7 +75,7 @@ class SweepRun:
 
 
 ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled",
-                                "keep_best": 0, "lr_decay": False}
+                                "keep_best": 0, "lr_decay": False, "vecnormalize": None}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
 unset, so that those rows still match."""
 
@@ -118,6 +120,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     out = Path(run.work_dir)
+    stats = Path(run.vecnormalize) if run.vecnormalize else None
     start = time.perf_counter()
     if run.collect == "kickstart":
         from rl_distill.kickstart.config import KickstartConfig
@@ -128,7 +131,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
                                  init=run.init, scale_rewards=run.scale_rewards, lr_decay=run.lr_decay,
                                  keep_best=run.keep_best > 0,
                                  eval_episodes=run.keep_best or CURVE_EPISODES)  # fmt: skip
-        run_kickstart(config, Path(run.teacher), out, name=name, progress_bar=False)
+        run_kickstart(config, Path(run.teacher), out, name=name, vecnormalize=stats, progress_bar=False)
         log = json.loads((out / f"{name}.json").read_text())
         curve = ([run.init_steps + s for s in log["curve_steps"]], log["curve_returns"])
     elif run.collect == "scratch":
@@ -141,7 +144,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
                                collect=run.collect, collect_actions=run.collect_actions,  # type: ignore[arg-type]
                                seed=run.seed, bounds=run.bounds)  # type: ignore[arg-type]  # fmt: skip
-        run_distill(config, Path(run.teacher), out, name=name, progress_bar=False)
+        run_distill(config, Path(run.teacher), out, name=name, vecnormalize=stats, progress_bar=False)
         rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
         curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
     wall = time.perf_counter() - start
@@ -195,8 +198,8 @@ def write_tables(table: dict[str, Any], out: Path, stem: str = "sweep") -> None:
 
 
 def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], collects: list[str], seeds: int,
-          *, out: Path, steps: int | None = None, episodes: int = 100, scratch_steps: int = 0,
-          scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
+          *, out: Path, vecnormalize: Path | None = None, steps: int | None = None, episodes: int = 100,
+          scratch_steps: int = 0, scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
           bounds: list[str] | None = None, collect_actions: list[str] | None = None, kickstart_steps: int = 0,
           kickstart_init: bool = False, scale_rewards: bool | None = True, keep_best: int = 0,
           kickstart_lr_decay: bool = False, ray_address: str | None = None,
@@ -209,7 +212,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     too), as ``pipeline --kickstart`` does, after the distillations. ``scale_rewards`` applies to the PPO runs
     (scratch and kickstart) alike, as in ``pipeline`` (None: each as before 2026-12), and so does ``keep_best``
     (the best learning-curve point's policy, each point on that many episodes; 0: the last policy);
-    ``kickstart_lr_decay`` decays the kickstart runs' PPO rate.
+    ``kickstart_lr_decay`` decays the kickstart runs' PPO rate. ``vecnormalize``: the teacher's statistics (default:
+    found beside it).
     """
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all
@@ -221,7 +225,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     if kickstart_init and ppo_hidden not in hiddens:
         raise InputError(f"--kickstart-init starts from the distilled {'x'.join(map(str, ppo_hidden))} student: "
                          "add that size to --student-hidden")  # fmt: skip
-    teacher = load_policy(teacher_path, env_id)
+    teacher = load_policy(teacher_path, env_id, vecnormalize=vecnormalize)
     teacher_eval = evaluate(teacher, env_id, episodes=episodes)
     random_eval = evaluate_random(env_id, episodes=episodes)
     work = out / "models"
@@ -229,19 +233,19 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     bounds = bounds or [DEFAULT_BOUND_MODE]
     collect_actions = collect_actions or ["sampled"]
-    source, folder = str(teacher_path), str(work)
+    source, folder, stats = str(teacher_path), str(work), vecnormalize and str(vecnormalize)
     runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder,
                      scale_rewards=scale_rewards, keep_best=keep_best)
             for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
     for s in range(seeds if kickstart_steps else 0):
         distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0],
-                             collect_actions=collect_actions[0])
+                             collect_actions=collect_actions[0], vecnormalize=stats)
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
                              bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
                              init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards,
-                             keep_best=keep_best, lr_decay=kickstart_lr_decay))  # fmt: skip
-    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a)
+                             keep_best=keep_best, lr_decay=kickstart_lr_decay, vecnormalize=stats))  # fmt: skip
+    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a, vecnormalize=stats)
              for h in hiddens for c in collects for b in bounds for a in collect_actions for s in range(seeds)]
     # A kickstart run from a distilled student waits for the distillations: two passes.
     passes = [[r for r in runs if not r.init], [r for r in runs if r.init]]
