@@ -266,3 +266,27 @@ def test_pipeline_refuses_statistics_without_a_teacher(tmp_path: Path, capsys: p
                  "--out", str(tmp_path / "out")]) == 2  # fmt: skip
     assert "--vecnormalize goes with --teacher" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("steps", "labels"), [
+    ((1_500, 32_000), ["2k", "5k", "10k", "20k"]),  # a short run: 1, 2 and 5 per decade, no minor labels
+    ((1_000, 3_000_000), ["1k", "3k", "10k", "30k", "100k", "300k", "1M", "3M"]),
+    ((10, 10_000_000), ["10", "100", "1k", "10k", "100k", "1M", "10M"]),
+])  # fmt: skip
+def test_learning_curve_step_axis_labels_stay_apart(steps: tuple[int, int], labels: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rl_distill.evaluation.plots import step_axis
+
+    fig, ax = plt.subplots()
+    ax.plot(steps, [0, 1])
+    step_axis(ax)
+    fig.canvas.draw()
+    low, high = ax.get_xlim()
+    shown = [t.get_text() for t, x in zip(ax.get_xticklabels(), ax.get_xticks(), strict=True) if low <= x <= high]
+    assert shown == labels
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
+    plt.close(fig)

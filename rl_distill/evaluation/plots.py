@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,30 @@ def draw_mean_band(ax: Any, curves: Sequence[Curve], *, label: str, color: str |
     ax.fill_between(grid, mean - sd, mean + sd, alpha=0.2, color=line.get_color(), zorder=2)
 
 
+def compact_count(value: float, _position: object = None) -> str:
+    """1500 -> "1.5k", 50000 -> "50k", 2e6 -> "2M": tick labels that stay short on a log axis."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def step_axis(ax: Any) -> None:
+    """A log x axis of environment steps (call it once the curves are drawn) labelled in compact counts (2k, 50k,
+    1M), at 1, 2 and 5 per decade on a short range, fewer on a longer one: matplotlib's own labels on a short
+    range also label minor ticks ("3x10^3 4x10^3"), which overlap."""
+    import matplotlib.ticker as ticker
+
+    ax.set_xscale("log")
+    low, high = ax.get_xlim()
+    decades = np.log10(high / low) if low > 0 else math.inf
+    subs = (1.0, 2.0, 5.0) if decades <= 3 else (1.0, 3.0) if decades <= 4.5 else (1.0,)
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=subs))
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(compact_count))
+    ax.xaxis.set_minor_locator(ticker.LogLocator(base=10, subs=tuple(range(2, 10))))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def plot_curves(curves: dict[str, list[Curve]], path: Path, *, title: str, references: dict[str, float]) -> None:
     """One panel: each method's learning curve (mean ± sd over its runs) and horizontal reference returns
     (teacher, random policy) on a log step axis, where a short distillation and a long PPO run both show."""
@@ -49,7 +74,7 @@ def plot_curves(curves: dict[str, list[Curve]], path: Path, *, title: str, refer
             draw_mean_band(ax, runs, label=label)
     for (label, value), style in zip(references.items(), ("--", ":", "-."), strict=False):
         ax.axhline(value, color="black" if style == "--" else "grey", linestyle=style, label=label)
-    ax.set_xscale("log")
+    step_axis(ax)
     ax.set_xlabel("environment steps (log scale)")
     ax.set_ylabel("greedy evaluation return")
     ax.set_title(title)
