@@ -42,9 +42,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = args.out or default_out(f"sweep-{args.env}")
     hiddens = [tuple([w] * args.layers) for w in args.student_hidden]
     table = sweep(args.env, args.teacher, hiddens, args.collect, args.seeds, out=out, vecnormalize=args.vecnormalize,
-                  steps=args.steps,
-                  episodes=args.episodes, scratch_steps=args.scratch_steps or 0, scratch_seeds=args.scratch_seeds,
-                  bounds=args.bounds, collect_actions=args.collect_actions,
+                  steps=args.steps, episodes=args.episodes, scratch_steps=args.scratch_steps or 0,
+                  scratch_seeds=args.scratch_seeds, bounds=args.bounds, collect_actions=args.collect_actions,
                   kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
                   scale_rewards=args.scale_rewards, keep_best=args.keep_best,
                   kickstart_lr_decay=args.kickstart_lr_decay, ray_address=args.ray, workers=args.workers)  # fmt: skip
