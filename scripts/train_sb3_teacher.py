@@ -7,10 +7,18 @@
   InvertedDoublePendulum-v5 case of scripts/bench_kickstart.py);
 - ``ppo-raw``: the plainest code, ``PPO("MlpPolicy", env)`` on 4 envs with nothing else: SB3's 2x64 net, raw
   observations and raw rewards (no VecNormalize), 500,000 steps (the held-out cases of kickstart's scaled
-  rewards in scripts/bench_kickstart.py).
+  rewards in scripts/bench_kickstart.py);
+- ``ppo-relu-400x300``: the zoo's LunarLander values (16 envs, n_steps 1024, batch 64, gamma 0.999, ...) with a
+  400x300 ReLU net, raw observations, 800,000 steps;
+- ``ppo-short-horizon``: SB3's 2x64 tanh net on 8 envs, gamma 0.9, n_steps 512, batch 256, VecNormalize with
+  gamma 0.9, 400,000 steps (a Reacher-v5 recipe);
+- ``ppo-tanh-128``: a 2x128 tanh net on 8 envs, SB3's other PPO defaults, VecNormalize, 250,000 steps (an
+  Acrobot-v1 recipe).
+(The last three are scripts/bench_own_teachers.py's.)
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
-beside it (rl-distill finds those statistics and says so):
+beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:
+``<out>/<name>.zip`` and ``<out>/<name>_vecnormalize.pkl`` (found with ``--vecnormalize`` only):
     .venv/bin/python scripts/train_sb3_teacher.py --env Walker2d-v5 --out runs/sb3-teachers/Walker2d-v5
 """
 
@@ -24,6 +32,7 @@ import torch
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
+from torch import nn
 
 RECIPES: dict[str, dict[str, Any]] = {
     "ppo": {"algorithm": PPO, "n_envs": 1, "timesteps": 1_000_000,
@@ -31,22 +40,36 @@ RECIPES: dict[str, dict[str, Any]] = {
     "a2c": {"algorithm": A2C, "n_envs": 4, "timesteps": 300_000,
             "kwargs": {"normalize_advantage": True, "policy_kwargs": {"net_arch": [96, 96], "log_std_init": -1.0}}},
     "ppo-raw": {"algorithm": PPO, "n_envs": 4, "timesteps": 500_000, "kwargs": {}, "normalize": False},
+    "ppo-relu-400x300": {"algorithm": PPO, "n_envs": 16, "timesteps": 800_000, "normalize": False,
+                         "kwargs": {"n_steps": 1024, "batch_size": 64, "gae_lambda": 0.98, "gamma": 0.999,
+                                    "n_epochs": 4, "ent_coef": 0.01,
+                                    "policy_kwargs": {"net_arch": {"pi": [400, 300], "vf": [400, 300]},
+                                                      "activation_fn": nn.ReLU}}},
+    "ppo-short-horizon": {"algorithm": PPO, "n_envs": 8, "timesteps": 400_000, "normalize": {"gamma": 0.9},
+                          "kwargs": {"n_steps": 512, "batch_size": 256, "gamma": 0.9, "n_epochs": 10,
+                                     "gae_lambda": 0.95}},
+    "ppo-tanh-128": {"algorithm": PPO, "n_envs": 8, "timesteps": 250_000,
+                     "kwargs": {"policy_kwargs": {"net_arch": [128, 128]}}},
 }  # fmt: skip
 
 
-def train_teacher(env_id: str, out: Path, timesteps: int | None = None, seed: int = 0, algo: str = "ppo") -> None:
+def train_teacher(env_id: str, out: Path, timesteps: int | None = None, seed: int = 0, algo: str = "ppo",
+                  name: str | None = None) -> Path:  # fmt: skip
     """Train and save ``<out>/teacher.zip``, with ``<out>/vecnormalize.pkl`` when the recipe normalises (rewards
-    scaled too: SB3's default)."""
+    scaled too: SB3's default); with ``name``, ``<out>/<name>.zip`` and ``<out>/<name>_vecnormalize.pkl``.
+    Returns the zip's path."""
     recipe = RECIPES[algo]
     venv = make_vec_env(env_id, n_envs=recipe["n_envs"], seed=seed)
-    if recipe.get("normalize", True):
-        venv = VecNormalize(venv)
+    normalize = recipe.get("normalize", True)
+    if normalize:
+        venv = VecNormalize(venv, **(normalize if isinstance(normalize, dict) else {}))
     model = recipe["algorithm"]("MlpPolicy", venv, seed=seed, device="cpu", verbose=1, **recipe["kwargs"])
     model.learn(timesteps or recipe["timesteps"])
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(venv, VecNormalize):
-        venv.save(str(out / "vecnormalize.pkl"))
-    model.save(out / "teacher.zip")  # last: a teacher.zip means the folder is complete
+        venv.save(str(out / (f"{name}_vecnormalize.pkl" if name else "vecnormalize.pkl")))
+    model.save(out / f"{name or 'teacher'}.zip")  # last: the zip means the folder is complete
+    return out / f"{name or 'teacher'}.zip"
 
 
 def main() -> None:
@@ -56,9 +79,12 @@ def main() -> None:
     parser.add_argument("--algo", choices=list(RECIPES), default="ppo", help="the recipe (default ppo)")
     parser.add_argument("--timesteps", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=0, help="seeds PPO/A2C and the envs")
+    parser.add_argument("--name", default=None,
+                        help="save <out>/NAME.zip and <out>/NAME_vecnormalize.pkl (default: teacher.zip and "
+                        "vecnormalize.pkl)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    train_teacher(args.env, args.out, args.timesteps, args.seed, args.algo)
+    train_teacher(args.env, args.out, args.timesteps, args.seed, args.algo, args.name)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,222 @@
+"""Teachers brought from plain SB3 code, distilled with rl-distill's defaults -> results/own-teachers.{json,md}.
+
+A default tuned on our own presets only would be a defect, so these teachers are trained the way a user might
+(scripts/train_sb3_teacher.py's recipes, other nets, activations and settings than ours) and saved the way
+they would be, then distilled with `rl-distill distill`'s defaults (student-driven collection, the env's
+preset budget or 50,000 steps) into 16x16 and 8x8 students, 3 seeds each, 100 evaluation episodes per run:
+- LunarLander-v3: PPO with the zoo's values on a 400x300 ReLU net, raw observations (``ppo-relu-400x300``,
+  seed 7) -> lunar_relu.zip;
+- Reacher-v5: PPO on SB3's 2x64 tanh net, gamma 0.9, VecNormalize saved as reacher_ppo_vecnormalize.pkl
+  (``ppo-short-horizon``, seed 3), a name rl-distill reads only when told (--vecnormalize);
+- Acrobot-v1: PPO on a 2x128 tanh net, VecNormalize saved as acrobot_ppo_vecnormalize.pkl (``ppo-tanh-128``,
+  seed 0).
+Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulence 1.5) the teacher's own
+return, its calm-distilled 16x16 students', and `rl-distill kickstart` with its defaults for 300,000 steps,
+from each of those students (--init) and from a fresh one.
+
+Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
+run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
+About 6 minutes of distillation and 15 of kickstart on one core. Run:
+    python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-transfer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
+
+from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.outputs import file_sha256
+from rl_distill.evaluation.compare import score
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.experiments.pipeline import run_distill
+from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.kickstart.config import KickstartConfig
+from rl_distill.kickstart.run import run_kickstart
+from rl_distill.sb3.envs import join_env
+from rl_distill.sb3.policies import load_policy, policy_parameters
+from rl_distill.sb3.presets import preset_for
+
+ROOT = Path(__file__).resolve().parent.parent
+TEACHERS: dict[str, dict[str, Any]] = {
+    "lunar": {"env": "LunarLander-v3", "algo": "ppo-relu-400x300", "seed": 7, "folder": "LunarLander-v3-relu",
+              "name": "lunar_relu", "label": "PPO, 400x300 ReLU, zoo values, raw observations"},
+    "reacher": {"env": "Reacher-v5", "algo": "ppo-short-horizon", "seed": 3, "folder": "Reacher-v5",
+                "name": "reacher_ppo", "label": "PPO, SB3's 64x64 tanh, gamma 0.9, VecNormalize (own file name)"},
+    "acrobot": {"env": "Acrobot-v1", "algo": "ppo-tanh-128", "seed": 0, "folder": "Acrobot-v1",
+                "name": "acrobot_ppo", "label": "PPO, 128x128 tanh, VecNormalize (own file name)"},
+}  # fmt: skip
+WIDTHS = (16, 8)
+WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
+KICKSTART_STEPS = 300_000
+
+
+def teacher_files(key: str) -> tuple[Path, Path | None]:
+    """The teacher's zip (trained by its recipe when missing) and its statistics file, if it has one."""
+    spec = TEACHERS[key]
+    folder = ROOT / "runs" / "sb3-teachers" / spec["folder"]
+    path = folder / f"{spec['name']}.zip"
+    if not path.exists():
+        print(f"training the {key} teacher ({spec['algo']}, seed {spec['seed']}) -> {path}", flush=True)
+        train_teacher(spec["env"], folder, seed=spec["seed"], algo=spec["algo"], name=spec["name"])
+    stats = folder / f"{spec['name']}_vecnormalize.pkl"
+    return path, stats if stats.exists() else None
+
+
+def episodes_row(model: Any, env: str, episodes: int) -> dict[str, Any]:
+    result = evaluate(model, env, episodes=episodes)
+    return {"mean_return": result.mean_return, "ci95": list(result.ci95),
+            "returns": [round(r, 1) for r in result.returns]}  # fmt: skip
+
+
+def cached(folder: Path, teacher: Path, episodes: int, train: Any) -> dict[str, Any]:
+    """The run's row: read from ``folder/row.json`` when it was written for this teacher file and episode count,
+    else ``train(folder)`` (which returns the row) and saved."""
+    key = {"teacher_sha256": file_sha256(teacher), "episodes": episodes}
+    saved = folder / "row.json"
+    if saved.exists():
+        row = json.loads(saved.read_text())
+        if all(row.get(k) == v for k, v in key.items()):
+            return row
+    row = {**key, **train(folder)}
+    atomic_write_json(saved, row)
+    return row
+
+
+def distilled(key: str, width: int, seed: int, episodes: int) -> dict[str, Any]:
+    spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
+    env = spec["env"]
+
+    def train(out: Path) -> dict[str, Any]:
+        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=preset_for(env).distill_steps)
+        run_distill(config, teacher, out, vecnormalize=stats, progress_bar=False)
+        student = load_policy(out / "student.zip", env)
+        return {"width": width, "seed": seed, "params": policy_parameters(student.policy),
+                "wall_seconds": json.loads((out / "student.json").read_text())["wall_seconds"],
+                **episodes_row(student, env, episodes)}  # fmt: skip
+
+    return cached(ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}", teacher, episodes,
+                  train)  # fmt: skip
+
+
+def kickstarted(key: str, seed: int, episodes: int, *, init: bool) -> dict[str, Any]:
+    """Kickstart on the windy task, from the seed's calm-distilled 16x16 student or a fresh one."""
+    teacher, stats = teacher_files(key)
+    start = ROOT / "runs" / "bench-own-teachers" / key / f"distill-16x16-{seed}" / "student.zip"
+
+    def train(out: Path) -> dict[str, Any]:
+        config = KickstartConfig(WINDY, timesteps=KICKSTART_STEPS, seed=seed, init=str(start) if init else None)
+        run_kickstart(config, teacher, out, vecnormalize=stats, progress_bar=False)
+        return {"seed": seed, **episodes_row(load_policy(out / "student.zip", WINDY), WINDY, episodes)}
+
+    name = f"kickstart-windy-{'init' if init else 'fresh'}-{seed}"
+    return cached(ROOT / "runs" / "bench-own-teachers" / key / name, teacher, episodes, train)
+
+
+def references(key: str, env: str, episodes: int) -> dict[str, Any]:
+    teacher, stats = teacher_files(key)
+    policy = load_policy(teacher, env, vecnormalize=stats)
+    return {"teacher": episodes_row(policy, env, episodes), "teacher_params": policy_parameters(policy.policy),
+            "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
+
+
+def per_seed(rows: list[dict[str, Any]], teacher: float, random: float) -> str:
+    scores = [score(r["mean_return"], teacher, random) for r in rows]
+    spread = f" ± {statistics.stdev(scores):.3f}" if len(scores) > 1 else ""
+    return f"{statistics.mean(scores):.3f}{spread} ({' / '.join(f'{s:.3f}' for s in scores)})"
+
+
+def ci(row: dict[str, Any]) -> str:
+    return f"{row['ci95'][0]:.1f} to {row['ci95'][1]:.1f}"
+
+
+def distilled_table(report: dict[str, Any]) -> list[str]:
+    lines = ["| env | teacher (plain SB3 code) | teacher's return | student | policy params (fewer) | score, mean ± sd "
+             "(per seed) | lowest seed's return (95% CI) | distil s |", "|---|---|---:|---|---:|---:|---|---:|"]
+    for key, case in report["teachers"].items():
+        ref = case["reference"]
+        teacher, random = ref["teacher"]["mean_return"], ref["random"]
+        for width in WIDTHS:
+            rows = [r for r in case["distilled"] if r["width"] == width]
+            if rows:
+                low, params = min(rows, key=lambda r: r["mean_return"]), rows[0]["params"]
+                seconds = statistics.mean(r["wall_seconds"] for r in rows)
+                lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | {width}x{width} | "
+                             f"{params:,} ({ref['teacher_params'] / params:.0f}x) | "
+                             f"{per_seed(rows, teacher, random)} | {low['mean_return']:.1f} ({ci(low)}) | "
+                             f"{seconds:.0f} |")  # fmt: skip
+    return lines
+
+
+def transfer_table(transfer: dict[str, Any]) -> list[str]:
+    teacher, random = transfer["teacher"]["mean_return"], transfer["random"]
+    lines = [f"Transfer: the LunarLander-v3 teacher ({TEACHERS['lunar']['label']}) on {WINDY}; kickstart with its "
+             f"defaults for {KICKSTART_STEPS:,} steps; score against the teacher's return on that task.", "",
+             "| policy on the windy task | return, mean ± sd (per seed) | score | lowest seed's 95% CI |",
+             "|---|---:|---:|---|",
+             f"| teacher (trained without wind) | {teacher:.1f} | 1.000 | {ci(transfer['teacher'])} |"]
+    for label, rows in (("16x16 student distilled without wind", transfer["distilled"]),
+                        ("kickstart from that student (--init)", transfer["init"]),
+                        ("kickstart from a fresh 16x16 student", transfer["fresh"])):  # fmt: skip
+        returns = [r["mean_return"] for r in rows]
+        spread = f" ± {statistics.stdev(returns):.1f}" if len(returns) > 1 else ""
+        each = " / ".join(f"{v:.1f}" for v in returns)
+        lowest = min(rows, key=lambda r: r["mean_return"])
+        lines.append(f"| {label} | {statistics.mean(returns):.1f}{spread} ({each}) | "
+                     f"{per_seed(rows, teacher, random)} | {ci(lowest)} |")  # fmt: skip
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["Teachers trained by plain SB3 code (scripts/train_sb3_teacher.py), distilled with `rl-distill distill`'s "
+             f"defaults; {report['seeds']} seeds, {report['episodes']} evaluation episodes per run; score = (return - "
+             "random) / (teacher - random).", "", *distilled_table(report)]
+    if report.get("transfer"):
+        lines += ["", *transfer_table(report["transfer"])]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teachers", nargs="+", choices=list(TEACHERS), default=list(TEACHERS),
+                        help="teachers to distil (default: all)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per student size")
+    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
+    parser.add_argument("--no-transfer", action="store_true", help="skip the windy LunarLander-v3 kickstart runs")
+    args = parser.parse_args()
+    if args.seeds <= 0 or args.episodes <= 0:
+        parser.error("--seeds and --episodes must be positive")
+    torch.set_num_threads(1)
+    out = ROOT / "results" / "own-teachers"
+    report: dict[str, Any] = {"seeds": args.seeds, "episodes": args.episodes, "teachers": {}}
+    for key in args.teachers:
+        env = TEACHERS[key]["env"]
+        case = {"env": env, "reference": references(key, env, args.episodes), "distilled": []}
+        for width in WIDTHS:
+            for seed in range(args.seeds):
+                case["distilled"].append(distilled(key, width, seed, args.episodes))
+                print(f"{key} {width}x{width} seed {seed}: {case['distilled'][-1]['mean_return']:.1f}", flush=True)
+        report["teachers"][key] = case
+    if "lunar" in args.teachers and not args.no_transfer:
+        students = [ROOT / "runs" / "bench-own-teachers" / "lunar" / f"distill-16x16-{s}" / "student.zip"
+                    for s in range(args.seeds)]  # fmt: skip
+        report["transfer"] = {
+            **references("lunar", WINDY, args.episodes),
+            "distilled": [{"seed": s, **episodes_row(load_policy(p, WINDY), WINDY, args.episodes)}
+                          for s, p in enumerate(students)],
+            "init": [kickstarted("lunar", s, args.episodes, init=True) for s in range(args.seeds)],
+            "fresh": [kickstarted("lunar", s, args.episodes, init=False) for s in range(args.seeds)],
+        }  # fmt: skip
+    atomic_write_json(out.with_suffix(".json"), report)
+    atomic_write_text(out.with_suffix(".md"), markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
