@@ -10,14 +10,15 @@ preset budget or 50,000 steps) into 16x16 and 8x8 students, 3 seeds each, 100 ev
   (``ppo-short-horizon``, seed 3), a name rl-distill reads only when told (--vecnormalize);
 - Acrobot-v1: PPO on a 2x128 tanh net, VecNormalize saved as acrobot_ppo_vecnormalize.pkl (``ppo-tanh-128``,
   seed 0).
-Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulence 1.5) the teacher's own
-return, its calm-distilled 16x16 students', and `rl-distill kickstart` with its defaults for 300,000 steps,
-from each of those students (--init) and from a fresh one.
+Kickstart: `rl-distill kickstart` with its defaults for 300,000 steps on each teacher's own task, a fresh 16x16
+student, 3 seeds. Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulence 1.5) the
+teacher's own return, its calm-distilled 16x16 students', and `rl-distill kickstart` with its defaults for
+300,000 steps, from each of those students (--init) and from a fresh one.
 
 Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
-About 6 minutes of distillation and 15 of kickstart on one core. Run:
-    python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-transfer]
+About 6 minutes of distillation and 25 of kickstart on one core. Run:
+    python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-kickstart] [--no-transfer]
 """
 
 from __future__ import annotations
@@ -105,17 +106,21 @@ def distilled(key: str, width: int, seed: int, episodes: int) -> dict[str, Any]:
                   train)  # fmt: skip
 
 
-def kickstarted(key: str, seed: int, episodes: int, *, init: bool) -> dict[str, Any]:
-    """Kickstart on the windy task, from the seed's calm-distilled 16x16 student or a fresh one."""
+def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool) -> dict[str, Any]:
+    """Kickstart with its defaults on ``env`` (the teacher's own task, or the windy one), from the seed's
+    calm-distilled 16x16 student or a fresh one; the row keeps the run's validation curve."""
     teacher, stats = teacher_files(key)
     start = ROOT / "runs" / "bench-own-teachers" / key / f"distill-16x16-{seed}" / "student.zip"
 
     def train(out: Path) -> dict[str, Any]:
-        config = KickstartConfig(WINDY, timesteps=KICKSTART_STEPS, seed=seed, init=str(start) if init else None)
+        config = KickstartConfig(env, timesteps=KICKSTART_STEPS, seed=seed, init=str(start) if init else None)
         run_kickstart(config, teacher, out, vecnormalize=stats, progress_bar=False)
-        return {"seed": seed, **episodes_row(load_policy(out / "student.zip", WINDY), WINDY, episodes)}
+        log = json.loads((out / "student.json").read_text())
+        return {"seed": seed, "curve_steps": log["curve_steps"], "curve_returns": log["curve_returns"],
+                **episodes_row(load_policy(out / "student.zip", env), env, episodes)}  # fmt: skip
 
-    name = f"kickstart-windy-{'init' if init else 'fresh'}-{seed}"
+    task = "windy" if env == WINDY else "own"
+    name = f"kickstart-{task}-{'init' if init else 'fresh'}-{seed}"
     return cached(ROOT / "runs" / "bench-own-teachers" / key / name, teacher, episodes, train)
 
 
@@ -154,6 +159,27 @@ def distilled_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def steps_to(row: dict[str, Any], teacher: float, random: float, level: float = 0.9) -> str:
+    """The first validation-curve point at ``level`` of the teacher's score, as a compact count."""
+    step = next((x for x, r in zip(row["curve_steps"], row["curve_returns"], strict=True)
+                 if score(r, teacher, random) >= level), None)  # fmt: skip
+    return "-" if step is None else f"{step / 1000:.0f}k"
+
+
+def kickstart_table(report: dict[str, Any]) -> list[str]:
+    lines = [f"Kickstart on each teacher's own task with its defaults, a fresh 16x16 student, {KICKSTART_STEPS:,} "
+             "steps (the policy of its best validation point, the default):", "",
+             "| env | teacher's return | score, mean ± sd (per seed) | validation curve first at score 0.9 "
+             "(per seed) |", "|---|---:|---:|---|"]
+    for case in report["teachers"].values():
+        if case.get("kickstart"):
+            ref, rows = case["reference"], case["kickstart"]
+            teacher, random = ref["teacher"]["mean_return"], ref["random"]
+            lines.append(f"| {case['env']} | {teacher:.1f} | {per_seed(rows, teacher, random)} | "
+                         f"{' / '.join(steps_to(r, teacher, random) for r in rows)} |")  # fmt: skip
+    return lines
+
+
 def transfer_table(transfer: dict[str, Any]) -> list[str]:
     teacher, random = transfer["teacher"]["mean_return"], transfer["random"]
     lines = [f"Transfer: the LunarLander-v3 teacher ({TEACHERS['lunar']['label']}) on {WINDY}; kickstart with its "
@@ -177,6 +203,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = ["Teachers trained by plain SB3 code (scripts/train_sb3_teacher.py), distilled with `rl-distill distill`'s "
              f"defaults; {report['seeds']} seeds, {report['episodes']} evaluation episodes per run; score = (return - "
              "random) / (teacher - random).", "", *distilled_table(report)]
+    if any(case.get("kickstart") for case in report["teachers"].values()):
+        lines += ["", *kickstart_table(report)]
     if report.get("transfer"):
         lines += ["", *transfer_table(report["transfer"])]
     return "\n".join(lines) + "\n"
@@ -188,6 +216,8 @@ def main() -> None:
                         help="teachers to distil (default: all)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per student size")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
+    parser.add_argument("--no-kickstart", action="store_true",
+                        help="skip the kickstart runs on each teacher's own task")
     parser.add_argument("--no-transfer", action="store_true", help="skip the windy LunarLander-v3 kickstart runs")
     args = parser.parse_args()
     if args.seeds <= 0 or args.episodes <= 0:
@@ -202,6 +232,8 @@ def main() -> None:
             for seed in range(args.seeds):
                 case["distilled"].append(distilled(key, width, seed, args.episodes))
                 print(f"{key} {width}x{width} seed {seed}: {case['distilled'][-1]['mean_return']:.1f}", flush=True)
+        if not args.no_kickstart:
+            case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=False) for seed in range(args.seeds)]
         report["teachers"][key] = case
     if "lunar" in args.teachers and not args.no_transfer:
         students = [ROOT / "runs" / "bench-own-teachers" / "lunar" / f"distill-16x16-{s}" / "student.zip"
@@ -210,8 +242,8 @@ def main() -> None:
             **references("lunar", WINDY, args.episodes),
             "distilled": [{"seed": s, **episodes_row(load_policy(p, WINDY), WINDY, args.episodes)}
                           for s, p in enumerate(students)],
-            "init": [kickstarted("lunar", s, args.episodes, init=True) for s in range(args.seeds)],
-            "fresh": [kickstarted("lunar", s, args.episodes, init=False) for s in range(args.seeds)],
+            "init": [kickstarted("lunar", WINDY, s, args.episodes, init=True) for s in range(args.seeds)],
+            "fresh": [kickstarted("lunar", WINDY, s, args.episodes, init=False) for s in range(args.seeds)],
         }  # fmt: skip
     atomic_write_json(out.with_suffix(".json"), report)
     atomic_write_text(out.with_suffix(".md"), markdown(report))
