@@ -76,10 +76,10 @@ def episodes_row(model: Any, env: str, episodes: int) -> dict[str, Any]:
             "returns": [round(r, 1) for r in result.returns]}  # fmt: skip
 
 
-def cached(folder: Path, teacher: Path, episodes: int, train: Any) -> dict[str, Any]:
-    """The run's row: read from ``folder/row.json`` when it was written for this teacher file and episode count,
-    else ``train(folder)`` (which returns the row) and saved."""
-    key = {"teacher_sha256": file_sha256(teacher), "episodes": episodes}
+def cached(folder: Path, teacher: Path, steps: int, episodes: int, train: Any) -> dict[str, Any]:
+    """The run's row: read from ``folder/row.json`` when it was written for this teacher file, budget of env
+    steps and episode count, else ``train(folder)`` (which returns the row) and saved."""
+    key = {"teacher_sha256": file_sha256(teacher), "steps": steps, "episodes": episodes}
     saved = folder / "row.json"
     if saved.exists():
         row = json.loads(saved.read_text())
@@ -92,18 +92,18 @@ def cached(folder: Path, teacher: Path, episodes: int, train: Any) -> dict[str, 
 
 def distilled(key: str, width: int, seed: int, episodes: int) -> dict[str, Any]:
     spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
-    env = spec["env"]
+    env, steps = spec["env"], preset_for(spec["env"]).distill_steps
 
     def train(out: Path) -> dict[str, Any]:
-        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=preset_for(env).distill_steps)
+        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps)
         run_distill(config, teacher, out, vecnormalize=stats, progress_bar=False)
         student = load_policy(out / "student.zip", env)
         return {"width": width, "seed": seed, "params": policy_parameters(student.policy),
                 "wall_seconds": json.loads((out / "student.json").read_text())["wall_seconds"],
                 **episodes_row(student, env, episodes)}  # fmt: skip
 
-    return cached(ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}", teacher, episodes,
-                  train)  # fmt: skip
+    return cached(ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}", teacher, steps,
+                  episodes, train)  # fmt: skip
 
 
 def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool) -> 
 
     task = "windy" if env == WINDY else "own"
     name = f"kickstart-{task}-{'init' if init else 'fresh'}-{seed}"
-    return cached(ROOT / "runs" / "bench-own-teachers" / key / name, teacher, episodes, train)
+    return cached(ROOT / "runs" / "bench-own-teachers" / key / name, teacher, KICKSTART_STEPS, episodes, train)
 
 
 def references(key: str, env: str, episodes: int) -> dict[str, Any]:
