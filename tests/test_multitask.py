@@ -1,5 +1,6 @@
 """Multi-task distillation: per-task acting, head routing, the artifact, bad input."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -173,10 +174,32 @@ def test_unknown_task_name_exits_2(two_task_run: Path, capsys: pytest.CaptureFix
     assert "pass --task" in capsys.readouterr().err
 
 
-def test_parse_task_splits_kwargs_from_the_teacher_path() -> None:
+def test_parse_task_splits_kwargs_from_the_teacher_path_and_its_statistics() -> None:
     assert parse_task('LunarLander-v3:{"gravity": -5.0}=runs/a=b/teacher.zip') == (
-        'LunarLander-v3:{"gravity": -5.0}', Path("runs/a=b/teacher.zip"))  # fmt: skip
-    assert parse_task("CartPole-v1=t.zip") == ("CartPole-v1", Path("t.zip"))
+        'LunarLander-v3:{"gravity": -5.0}', Path("runs/a=b/teacher.zip"), None)  # fmt: skip
+    assert parse_task("CartPole-v1=t.zip") == ("CartPole-v1", Path("t.zip"), None)
+    assert parse_task("Pendulum-v1=runs/p/x.zip,runs/p/x_vecnormalize.pkl") == (
+        "Pendulum-v1", Path("runs/p/x.zip"), Path("runs/p/x_vecnormalize.pkl"))  # fmt: skip
+    assert parse_task("CartPole-v1=runs/a,b/t.zip") == ("CartPole-v1", Path("runs/a,b/t.zip"), None)  # a comma
+
+
+def test_each_teacher_can_be_given_its_statistics(cartpole_teacher: Path, pendulum_teacher: Path,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    """A teacher whose statistics sit under a name nothing finds (plain SB3's ``x_vecnormalize.pkl``) is read
+    with them when its --task names them, and the student's task normalises as the teacher does."""
+    brought = tmp_path / "brought"
+    brought.mkdir()
+    shutil.copy(pendulum_teacher, brought / "pendulum.zip")
+    shutil.copy(pendulum_teacher.parent / "teacher" / "vecnormalize.pkl", brought / "pendulum_stats.pkl")
+    out = tmp_path / "out"
+    assert main(["multitask", "--task", f"CartPole-v1={cartpole_teacher}",
+                 "--task", f"Pendulum-v1={brought / 'pendulum.zip'},{brought / 'pendulum_stats.pkl'}",
+                 "--student-hidden", "8", "--steps", "256", "--steps-per-round", "128", "--n-envs", "4",
+                 "--eval-episodes", "0", "--out", str(out)]) == 0  # fmt: skip
+    view = load_student(out / "student.safetensors").for_task("Pendulum-v1")
+    expected = load_policy(pendulum_teacher, "Pendulum-v1").normalization.obs_rms.mean
+    assert view.header["normalization"] is not None
+    np.testing.assert_allclose(view.header["normalization"]["mean"], expected)
 
 
 def test_compare_gives_each_task_its_own_row(two_task_run: Path, cartpole_teacher: Path) -> None:

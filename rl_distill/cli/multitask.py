@@ -18,10 +18,12 @@ def add_multitask(sub: argparse._SubParsersAction) -> None:
                        "observation/action space; tasks with identical spaces share everything. Writes "
                        "<out>/student.safetensors (load_student(path).act(obs, task=NAME); evaluate/export --task) "
                        "and <out>/student.json.")  # fmt: skip
-    p.add_argument("--task", dest="tasks", action="append", required=True, metavar="ENV[:KWARGS_JSON]=TEACHER_ZIP",
+    p.add_argument("--task", dest="tasks", action="append", required=True,
+                   metavar="ENV[:KWARGS_JSON]=TEACHER_ZIP[,STATS_PKL]",
                    help="one task and its teacher, e.g. CartPole-v1=runs/cp/teacher.zip or "
                    "'LunarLander-v3:{\"gravity\": -5}=runs/ll-g5/teacher.zip'; repeat for each task. The task's name "
-                   "is ENV or ENV:JSON (canonical JSON)")  # fmt: skip
+                   "is ENV or ENV:JSON (canonical JSON). ,STATS_PKL: the teacher's VecNormalize statistics, as "
+                   "--vecnormalize gives them to distill (default: found next to the zip, zoo layout too)")  # fmt: skip
     p.add_argument("--task-id", choices=("onehot", "none"), default="onehot",
                    help="onehot: the student gets the task's index as an extra input; none: it gets no label and must "
                    "tell tasks with the same spaces apart from its observations (a generalist; their normalisation "
@@ -41,7 +43,7 @@ def run_multitask_command(args: argparse.Namespace) -> int:
     from rl_distill.sb3.presets import preset_for
 
     parsed = [parse_task(text) for text in args.tasks]
-    tasks = [task for task, _ in parsed]
+    tasks = [task for task, _, _ in parsed]
     config = multitask_config(
         tasks, task_id=args.task_id, student_hidden=args.student_hidden or DEFAULT_HIDDEN,
         steps=args.steps or sum(preset_for(t).distill_steps for t in tasks), collect=args.collect,
@@ -52,7 +54,8 @@ def run_multitask_command(args: argparse.Namespace) -> int:
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)
-    path = run_multitask(config, [teacher for _, teacher in parsed], args.out or default_out("multitask"),
-                         resume=args.resume, tensorboard=args.tensorboard)  # fmt: skip
+    path = run_multitask(config, [teacher for _, teacher, _ in parsed], args.out or default_out("multitask"),
+                         resume=args.resume, vecnormalize=[stats for _, _, stats in parsed],
+                         tensorboard=args.tensorboard)  # fmt: skip
     print(f"wrote {path}")
     return 0

@@ -42,15 +42,21 @@ from rl_distill.sb3.policies import LoadedPolicy, policy_parameters
 TaskId = Literal["onehot", "none"]
 
 
-def parse_task(text: str) -> tuple[str, Path]:
-    """``ENV[:KWARGS_JSON]=TEACHER_ZIP`` -> (canonical task string, teacher path)."""
+def parse_task(text: str) -> tuple[str, Path, Path | None]:
+    """``ENV[:KWARGS_JSON]=TEACHER_ZIP[,STATS_PKL]`` -> (canonical task string, teacher path, the teacher's
+    VecNormalize statistics or None: found beside the teacher, as for one teacher)."""
     cut = text.find("}=")
     env, teacher = (text[: cut + 1], text[cut + 2 :]) if cut >= 0 else text.partition("=")[::2]
+    zip_path, comma, stats = teacher.rpartition(",")
+    if comma and stats.lower().endswith(".pkl"):
+        teacher = zip_path
+    else:
+        stats = ""
     if not env or not teacher:
-        raise InputError(f"--task must look like ENV[:KWARGS_JSON]=TEACHER_ZIP, got {text!r}")
+        raise InputError(f"--task must look like ENV[:KWARGS_JSON]=TEACHER_ZIP[,STATS_PKL], got {text!r}")
     env_id, kwargs = split_env(env)
     check_env_id(env_id)
-    return join_env(env_id, kwargs), Path(teacher)
+    return join_env(env_id, kwargs), Path(teacher), Path(stats) if stats else None
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,15 @@ from rl_distill.sb3.policies import load_policy
 
 
 def run_multitask(config: MultitaskConfig, teacher_paths: list[Path], out: Path, *, resume: bool = False,
-                  tensorboard: str | None = None, progress_bar: bool = True) -> Path:  # fmt: skip
+                  vecnormalize: list[Path | None] | None = None, tensorboard: str | None = None,
+                  progress_bar: bool = True) -> Path:  # fmt: skip
     """Writes ``<out>/student.safetensors`` and ``<out>/student.json`` (settings, per-round, per-task log);
-    every teacher is loaded and checked against its task before anything is written."""
+    every teacher is loaded and checked against its task before anything is written. ``vecnormalize``: each
+    teacher's statistics (None, or a None entry: found beside it)."""
     config.validate()
-    teachers = [load_policy(path, task) for task, path in zip(config.tasks, teacher_paths, strict=True)]
+    stats = vecnormalize or [None] * len(teacher_paths)
+    teachers = [load_policy(path, task, vecnormalize=pkl)
+                for task, path, pkl in zip(config.tasks, teacher_paths, stats, strict=True)]  # fmt: skip
     scalars = ScalarLog(tensorboard)
 
     def log_round(log: MultitaskRound) -> None:

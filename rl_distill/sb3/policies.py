@@ -93,8 +93,8 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
                   "found beside it (pass --vecnormalize to choose)")  # fmt: skip
     elif others := sorted(folder.glob("*vec*norm*.pkl")):  # without its statistics a model sees inputs it never saw
         note_once(f"statistics of {model_path}", f"{model_path}: no statistics read (none at {own}); if "
-                  f"{others[0].name} beside it is this model's, pass --vecnormalize {others[0]}, or copy it to "
-                  f"{own}")  # fmt: skip
+                  f"{others[0].name} beside it is this model's, pass --vecnormalize {others[0]} (multitask: --task "
+                  f"ENV={model_path},{others[0]}), or copy it to {own}")  # fmt: skip
     return found
 
 
