@@ -11,14 +11,16 @@ preset budget or 50,000 steps) into 16x16 and 8x8 students, 3 seeds each, 100 ev
 - Acrobot-v1: PPO on a 2x128 tanh net, VecNormalize saved as acrobot_ppo_vecnormalize.pkl (``ppo-tanh-128``,
   seed 0).
 Kickstart: `rl-distill kickstart` with its defaults for 300,000 steps on each teacher's own task, a fresh 16x16
-student, 3 seeds. Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulence 1.5) the
+student, 3 seeds. Multitask: one 32x32 student of all three teachers (`rl-distill multitask` defaults), 3 seeds.
+Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulence 1.5) the
 teacher's own return, its calm-distilled 16x16 students', and `rl-distill kickstart` with its defaults for
 300,000 steps, from each of those students (--init) and from a fresh one.
 
 Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
-About 6 minutes of distillation and 25 of kickstart on one core. Run:
-    python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-kickstart] [--no-transfer]
+About 6 minutes of distillation, 25 of kickstart and 2 of multitask on one core. Run:
+    python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-kickstart] [--no-multitask]
+        [--no-transfer]
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ from typing import Any
 import torch
 from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
 
+from rl_distill.artifacts.student import load_student
 from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.multitask import multitask_config
 from rl_distill.distill.outputs import file_sha256
 from rl_distill.evaluation.compare import score
-from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
+from rl_distill.experiments.multitask import run_multitask
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.config import KickstartConfig
@@ -56,6 +61,7 @@ TEACHERS: dict[str, dict[str, Any]] = {
 WIDTHS = (16, 8)
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
 KICKSTART_STEPS = 300_000
+MULTITASK_HIDDEN = (32, 32)
 
 
 def teacher_files(key: str) -> tuple[Path, Path | None]:
@@ -76,10 +82,10 @@ def episodes_row(model: Any, env: str, episodes: int) -> dict[str, Any]:
             "returns": [round(r, 1) for r in result.returns]}  # fmt: skip
 
 
-def cached(folder: Path, teacher: Path, steps: int, episodes: int, train: Any) -> dict[str, Any]:
-    """The run's row: read from ``folder/row.json`` when it was written for this teacher file, budget of env
+def cached(folder: Path, teachers: list[Path], steps: int, episodes: int, train: Any) -> dict[str, Any]:
+    """The run's row: read from ``folder/row.json`` when it was written for these teacher files, budget of env
     steps and episode count, else ``train(folder)`` (which returns the row) and saved."""
-    key = {"teacher_sha256": file_sha256(teacher), "steps": steps, "episodes": episodes}
+    key = {"teacher_sha256": " + ".join(file_sha256(t) for t in teachers), "steps": steps, "episodes": episodes}
     saved = folder / "row.json"
     if saved.exists():
         row = json.loads(saved.read_text())
@@ -102,7 +108,7 @@ def distilled(key: str, width: int, seed: int, episodes: int) -> dict[str, Any]:
                 "wall_seconds": json.loads((out / "student.json").read_text())["wall_seconds"],
                 **episodes_row(student, env, episodes)}  # fmt: skip
 
-    return cached(ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}", teacher, steps,
+    return cached(ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}", [teacher], steps,
                   episodes, train)  # fmt: skip
 
 
@@ -121,7 +127,26 @@ def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool) -> 
 
     task = "windy" if env == WINDY else "own"
     name = f"kickstart-{task}-{'init' if init else 'fresh'}-{seed}"
-    return cached(ROOT / "runs" / "bench-own-teachers" / key / name, teacher, KICKSTART_STEPS, episodes, train)
+    return cached(ROOT / "runs" / "bench-own-teachers" / key / name, [teacher], KICKSTART_STEPS, episodes, train)
+
+
+def merged(keys: list[str], seed: int, episodes: int) -> dict[str, Any]:
+    """One multi-task student (``rl-distill multitask`` defaults but MULTITASK_HIDDEN) of all ``keys``' teachers,
+    each task evaluated on its own."""
+    files = [teacher_files(key) for key in keys]
+    tasks = [TEACHERS[key]["env"] for key in keys]
+    steps = sum(preset_for(task).distill_steps for task in tasks)
+
+    def train(out: Path) -> dict[str, Any]:
+        config = multitask_config(tasks, student_hidden=MULTITASK_HIDDEN, steps=steps, seed=seed)
+        run_multitask(config, [path for path, _ in files], out, vecnormalize=[stats for _, stats in files],
+                      progress_bar=False)  # fmt: skip
+        student = out / "student.safetensors"
+        return {"seed": seed, "params": sum(p.numel() for p in load_student(student).net.parameters()),
+                "tasks": {task: episodes_row(load_agent(student, task, task=task), task, episodes) for task in tasks}}
+
+    folder = ROOT / "runs" / "bench-own-teachers" / f"multitask-{'-'.join(keys)}-{seed}"
+    return cached(folder, [path for path, _ in files], steps, episodes, train)
 
 
 def references(key: str, env: str, episodes: int) -> dict[str, Any]:
@@ -180,6 +205,20 @@ def kickstart_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def multitask_table(report: dict[str, Any]) -> list[str]:
+    rows = report["multitask"]
+    hidden = "x".join(map(str, MULTITASK_HIDDEN))
+    lines = [f"One {hidden} student of all these teachers (`rl-distill multitask`, task given as a one-hot input, "
+             f"{rows[0]['params']:,} parameters in all; each teacher's statistics given with its --task):", "",
+             "| task | teacher's return | score, mean ± sd (per seed) |", "|---|---:|---:|"]
+    for case in report["teachers"].values():
+        ref = case["reference"]
+        teacher, random = ref["teacher"]["mean_return"], ref["random"]
+        per_task = [row["tasks"][case["env"]] for row in rows]
+        lines.append(f"| {case['env']} | {teacher:.1f} | {per_seed(per_task, teacher, random)} |")
+    return lines
+
+
 def transfer_table(transfer: dict[str, Any]) -> list[str]:
     teacher, random = transfer["teacher"]["mean_return"], transfer["random"]
     lines = [f"Transfer: the LunarLander-v3 teacher ({TEACHERS['lunar']['label']}) on {WINDY}; kickstart with its "
@@ -205,6 +244,8 @@ def markdown(report: dict[str, Any]) -> str:
              "random) / (teacher - random).", "", *distilled_table(report)]
     if any(case.get("kickstart") for case in report["teachers"].values()):
         lines += ["", *kickstart_table(report)]
+    if report.get("multitask"):
+        lines += ["", *multitask_table(report)]
     if report.get("transfer"):
         lines += ["", *transfer_table(report["transfer"])]
     return "\n".join(lines) + "\n"
@@ -219,6 +260,7 @@ def main() -> None:
     parser.add_argument("--no-kickstart", action="store_true",
                         help="skip the kickstart runs on each teacher's own task")
     parser.add_argument("--no-transfer", action="store_true", help="skip the windy LunarLander-v3 kickstart runs")
+    parser.add_argument("--no-multitask", action="store_true", help="skip the one student of all --teachers")
     args = parser.parse_args()
     if args.seeds <= 0 or args.episodes <= 0:
         parser.error("--seeds and --episodes must be positive")
@@ -235,6 +277,8 @@ def main() -> None:
         if not args.no_kickstart:
             case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=False) for seed in range(args.seeds)]
         report["teachers"][key] = case
+    if len(args.teachers) > 1 and not args.no_multitask:
+        report["multitask"] = [merged(args.teachers, seed, args.episodes) for seed in range(args.seeds)]
     if "lunar" in args.teachers and not args.no_transfer:
         students = [ROOT / "runs" / "bench-own-teachers" / "lunar" / f"distill-16x16-{s}" / "student.zip"
                     for s in range(args.seeds)]  # fmt: skip

@@ -17,12 +17,12 @@ def test_a_row_is_reused_only_for_the_same_teacher_file_budget_and_episodes(tmp_
         trained.append(out)
         return {"mean_return": float(len(trained))}
 
-    assert cached(folder, teacher, 100, 10, train)["mean_return"] == 1
-    assert cached(folder, teacher, 100, 10, train)["mean_return"] == 1  # finished: read back, not trained
-    assert cached(folder, teacher, 200, 10, train)["mean_return"] == 2  # another budget
-    assert cached(folder, teacher, 200, 20, train)["mean_return"] == 3  # other evaluation episodes
+    assert cached(folder, [teacher], 100, 10, train)["mean_return"] == 1
+    assert cached(folder, [teacher], 100, 10, train)["mean_return"] == 1  # finished: read back, not trained
+    assert cached(folder, [teacher], 200, 10, train)["mean_return"] == 2  # another budget
+    assert cached(folder, [teacher], 200, 20, train)["mean_return"] == 3  # other evaluation episodes
     teacher.write_bytes(b"trained again in place")
-    assert cached(folder, teacher, 200, 20, train)["mean_return"] == 4
+    assert cached(folder, [teacher], 200, 20, train)["mean_return"] == 4
     assert trained == [folder] * 4
 
 
