@@ -3,6 +3,7 @@
 import json
 import math
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import gymnasium as gym
@@ -115,6 +116,17 @@ def test_a_wrong_init_fails_before_the_reference_and_writes_nothing(
     err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("note:")]
     assert code == 2 and len(err) == 1 and message in err[0], err
     assert not out.exists()
+
+
+def test_the_curve_evaluates_each_policy_once(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """CartPole's preset rollout is 8 x 32 = 256 steps; a curve point every 64 steps would evaluate one policy up
+    to four times: only points after an update (and the start) are taken."""
+    config = KickstartConfig("CartPole-v1", student_hidden=(8, 8), timesteps=1024, eval_every=64, eval_episodes=1,
+                             keep_best=False, schedule="constant:1")  # fmt: skip
+    run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    steps = json.loads((tmp_path / "student.json").read_text())["curve_steps"]
+    assert steps[0] == 0 and steps[-1] == 1024 and len(steps) == 1 + 1024 // 256, steps
+    assert all(later // 256 > earlier // 256 for earlier, later in pairwise(steps)), steps  # one per rollout
 
 
 def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_path: Path) -> None:

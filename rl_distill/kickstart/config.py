@@ -78,7 +78,8 @@ class KickstartConfig:
     student, and on fresh ones moved it by +0.07 to -0.01 (docs/kickstart.md)."""
     eval_every: int | None = None
     """Environment steps between greedy evaluations for the learning curve; None: a twentieth of ``timesteps``
-    (21 points with the start, as the benchmarks draw them), which bounds what BEST_EPISODES per point cost."""
+    (21 points with the start, as the benchmarks draw them), which bounds what BEST_EPISODES per point cost. A point
+    whose policy has had no update since the last one is skipped (a preset's rollout longer than the interval)."""
     eval_episodes: int | None = None
     """Episodes per learning-curve evaluation; None: BEST_EPISODES when the run keeps its best point (few make
     the choice noisy), CURVE_EPISODES otherwise."""

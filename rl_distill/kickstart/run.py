@@ -188,10 +188,13 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     best = BestPolicy(out / f"{name}.best.zip", resume=saved is not None) if config.keep_best else None
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
 
-    eval_seconds = 0.0
+    eval_seconds, evaluated_updates = 0.0, None
 
     def record_curve() -> None:
-        nonlocal eval_seconds
+        nonlocal eval_seconds, evaluated_updates
+        if curve["steps"] and model._n_updates == evaluated_updates:
+            return  # no update since the last point (a rollout longer than the interval): the same policy again
+        evaluated_updates = model._n_updates
         started = time.perf_counter()
         curve["steps"].append(model.num_timesteps)
         curve["returns"].append(greedy_return(model))
