@@ -16,11 +16,15 @@ Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulen
 teacher's own return, its calm-distilled 16x16 students', and `rl-distill kickstart` with its defaults for
 300,000 steps, from each of those students (--init) and from a fresh one.
 
+Off-policy teachers (`--teachers dqn-lunar sac-pendulum sac-mountaincar td3-pendulum --no-multitask --stem
+offpolicy-teachers`): DQN on LunarLander-v3 (``dqn-256``), SAC on Pendulum-v1 (``sac``), SAC with gSDE on
+MountainCarContinuous-v0 (``sac-gsde``), TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations.
+
 Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
 About 6 minutes of distillation, 25 of kickstart and 2 of multitask on one core. Run:
     python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-kickstart] [--no-multitask]
-        [--no-transfer]
+        [--no-transfer] [--stem own-teachers]
 """
 
 from __future__ import annotations
@@ -57,7 +61,18 @@ TEACHERS: dict[str, dict[str, Any]] = {
                 "name": "reacher_ppo", "label": "PPO, SB3's 64x64 tanh, gamma 0.9, VecNormalize (own file name)"},
     "acrobot": {"env": "Acrobot-v1", "algo": "ppo-tanh-128", "seed": 0, "folder": "Acrobot-v1",
                 "name": "acrobot_ppo", "label": "PPO, 128x128 tanh, VecNormalize (own file name)"},
+    "dqn-lunar": {"env": "LunarLander-v3", "algo": "dqn-256", "seed": 0, "folder": "LunarLander-v3-dqn",
+                  "name": "lunar_dqn", "label": "DQN, 256x256 ReLU, raw observations"},
+    "sac-pendulum": {"env": "Pendulum-v1", "algo": "sac", "seed": 0, "folder": "Pendulum-v1-sac",
+                     "name": "pendulum_sac", "label": "SAC, 256x256 ReLU, the zoo's values"},
+    "sac-mountaincar": {"env": "MountainCarContinuous-v0", "algo": "sac-gsde", "seed": 0,
+                        "folder": "MountainCarContinuous-v0-sac", "name": "mountaincar_sac",
+                        "label": "SAC with gSDE, 64x64 ReLU, the zoo's values"},
+    "td3-pendulum": {"env": "Pendulum-v1", "algo": "td3", "seed": 0, "folder": "Pendulum-v1-td3",
+                     "name": "pendulum_td3", "label": "TD3, 400x300 ReLU, action noise 0.1"},
 }  # fmt: skip
+PPO_TEACHERS = ["lunar", "reacher", "acrobot"]
+"""The default set (results/own-teachers); the off-policy ones are results/offpolicy-teachers' (--teachers, --stem)."""
 WIDTHS = (16, 8)
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
 KICKSTART_STEPS = 300_000
@@ -253,8 +268,9 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teachers", nargs="+", choices=list(TEACHERS), default=list(TEACHERS),
-                        help="teachers to distil (default: all)")
+    parser.add_argument("--teachers", nargs="+", choices=list(TEACHERS), default=PPO_TEACHERS,
+                        help=f"teachers to distil (default: {' '.join(PPO_TEACHERS)})")
+    parser.add_argument("--stem", default="own-teachers", help="write results/STEM.{md,json} (default own-teachers)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per student size")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--no-kickstart", action="store_true",
@@ -265,7 +281,9 @@ def main() -> None:
     if args.seeds <= 0 or args.episodes <= 0:
         parser.error("--seeds and --episodes must be positive")
     torch.set_num_threads(1)
-    out = ROOT / "results" / "own-teachers"
+    if not args.no_multitask and len({TEACHERS[key]["env"] for key in args.teachers}) < len(args.teachers):
+        parser.error("multitask needs one teacher per env: pass --no-multitask or other --teachers")
+    out = ROOT / "results" / args.stem
     report: dict[str, Any] = {"seeds": args.seeds, "episodes": args.episodes, "teachers": {}}
     for key in args.teachers:
         env = TEACHERS[key]["env"]

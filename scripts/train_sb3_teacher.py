@@ -1,4 +1,4 @@
-"""A teacher trained by plain SB3 code, as a user would bring one, in one of three recipes (``--algo``):
+"""A teacher trained by plain SB3 code, as a user would bring one, in one of these recipes (``--algo``):
 
 - ``ppo``: SB3's PPO defaults, VecNormalize, a 2x256 net, 1,000,000 steps (the Walker2d-v5 case of
   scripts/bench_kickstart.py, and the bring-your-own-teacher rows of scripts/bench_bounds.py);
@@ -14,7 +14,16 @@
   gamma 0.9, 400,000 steps (a Reacher-v5 recipe);
 - ``ppo-tanh-128``: the zoo's Acrobot values (16 envs, n_steps 256, gae_lambda 0.94, 4 epochs) on a 2x128 tanh
   net, VecNormalize, 300,000 steps.
-(The last three are scripts/bench_own_teachers.py's.)
+- ``dqn-256``: DQN on a 2x256 ReLU net (lr 6.3e-4, batch 128, a 50,000-step buffer, target copied every 250
+  steps, a gradient step per env step, exploration 1 -> 0.1 over 12% of the run), raw observations, 150,000
+  steps;
+- ``sac``: SAC's defaults (2x256 ReLU actor and critics) at lr 1e-3, raw observations, 20,000 steps (the zoo's
+  Pendulum values);
+- ``sac-gsde``: the zoo's MountainCarContinuous SAC values: gSDE, a 2x64 net starting at log std -3.67, entropy
+  weight 0.1, gamma 0.9999, 32 gradient steps every 32 env steps, 50,000 steps;
+- ``td3``: TD3's defaults (400x300 ReLU) with Gaussian action noise of std 0.1 and 1,000 random steps first,
+  20,000 steps (a Pendulum recipe).
+(The last seven are scripts/bench_own_teachers.py's.)
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
 beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:
@@ -28,9 +37,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from stable_baselines3 import A2C, PPO
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import VecNormalize
 from torch import nn
 
@@ -51,6 +62,18 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ppo-tanh-128": {"algorithm": PPO, "n_envs": 16, "timesteps": 300_000,
                      "kwargs": {"n_steps": 256, "gae_lambda": 0.94, "n_epochs": 4,
                                 "policy_kwargs": {"net_arch": [128, 128]}}},
+    "dqn-256": {"algorithm": DQN, "n_envs": 1, "timesteps": 150_000, "normalize": False,
+                "kwargs": {"learning_rate": 6.3e-4, "batch_size": 128, "buffer_size": 50_000, "learning_starts": 0,
+                           "target_update_interval": 250, "train_freq": 4, "gradient_steps": -1,
+                           "exploration_fraction": 0.12, "exploration_final_eps": 0.1,
+                           "policy_kwargs": {"net_arch": [256, 256]}}},
+    "sac": {"algorithm": SAC, "n_envs": 1, "timesteps": 20_000, "normalize": False, "kwargs": {"learning_rate": 1e-3}},
+    "sac-gsde": {"algorithm": SAC, "n_envs": 1, "timesteps": 50_000, "normalize": False,
+                 "kwargs": {"learning_rate": 3e-4, "buffer_size": 50_000, "batch_size": 512, "ent_coef": 0.1,
+                            "train_freq": 32, "gradient_steps": 32, "gamma": 0.9999, "tau": 0.01, "learning_starts": 0,
+                            "use_sde": True, "policy_kwargs": {"log_std_init": -3.67, "net_arch": [64, 64]}}},
+    "td3": {"algorithm": TD3, "n_envs": 1, "timesteps": 20_000, "normalize": False, "action_noise": 0.1,
+            "kwargs": {"learning_starts": 1_000}},
 }  # fmt: skip
 
 
@@ -64,7 +87,11 @@ def train_teacher(env_id: str, out: Path, timesteps: int | None = None, seed: in
     normalize = recipe.get("normalize", True)
     if normalize:
         venv = VecNormalize(venv, **(normalize if isinstance(normalize, dict) else {}))
-    model = recipe["algorithm"]("MlpPolicy", venv, seed=seed, device="cpu", verbose=1, **recipe["kwargs"])
+    kwargs = dict(recipe["kwargs"])
+    if "action_noise" in recipe:  # off-policy exploration: Gaussian noise of this std on every action
+        dims = venv.action_space.shape[0]
+        kwargs["action_noise"] = NormalActionNoise(np.zeros(dims), recipe["action_noise"] * np.ones(dims))
+    model = recipe["algorithm"]("MlpPolicy", venv, seed=seed, device="cpu", verbose=1, **kwargs)
     model.learn(timesteps or recipe["timesteps"])
     out.mkdir(parents=True, exist_ok=True)
     if isinstance(venv, VecNormalize):
@@ -79,7 +106,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for teacher.zip (+ vecnormalize.pkl)")
     parser.add_argument("--algo", choices=list(RECIPES), default="ppo", help="the recipe (default ppo)")
     parser.add_argument("--timesteps", type=int, default=None, help="default: the recipe's")
-    parser.add_argument("--seed", type=int, default=0, help="seeds PPO/A2C and the envs")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the algorithm and the envs")
     parser.add_argument("--name", default=None,
                         help="save <out>/NAME.zip and <out>/NAME_vecnormalize.pkl (default: teacher.zip and "
                         "vecnormalize.pkl)")

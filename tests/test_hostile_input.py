@@ -6,6 +6,7 @@ and must leave a file that was already in the output folder untouched.
 
 import json
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,9 @@ CASES = [
     (["distill", "--teacher", "{truncated}", "--env", "CartPole-v1", "--out", OUT], "truncated.zip"),
     (["distill", "--teacher", "{empty_file}", "--env", "CartPole-v1", "--out", OUT], "empty.zip"),
     (["distill", "--teacher", "{random_zip}", "--env", "CartPole-v1", "--out", OUT], "random.zip"),
-    (["distill", "--teacher", "{dqn}", "--env", "CartPole-v1", "--out", OUT], "comes from stable_baselines3.dqn"),
+    (["distill", "--teacher", "{qrdqn}", "--env", "CartPole-v1", "--out", OUT], "comes from sb3_contrib.qrdqn"),
+    (["kickstart", "--teacher", "{teacher}", "--env", "CartPole-v1", "--init", "{dqn}", "--out", OUT],
+     "--init must be an SB3 PPO or A2C (actor-critic) model, not DQN"),
     ([*D, "--student-hidden", "0"], "positive integer"),
     ([*D, "--student-hidden", "16,-4"], "positive integer"),
     ([*D, "--student-hidden", ","], "hidden sizes"),
@@ -112,6 +115,15 @@ def files(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> d
                 random_onnx=root / "random.onnx")  # fmt: skip
     DQN("MlpPolicy", "CartPole-v1", buffer_size=100, device="cpu").save(root / "dqn.zip")
     made["dqn"] = root / "dqn.zip"
+    with zipfile.ZipFile(made["dqn"]) as source, zipfile.ZipFile(root / "qrdqn.zip", "w") as foreign:
+        for item in source.infolist():  # the same zip, its policy said to come from a package we do not read
+            content = source.read(item)
+            if item.filename == "data":
+                data = json.loads(content)
+                data["policy_class"]["__module__"] = "sb3_contrib.qrdqn.policies"
+                content = json.dumps(data).encode()
+            foreign.writestr(item, content)
+    made["qrdqn"] = root / "qrdqn.zip"
     (root / "empty_dir").mkdir()
     write_idx_mnist(root / "broken_idx", n_train=50, n_test=20)
     victim = root / "broken_idx" / "t10k-images-idx3-ubyte"

@@ -346,8 +346,9 @@ def test_scale_rewards_decides_whatever_the_teacher_did(
     assert code == 0
     log = json.loads((tmp_path / "out" / "student.json").read_text())
     assert log["scaled_rewards"] is scale and log["config"]["scale_rewards"] is scale
-    expected = "scaled rewards, the teacher's PPO from raw" if scale else "raw rewards, the teacher's PPO from scaled"
-    assert f"note: the student's PPO learns from {expected} ones" in capsys.readouterr().err
+    ours, theirs = ("scaled", "raw") if scale else ("raw", "scaled")
+    assert (f"note: the student's PPO learns from {ours} rewards, the teacher (by the env's preset and its "
+            f"statistics) learnt from {theirs} ones") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("scale", [None, True])

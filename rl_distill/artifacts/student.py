@@ -116,18 +116,40 @@ def normalization_header(stats: Any) -> dict[str, Any] | None:
             "clip": float(stats.clip_obs), "epsilon": float(stats.epsilon)}  # fmt: skip
 
 
+def actor_mlp(policy: Any) -> tuple[nn.Sequential, nn.Linear, type[nn.Module]]:
+    """The MLP that computes an SB3 policy's greedy action: (hidden layers, output layer, activation). For a
+    PPO/A2C policy, its actor; a DQN's Q-network (argmax of its outputs); a SAC or TD3 actor, whose tanh and
+    rescaling after the output layer the artifact lacks."""
+    if hasattr(policy, "mlp_extractor"):
+        return policy.mlp_extractor.policy_net, policy.action_net, policy.activation_fn
+    if hasattr(policy, "q_net"):
+        layers = list(policy.q_net.q_net)
+        return nn.Sequential(*layers[:-1]), layers[-1], policy.q_net.activation_fn
+    actor = policy.actor
+    if hasattr(actor, "latent_pi"):
+        # gSDE: mu is (Linear, Hardtanh clipping the mean)
+        return actor.latent_pi, actor.mu if isinstance(actor.mu, nn.Linear) else actor.mu[0], actor.activation_fn
+    layers = list(actor.mu)[:-1]  # TD3: the last module is the tanh
+    return nn.Sequential(*layers[:-1]), layers[-1], actor.activation_fn
+
+
 def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: dict[str, Any], *,
                        greedy_only: bool = False) -> Path:  # fmt: skip
-    """Write an SB3 ActorCriticPolicy student (MLP extractor) as a safetensors artifact. A gSDE policy's noise
-    depends on the state and has no artifact form: only ``greedy_only`` (latency of the greedy actions, which
-    it carries exactly) writes one, its log std left at 0."""
-    hidden = [m.out_features for m in policy.mlp_extractor.policy_net if isinstance(m, nn.Linear)]
-    activation = next((name for name, cls in ACTIVATIONS.items() if policy.activation_fn is cls), None)
+    """Write an SB3 ActorCriticPolicy student (MLP extractor) as a safetensors artifact. With ``greedy_only``
+    (latency of the greedy actions, which costs what the policy's does), also a gSDE policy, whose
+    state-dependent noise has no artifact form (log std left at 0), or an off-policy teacher's network
+    (:func:`actor_mlp`)."""
+    trunk, head, activation_fn = actor_mlp(policy)
+    hidden = [m.out_features for m in trunk if isinstance(m, nn.Linear)]
+    activation = next((name for name, cls in ACTIVATIONS.items() if activation_fn is cls), None)
     if activation is None:
-        raise InputError(f"activation {policy.activation_fn.__name__} has no artifact form")
+        raise InputError(f"activation {activation_fn.__name__} has no artifact form")
     gsde = bool(getattr(policy, "use_sde", False))
     if gsde and not greedy_only:
         raise InputError("a gSDE policy's state-dependent exploration noise has no artifact form")
+    actor_critic = hasattr(policy, "mlp_extractor")
+    if not actor_critic and not greedy_only:
+        raise InputError(f"a {type(policy).__name__} has an artifact form for its latency only")
     header: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "observation_space": space_header(policy.observation_space),
@@ -137,9 +159,9 @@ def export_sb3_student(policy: Any, normalization: Any, path: Path, provenance: 
         **provenance,
     }
     net = StudentNet(header)
-    net.policy_net.load_state_dict(policy.mlp_extractor.policy_net.state_dict())
-    net.action_net.load_state_dict(policy.action_net.state_dict())
-    if not net.discrete and not gsde:
+    net.policy_net.load_state_dict(trunk.state_dict())
+    net.action_net.load_state_dict(head.state_dict())
+    if not net.discrete and not gsde and actor_critic:
         net.log_std.data.copy_(policy.log_std.detach())
     return save_artifact(net, header, path)
 

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rl_distill.cli.arguments import (
+    TEACHER_HELP,
     VECNORMALIZE_HELP,
     default_out,
     hidden_sizes,
@@ -210,8 +211,8 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.set_defaults(run=run_teacher)
 
-    p = sub.add_parser("distill", help="distil a teacher (any SB3 PPO/A2C zip) into a small student")
-    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
+    p = sub.add_parser("distill", help="distil a teacher (an SB3 PPO, A2C, DQN, SAC or TD3 zip) into a small student")
+    p.add_argument("--teacher", type=Path, required=True, help=TEACHER_HELP)
     add_env(p)
     p.add_argument("--vecnormalize", type=Path, default=None, help=VECNORMALIZE_HELP)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/distill-<env>-<time>)")
@@ -239,7 +240,7 @@ def add_rl_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("compare", help="table of return, size and latency: teacher vs students vs scratch")
     add_env(p)
-    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
+    p.add_argument("--teacher", type=Path, required=True, help=TEACHER_HELP)
     p.add_argument("--students", type=Path, nargs="+", required=True,
                    help="student models (.zip, or .safetensors artifacts, multi-task ones included)")
     p.add_argument("--task", default=None, metavar="NAME",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rl_distill.cli.arguments import VECNORMALIZE_HELP, default_out, positive_int, set_threads
+from rl_distill.cli.arguments import TEACHER_HELP, VECNORMALIZE_HELP, default_out, positive_int, set_threads
 from rl_distill.cli.commands import add_common, add_distill_flags, add_env, distill_config
 from rl_distill.distill.config import COLLECT_ACTIONS, COLLECT_SCHEMES
 from rl_distill.errors import InputError
@@ -63,7 +63,7 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pipeline", help="teacher -> distill -> PPO-from-scratch baseline -> compare")
     add_env(p)
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/pipeline-<env>-<time>)")
-    p.add_argument("--teacher", type=Path, default=None, help="use this teacher (.zip) instead of training one")
+    p.add_argument("--teacher", type=Path, default=None, help=f"{TEACHER_HELP}, used instead of training one")
     p.add_argument("--vecnormalize", type=Path, default=None, help=f"with --teacher: {VECNORMALIZE_HELP}")
     p.add_argument("--timesteps", type=positive_int, default=None, help="teacher PPO steps (default: preset)")
     p.add_argument("--scratch-steps", type=positive_int, default=None,
@@ -83,7 +83,7 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("sweep", help="distil every student size x collection scheme x seed; tables and plots")
     add_env(p)
-    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip)")
+    p.add_argument("--teacher", type=Path, required=True, help=TEACHER_HELP)
     p.add_argument("--vecnormalize", type=Path, default=None, help=VECNORMALIZE_HELP)
     p.add_argument("--student-hidden", type=positive_int, nargs="+", default=[4, 8, 16, 32, 64],
                    help="student widths to try (default 4 8 16 32 64)")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rl_distill.cli.arguments import (
+    TEACHER_HELP,
     default_out,
     finite_float,
     hidden_sizes,
@@ -28,8 +29,8 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                        description="Train a small PPO student on the env's reward plus lambda_t * D(teacher || "
                        "student) on its own rollouts. It can end above its teacher and adapt to a changed task "
                        "(--env-kwargs); --init continues from a distilled student.")  # fmt: skip
-    p.add_argument("--teacher", type=Path, required=True, help="teacher model (.zip); another task's is fine if "
-                   "its spaces match")  # fmt: skip
+    p.add_argument("--teacher", type=Path, required=True, help=f"{TEACHER_HELP}; another task's is fine if its "
+                   "spaces match")  # fmt: skip
     add_env(p)
     p.add_argument("--vecnormalize", type=Path, default=None, help="the teacher's VecNormalize statistics (.pkl; "
                    "default: found beside the teacher). Observations are normalised with them, frozen; rewards are "

@@ -31,7 +31,7 @@ from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
 from rl_distill.progress import check_tensorboard
 from rl_distill.sb3.actor import Actor, sample_actions
 from rl_distill.sb3.envs import StepTimer
-from rl_distill.sb3.policies import LoadedPolicy, load_policy, make_student, note_once
+from rl_distill.sb3.policies import LoadedPolicy, check_actor_critic, load_policy, make_student, note_once
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
 from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback, reward_scaled
 
@@ -50,7 +50,7 @@ def load_init(model: PPO, path: Path, env_id: str) -> None:
             if not net.discrete:
                 policy.log_std.data.copy_(net.log_std.data)
         else:
-            weights, own = load_policy(path, env_id).policy.state_dict(), policy.state_dict()
+            weights, own = check_actor_critic(load_policy(path, env_id), "--init").state_dict(), policy.state_dict()
             critic = [k for k in weights if k.startswith(("mlp_extractor.value_net.", "value_net."))]
             if any(k not in own or own[k].shape != weights[k].shape for k in critic):  # --critic-hidden: a fresh critic
                 for key in critic:
@@ -143,8 +143,9 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     scaled_rewards = teachers_rule if config.scale_rewards is None else config.scale_rewards
     if scaled_rewards != teachers_rule:  # where the default changed in 2026-12, say so once
         note_once(f"rewards {teacher.path} {scaled_rewards}",
-                  f"the student's PPO learns from {'scaled' if scaled_rewards else 'raw'} rewards, the teacher's "
-                  f"PPO from {'raw' if scaled_rewards else 'scaled'} ones (--scale-rewards/--no-scale-rewards)")
+                  f"the student's PPO learns from {'scaled' if scaled_rewards else 'raw'} rewards, the teacher (by the "
+                  f"env's preset and its statistics) learnt from {'raw' if scaled_rewards else 'scaled'} ones "
+                  "(--scale-rewards/--no-scale-rewards)")  # fmt: skip
     if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = reward_scaled(venv, preset.ppo.get("gamma", 0.99))
     # The rewards PPO learns from, not how they were asked for: None (the teacher's rule) and the value it gives

@@ -16,14 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-from stable_baselines3 import A2C, PPO
+from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.dqn.policies import DQNPolicy
+from stable_baselines3.sac.policies import SACPolicy
+from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
 from rl_distill.errors import InputError
-from rl_distill.sb3.actor import check_supported_spaces
+from rl_distill.sb3.actor import TEACHER_POLICIES, check_supported_spaces
 from rl_distill.sb3.envs import load_vecnormalize, make_env, spaces_match
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
@@ -47,8 +50,8 @@ class LoadedPolicy:
     normalization: VecNormalize | None
 
     @property
-    def policy(self) -> ActorCriticPolicy:
-        return self.model.policy  # type: ignore[return-value]
+    def policy(self) -> BasePolicy:
+        return self.model.policy
 
     def predict(self, obs: Any, state: Any = None, episode_start: Any = None, deterministic: bool = True) -> Any:
         return self.model.predict(obs, state, episode_start, deterministic)
@@ -98,28 +101,39 @@ def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | Non
     return found
 
 
-def foreign_policy_module(path: Path) -> str | None:
-    """The module of a zip's policy class when another SB3 algorithm saved it (``stable_baselines3.sac.policies``,
-    ``sb3_contrib.tqc.policies``...); None when the zip does not say, or says PPO's or A2C's (``common``)."""
+ALGORITHMS: dict[str, tuple[type[BaseAlgorithm], ...]] = {
+    "stable_baselines3.common.policies": (PPO, A2C), "stable_baselines3.ppo.policies": (PPO,),
+    "stable_baselines3.a2c.policies": (A2C,), "stable_baselines3.dqn.policies": (DQN,),
+    "stable_baselines3.sac.policies": (SAC,), "stable_baselines3.td3.policies": (TD3, DDPG),
+}  # fmt: skip
+"""The SB3 algorithms that may have saved a zip, by the module of the policy class it names."""
+
+
+def policy_module(path: Path) -> str | None:
+    """The module of the policy class a zip names (``stable_baselines3.sac.policies``, ``sb3_contrib.tqc.policies``
+    ...), or None when the zip does not say."""
     try:
         with zipfile.ZipFile(path) as archive:
-            module = str(json.loads(archive.read("data"))["policy_class"]["__module__"])
+            return str(json.loads(archive.read("data"))["policy_class"]["__module__"])
     except (KeyError, TypeError, ValueError, zipfile.BadZipFile):
         return None
-    ours = ("stable_baselines3.common.policies", "stable_baselines3.ppo.policies", "stable_baselines3.a2c.policies")
-    return None if module in ours else module
 
 
 def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | None = None) -> LoadedPolicy:
-    """Load an SB3 PPO or A2C zip (teacher or student) and its normalisation statistics."""
+    """Load an SB3 zip (teacher or student: PPO or A2C; a teacher may also be DQN, SAC, TD3 or DDPG) and its
+    normalisation statistics."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such model file")
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path}: not an SB3 model (.zip) file; truncated or wrong file?")
     note_once("pickle", f"SB3 .zip files run pickle when loaded; load only files from a trusted source ({path})")
+    module = policy_module(path)
+    if module is not None and module not in ALGORITHMS:
+        raise InputError(f"{path}: its policy comes from {module}; rl-distill reads models of SB3's PPO, A2C, "
+                         "DQN, SAC, TD3 and DDPG")  # fmt: skip
     model = None
-    for algo in (PPO, A2C):
+    for algo in ALGORITHMS.get(module or "", (PPO, A2C)):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -128,17 +142,22 @@ def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | Non
         except Exception as exc:  # SB3 raises many types for a foreign or damaged zip
             error = exc
     if model is None:
-        if (module := foreign_policy_module(path)) is not None:
-            raise InputError(f"{path}: its policy comes from {module}; rl-distill's teachers and students are "
-                             "SB3 PPO or A2C (actor-critic) models")  # fmt: skip
-        raise InputError(f"{path}: cannot load as an SB3 PPO or A2C model ({type(error).__name__}: {error})")
-    if not isinstance(model.policy, ActorCriticPolicy):
-        raise InputError(f"{path}: policy {type(model.policy).__name__} is not an actor-critic policy")
+        raise InputError(f"{path}: cannot load as an SB3 model ({type(error).__name__}: {error})")
+    if not isinstance(model.policy, TEACHER_POLICIES):
+        raise InputError(f"{path}: policy {type(model.policy).__name__} is not one rl-distill reads")
     stats_path = Path(vecnormalize) if vecnormalize else find_vecnormalize(path, env_id)
     normalization = None
     if stats_path is not None:
         normalization = load_vecnormalize(stats_path, make_env(env_id, n_envs=1, seed=0))
     return LoadedPolicy(model=model, path=path, normalization=normalization)
+
+
+def check_actor_critic(loaded: LoadedPolicy, what: str) -> ActorCriticPolicy:
+    """A student's policy: refuse a DQN, SAC or TD3 model where only a PPO/A2C (actor-critic) one can serve."""
+    if not isinstance(loaded.policy, ActorCriticPolicy):
+        raise InputError(f"{loaded.path}: {what} must be an SB3 PPO or A2C (actor-critic) model, not "
+                         f"{type(loaded.model).__name__}")  # fmt: skip
+    return loaded.policy
 
 
 def check_spaces(model: BaseAlgorithm, venv: VecEnv, path: Path, env_id: str) -> None:
@@ -148,8 +167,13 @@ def check_spaces(model: BaseAlgorithm, venv: VecEnv, path: Path, env_id: str) ->
             raise InputError(f"{path}: {kind.replace('_', ' ')} {ours} does not match {env_id}'s {theirs}")
 
 
-def actor_parameters(policy: ActorCriticPolicy) -> list[nn.Parameter]:
-    """Parameters used to compute an action: features, policy MLP, action head (not the critic)."""
+def actor_parameters(policy: BasePolicy) -> list[nn.Parameter]:
+    """Parameters used to compute an action: features, policy MLP, action head (not the critic); a DQN's
+    Q-network (not its target copy); a SAC or TD3 actor."""
+    if isinstance(policy, DQNPolicy):
+        return list(policy.q_net.parameters())
+    if isinstance(policy, SACPolicy | TD3Policy):
+        return list(policy.actor.parameters())
     modules = [policy.pi_features_extractor, policy.mlp_extractor.policy_net, policy.action_net]
     params = [p for module in modules for p in module.parameters()]
     log_std = getattr(policy, "log_std", None)
@@ -158,7 +182,7 @@ def actor_parameters(policy: ActorCriticPolicy) -> list[nn.Parameter]:
     return params
 
 
-def policy_parameters(policy: ActorCriticPolicy) -> int:
+def policy_parameters(policy: BasePolicy) -> int:
     return sum(p.numel() for p in actor_parameters(policy))
 
 
