@@ -129,6 +129,19 @@ def test_the_curve_evaluates_each_policy_once(cartpole_teacher: Path, tmp_path: 
     assert all(later // 256 > earlier // 256 for earlier, later in pairwise(steps)), steps  # one per rollout
 
 
+def test_a_resumed_curve_does_not_repeat_the_checkpoints_policy(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """The checkpoint at 512 steps comes before that rollout's update: the resumed run's first point (576) would
+    evaluate the policy already on the curve."""
+    config = KickstartConfig("CartPole-v1", student_hidden=(8, 8), timesteps=512, eval_every=64, eval_episodes=1,
+                             checkpoint_every=64, keep_best=False, schedule="constant:1")  # fmt: skip
+    run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)
+    longer = KickstartConfig(**{**config.__dict__, "timesteps": 1024})
+    run_kickstart(longer, cartpole_teacher, tmp_path, resume=True, progress_bar=False)
+    steps = json.loads((tmp_path / "student.json").read_text())["curve_steps"]
+    assert 512 in steps and steps[-1] == 1024, steps
+    assert all(later // 256 > earlier // 256 for earlier, later in pairwise(steps)), steps
+
+
 def test_resume_continues_and_refuses_another_run(cartpole_teacher: Path, tmp_path: Path) -> None:
     config = KickstartConfig("CartPole-v1", student_hidden=(8, 8), timesteps=512, eval_every=256,
                              checkpoint_every=256, schedule="constant:1")  # fmt: skip

@@ -189,7 +189,8 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     best = BestPolicy(out / f"{name}.best.zip", resume=saved is not None) if config.keep_best else None
     greedy_return = greedy_return_of(teacher, config.env_id, config.eval_episodes)
 
-    eval_seconds, evaluated_updates = 0.0, None
+    # the PPO update count of the curve's last policy, kept by checkpoints so a resumed run does not repeat it
+    eval_seconds, evaluated_updates = 0.0, saved.get("evaluated_updates") if saved else None
 
     def record_curve() -> None:
         nonlocal eval_seconds, evaluated_updates
@@ -206,7 +207,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     def save_checkpoint() -> None:
         atomic_write(ckpt, lambda tmp: model.save(tmp))
         atomic_write_json(ckpt_log, {"identity": identity, "updates": model.update_log, "curve": curve,
-                                     "reference": guide.reference})  # fmt: skip
+                                     "reference": guide.reference, "evaluated_updates": evaluated_updates})  # fmt: skip
 
     callbacks = [ProgressCallback(config.timesteps, "kickstart", enabled=progress_bar),
                  EveryNSteps(config.eval_every, record_curve), EveryNSteps(config.checkpoint_every, save_checkpoint)]
