@@ -63,7 +63,8 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    "greedy, as the evaluated student acts, so it learns on the states it will meet (HalfCheetah-v5 "
                    f"16x16: docs/kickstart.md) (default {d.collect_actions})")
     p.add_argument("--temperature", type=positive_float, default=d.temperature,
-                   help="divides the teacher's logits (discrete actions): <1 sharpens, >1 softens (default 1)")
+                   help="divides the teacher's logits (discrete actions; a DQN's are Q / 0.01): <1 sharpens, >1 "
+                   "softens (default 1)")
     p.add_argument("--loss", choices=POLICY_LOSSES, default=d.loss,
                    help="forward-kl = KL(teacher||student), reverse-kl, or mse on distribution parameters "
                    f"(default {d.loss})")

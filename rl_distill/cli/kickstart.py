@@ -78,7 +78,7 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kl", choices=("forward", "reverse"), default=d.kl,
                    help=f"forward: KL(teacher||student); reverse: KL(student||teacher) (default {d.kl})")
     p.add_argument("--temperature", type=positive_float, default=d.temperature,
-                   help="divides the teacher's logits (discrete actions) (default 1)")
+                   help="divides the teacher's logits (discrete actions; a DQN's are Q / 0.01) (default 1)")
     p.add_argument("--bounds", choices=BOUND_MODES, default=DEFAULT_BOUND_MODE,
                    help=f"Box actions: how the term treats the action bounds, as in distill (default "
                    f"{DEFAULT_BOUND_MODE})")  # fmt: skip
