@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -22,7 +23,10 @@ def test_preset_builds_its_teacher(env_id: str) -> None:
     venv = make_env(env_id, n_envs=preset.n_envs, seed=0)
     if preset.normalize:
         venv = VecNormalize(venv)
-    model = PPO("MlpPolicy", venv, policy_kwargs=preset.policy_kwargs_for(), device="cpu", **preset.ppo_kwargs())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = PPO("MlpPolicy", venv, policy_kwargs=preset.policy_kwargs_for(), device="cpu", **preset.ppo_kwargs())
+    assert not [w for w in caught if "mini-batch" in str(w.message)]  # batch_size divides a rollout
     assert [layer.out_features for layer in model.policy.mlp_extractor.policy_net if hasattr(layer, "out_features")] \
         == list(TEACHER_NET)
     assert policy_parameters(model.policy) > 60_000  # about 69,000 for a 2x256 actor
