@@ -209,13 +209,14 @@ def steps_to(row: dict[str, Any], teacher: float, random: float, level: float = 
 def kickstart_table(report: dict[str, Any]) -> list[str]:
     lines = [f"Kickstart on each teacher's own task with its defaults, a fresh 16x16 student, {KICKSTART_STEPS:,} "
              "steps (the policy of its best validation point, the default):", "",
-             "| env | teacher's return | score, mean ± sd (per seed) | validation curve first at score 0.9 "
-             "(per seed) |", "|---|---:|---:|---|"]
-    for case in report["teachers"].values():
+             "| env | teacher (plain SB3 code) | teacher's return | score, mean ± sd (per seed) | validation curve "
+             "first at score 0.9 (per seed) |", "|---|---|---:|---:|---|"]
+    for key, case in report["teachers"].items():
         if case.get("kickstart"):
             ref, rows = case["reference"], case["kickstart"]
             teacher, random = ref["teacher"]["mean_return"], ref["random"]
-            lines.append(f"| {case['env']} | {teacher:.1f} | {per_seed(rows, teacher, random)} | "
+            lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | "
+                         f"{per_seed(rows, teacher, random)} | "
                          f"{' / '.join(steps_to(r, teacher, random) for r in rows)} |")  # fmt: skip
     return lines
 
