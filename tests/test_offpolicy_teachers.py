@@ -142,3 +142,15 @@ def test_multitask_merges_teachers_of_several_algorithms(teachers: dict[str, Pat
     states = visited_states(teacher, "CartPole-v1").numpy()
     want = teacher.model.predict(states, deterministic=True)[0]
     assert (student.for_task("CartPole-v1").act(states) == want).mean() >= 0.8
+
+
+def test_a_gsde_sac_teachers_noise_is_redrawn_for_new_episodes_only(teachers: dict[str, Path]) -> None:
+    """SAC keeps its gSDE noise in its actor's distribution, not the policy's as PPO does."""
+    policy = load_policy(teachers["sac-gsde"], "Pendulum-v1").policy
+    actor = Actor(policy, n_envs=3)
+    actor.act(pendulum_states(3), torch.Generator().manual_seed(0))
+    before = policy.actor.action_dist.exploration_matrices.clone()
+    actor.episode_starts(np.array([False, True, False]))
+    after = policy.actor.action_dist.exploration_matrices
+    assert torch.equal(before[0], after[0]) and torch.equal(before[2], after[2])
+    assert not torch.equal(before[1], after[1])
