@@ -16,9 +16,10 @@ Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulen
 teacher's own return, its calm-distilled 16x16 students', and `rl-distill kickstart` with its defaults for
 300,000 steps, from each of those students (--init) and from a fresh one.
 
-Off-policy teachers (`--teachers dqn-lunar sac-pendulum sac-mountaincar td3-pendulum --no-multitask --stem
-offpolicy-teachers`): DQN on LunarLander-v3 (``dqn-256``), SAC on Pendulum-v1 (``sac``), SAC with gSDE on
-MountainCarContinuous-v0 (``sac-gsde``), TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations.
+Off-policy teachers (`--teachers dqn-lunar dqn-mountaincar sac-pendulum sac-mountaincar td3-pendulum
+--no-multitask --stem offpolicy-teachers`): DQN on LunarLander-v3 (``dqn-256``) and on MountainCar-v0
+(``dqn-mountaincar``), SAC on Pendulum-v1 (``sac``), SAC with gSDE on MountainCarContinuous-v0 (``sac-gsde``),
+TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations.
 
 Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
@@ -63,6 +64,8 @@ TEACHERS: dict[str, dict[str, Any]] = {
                 "name": "acrobot_ppo", "label": "PPO, 128x128 tanh, VecNormalize (own file name)"},
     "dqn-lunar": {"env": "LunarLander-v3", "algo": "dqn-256", "seed": 0, "folder": "LunarLander-v3-dqn",
                   "name": "lunar_dqn", "label": "DQN, 256x256 ReLU, raw observations"},
+    "dqn-mountaincar": {"env": "MountainCar-v0", "algo": "dqn-mountaincar", "seed": 0, "folder": "MountainCar-v0-dqn",
+                        "name": "mountaincar_dqn", "label": "DQN, 256x256 ReLU, the zoo's values"},
     "sac-pendulum": {"env": "Pendulum-v1", "algo": "sac", "seed": 0, "folder": "Pendulum-v1-sac",
                      "name": "pendulum_sac", "label": "SAC, 256x256 ReLU, the zoo's values"},
     "sac-mountaincar": {"env": "MountainCarContinuous-v0", "algo": "sac-gsde", "seed": 0,

@@ -17,13 +17,15 @@
 - ``dqn-256``: DQN on a 2x256 ReLU net (lr 6.3e-4, batch 128, a 50,000-step buffer, target copied every 250
   steps, a gradient step per env step, exploration 1 -> 0.1 over 12% of the run), raw observations, 150,000
   steps;
+- ``dqn-mountaincar``: the zoo's MountainCar-v0 DQN values (2x256, lr 4e-3, gamma 0.98, 8 gradient steps every
+  16 env steps, target copied every 600 steps, exploration 1 -> 0.07 over 20%), 120,000 steps;
 - ``sac``: SAC's defaults (2x256 ReLU actor and critics) at lr 1e-3, raw observations, 20,000 steps (the zoo's
   Pendulum values);
 - ``sac-gsde``: the zoo's MountainCarContinuous SAC values: gSDE, a 2x64 net starting at log std -3.67, entropy
   weight 0.1, gamma 0.9999, 32 gradient steps every 32 env steps, 50,000 steps;
 - ``td3``: TD3's defaults (400x300 ReLU) with Gaussian action noise of std 0.1 and 1,000 random steps first,
   20,000 steps (a Pendulum recipe).
-(The last seven are scripts/bench_own_teachers.py's.)
+(The last eight are scripts/bench_own_teachers.py's.)
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
 beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:
@@ -67,6 +69,11 @@ RECIPES: dict[str, dict[str, Any]] = {
                            "target_update_interval": 250, "train_freq": 4, "gradient_steps": -1,
                            "exploration_fraction": 0.12, "exploration_final_eps": 0.1,
                            "policy_kwargs": {"net_arch": [256, 256]}}},
+    "dqn-mountaincar": {"algorithm": DQN, "n_envs": 1, "timesteps": 120_000, "normalize": False,
+                        "kwargs": {"learning_rate": 4e-3, "batch_size": 128, "buffer_size": 10_000,
+                                   "learning_starts": 1_000, "gamma": 0.98, "target_update_interval": 600,
+                                   "train_freq": 16, "gradient_steps": 8, "exploration_fraction": 0.2,
+                                   "exploration_final_eps": 0.07, "policy_kwargs": {"net_arch": [256, 256]}}},
     "sac": {"algorithm": SAC, "n_envs": 1, "timesteps": 20_000, "normalize": False, "kwargs": {"learning_rate": 1e-3}},
     "sac-gsde": {"algorithm": SAC, "n_envs": 1, "timesteps": 50_000, "normalize": False,
                  "kwargs": {"learning_rate": 3e-4, "buffer_size": 50_000, "batch_size": 512, "ent_coef": 0.1,
