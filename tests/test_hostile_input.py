@@ -82,6 +82,8 @@ CASES = [
     (["export", "/no/student.safetensors", "--format", "onnx", "--out", "{out}/x.onnx"], "no such student file"),
     (["export", ST, "--format", "tflite", "--out", "{out}/x.tfl"], "invalid choice"),
     (["export", "{random_safetensors}", "--format", "onnx", "--out", "{out}/x.onnx"], "not a readable"),
+    (["export", "{teacher}", "--format", "onnx", "--out", "{out}/x.onnx"], "a student's .safetensors is needed"),
+    (["export", "{student_zip}", "--format", "onnx", "--out", "{out}/x.onnx"], "pass student.safetensors, written"),
     (["export", ST, "--out", "{out}/x.model"], "cannot tell the format"),
 ]
 
@@ -105,7 +107,8 @@ def files(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     blob += b" " * (-len(blob) % 8)
     lying.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + size :])
     rng = np.random.default_rng(0)
-    made = {"teacher": cartpole_teacher, "student": student, "lying_safetensors": lying}
+    made = {"teacher": cartpole_teacher, "student": student, "student_zip": student.with_suffix(".zip"),
+            "lying_safetensors": lying}
     for name, content in [("truncated.zip", cartpole_teacher.read_bytes()[:2000]), ("empty.zip", b""),
                           ("random.zip", rng.bytes(5000)), ("random_bytes.pkl", rng.bytes(300)),
                           ("random.safetensors", rng.bytes(3000)), ("random.onnx", rng.bytes(3000))]:  # fmt: skip

@@ -241,7 +241,10 @@ def load_student(path: str | Path) -> Student:
             metadata = handle.metadata() or {}
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
     except Exception as exc:  # safetensors raises its own error types for damaged files
-        hint = f"; pass {path.with_suffix('.safetensors').name}, written beside it" if path.suffix == ".zip" else ""
+        twin, hint = path.with_suffix(".safetensors"), ""
+        if path.suffix.lower() == ".zip":  # an SB3 zip: a student's artifact lies beside it, a teacher has none
+            hint = (f"; pass {twin.name}, written beside it" if twin.is_file() else
+                    "; a student's .safetensors is needed (distill, kickstart and multitask write one)")
         raise InputError(f"{path}: not a readable safetensors file ({type(exc).__name__}){hint}") from None
     try:
         header = json.loads(metadata[METADATA_KEY])
