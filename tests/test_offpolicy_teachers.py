@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from stable_baselines3 import DDPG, DQN, SAC, TD3
+from stable_baselines3 import DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 from rl_distill.artifacts.student import load_student
 from rl_distill.cli import main
@@ -154,3 +155,16 @@ def test_a_gsde_sac_teachers_noise_is_redrawn_for_new_episodes_only(teachers: di
     after = policy.actor.action_dist.exploration_matrices
     assert torch.equal(before[0], after[0]) and torch.equal(before[2], after[2])
     assert not torch.equal(before[1], after[1])
+
+
+class OwnPolicy(ActorCriticPolicy):
+    """A user's own actor-critic policy class: its module is neither SB3's nor one rl-distill names."""
+
+
+def test_a_ppo_teacher_with_a_policy_class_of_its_own_still_loads(tmp_path: Path) -> None:
+    PPO(OwnPolicy, "CartPole-v1", n_steps=64, device="cpu", seed=0).save(tmp_path / "own.zip")
+    teacher = load_policy(tmp_path / "own.zip", "CartPole-v1")
+    assert type(teacher.policy) is OwnPolicy
+    states = cartpole_states()
+    np.testing.assert_array_equal(Actor(teacher.policy).greedy(states),
+                                  teacher.model.predict(states.numpy(), deterministic=True)[0])  # fmt: skip

@@ -129,10 +129,8 @@ def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | Non
         raise InputError(f"{path}: not an SB3 model (.zip) file; truncated or wrong file?")
     note_once("pickle", f"SB3 .zip files run pickle when loaded; load only files from a trusted source ({path})")
     module = policy_module(path)
-    if module is not None and module not in ALGORITHMS:
-        raise InputError(f"{path}: its policy comes from {module}; rl-distill reads models of SB3's PPO, A2C, "
-                         "DQN, SAC, TD3 and DDPG")  # fmt: skip
     model = None
+    # a policy class of the user's own module may still be an actor-critic one PPO or A2C can load
     for algo in ALGORITHMS.get(module or "", (PPO, A2C)):
         try:
             with warnings.catch_warnings():
@@ -142,6 +140,9 @@ def load_policy(path: str | Path, env_id: str, *, vecnormalize: str | Path | Non
         except Exception as exc:  # SB3 raises many types for a foreign or damaged zip
             error = exc
     if model is None:
+        if module is not None and module not in ALGORITHMS:
+            raise InputError(f"{path}: its policy comes from {module}; rl-distill reads models of SB3's PPO, A2C, "
+                             "DQN, SAC, TD3 and DDPG")  # fmt: skip
         raise InputError(f"{path}: cannot load as an SB3 model ({type(error).__name__}: {error})")
     if not isinstance(model.policy, TEACHER_POLICIES):
         raise InputError(f"{path}: policy {type(model.policy).__name__} is not one rl-distill reads")
