@@ -17,10 +17,10 @@ class Progress:
     """Counts up to ``total``; ``enabled=False`` prints nothing at all."""
 
     def __init__(self, total: int, desc: str, *, initial: int = 0, enabled: bool = True,
-                 line_every: float = 0.1) -> None:  # fmt: skip
-        self.total, self.desc, self.count, self.enabled = total, desc, initial, enabled
+                 line_every: float = 0.1, unit: str = "step") -> None:  # fmt: skip
+        self.total, self.desc, self.count, self.enabled, self.unit = total, desc, initial, enabled, unit
         self.terminal = enabled and sys.stderr.isatty()
-        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step") if self.terminal else None
+        self.bar = tqdm(total=total, initial=initial, desc=desc, unit=unit) if self.terminal else None
         self.step = max(int(total * line_every), 1)
         self.next_line = (initial // self.step + 1) * self.step if line_every > 0 else float("inf")
         self.started, self.start_count = time.perf_counter(), initial
@@ -35,8 +35,9 @@ class Progress:
             self.next_line = (self.count // self.step + 1) * self.step
             rate = (self.count - self.start_count) / max(time.perf_counter() - self.started, 1e-9)
             extra = "".join(f"  {k} {v}" for k, v in status.items())
-            print(f"{self.desc}: {self.count:,}/{self.total:,} steps  {rate:,.0f} steps/s{extra}", file=sys.stderr,
-                  flush=True)  # fmt: skip
+            shown = f"{rate:,.0f}" if rate >= 10 else f"{rate:.2g}"  # episodes can come at one per second or fewer
+            print(f"{self.desc}: {self.count:,}/{self.total:,} {self.unit}s  {shown} {self.unit}s/s{extra}",
+                  file=sys.stderr, flush=True)  # fmt: skip
 
     def write(self, line: str) -> None:
         """A log line that does not break the bar."""

@@ -12,12 +12,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.type_aliases import RolloutBufferSamples
 
+from rl_distill import errors
 from rl_distill.errors import InputError
 from rl_distill.kickstart import run as kickstart_run
 from rl_distill.kickstart.config import KickstartConfig
 from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
 from rl_distill.kickstart.run import load_init, make_guide, run_kickstart
-from rl_distill.sb3 import policies
 from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.policies import load_policy, make_student
 
@@ -135,7 +135,7 @@ def test_the_run_records_the_adaptive_reference(
 ) -> None:
     """The returns λ's score is measured between, so a λ that stays up can be traced to them; the run says it
     is measuring them (100 episodes of a slow env take a while before training starts)."""
-    monkeypatch.setattr(policies, "_notes_given", set())  # a note is given once per process: not an earlier test's
+    monkeypatch.setattr(errors, "_notes_given", set())  # a note is given once per process: not an earlier test's
     config = KickstartConfig("CartPole-v1", student_hidden=(8,), timesteps=256, eval_every=256, eval_episodes=1,
                              reference_episodes=3)  # fmt: skip
     run_kickstart(config, cartpole_teacher, tmp_path, progress_bar=False)

@@ -57,6 +57,33 @@ def test_evaluate_json_matches_plain_sb3(distilled: Path, capsys: pytest.Capture
     assert sorted(returns) == pytest.approx(sorted(report["returns"]))
 
 
+def test_evaluate_counts_its_episodes_and_stops_at_the_total(distilled: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    # 12 episodes on 10 envs: evaluate_policy lets envs that ran their share go on, and their ends are not counted
+    code, out, err = run(["evaluate", str(distilled / "student.zip"), "--env", "CartPole-v1", "--episodes", "12"],
+                         capsys)  # fmt: skip
+    assert code == 0, err
+    counts = [line.split(": ")[1].split(" episodes")[0] for line in err.splitlines()
+              if line.startswith("evaluate student.zip: ")]  # fmt: skip
+    assert counts and counts[-1] == "12/12"
+    assert all(int(c.split("/")[0]) <= 12 for c in counts)
+    assert "12 episodes" in out
+
+
+def test_an_env_without_a_time_limit_is_noted_once(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from rl_distill import errors
+    from rl_distill.sb3.envs import make_env
+
+    monkeypatch.setattr(errors, "_notes_given", set())
+    for _ in range(2):
+        make_env("CliffWalking-v1", n_envs=1, seed=0).close()
+    assert capsys.readouterr().err.count("CliffWalking-v1 sets no time limit") == 1
+    make_env('CliffWalking-v1:{"max_episode_steps": 50}', n_envs=1, seed=0).close()
+    make_env("CartPole-v1", n_envs=1, seed=0).close()
+    assert "time limit" not in capsys.readouterr().err
+
+
 def test_pipeline_writes_compare_json(cartpole_teacher: Path, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     shutil.copy(cartpole_teacher, tmp_path / "given-teacher.zip")

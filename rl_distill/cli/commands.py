@@ -156,7 +156,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         args.env = load_student(args.path).for_task(args.task).header.get("env_id")
     check_env_id(args.env)
     policy = load_agent(args.path, args.env, vecnormalize=args.vecnormalize, task=args.task)
-    result = evaluate(policy, args.env, episodes=args.episodes, deterministic=args.deterministic)
+    result = evaluate(policy, args.env, episodes=args.episodes, deterministic=args.deterministic,
+                      progress=f"evaluate {args.path.name}")  # fmt: skip
     if args.json:
         print(json.dumps(asdict(result)))
     else:
@@ -173,7 +174,7 @@ def run_compare(args: argparse.Namespace) -> int:
     check_env_id(args.env)
     set_threads(args.threads)
     rows, random = compare(args.env, args.teacher, args.students, args.scratch, args.kickstart, episodes=args.episodes,
-                           vecnormalize=args.vecnormalize, task=args.task)  # fmt: skip
+                           vecnormalize=args.vecnormalize, task=args.task, progress=True)  # fmt: skip
     print(markdown(rows, args.env, random))
     if args.out:
         write_compare(rows, random, args.env, args.out)

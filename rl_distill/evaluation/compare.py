@@ -7,7 +7,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rl_distill.artifacts.student import load_student, observation_shape
-from rl_distill.evaluation.evaluate import EvalResult, evaluate, evaluate_random, load_agent, predict_latency_us
+from rl_distill.evaluation.evaluate import (
+    Agent,
+    EvalResult,
+    evaluate,
+    evaluate_random,
+    load_agent,
+    predict_latency_us,
+)
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import LoadedPolicy, load_policy, policy_parameters
 
@@ -83,31 +90,34 @@ def compare(
     deterministic: bool = True,
     vecnormalize: Path | None = None,
     task: str | None = None,
+    progress: bool = False,
 ) -> tuple[list[CompareRow], EvalResult]:
     """Evaluate every model on the same seeds; returns the rows and the random policy's result.
 
     Students may be SB3 zips or ``.safetensors`` artifacts; a multi-task artifact acts in ``task``
-    (default: the task whose name or env id is ``env_id``), so each task gets its own table."""
+    (default: the task whose name or env id is ``env_id``), so each task gets its own table. ``progress``: a
+    bar of each model's episodes."""
     entries = [(teacher, "teacher"), *[(p, "student") for p in students], *[(p, "scratch") for p in scratch or []],
                *[(p, "kickstart") for p in kickstart or []]]  # fmt: skip
+    # every file is read before the first episode, so a wrong one fails at once, not after minutes of evaluation
+    agents = [load_entry(path, role, env_id, task, vecnormalize) for path, role in entries]
     rows = []
     random = evaluate_random(env_id, episodes=episodes)
     names = row_names([path for path, _ in entries[1:]])
-    for path, role in entries:
-        if path.suffix.lower() == ".safetensors":  # a student; a multi-task one acts in ``task``, else env_id's
-            chosen = (task or env_id) if load_student(path).tasks else task
-            agent = load_agent(path, env_id, task=chosen)
+    for (path, role), (agent, chosen) in zip(entries, agents, strict=True):
+        if path.suffix.lower() == ".safetensors":
             params = sum(p.numel() for p in agent.policy.net.parameters())
             fast_latency, fast_path = artifact_latency_us(path, env_id, chosen)
         else:
-            agent = load_policy(path, env_id, vecnormalize=vecnormalize if role == "teacher" else None)
             params = policy_parameters(agent.policy)
             fast_latency, fast_path = fastest_latency_us(agent, env_id)
-        result = evaluate(agent, env_id, episodes=episodes, deterministic=deterministic)
+        name = names[path] if role != "teacher" else "teacher"
+        result = evaluate(agent, env_id, episodes=episodes, deterministic=deterministic,
+                          progress=f"evaluate {name}" if progress else None)  # fmt: skip
         if role == "teacher":
             teacher_result, teacher_params = result, params
         rows.append(CompareRow(
-            name=names[path] if role != "teacher" else "teacher", role=role, path=str(path),
+            name=name, role=role, path=str(path),
             mean_return=result.mean_return, std_return=result.std_return, ci95=result.ci95,
             episodes=result.episodes, policy_params=params, compression_ratio=teacher_params / params,
             percent_of_teacher=100.0 * result.mean_return / teacher_result.mean_return
@@ -117,6 +127,16 @@ def compare(
             fast_latency_us=fast_latency, fast_path=fast_path,
         ))  # fmt: skip
     return rows, random
+
+
+def load_entry(path: Path, role: str, env_id: str, task: str | None,
+               vecnormalize: Path | None) -> tuple[Agent, str | None]:  # fmt: skip
+    """The model at ``path`` and, for a student artifact, the task it acts in (a multi-task student: ``task`` or
+    the one named ``env_id``)."""
+    if path.suffix.lower() == ".safetensors":
+        chosen = (task or env_id) if load_student(path).tasks else task
+        return load_agent(path, env_id, task=chosen), chosen
+    return load_policy(path, env_id, vecnormalize=vecnormalize if role == "teacher" else None), None
 
 
 def row_names(paths: list[Path]) -> dict[Path, str]:

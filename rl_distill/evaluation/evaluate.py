@@ -18,9 +18,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from rl_distill.errors import InputError
+from rl_distill.progress import Progress
 from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.envs import EVAL_SEED, VALIDATION_SEED, make_env
 from rl_distill.sb3.policies import LoadedPolicy, load_policy
@@ -68,10 +69,36 @@ class RandomAgent:
         return np.stack([self.action_space.sample() for _ in range(len(observation))]), None
 
 
-def run_episodes(agent: Any, venv: Any, episodes: int, deterministic: bool) -> EvalResult:
-    returns, lengths = evaluate_policy(agent, venv, n_eval_episodes=episodes, deterministic=deterministic,
-                                       return_episode_rewards=True, warn=False)  # fmt: skip
-    venv.close()
+class EpisodeProgress(VecEnvWrapper):
+    """Moves ``progress`` by one for each episode that ends, up to its total (``evaluate_policy`` lets an env that
+    has run its share of episodes go on stepping); the env steps taken show beside it, so an episode that never
+    ends shows as steps that grow while the count stands still."""
+
+    def __init__(self, venv: VecEnv, progress: Progress) -> None:
+        super().__init__(venv)
+        self.progress, self.env_steps = progress, 0
+
+    def reset(self) -> Any:
+        return self.venv.reset()
+
+    def step_wait(self) -> Any:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self.env_steps += self.num_envs
+        ended = min(int(np.sum(dones)), self.progress.total - self.progress.count)
+        self.progress.update(ended, env_steps=f"{self.env_steps:,}")
+        return obs, rewards, dones, infos
+
+
+def run_episodes(agent: Any, venv: Any, episodes: int, deterministic: bool, progress: str | None = None) -> EvalResult:
+    """``episodes`` episodes of ``agent`` in ``venv`` (closed after); ``progress`` names a bar of the episodes."""
+    bar = Progress(episodes, progress or "", enabled=progress is not None, line_every=0.25, unit="episode")
+    try:
+        returns, lengths = evaluate_policy(agent, EpisodeProgress(venv, bar) if progress else venv,
+                                           n_eval_episodes=episodes, deterministic=deterministic,
+                                           return_episode_rewards=True, warn=False)  # fmt: skip
+    finally:
+        bar.close()
+        venv.close()
     return EvalResult.from_returns(list(returns), list(lengths), deterministic)
 
 
@@ -122,9 +149,10 @@ def load_agent(path: Path, env_id: str, *, vecnormalize: Path | None = None, tas
 
 
 def evaluate(policy: Agent, env_id: str, *, episodes: int = 100, deterministic: bool = True,
-             seed: int = EVAL_SEED) -> EvalResult:  # fmt: skip
+             seed: int = EVAL_SEED, progress: str | None = None) -> EvalResult:  # fmt: skip
+    """``episodes`` evaluation episodes; ``progress`` names a bar of them (the command line's long evaluations)."""
     venv = policy.make_env(env_id, n_envs=min(EVAL_ENVS, episodes), seed=seed)
-    return run_episodes(policy, venv, episodes, deterministic)
+    return run_episodes(policy, venv, episodes, deterministic, progress)
 
 
 def evaluate_random(env_id: str, *, episodes: int = 100, seed: int = EVAL_SEED) -> EvalResult:

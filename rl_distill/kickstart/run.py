@@ -23,7 +23,7 @@ from stable_baselines3.common.buffers import RolloutBuffer
 
 from rl_distill.distill.loop import action_bounds
 from rl_distill.distill.outputs import run_identity, save_student_model
-from rl_distill.errors import InputError
+from rl_distill.errors import InputError, note_once
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, greedy_return_of
 from rl_distill.io import atomic_write, atomic_write_json
 from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
@@ -31,7 +31,7 @@ from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
 from rl_distill.progress import check_tensorboard
 from rl_distill.sb3.actor import Actor, sample_actions
 from rl_distill.sb3.envs import StepTimer
-from rl_distill.sb3.policies import LoadedPolicy, check_actor_critic, load_policy, make_student, note_once
+from rl_distill.sb3.policies import LoadedPolicy, check_actor_critic, load_policy, make_student
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
 from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback, reward_scaled
 

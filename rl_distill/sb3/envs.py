@@ -16,7 +16,7 @@ from gymnasium.envs.registration import load_env_creator
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
-from rl_distill.errors import InputError
+from rl_distill.errors import InputError, note_once
 
 EVAL_SEED = 1_000_003
 """Evaluation episodes are seeded from here; training seeds are small integers, so they never meet."""
@@ -83,6 +83,10 @@ def make_env(
     """
     spec = check_env_id(env_id)
     name, kwargs = split_env(env_id)
+    if spec.max_episode_steps is None and "max_episode_steps" not in kwargs:
+        note_once(f"time limit {env_id}", f"{name} sets no time limit: an episode lasts until the env ends it, so "
+                  "evaluating a policy that never ends one does not finish; --env-kwargs "
+                  "'{\"max_episode_steps\": 1000}' sets one")  # fmt: skip
     try:
         venv = make_vec_env(name, n_envs=n_envs, seed=seed, env_kwargs=without_rendering(spec, kwargs))
     except gym.error.DependencyNotInstalled as exc:

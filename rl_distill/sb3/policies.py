@@ -8,7 +8,6 @@ statistics travel beside each model as ``vecnormalize.pkl`` (the rl-baselines3-z
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -25,22 +24,11 @@ from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
 from torch import nn
 
-from rl_distill.errors import InputError
+from rl_distill.errors import InputError, note_once
 from rl_distill.sb3.actor import TEACHER_POLICIES, check_supported_spaces
 from rl_distill.sb3.envs import load_vecnormalize, make_env, spaces_match
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
-_notes_given: set[str] = set()
-
-
-def note_once(key: str, message: str) -> None:
-    """Print ``note: message`` to stderr the first time ``key`` comes up in this process: a run loads the same
-    teacher several times (benchmarks, evaluation), and the same note each time buries the other output."""
-    if key not in _notes_given:
-        _notes_given.add(key)
-        print(f"note: {message}", file=sys.stderr)
-
-
 @dataclass(frozen=True)
 class LoadedPolicy:
     """An SB3 model and the observation statistics its inputs must be normalised with."""
