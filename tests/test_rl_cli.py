@@ -162,3 +162,14 @@ def test_compare_a_gsde_teacher_with_negative_returns(pendulum_teacher: Path, tm
     assert "| teacher | teacher |" in out and " | - | 1.000 |" in out
     with pytest.raises(InputError, match="gSDE"):
         export_sb3_student(load_policy(pendulum_teacher, "Pendulum-v1").policy, None, tmp_path / "x.safetensors", {})
+
+
+def test_a_frame_stacked_teacher_is_refused_with_a_hint(tmp_path: Path) -> None:
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    PPO("MlpPolicy", VecFrameStack(make_vec_env("CartPole-v1", n_envs=1), 4), n_steps=64).save(tmp_path / "t.zip")
+    with pytest.raises(InputError) as refused:
+        load_policy(tmp_path / "t.zip", "CartPole-v1").make_env("CartPole-v1", n_envs=1, seed=0)
+    message = str(refused.value)
+    assert "Box(shape=(16,)" in message and "CartPole-v1's Box(shape=(4,)" in message
+    assert "4 stacked frames" in message and "\n" not in message

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
@@ -153,7 +154,28 @@ def check_spaces(model: BaseAlgorithm, venv: VecEnv, path: Path, env_id: str) ->
     for kind in ("observation_space", "action_space"):
         ours, theirs = getattr(model, kind), getattr(venv, kind)
         if not spaces_match(ours, theirs):
-            raise InputError(f"{path}: {kind.replace('_', ' ')} {ours} does not match {env_id}'s {theirs}")
+            hint = ""
+            if kind == "observation_space" and stacked_frames(ours, theirs) > 1:
+                hint = (f" (it looks like {stacked_frames(ours, theirs)} stacked frames: rl-distill runs the env as "
+                        "gymnasium.make builds it, without VecFrameStack or other wrappers)")
+            raise InputError(f"{path}: {kind.replace('_', ' ')} {describe_space(ours)} does not match {env_id}'s "
+                             f"{describe_space(theirs)}{hint}")  # fmt: skip
+
+
+def describe_space(space: gym.Space) -> str:
+    """A space in a few words: a Box's shape and bounds' range, not every bound (a long one fills a screen)."""
+    if isinstance(space, gym.spaces.Box):
+        return (f"Box(shape={space.shape}, low={space.low.min():.3g}..{space.low.max():.3g}, "
+                f"high={space.high.min():.3g}..{space.high.max():.3g})")
+    return str(space)
+
+
+def stacked_frames(model_space: gym.Space, env_space: gym.Space) -> int:
+    """How many of the env's observations the model's holds, when it is a whole number of them (else 0)."""
+    if not (isinstance(model_space, gym.spaces.Box) and isinstance(env_space, gym.spaces.Box)):
+        return 0
+    ours, theirs = int(np.prod(model_space.shape)), int(np.prod(env_space.shape))
+    return ours // theirs if theirs and ours % theirs == 0 else 0
 
 
 def actor_parameters(policy: BasePolicy) -> list[nn.Parameter]:
