@@ -22,6 +22,13 @@ def distill_command(teacher: Path, out: Path, *extra: str) -> list[str]:
             "--out", str(out), *extra]  # fmt: skip
 
 
+def in_process(command: list[str]) -> int:
+    """A ``distill_command`` run in this process (no interpreter start-up): its exit status."""
+    from rl_distill.cli import main
+
+    return main(command[3:])
+
+
 def test_sigkill_then_resume_completes_with_a_valid_student(cartpole_teacher: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen(distill_command(cartpole_teacher, out), stdout=subprocess.DEVNULL,
@@ -171,9 +178,7 @@ def test_interrupted_round_leaves_the_last_round_boundary(cartpole_teacher: Path
 
 
 def test_checkpoint_holds_only_the_filled_part_of_the_buffer(cartpole_teacher: Path, tmp_path: Path) -> None:
-    done = subprocess.run(distill_command(cartpole_teacher, tmp_path, "--steps", "2000"), capture_output=True,
-                          text=True)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert in_process(distill_command(cartpole_teacher, tmp_path, "--steps", "2000")) == 0
     state = load_checkpoint(tmp_path / "student.ckpt")
     assert len(state["buffer"]["obs"]) == 2_000
     # 2,000 states x (4 obs + 2 logits) floats is 48 kB; the pre-allocated 100,000-state storage would be 2.4 MB
@@ -183,8 +188,7 @@ def test_checkpoint_holds_only_the_filled_part_of_the_buffer(cartpole_teacher: P
 @pytest.fixture(scope="module")
 def finished_run(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("finished") / "run"
-    first = subprocess.run(distill_command(cartpole_teacher, out, "--steps", "2000"), capture_output=True, text=True)
-    assert first.returncode == 0, first.stderr
+    assert in_process(distill_command(cartpole_teacher, out, "--steps", "2000")) == 0
     return out
 
 
@@ -197,7 +201,8 @@ def finished_run(cartpole_teacher: Path, tmp_path_factory: pytest.TempPathFactor
     (["--teacher", "{other}"], "teacher_sha256"),
 ])  # fmt: skip
 def test_resume_refuses_a_checkpoint_of_another_run(cartpole_teacher: Path, finished_run: Path, tmp_path: Path,
-                                                    change: list[str], named: str) -> None:  # fmt: skip
+                                                    change: list[str], named: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     import shutil
 
     out = tmp_path / "run"
@@ -209,17 +214,15 @@ def test_resume_refuses_a_checkpoint_of_another_run(cartpole_teacher: Path, fini
     command = distill_command(cartpole_teacher, out, "--steps", "4000", "--resume", *change)
     if "--teacher" in change:
         command[command.index("--teacher") + 1] = change[1]
-    done = subprocess.run(command, capture_output=True, text=True)
-    assert done.returncode == 2, done.stderr
-    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("note:")]
-    assert len(lines) == 1 and "belongs to another run" in lines[0] and named in lines[0], done.stderr
+    code, err = in_process(command), capsys.readouterr().err
+    assert code == 2, err
+    lines = [line for line in err.strip().splitlines() if not line.startswith("note:")]
+    assert len(lines) == 1 and "belongs to another run" in lines[0] and named in lines[0], err
     assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 def test_resume_with_a_larger_budget_continues(cartpole_teacher: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    assert subprocess.run(distill_command(cartpole_teacher, out, "--steps", "2000")).returncode == 0
-    done = subprocess.run(distill_command(cartpole_teacher, out, "--steps", "3000", "--resume"), capture_output=True,
-                          text=True)  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert in_process(distill_command(cartpole_teacher, out, "--steps", "2000")) == 0
+    assert in_process(distill_command(cartpole_teacher, out, "--steps", "3000", "--resume")) == 0
     assert [r["env_steps"] for r in json.loads((out / "student.json").read_text())["rounds"]] == [1000, 2000, 3000]
