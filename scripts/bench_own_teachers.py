@@ -75,6 +75,8 @@ TEACHERS: dict[str, dict[str, Any]] = {
                         "label": "SAC with gSDE, 64x64 ReLU, the zoo's values"},
     "td3-pendulum": {"env": "Pendulum-v1", "algo": "td3", "seed": 0, "folder": "Pendulum-v1-td3",
                      "name": "pendulum_td3", "label": "TD3, 400x300 ReLU, action noise 0.1"},
+    "sac-cheetah": {"env": "HalfCheetah-v5", "algo": "sac-mujoco", "seed": 0, "folder": "HalfCheetah-v5-sac",
+                    "name": "cheetah_sac", "label": "SAC, 256x256 ReLU, the zoo's MuJoCo values, 300k steps"},
 }  # fmt: skip
 PPO_TEACHERS = ["lunar", "reacher", "acrobot"]
 """The default set (results/own-teachers); the off-policy ones are results/offpolicy-teachers' (--teachers, --stem)."""

@@ -24,8 +24,10 @@
 - ``sac-gsde``: the zoo's MountainCarContinuous SAC values: gSDE, a 2x64 net starting at log std -3.67, entropy
   weight 0.1, gamma 0.9999, 32 gradient steps every 32 env steps, 50,000 steps;
 - ``td3``: TD3's defaults (400x300 ReLU) with Gaussian action noise of std 0.1 and 1,000 random steps first,
-  20,000 steps (a Pendulum recipe).
-(The last eight are scripts/bench_own_teachers.py's.)
+  20,000 steps (a Pendulum recipe);
+- ``sac-mujoco``: the zoo's MuJoCo SAC values (SAC's defaults: 2x256 ReLU, lr 3e-4, batch 256, a gradient step
+  per env step; 10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M).
+(The last nine are scripts/bench_own_teachers.py's.)
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
 beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:
@@ -81,6 +83,8 @@ RECIPES: dict[str, dict[str, Any]] = {
                             "use_sde": True, "policy_kwargs": {"log_std_init": -3.67, "net_arch": [64, 64]}}},
     "td3": {"algorithm": TD3, "n_envs": 1, "timesteps": 20_000, "normalize": False, "action_noise": 0.1,
             "kwargs": {"learning_starts": 1_000}},
+    "sac-mujoco": {"algorithm": SAC, "n_envs": 1, "timesteps": 300_000, "normalize": False,
+                   "kwargs": {"learning_starts": 10_000}},
 }  # fmt: skip
 
 
