@@ -23,6 +23,12 @@ TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations. Here: teachers 3-
 2-7 s, kickstart runs 2-16 minutes (MountainCarContinuous-v0's preset rolls out 8 steps per update), about 1h40
 in all on one core.
 
+MuJoCo off-policy teachers, the zoo's most common kind (`--teachers sac-cheetah td3-cheetah --no-multitask
+--kickstart-init --stem mujoco-offpolicy-teachers`): SAC (``sac-mujoco``) and TD3 (``td3-mujoco``) on
+HalfCheetah-v5, 300,000 steps each, seed 0, raw observations; kickstart fine-tunes each seed's distilled 16x16
+student. Here: each teacher 60-75 minutes (a gradient step per env step), distillations 1-2 minutes, kickstart
+runs about 8 minutes each.
+
 Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
 About 6 minutes of distillation, 25 of kickstart and 2 of multitask on one core. Run:
@@ -35,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +84,16 @@ TEACHERS: dict[str, dict[str, Any]] = {
                      "name": "pendulum_td3", "label": "TD3, 400x300 ReLU, action noise 0.1"},
     "sac-cheetah": {"env": "HalfCheetah-v5", "algo": "sac-mujoco", "seed": 0, "folder": "HalfCheetah-v5-sac",
                     "name": "cheetah_sac", "label": "SAC, 256x256 ReLU, the zoo's MuJoCo values, 300k steps"},
+    "td3-cheetah": {"env": "HalfCheetah-v5", "algo": "td3-mujoco", "seed": 0, "folder": "HalfCheetah-v5-td3",
+                    "name": "cheetah_td3", "label": "TD3, 400x300 ReLU, the zoo's MuJoCo values, 300k steps"},
 }  # fmt: skip
 PPO_TEACHERS = ["lunar", "reacher", "acrobot"]
 """The default set (results/own-teachers); the off-policy ones are results/offpolicy-teachers' (--teachers, --stem)."""
 WIDTHS = (16, 8)
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
 KICKSTART_STEPS = 300_000
+DEFAULT_UPDATES = DistillConfig("CartPole-v1").updates_per_round
+"""Rows written before they recorded their updates per round had this many."""
 MULTITASK_HIDDEN = (32, 32)
 
 
@@ -118,27 +129,38 @@ def cached(folder: Path, teachers: list[Path], steps: int, episodes: int, train:
     return row
 
 
-def distilled(key: str, width: int, seed: int, episodes: int) -> dict[str, Any]:
+def distill_folder(key: str, width: int, seed: int, steps: int | None = None, updates: int | None = None) -> Path:
+    """A distillation run's folder; a budget other than the defaults (the preset's steps, DistillConfig's
+    updates per round) is named in it."""
+    budget = f"-{steps}-{updates}u" if steps or updates else ""
+    return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{budget}"
+
+
+def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None = None,
+              updates: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """A distillation with `rl-distill distill`'s defaults, or ``steps`` and ``updates`` per round instead."""
     spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
-    env, steps = spec["env"], preset_for(spec["env"]).distill_steps
+    env = spec["env"]
+    config = DistillConfig(env, student_hidden=(width, width), seed=seed,
+                           steps=steps or preset_for(env).distill_steps)  # fmt: skip
+    config = replace(config, updates_per_round=updates or config.updates_per_round)
 
     def train(out: Path) -> dict[str, Any]:
-        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps)
         run_distill(config, teacher, out, vecnormalize=stats, progress_bar=False)
         student = load_policy(out / "student.zip", env)
         return {"width": width, "seed": seed, "params": policy_parameters(student.policy),
+                "updates_per_round": config.updates_per_round,
                 "wall_seconds": json.loads((out / "student.json").read_text())["wall_seconds"],
                 **episodes_row(student, env, episodes)}  # fmt: skip
 
-    return cached(ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}", [teacher], steps,
-                  episodes, train)  # fmt: skip
+    return cached(distill_folder(key, width, seed, steps, updates), [teacher], config.steps, episodes, train)
 
 
 def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool) -> dict[str, Any]:
     """Kickstart with its defaults on ``env`` (the teacher's own task, or the windy one), from the seed's
-    calm-distilled 16x16 student or a fresh one; the row keeps the run's validation curve."""
+    calm-distilled 16x16 student (distill's defaults) or a fresh one; the row keeps the run's validation curve."""
     teacher, stats = teacher_files(key)
-    start = ROOT / "runs" / "bench-own-teachers" / key / f"distill-16x16-{seed}" / "student.zip"
+    start = distill_folder(key, 16, seed) / "student.zip"
 
     def train(out: Path) -> dict[str, Any]:
         config = KickstartConfig(env, timesteps=KICKSTART_STEPS, seed=seed, init=str(start) if init else None)
@@ -188,19 +210,26 @@ def ci(row: dict[str, Any]) -> str:
     return f"{row['ci95'][0]:.1f} to {row['ci95'][1]:.1f}"
 
 
+def budget_of(row: dict[str, Any]) -> tuple[int, int]:
+    """A distillation row's env steps and updates per round."""
+    return row["steps"], row.get("updates_per_round", DEFAULT_UPDATES)
+
+
 def distilled_table(report: dict[str, Any]) -> list[str]:
-    lines = ["| env | teacher (plain SB3 code) | teacher's return | student | policy params (fewer) | score, mean ± sd "
-             "(per seed) | lowest seed's return (95% CI) | distil s |", "|---|---|---:|---|---:|---:|---|---:|"]
+    lines = ["| env | teacher (plain SB3 code) | teacher's return | student | steps, updates per round | policy params "
+             "(fewer) | score, mean ± sd (per seed) | lowest seed's return (95% CI) | distil s |",
+             "|---|---|---:|---|---|---:|---:|---|---:|"]
     for key, case in report["teachers"].items():
         ref = case["reference"]
         teacher, random = ref["teacher"]["mean_return"], ref["random"]
-        for width in WIDTHS:
-            rows = [r for r in case["distilled"] if r["width"] == width]
+        budgets = dict.fromkeys(map(budget_of, case["distilled"]))  # in the order they ran
+        for (steps, updates), width in ((b, w) for b in budgets for w in WIDTHS):
+            rows = [r for r in case["distilled"] if r["width"] == width and budget_of(r) == (steps, updates)]
             if rows:
                 low, params = min(rows, key=lambda r: r["mean_return"]), rows[0]["params"]
                 seconds = statistics.mean(r["wall_seconds"] for r in rows)
                 lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | {width}x{width} | "
-                             f"{params:,} ({ref['teacher_params'] / params:.0f}x) | "
+                             f"{steps:,}, {updates} | {params:,} ({ref['teacher_params'] / params:.0f}x) | "
                              f"{per_seed(rows, teacher, random)} | {low['mean_return']:.1f} ({ci(low)}) | "
                              f"{seconds:.0f} |")  # fmt: skip
     return lines
@@ -214,15 +243,17 @@ def steps_to(row: dict[str, Any], teacher: float, random: float, level: float = 
 
 
 def kickstart_table(report: dict[str, Any]) -> list[str]:
-    lines = [f"Kickstart on each teacher's own task with its defaults, a fresh 16x16 student, {KICKSTART_STEPS:,} "
-             "steps (the policy of its best validation point, the default):", "",
-             "| env | teacher (plain SB3 code) | teacher's return | score, mean ± sd (per seed) | validation curve "
-             "first at score 0.9 (per seed) |", "|---|---|---:|---:|---|"]
+    lines = [f"Kickstart on each teacher's own task with its defaults, {KICKSTART_STEPS:,} steps (the policy of its "
+             "best validation point, the default), from a fresh 16x16 student or from the seed's distilled one "
+             "(--init):", "",
+             "| env | teacher (plain SB3 code) | teacher's return | student | score, mean ± sd (per seed) | validation "
+             "curve first at score 0.9 (per seed) |", "|---|---|---:|---|---:|---|"]
     for key, case in report["teachers"].items():
         if case.get("kickstart"):
             ref, rows = case["reference"], case["kickstart"]
             teacher, random = ref["teacher"]["mean_return"], ref["random"]
-            lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | "
+            start = "distilled 16x16 (--init)" if case.get("kickstart_init") else "fresh 16x16"
+            lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | {start} | "
                          f"{per_seed(rows, teacher, random)} | "
                          f"{' / '.join(steps_to(r, teacher, random) for r in rows)} |")  # fmt: skip
     return lines
@@ -283,11 +314,22 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--no-kickstart", action="store_true",
                         help="skip the kickstart runs on each teacher's own task")
+    parser.add_argument("--budgets", nargs="+", default=["default"], metavar="STEPS:UPDATES",
+                        help=f"distillation budgets, each 'default' (the preset's steps, {DEFAULT_UPDATES} updates per "
+                        "round) or STEPS:UPDATES_PER_ROUND, e.g. 300000:1000; every student size and seed runs "
+                        "each (kickstart --init starts from the default's students)")
+    parser.add_argument("--kickstart-init", action="store_true",
+                        help="kickstart on each teacher's own task from the seed's distilled 16x16 student (--init: "
+                        "distil, then fine-tune), not from a fresh one")
     parser.add_argument("--no-transfer", action="store_true", help="skip the windy LunarLander-v3 kickstart runs")
     parser.add_argument("--no-multitask", action="store_true", help="skip the one student of all --teachers")
     args = parser.parse_args()
     if args.seeds <= 0 or args.episodes <= 0:
         parser.error("--seeds and --episodes must be positive")
+    try:
+        budgets = [(None, None) if b == "default" else tuple(int(x) for x in b.split(":")) for b in args.budgets]
+    except ValueError:
+        parser.error("--budgets takes 'default' or STEPS:UPDATES_PER_ROUND")
     torch.set_num_threads(1)
     if not args.no_multitask and len({TEACHERS[key]["env"] for key in args.teachers}) < len(args.teachers):
         parser.error("multitask needs one teacher per env: pass --no-multitask or other --teachers")
@@ -296,18 +338,21 @@ def main() -> None:
     for key in args.teachers:
         env = TEACHERS[key]["env"]
         case = {"env": env, "reference": references(key, env, args.episodes), "distilled": []}
-        for width in WIDTHS:
-            for seed in range(args.seeds):
-                case["distilled"].append(distilled(key, width, seed, args.episodes))
-                print(f"{key} {width}x{width} seed {seed}: {case['distilled'][-1]['mean_return']:.1f}", flush=True)
+        for steps, updates in budgets:
+            for width in WIDTHS:
+                for seed in range(args.seeds):
+                    case["distilled"].append(distilled(key, width, seed, args.episodes, steps, updates))
+                    print(f"{key} {width}x{width} seed {seed} {steps or 'preset'} steps: "
+                          f"{case['distilled'][-1]['mean_return']:.1f}", flush=True)  # fmt: skip
         if not args.no_kickstart:
-            case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=False) for seed in range(args.seeds)]
+            case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=args.kickstart_init)
+                                 for seed in range(args.seeds)]  # fmt: skip
+            case["kickstart_init"] = args.kickstart_init
         report["teachers"][key] = case
     if len(args.teachers) > 1 and not args.no_multitask:
         report["multitask"] = [merged(args.teachers, seed, args.episodes) for seed in range(args.seeds)]
     if "lunar" in args.teachers and not args.no_transfer:
-        students = [ROOT / "runs" / "bench-own-teachers" / "lunar" / f"distill-16x16-{s}" / "student.zip"
-                    for s in range(args.seeds)]  # fmt: skip
+        students = [distill_folder("lunar", 16, s) / "student.zip" for s in range(args.seeds)]
         report["transfer"] = {
             **references("lunar", WINDY, args.episodes),
             "distilled": [{"seed": s, **episodes_row(load_policy(p, WINDY), WINDY, args.episodes)}

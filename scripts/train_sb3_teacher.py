@@ -26,8 +26,10 @@
 - ``td3``: TD3's defaults (400x300 ReLU) with Gaussian action noise of std 0.1 and 1,000 random steps first,
   20,000 steps (a Pendulum recipe);
 - ``sac-mujoco``: the zoo's MuJoCo SAC values (SAC's defaults: 2x256 ReLU, lr 3e-4, batch 256, a gradient step
-  per env step; 10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M).
-(The last nine are scripts/bench_own_teachers.py's.)
+  per env step; 10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M);
+- ``td3-mujoco``: the zoo's MuJoCo TD3 values (TD3's defaults: 400x300 ReLU, lr 1e-3; action noise of std 0.1;
+  10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M).
+(The last ten are scripts/bench_own_teachers.py's.)
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
 beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:
@@ -84,6 +86,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "td3": {"algorithm": TD3, "n_envs": 1, "timesteps": 20_000, "normalize": False, "action_noise": 0.1,
             "kwargs": {"learning_starts": 1_000}},
     "sac-mujoco": {"algorithm": SAC, "n_envs": 1, "timesteps": 300_000, "normalize": False,
+                   "kwargs": {"learning_starts": 10_000}},
+    "td3-mujoco": {"algorithm": TD3, "n_envs": 1, "timesteps": 300_000, "normalize": False, "action_noise": 0.1,
                    "kwargs": {"learning_starts": 10_000}},
 }  # fmt: skip
 

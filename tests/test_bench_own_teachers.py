@@ -1,10 +1,11 @@
-"""scripts/bench_own_teachers.py: which finished runs are reused, and how a curve's first point at 0.9 is read."""
+"""scripts/bench_own_teachers.py: which finished runs are reused, how a curve's first point at 0.9 is read, and
+how distillation budgets are told apart."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_own_teachers import cached, steps_to  # noqa: E402
+from bench_own_teachers import DEFAULT_UPDATES, cached, distill_folder, distilled_table, steps_to  # noqa: E402
 
 
 def test_a_row_is_reused_only_for_the_same_teacher_file_budget_and_episodes(tmp_path: Path) -> None:
@@ -30,3 +31,18 @@ def test_steps_to_reads_the_first_curve_point_at_the_level() -> None:
     row = {"curve_steps": [0, 15_000, 30_000, 45_000], "curve_returns": [-100.0, 70.0, 95.0, 70.0]}
     assert steps_to(row, teacher=100.0, random=-100.0) == "30k"  # 0.9 is a return of 80: 70 short, 95 past
     assert steps_to(row, teacher=200.0, random=-100.0) == "-"  # 0.9 would be 170: never
+
+
+def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
+    assert distill_folder("sac-cheetah", 16, 2).name == "distill-16x16-2"  # the defaults keep the old names
+    assert distill_folder("sac-cheetah", 16, 2, 300_000, 1000).name == "distill-16x16-2-300000-1000u"
+    row = {"width": 16, "params": 668, "wall_seconds": 1.0, "ci95": [0.0, 2.0]}
+    report = {"teachers": {"sac-cheetah": {"env": "HalfCheetah-v5", "reference": {
+        "teacher": {"mean_return": 100.0}, "random": 0.0, "teacher_params": 66_000}, "distilled": [
+            {**row, "seed": 0, "steps": 100_000, "mean_return": 50.0},  # written before rows kept their updates
+            {**row, "seed": 0, "steps": 300_000, "updates_per_round": 1000, "mean_return": 90.0},
+            {**row, "seed": 1, "steps": 100_000, "updates_per_round": DEFAULT_UPDATES, "mean_return": 70.0}]}}}
+    lines = [line for line in distilled_table(report) if line.startswith("| HalfCheetah-v5")]
+    assert len(lines) == 2
+    assert f"| 100,000, {DEFAULT_UPDATES} |" in lines[0] and "0.600 ± 0.141 (0.500 / 0.700)" in lines[0]
+    assert "| 300,000, 1000 |" in lines[1] and "| 0.900 (0.900) |" in lines[1]
