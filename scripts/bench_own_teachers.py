@@ -24,10 +24,12 @@ TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations. Here: teachers 3-
 in all on one core.
 
 MuJoCo off-policy teachers, the zoo's most common kind (`--teachers sac-cheetah td3-cheetah --no-multitask
---kickstart-init --stem mujoco-offpolicy-teachers`): SAC (``sac-mujoco``) and TD3 (``td3-mujoco``) on
-HalfCheetah-v5, 300,000 steps each, seed 0, raw observations; kickstart fine-tunes each seed's distilled 16x16
-student. Here: each teacher 60-75 minutes (a gradient step per env step), distillations 1-2 minutes, kickstart
-runs about 8 minutes each.
+--no-kickstart --budgets default 300000:1000 --stem mujoco-offpolicy-teachers`): SAC (``sac-mujoco``) and TD3
+(``td3-mujoco``) on HalfCheetah-v5, 300,000 steps each, seed 0, raw observations, distilled with the defaults and
+with 3x the steps and 4x the updates per round; then `--teachers sac-cheetah --no-multitask --kickstart-init
+--stem mujoco-sac-kickstart` fine-tunes each seed's default-distilled 16x16 student with kickstart's defaults.
+Here: each teacher 60-75 minutes (a gradient step per env step), distillations 15 s (default) or 85 s (the
+larger budget) plus 100 episodes of evaluation, kickstart runs about 9 minutes each.
 
 Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
