@@ -154,10 +154,9 @@ def check_spaces(model: BaseAlgorithm, venv: VecEnv, path: Path, env_id: str) ->
     for kind in ("observation_space", "action_space"):
         ours, theirs = getattr(model, kind), getattr(venv, kind)
         if not spaces_match(ours, theirs):
-            hint = ""
-            if kind == "observation_space" and stacked_frames(ours, theirs) > 1:
-                hint = (f" (it looks like {stacked_frames(ours, theirs)} stacked frames: rl-distill runs the env as "
-                        "gymnasium.make builds it, without VecFrameStack or other wrappers)")
+            frames = stacked_frames(ours, theirs) if kind == "observation_space" else 0
+            hint = (f" (it looks like {frames} stacked frames: rl-distill runs the env as gymnasium.make builds it, "
+                    "without VecFrameStack or other wrappers)") if frames > 1 else ""
             raise InputError(f"{path}: {kind.replace('_', ' ')} {describe_space(ours)} does not match {env_id}'s "
                              f"{describe_space(theirs)}{hint}")  # fmt: skip
 
