@@ -212,6 +212,16 @@ def ci(row: dict[str, Any]) -> str:
     return f"{row['ci95'][0]:.1f} to {row['ci95'][1]:.1f}"
 
 
+def parse_budget(text: str) -> tuple[int | None, int | None]:
+    """``'default'`` -> (None, None); ``'300000:1000'`` -> (300000, 1000); anything else is a ValueError."""
+    if text == "default":
+        return None, None
+    steps, sep, updates = text.partition(":")
+    if not (sep and steps.isdigit() and updates.isdigit() and int(steps) > 0 and int(updates) > 0):
+        raise ValueError(f"--budgets takes 'default' or STEPS:UPDATES_PER_ROUND (positive whole numbers), got {text!r}")
+    return int(steps), int(updates)
+
+
 def budget_of(row: dict[str, Any]) -> tuple[int, int]:
     """A distillation row's env steps and updates per round."""
     return row["steps"], row.get("updates_per_round", DEFAULT_UPDATES)
@@ -329,9 +339,9 @@ def main() -> None:
     if args.seeds <= 0 or args.episodes <= 0:
         parser.error("--seeds and --episodes must be positive")
     try:
-        budgets = [(None, None) if b == "default" else tuple(int(x) for x in b.split(":")) for b in args.budgets]
-    except ValueError:
-        parser.error("--budgets takes 'default' or STEPS:UPDATES_PER_ROUND")
+        budgets = [parse_budget(b) for b in args.budgets]
+    except ValueError as exc:
+        parser.error(str(exc))
     torch.set_num_threads(1)
     if not args.no_multitask and len({TEACHERS[key]["env"] for key in args.teachers}) < len(args.teachers):
         parser.error("multitask needs one teacher per env: pass --no-multitask or other --teachers")

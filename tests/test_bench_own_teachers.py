@@ -4,8 +4,17 @@ how distillation budgets are told apart."""
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_own_teachers import DEFAULT_UPDATES, cached, distill_folder, distilled_table, steps_to  # noqa: E402
+from bench_own_teachers import (  # noqa: E402
+    DEFAULT_UPDATES,
+    cached,
+    distill_folder,
+    distilled_table,
+    parse_budget,
+    steps_to,
+)
 
 
 def test_a_row_is_reused_only_for_the_same_teacher_file_budget_and_episodes(tmp_path: Path) -> None:
@@ -46,3 +55,11 @@ def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
     assert len(lines) == 2
     assert f"| 100,000, {DEFAULT_UPDATES} |" in lines[0] and "0.600 ± 0.141 (0.500 / 0.700)" in lines[0]
     assert "| 300,000, 1000 |" in lines[1] and "| 0.900 (0.900) |" in lines[1]
+
+
+def test_a_budget_is_default_or_two_positive_numbers() -> None:
+    assert parse_budget("default") == (None, None)
+    assert parse_budget("300000:1000") == (300_000, 1000)
+    for bad in ("300000", "300000:1000:5", "0:1000", "300000:-1", "3e5:1000", ""):
+        with pytest.raises(ValueError, match="STEPS:UPDATES_PER_ROUND"):
+            parse_budget(bad)

@@ -30,6 +30,8 @@ from rl_distill.sb3.actor import TEACHER_POLICIES, check_supported_spaces
 from rl_distill.sb3.envs import load_vecnormalize, make_env, spaces_match
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
+
+
 @dataclass(frozen=True)
 class LoadedPolicy:
     """An SB3 model and the observation statistics its inputs must be normalised with."""
