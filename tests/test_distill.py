@@ -3,6 +3,7 @@ import shutil
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -15,7 +16,7 @@ from rl_distill.distill.loop import distill
 from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
 from rl_distill.losses import DiagGaussian, gaussian_kl
-from rl_distill.sb3.actor import Actor, decode_rows
+from rl_distill.sb3.actor import Actor, decode_rows, greedy_gap
 from rl_distill.sb3.policies import load_policy, policy_parameters
 
 
@@ -49,6 +50,9 @@ def test_student_matches_teacher_greedy_actions(cartpole_teacher: Path, collect:
     assert [r.env_steps for r in result.rounds] == [1_000, 2_000, 3_000, 4_000]
     assert result.rounds[-1].teacher_queries == 4_000
     assert result.rounds[-1].loss < result.rounds[0].loss
+    # measured on each round's new states before training on them: an untrained student disagrees often
+    gaps = [r.action_gap for r in result.rounds]
+    assert gaps[0] > 0.1 and gaps[-1] < min(0.05, gaps[0] / 4), gaps
     assert policy_parameters(result.student.policy) * 10 < policy_parameters(teacher.policy)
 
 
@@ -69,6 +73,21 @@ def test_buffer_stays_bounded_and_keeps_the_newest() -> None:
     torch.testing.assert_close(buffer.targets, -buffer.obs)
     obs, targets = buffer.sample(64, torch.Generator().manual_seed(0))
     assert obs.shape == (64, 1) and obs.min() >= 25
+    assert buffer.newest(3)[0].flatten().tolist() == [32, 33, 34]  # across the ring's end
+    assert buffer.newest(50)[0].flatten().tolist() == list(range(25, 35)) and len(buffer.newest(0)[0]) == 0
+
+
+def test_greedy_gap_is_the_share_of_disagreeing_states_or_of_the_action_range() -> None:
+    teacher = torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0], [1.0, 0.0, 0.0]])
+    student = torch.tensor([[1.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, 5.0], [0.0, 0.0, 1.0]])
+    assert greedy_gap(student, teacher, gym.spaces.Discrete(3)) == 0.5
+    box = gym.spaces.Box(np.array([-1.0, 0.0]), np.array([1.0, 4.0]))
+    teacher = torch.tensor([[0.5, 1.0, -1.0, -1.0], [2.0, 3.0, 0.0, 0.0]])  # [mean | log-std]; 2.0 acts as 1.0
+    student = torch.tensor([[0.0, 1.0, 0.0, 0.0], [1.5, 5.0, -2.0, 0.0]])  # 5.0 acts as 4.0
+    # |0.5 - 0| / 2, |1 - 1| / 4, |1 - 1| / 2, |3 - 4| / 4
+    assert greedy_gap(student, teacher, box) == pytest.approx((0.25 + 0 + 0 + 0.25) / 4)
+    unbounded = gym.spaces.Box(-np.inf, np.inf, (1,))
+    assert greedy_gap(torch.tensor([[1.0, 0.0]]), torch.tensor([[4.0, 0.0]]), unbounded) == 3.0
 
 
 def test_continuous_teacher_distils_with_its_normalisation(pendulum_teacher: Path, tmp_path: Path) -> None:

@@ -44,6 +44,12 @@ class DistillationBuffer:
         self.obs[:size], self.targets[:size] = state["obs"], state["targets"]
         self.size, self.next = size, int(state["next"])
 
+    def newest(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``n`` states added last (all of them if fewer are kept), oldest first."""
+        n = min(n, self.size)
+        index = (torch.arange(self.next - n, self.next) % self.capacity) if n else torch.zeros(0, dtype=torch.long)
+        return self.obs[index], self.targets[index]
+
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.randint(0, self.size, (batch_size,), generator=generator)
         return self.obs[index], self.targets[index]

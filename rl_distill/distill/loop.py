@@ -25,7 +25,7 @@ from rl_distill.distill.config import DistillConfig
 from rl_distill.distill.outputs import run_identity
 from rl_distill.losses import ActionBounds, BoundMode, policy_distillation_loss
 from rl_distill.progress import Progress
-from rl_distill.sb3.actor import Actor, decode_rows
+from rl_distill.sb3.actor import Actor, decode_rows, greedy_gap
 from rl_distill.sb3.policies import LoadedPolicy, actor_parameters, make_student
 from rl_distill.sb3.presets import linear_schedule
 
@@ -47,6 +47,10 @@ class RoundLog:
     """Per-round evaluation time so far."""
     steps_per_second: float
     """env_steps / wall_seconds."""
+    action_gap: float | None = None
+    """How far the student's greedy actions were from the teacher's on this round's new states, before it trained
+    on them (``actor.greedy_gap``: a share of states, or of the action range): its imitation error on states it has
+    not fitted yet, measured without evaluation episodes. None in logs written before it existed."""
 
 
 @dataclass
@@ -154,9 +158,11 @@ def distill(
             started = time.perf_counter()
             beta = collect_beta(config, round_index)
             student.policy.set_training_mode(False)
+            steps_before = collector.env_steps
             collector.collect(min((round_index + 1) * config.steps_per_round, config.steps), budget=config.steps,
                               beta=beta, rng=rng, generator=action_generator, on_steps=bar.update)  # fmt: skip
             result.env_seconds = collector.env_seconds
+            gap = fresh_gap(student_actor, buffer, collector.env_steps - steps_before, venv.action_space)
             loss = train_round([(student_actor, buffer, bounds)], optimizer, config, generator, round_index)[0]
             result.wall_seconds += time.perf_counter() - started
             eval_return = None
@@ -167,7 +173,7 @@ def distill(
             env_steps = collector.env_steps
             log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=env_steps, beta=beta, loss=loss,
                            buffer_states=len(buffer), eval_mean_return=eval_return, wall_seconds=result.wall_seconds,
-                           eval_seconds=result.eval_seconds,
+                           eval_seconds=result.eval_seconds, action_gap=gap,
                            steps_per_second=env_steps / max(result.wall_seconds, 1e-9))  # fmt: skip
             result.rounds.append(log)
             saving = time.perf_counter()
@@ -186,6 +192,13 @@ def rounds_of(steps: int, steps_per_round: int) -> int:
     return -(-steps // steps_per_round)
 
 
+@torch.no_grad()
+def fresh_gap(student: Actor, buffer: DistillationBuffer, new_states: int, space: gym.Space) -> float:
+    """The student's greedy gap to the teacher on the ``new_states`` states collected last."""
+    obs, targets = buffer.newest(new_states)
+    return greedy_gap(student.raw_rows(obs), targets, space)
+
+
 def collect_beta(config: DistillConfig, round_index: int) -> float:
     """The probability that the teacher acts in this round."""
     return {"teacher": 1.0, "student": 0.0, "dagger": config.dagger_decay**round_index}[config.collect]
@@ -193,8 +206,10 @@ def collect_beta(config: DistillConfig, round_index: int) -> float:
 
 def round_line(log: RoundLog) -> str:
     ret = "-" if log.eval_mean_return is None else f"{log.eval_mean_return:.1f}"
+    gap = "-" if log.action_gap is None else f"{log.action_gap:.4f}"
     return (f"round {log.round:3d}  env_steps {log.env_steps:8,d}  teacher_queries {log.teacher_queries:8,d}  "
-            f"beta {log.beta:.3f}  loss {log.loss:.5f}  episodic_return {ret}  SPS {log.steps_per_second:,.0f}")
+            f"beta {log.beta:.3f}  loss {log.loss:.5f}  action_gap {gap}  episodic_return {ret}  "
+            f"SPS {log.steps_per_second:,.0f}")
 
 
 def train_round(

@@ -32,6 +32,7 @@ def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: s
 
     def log_round(log: RoundLog) -> None:
         scalars.add(log.env_steps, {"distill/loss": log.loss, "distill/teacher_queries": log.teacher_queries,
+                                    "distill/action_gap": log.action_gap,
                                     "charts/SPS": log.steps_per_second, "charts/episodic_return": log.eval_mean_return})
 
     result = distill(config, teacher, evaluate_student=evaluate_student, on_round=log_round,

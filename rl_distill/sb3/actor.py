@@ -74,6 +74,18 @@ def greedy_actions(rows: Tensor, space: gym.Space) -> np.ndarray:
     return np.clip(rows.chunk(2, dim=-1)[0].numpy(), space.low, space.high)
 
 
+def greedy_gap(student_rows: Tensor, teacher_rows: Tensor, space: gym.Space) -> float:
+    """How far the student's greedy actions are from the teacher's on the same states: for discrete actions the
+    share of states where they differ; for Box actions the mean absolute difference as a share of each action's
+    range (the raw difference where a bound is infinite). 0 is a perfect copy of what the teacher does."""
+    student, teacher = greedy_actions(student_rows, space), greedy_actions(teacher_rows, space)
+    if isinstance(space, gym.spaces.Discrete):
+        return float(np.mean(student != teacher))
+    span = np.asarray(space.high, dtype=np.float64) - np.asarray(space.low, dtype=np.float64)
+    span = np.where(np.isfinite(span) & (span > 0), span, 1.0)
+    return float(np.mean(np.abs(student - teacher) / span))
+
+
 class Actor:
     """Distribution rows and environment actions of one SB3 policy (see the module's note on off-policy ones).
 
