@@ -134,7 +134,7 @@ def cached(folder: Path, teachers: list[Path], steps: int, episodes: int, train:
 def distill_folder(key: str, width: int, seed: int, steps: int | None = None, updates: int | None = None) -> Path:
     """A distillation run's folder; a budget other than the defaults (the preset's steps, DistillConfig's
     updates per round) is named in it."""
-    budget = f"-{steps}-{updates}u" if steps or updates else ""
+    budget = f"-{steps or 'preset'}-{updates or DEFAULT_UPDATES}u" if steps or updates else ""
     return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{budget}"
 
 
@@ -150,9 +150,10 @@ def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None 
     def train(out: Path) -> dict[str, Any]:
         run_distill(config, teacher, out, vecnormalize=stats, progress_bar=False)
         student = load_policy(out / "student.zip", env)
+        log = json.loads((out / "student.json").read_text())
         return {"width": width, "seed": seed, "params": policy_parameters(student.policy),
-                "updates_per_round": config.updates_per_round,
-                "wall_seconds": json.loads((out / "student.json").read_text())["wall_seconds"],
+                "updates_per_round": config.updates_per_round, "wall_seconds": log["wall_seconds"],
+                "action_gaps": [r["action_gap"] for r in log["rounds"]],
                 **episodes_row(student, env, episodes)}  # fmt: skip
 
     return cached(distill_folder(key, width, seed, steps, updates), [teacher], config.steps, episodes, train)
@@ -213,13 +214,16 @@ def ci(row: dict[str, Any]) -> str:
 
 
 def parse_budget(text: str) -> tuple[int | None, int | None]:
-    """``'default'`` -> (None, None); ``'300000:1000'`` -> (300000, 1000); anything else is a ValueError."""
+    """``'default'`` -> (None, None); ``'300000:1000'`` -> (300000, 1000); ``'preset:1000'`` -> (None, 1000) (the
+    preset's steps); anything else is a ValueError."""
     if text == "default":
         return None, None
     steps, sep, updates = text.partition(":")
-    if not (sep and steps.isdigit() and updates.isdigit() and int(steps) > 0 and int(updates) > 0):
-        raise ValueError(f"--budgets takes 'default' or STEPS:UPDATES_PER_ROUND (positive whole numbers), got {text!r}")
-    return int(steps), int(updates)
+    if not (sep and (steps == "preset" or steps.isdigit() and int(steps) > 0) and updates.isdigit()
+            and int(updates) > 0):  # fmt: skip
+        raise ValueError(f"--budgets takes 'default' or STEPS:UPDATES_PER_ROUND (positive whole numbers; STEPS may "
+                         f"be 'preset'), got {text!r}")
+    return None if steps == "preset" else int(steps), int(updates)
 
 
 def budget_of(row: dict[str, Any]) -> tuple[int, int]:
@@ -328,8 +332,8 @@ def main() -> None:
                         help="skip the kickstart runs on each teacher's own task")
     parser.add_argument("--budgets", nargs="+", default=["default"], metavar="STEPS:UPDATES",
                         help=f"distillation budgets, each 'default' (the preset's steps, {DEFAULT_UPDATES} updates per "
-                        "round) or STEPS:UPDATES_PER_ROUND, e.g. 300000:1000; every student size and seed runs "
-                        "each (kickstart --init starts from the default's students)")
+                        "round) or STEPS:UPDATES_PER_ROUND, e.g. 300000:1000 or preset:1000; every student size and "
+                        "seed runs each (kickstart --init starts from the default's students)")
     parser.add_argument("--kickstart-init", action="store_true",
                         help="kickstart on each teacher's own task from the seed's distilled 16x16 student (--init: "
                         "distil, then fine-tune), not from a fresh one")

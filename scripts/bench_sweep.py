@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help=f"Box actions: the loss's bound mode (default {DEFAULT_BOUND_MODE}); another writes "
                         "results/sweep-<env>-<mode>.* beside the default's tables")
+    parser.add_argument("--updates-per-round", type=int, default=None,
+                        help="distillation's gradient steps per round (default: distill's); given, the tables are "
+                        "results/sweep-<env>[-<mode>]-<N>u.*")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for env_id in args.envs:
@@ -88,8 +91,9 @@ def main() -> None:
                       out=ROOT / "runs" / "bench-sweep" / env_id, episodes=args.episodes,
                       steps=args.steps, scratch_seeds=args.scratch_seeds,
                       scratch_steps=preset.timesteps if args.scratch_steps is None else args.scratch_steps,
-                      bounds=[args.bounds], workers=args.workers)  # fmt: skip
+                      bounds=[args.bounds], updates_per_round=args.updates_per_round, workers=args.workers)  # fmt: skip
         stem = f"sweep-{env_id}" + ("" if args.bounds == DEFAULT_BOUND_MODE else f"-{args.bounds}")
+        stem += f"-{args.updates_per_round}u" if args.updates_per_round else ""
         write_tables(table, RESULTS, stem=stem)
         plot_all(table, RESULTS, stem=stem)
         atomic_write_text(RESULTS / f"{stem}.md", markdown(table))

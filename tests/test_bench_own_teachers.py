@@ -45,6 +45,7 @@ def test_steps_to_reads_the_first_curve_point_at_the_level() -> None:
 def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
     assert distill_folder("sac-cheetah", 16, 2).name == "distill-16x16-2"  # the defaults keep the old names
     assert distill_folder("sac-cheetah", 16, 2, 300_000, 1000).name == "distill-16x16-2-300000-1000u"
+    assert distill_folder("sac-cheetah", 16, 2, None, 1000).name == "distill-16x16-2-preset-1000u"
     row = {"width": 16, "params": 668, "wall_seconds": 1.0, "ci95": [0.0, 2.0]}
     report = {"teachers": {"sac-cheetah": {"env": "HalfCheetah-v5", "reference": {
         "teacher": {"mean_return": 100.0}, "random": 0.0, "teacher_params": 66_000}, "distilled": [
@@ -60,6 +61,7 @@ def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
 def test_a_budget_is_default_or_two_positive_numbers() -> None:
     assert parse_budget("default") == (None, None)
     assert parse_budget("300000:1000") == (300_000, 1000)
-    for bad in ("300000", "300000:1000:5", "0:1000", "300000:-1", "3e5:1000", ""):
+    assert parse_budget("preset:1000") == (None, 1000)
+    for bad in ("300000", "300000:1000:5", "0:1000", "300000:-1", "3e5:1000", "", "preset", "preset:0", "x:10"):
         with pytest.raises(ValueError, match="STEPS:UPDATES_PER_ROUND"):
             parse_budget(bad)

@@ -189,24 +189,30 @@ def test_runs_saved_before_the_added_fields_keep_their_cache_key() -> None:
     greedy = SweepRun("CartPole-v1", "t.zip", (4,), "student", 0, 512, 3, "w", collect_actions="greedy")
     assert cache_settings(greedy)["collect_actions"] == "greedy"
     assert greedy.name == "student-one-sided-greedy-4-512steps-0"
+    assert "updates_per_round" not in cache_settings(greedy)  # as many as every run before the field
+    longer = SweepRun("CartPole-v1", "t.zip", (4,), "student", 0, 512, 3, "w", updates_per_round=1000)
+    assert cache_settings(longer)["updates_per_round"] == 1000 and longer.name == "student-one-sided-1000u-4-512steps-0"
 
 
-def test_collect_actions_gives_each_choice_its_runs_and_the_kickstart_init_the_first(cartpole_teacher: Path,
-                                                                                    tmp_path: Path) -> None:
+def test_collect_actions_and_updates_reach_each_run_and_the_kickstart_init_the_first(cartpole_teacher: Path,
+                                                                                     tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "16",
                  "--collect", "student", "--collect-actions", "greedy", "sampled", "--seeds", "1", "--steps", "800",
+                 "--updates-per-round", "30",
                  "--episodes", "3", "--kickstart-steps", "512", "--kickstart-init", "--workers", "1",
                  "--out", str(out)]) == 0  # fmt: skip
     rows = json.loads((out / "sweep.json").read_text())["rows"]
     assert sorted(str(r["collect_actions"]) for r in rows) == ["None", "greedy", "sampled"]  # None: the kickstart row
     models = out / "models"
-    for actions, name in [("greedy", "student-one-sided-greedy-16x16-800steps-0"),
-                          ("sampled", "student-one-sided-16x16-800steps-0")]:  # fmt: skip
-        assert json.loads((models / f"{name}.json").read_text())["config"]["collect_actions"] == actions
-    kickstart = json.loads((models / "kickstart-scaled-16x16-512steps-0-after-student-one-sided-greedy-16x16-"
+    for actions, name in [("greedy", "student-one-sided-greedy-30u-16x16-800steps-0"),
+                          ("sampled", "student-one-sided-30u-16x16-800steps-0")]:  # fmt: skip
+        config = json.loads((models / f"{name}.json").read_text())["config"]
+        assert config["collect_actions"] == actions and config["updates_per_round"] == 30
+    kickstart = json.loads((models / "kickstart-scaled-16x16-512steps-0-after-student-one-sided-greedy-30u-16x16-"
                                       "800steps-0.json").read_text())  # fmt: skip
-    assert kickstart["config"]["init"].endswith("student-one-sided-greedy-16x16-800steps-0.zip")
+    assert kickstart["config"]["init"].endswith("student-one-sided-greedy-30u-16x16-800steps-0.zip")
+    assert sorted(str(r["updates_per_round"]) for r in rows) == ["30", "30", "None"]
     header = (out / "sweep.csv").read_text().splitlines()[0].split(",")
     assert "collect_actions" in header
 

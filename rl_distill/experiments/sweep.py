@@ -21,8 +21,10 @@ from rl_distill.errors import InputError
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.losses import DEFAULT_BOUND_MODE
 
-CSV_FIELDS = ["env", "collect", "bounds", "collect_actions", "hidden", "policy_params", "compression_ratio", "seed",
-              "mean_return", "score", "env_steps", "wall_seconds"]  # fmt: skip
+CSV_FIELDS = ["env", "collect", "bounds", "collect_actions", "updates_per_round", "hidden", "policy_params",
+              "compression_ratio", "seed", "mean_return", "score", "env_steps", "wall_seconds"]  # fmt: skip
+SAVED_UPDATES_PER_ROUND = 250
+"""Distillation runs saved before their updates per round were recorded had this many (the default then)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class SweepRun:
     """Kickstart runs: PPO's learning rate decays linearly to 0 (``kickstart --lr-decay``)."""
     vecnormalize: str | None = None
     """The teacher's VecNormalize statistics (``--vecnormalize``); None: found beside the teacher."""
+    updates_per_round: int = SAVED_UPDATES_PER_ROUND
+    """Distillation runs: minibatch gradient steps per round (``--updates-per-round``)."""
 
     @property
     def distilled(self) -> bool:
@@ -66,7 +70,8 @@ class SweepRun:
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
         greedy = "" if self.collect_actions == "sampled" else "-greedy"
-        variant = f"-{self.bounds}{greedy}" if self.distilled else ""
+        updates = "" if self.updates_per_round == SAVED_UPDATES_PER_ROUND else f"-{self.updates_per_round}u"
+        variant = f"-{self.bounds}{greedy}{updates}" if self.distilled else ""
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         ppo = ("-lr-decay" if self.lr_decay else "") + (f"-best{self.keep_best}" if self.keep_best else "")
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
@@ -75,7 +80,8 @@ class SweepRun:
 
 
 ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled",
-                                "keep_best": 0, "lr_decay": False, "vecnormalize": None}
+                                "keep_best": 0, "lr_decay": False, "vecnormalize": None,
+                                "updates_per_round": SAVED_UPDATES_PER_ROUND}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
 unset, so that those rows still match."""
 
@@ -143,7 +149,8 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     else:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
                                collect=run.collect, collect_actions=run.collect_actions,  # type: ignore[arg-type]
-                               seed=run.seed, bounds=run.bounds)  # type: ignore[arg-type]  # fmt: skip
+                               seed=run.seed, bounds=run.bounds,  # type: ignore[arg-type]
+                               updates_per_round=run.updates_per_round)  # fmt: skip
         run_distill(config, Path(run.teacher), out, name=name, vecnormalize=stats, progress_bar=False)
         rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
         curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
@@ -152,6 +159,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
     result = evaluate(student, run.env_id, episodes=run.episodes)
     return {"env": run.env_id, "collect": run.collect, "bounds": None if run.collect == "scratch" else run.bounds,
             "collect_actions": run.collect_actions if run.distilled else None, "hidden": "x".join(map(str, run.hidden)),
+            "updates_per_round": run.updates_per_round if run.distilled else None,
             "keep_best": None if run.distilled else run.keep_best,
             "lr_decay": run.lr_decay if run.collect == "kickstart" else None,
             "policy_params": policy_parameters(student.policy), "seed": run.seed,
@@ -202,7 +210,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
           scratch_steps: int = 0, scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
           bounds: list[str] | None = None, collect_actions: list[str] | None = None, kickstart_steps: int = 0,
           kickstart_init: bool = False, scale_rewards: bool | None = True, keep_best: int = 0,
-          kickstart_lr_decay: bool = False, ray_address: str | None = None,
+          kickstart_lr_decay: bool = False, updates_per_round: int | None = None, ray_address: str | None = None,
           workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, collect_actions, seed) combination and write ``sweep.{json,csv}`` and
     the plots.
@@ -212,9 +220,11 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     too), as ``pipeline --kickstart`` does, after the distillations. ``scale_rewards`` applies to the PPO runs
     (scratch and kickstart) alike, as in ``pipeline`` (None: each as before 2026-12), and so does ``keep_best``
     (the best learning-curve point's policy, each point on that many episodes; 0: the last policy);
-    ``kickstart_lr_decay`` decays the kickstart runs' PPO rate. ``vecnormalize``: the teacher's statistics (default:
+    ``kickstart_lr_decay`` decays the kickstart runs' PPO rate. ``updates_per_round``: the distillations' (default:
+    ``DistillConfig``'s). ``vecnormalize``: the teacher's statistics (default:
     found beside it).
     """
+    from rl_distill.distill.config import DistillConfig
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
     from rl_distill.evaluation.plots import plot_all
     from rl_distill.sb3.policies import load_policy, policy_parameters
@@ -230,6 +240,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     random_eval = evaluate_random(env_id, episodes=episodes)
     work = out / "models"
     steps = steps or preset.distill_steps
+    updates = updates_per_round or DistillConfig.updates_per_round
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     bounds = bounds or [DEFAULT_BOUND_MODE]
     collect_actions = collect_actions or ["sampled"]
@@ -239,13 +250,14 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
             for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
     for s in range(seeds if kickstart_steps else 0):
         distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0],
-                             collect_actions=collect_actions[0], vecnormalize=stats)
+                             collect_actions=collect_actions[0], vecnormalize=stats, updates_per_round=updates)
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
                              bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
                              init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards,
                              keep_best=keep_best, lr_decay=kickstart_lr_decay, vecnormalize=stats))  # fmt: skip
-    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a, vecnormalize=stats)
+    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a, vecnormalize=stats,
+                      updates_per_round=updates)
              for h in hiddens for c in collects for b in bounds for a in collect_actions for s in range(seeds)]
     # A kickstart run from a distilled student waits for the distillations: two passes.
     passes = [[r for r in runs if not r.init], [r for r in runs if r.init]]
