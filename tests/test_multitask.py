@@ -62,11 +62,14 @@ def test_two_task_student_acts_like_each_teacher_in_its_own_task(two_task_run: P
     assert '"task_loss"' in log and '"task_env_steps"' in log
 
 
-def test_every_task_gets_an_equal_exact_share_of_steps(two_task_run: Path) -> None:
+def test_every_task_gets_an_equal_exact_share_of_steps_and_its_action_gap(two_task_run: Path) -> None:
     import json
 
     rounds = json.loads((two_task_run / "student.json").read_text())["rounds"]
     assert [r["task_env_steps"] for r in rounds] == [[2_000, 2_000], [4_000, 4_000], [6_000, 6_000], [8_000, 8_000]]
+    # each task's action gap, on its new states before training: an untrained student's, then a fitted one's
+    first, last = rounds[0]["task_action_gap"], rounds[-1]["task_action_gap"]
+    assert len(first) == 2 and all(a > 0.1 and b < a / 3 for a, b in zip(first, last, strict=True)), (first, last)
 
 
 def test_artifact_round_trips_with_its_tasks_and_exports_each(two_task_run: Path, tmp_path: Path) -> None:

@@ -193,7 +193,7 @@ def rounds_of(steps: int, steps_per_round: int) -> int:
 
 
 @torch.no_grad()
-def fresh_gap(student: Actor, buffer: DistillationBuffer, new_states: int, space: gym.Space) -> float:
+def fresh_gap(student: Acting, buffer: DistillationBuffer, new_states: int, space: gym.Space) -> float:
     """The student's greedy gap to the teacher on the ``new_states`` states collected last."""
     obs, targets = buffer.newest(new_states)
     return greedy_gap(student.raw_rows(obs), targets, space)

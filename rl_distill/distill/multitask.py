@@ -31,7 +31,7 @@ from rl_distill.artifacts.student import (
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Collector, NetActor
 from rl_distill.distill.config import DistillConfig
-from rl_distill.distill.loop import action_bounds, adam, collect_beta, rounds_of, train_round
+from rl_distill.distill.loop import action_bounds, adam, collect_beta, fresh_gap, rounds_of, train_round
 from rl_distill.distill.outputs import teacher_identity
 from rl_distill.errors import InputError
 from rl_distill.progress import Progress
@@ -106,6 +106,8 @@ class MultitaskRound:
     wall_seconds: float
     eval_seconds: float
     steps_per_second: float
+    task_action_gap: list[float] | None = None
+    """Each task's action gap this round (``RoundLog.action_gap``); None in logs written before it existed."""
 
 
 @dataclass
@@ -209,11 +211,15 @@ def distill_multitask(
             started = time.perf_counter()
             beta = collect_beta(config, round_index)
             env_seconds = sum(c.env_seconds for c in collectors)
-            for k, collector in enumerate(collectors):
+            gaps = []
+            for k, (collector, student) in enumerate(zip(collectors, students, strict=True)):
                 last = round_index == total_rounds - 1
                 end = budgets[k] if last else min((round_index + 1) * share(config.steps_per_round, k, n), budgets[k])
+                before = collector.env_steps
                 collector.collect(end, budget=budgets[k], beta=beta, rng=rng, generator=action_generator,
                                   on_steps=bar.update)  # fmt: skip
+                gaps.append(fresh_gap(student, collector.buffer, collector.env_steps - before,
+                                      collector.venv.action_space))  # fmt: skip
             result.env_seconds += sum(c.env_seconds for c in collectors) - env_seconds
             task_loss = train_round(parts, optimizer, config, generator, round_index)
             result.wall_seconds += time.perf_counter() - started
@@ -226,7 +232,7 @@ def distill_multitask(
             log = MultitaskRound(round=round_index, env_steps=steps, beta=beta, loss=sum(task_loss) / n,
                                  task_env_steps=[c.env_steps for c in collectors], task_loss=task_loss,
                                  task_eval_mean_return=returns, wall_seconds=result.wall_seconds,
-                                 eval_seconds=result.eval_seconds,
+                                 eval_seconds=result.eval_seconds, task_action_gap=gaps,
                                  steps_per_second=steps / max(result.wall_seconds, 1e-9))  # fmt: skip
             result.rounds.append(log)
             saving = time.perf_counter()
@@ -253,8 +259,9 @@ def round_line(log: MultitaskRound) -> str:
     returns = log.task_eval_mean_return
     per_task = " / ".join(f"{x:.1f}" for x in returns) if returns else "-"
     losses = " / ".join(f"{x:.4f}" for x in log.task_loss)
+    gaps = " / ".join(f"{x:.4f}" for x in log.task_action_gap) if log.task_action_gap else "-"
     return (f"round {log.round:3d}  env_steps {log.env_steps:8,d}  beta {log.beta:.3f}  loss {losses}  "
-            f"episodic_return {per_task}  SPS {log.steps_per_second:,.0f}")
+            f"action_gap {gaps}  episodic_return {per_task}  SPS {log.steps_per_second:,.0f}")
 
 
 def save_multitask(result: MultitaskResult, out: Path) -> Path:

@@ -25,8 +25,10 @@ def run_multitask(config: MultitaskConfig, teacher_paths: list[Path], out: Path,
 
     def log_round(log: MultitaskRound) -> None:
         returns = log.task_eval_mean_return or [None] * len(config.tasks)
+        gaps = log.task_action_gap or []
         scalars.add(log.env_steps, {"distill/loss": log.loss, "charts/SPS": log.steps_per_second,
                                     **{f"distill/loss/task{k}": x for k, x in enumerate(log.task_loss)},
+                                    **{f"distill/action_gap/task{k}": x for k, x in enumerate(gaps)},
                                     **{f"charts/episodic_return/task{k}": x for k, x in enumerate(returns)}})
 
     result = distill_multitask(config, teachers, out=out, resume=resume, on_round=log_round,
