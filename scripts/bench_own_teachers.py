@@ -231,10 +231,16 @@ def budget_of(row: dict[str, Any]) -> tuple[int, int]:
     return row["steps"], row.get("updates_per_round", DEFAULT_UPDATES)
 
 
+def last_gap(rows: list[dict[str, Any]]) -> str:
+    """The seeds' mean action gap in their last round (rows written before gaps were kept: '-')."""
+    gaps = [r["action_gaps"][-1] for r in rows if r.get("action_gaps")]
+    return f"{statistics.mean(gaps):.3f}" if len(gaps) == len(rows) else "-"
+
+
 def distilled_table(report: dict[str, Any]) -> list[str]:
     lines = ["| env | teacher (plain SB3 code) | teacher's return | student | steps, updates per round | policy params "
-             "(fewer) | score, mean ± sd (per seed) | lowest seed's return (95% CI) | distil s |",
-             "|---|---|---:|---|---|---:|---:|---|---:|"]
+             "(fewer) | score, mean ± sd (per seed) | lowest seed's return (95% CI) | last action gap | distil s |",
+             "|---|---|---:|---|---|---:|---:|---|---:|---:|"]
     for key, case in report["teachers"].items():
         ref = case["reference"]
         teacher, random = ref["teacher"]["mean_return"], ref["random"]
@@ -247,7 +253,7 @@ def distilled_table(report: dict[str, Any]) -> list[str]:
                 lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | {width}x{width} | "
                              f"{steps:,}, {updates} | {params:,} ({ref['teacher_params'] / params:.0f}x) | "
                              f"{per_seed(rows, teacher, random)} | {low['mean_return']:.1f} ({ci(low)}) | "
-                             f"{seconds:.0f} |")  # fmt: skip
+                             f"{last_gap(rows)} | {seconds:.0f} |")  # fmt: skip
     return lines
 
 

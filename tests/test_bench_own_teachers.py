@@ -50,12 +50,14 @@ def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
     report = {"teachers": {"sac-cheetah": {"env": "HalfCheetah-v5", "reference": {
         "teacher": {"mean_return": 100.0}, "random": 0.0, "teacher_params": 66_000}, "distilled": [
             {**row, "seed": 0, "steps": 100_000, "mean_return": 50.0},  # written before rows kept their updates
-            {**row, "seed": 0, "steps": 300_000, "updates_per_round": 1000, "mean_return": 90.0},
+            {**row, "seed": 0, "steps": 300_000, "updates_per_round": 1000, "mean_return": 90.0,
+             "action_gaps": [0.3, 0.05]},
             {**row, "seed": 1, "steps": 100_000, "updates_per_round": DEFAULT_UPDATES, "mean_return": 70.0}]}}}
     lines = [line for line in distilled_table(report) if line.startswith("| HalfCheetah-v5")]
     assert len(lines) == 2
     assert f"| 100,000, {DEFAULT_UPDATES} |" in lines[0] and "0.600 ± 0.141 (0.500 / 0.700)" in lines[0]
     assert "| 300,000, 1000 |" in lines[1] and "| 0.900 (0.900) |" in lines[1]
+    assert "| 0.050 |" in lines[1] and "| - |" in lines[0]  # the last round's gap; none kept before
 
 
 def test_a_budget_is_default_or_two_positive_numbers() -> None:
