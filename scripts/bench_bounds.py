@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rl_distill.cli.arguments import add_updates_per_round
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND
 from rl_distill.experiments.sweep import sweep
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import BOUND_MODES
@@ -124,6 +126,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--steps", type=int, default=None, help="distillation steps (default: the preset's)")
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per core)")
+    add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     teachers = dict(t.split("=", 1) for t in args.teacher)
@@ -133,9 +136,10 @@ def main() -> None:
         teacher = Path(teachers.get(env_id, ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"))
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-bounds" / env_id, steps=args.steps, episodes=args.episodes,
-                      bounds=args.modes, workers=args.workers)  # fmt: skip
+                      bounds=args.modes, updates_per_round=args.updates_per_round, workers=args.workers)  # fmt: skip
         earlier = report.get(env_id, {})  # rows of other widths or schemes, run before against the same teacher
-        key = lambda r: (r["collect"], r["hidden"], r["bounds"], r["env_steps"], r["seed"])  # noqa: E731
+        key = lambda r: (r["collect"], r["hidden"], r["bounds"], r["env_steps"], r["seed"],  # noqa: E731
+                         r.get("updates_per_round", LEGACY_UPDATES_PER_ROUND))
         fresh = {key(r) for r in table["rows"]}
         same_teacher = earlier.get("teacher_path") == str(teacher)
         kept = [r for r in earlier.get("rows", []) if same_teacher and key(r) not in fresh]

@@ -24,7 +24,8 @@ from typing import Any
 
 import torch
 
-from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig
+from rl_distill.cli.arguments import add_updates_per_round
+from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig, updates_tag
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -35,15 +36,16 @@ from rl_distill.sb3.presets import preset_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path) -> dict[str, Any]:
+def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int) -> dict[str, Any]:
     teacher_return = evaluate(load_policy(teacher, env), env, episodes=episodes).mean_return
     random_return = evaluate_random(env, episodes=episodes).mean_return
     scores: dict[str, list[float]] = {}
     for how in COLLECT_ACTIONS:
         for seed in range(seeds):
-            out = work / f"{env}-{teacher.parent.name}-student-{how}-{seed}"
+            out = work / f"{env}-{teacher.parent.name}-student-{how}{updates_tag(updates)}-{seed}"
             if not (out / "student.json").exists():
-                config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how)
+                config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how,
+                                       updates_per_round=updates)  # fmt: skip
                 run_distill(config, teacher, out, progress_bar=False)
             result = evaluate(load_policy(out / "student.zip", env), env, episodes=episodes)
             scores.setdefault(how, []).append(score(result.mean_return, teacher_return, random_return))
@@ -70,10 +72,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-collect-actions",
                         help="run folders go here (not in git)")
+    add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     pairs = [pair.partition("=")[::2] for pair in args.pairs]
-    rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work) for env, teacher in pairs]
+    rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round)
+            for env, teacher in pairs]
     atomic_write_json(ROOT / "results" / "collect-actions.json", rows)
     atomic_write_text(ROOT / "results" / "collect-actions.md", markdown(rows, args.seeds, args.episodes))
     print(markdown(rows, args.seeds, args.episodes))

@@ -317,8 +317,9 @@ def main() -> None:
                         help="distil with --collect-actions (greedy: whoever acts takes its greedy action); another "
                         "than sampled gets its own distill and kickstart runs and labels")
     parser.add_argument("--distill-updates-per-round", type=int, default=DISTILL_UPDATES,
-                        help=f"distil with --updates-per-round N (default {DISTILL_UPDATES}, distill's); another "
-                        "gets its own distill and kickstart runs and labels")
+                        help=f"distil with --updates-per-round N (default {DISTILL_UPDATES}: distill's until "
+                        "2026-12-05, what results/kickstart.md was made with; distill's is 1000 since); another gets "
+                        "its own distill and kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
     parser.add_argument("--learning-rate", type=float, default=None, help="kickstart with --learning-rate RATE "

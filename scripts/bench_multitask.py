@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from rl_distill.artifacts.student import load_student
-from rl_distill.distill.config import DistillConfig
+from rl_distill.cli.arguments import add_updates_per_round
+from rl_distill.distill.config import DistillConfig, updates_tag
 from rl_distill.distill.multitask import multitask_config
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
@@ -102,10 +103,10 @@ def references(work: Path, teachers: dict[str, Path], own: dict[str, str], tasks
 
 
 def multitask_run(folder: Path, tasks: list[str], teachers: list[Path], hidden: tuple[int, ...], steps: int,
-                  seed: int, episodes: int) -> dict[str, Any]:  # fmt: skip
+                  seed: int, episodes: int, updates: int) -> dict[str, Any]:  # fmt: skip
     if not (folder / "student.json").exists():
         config = multitask_config(tasks, task_id="none", student_hidden=hidden, steps=steps, collect="dagger",
-                                  seed=seed, eval_episodes=0)  # fmt: skip
+                                  seed=seed, eval_episodes=0, updates_per_round=updates)  # fmt: skip
         run_multitask(config, teachers, folder, progress_bar=False, resume=True)
     log = json.loads((folder / "student.json").read_text())
     artifact = folder / "student.safetensors"
@@ -117,9 +118,10 @@ def multitask_run(folder: Path, tasks: list[str], teachers: list[Path], hidden: 
 
 
 def single_run(folder: Path, task: str, teacher: Path, hidden: tuple[int, ...], steps: int, seed: int,
-               episodes: int) -> dict[str, Any]:  # fmt: skip
+               episodes: int, updates: int) -> dict[str, Any]:  # fmt: skip
     if not (folder / "student.json").exists():
-        config = DistillConfig(task, student_hidden=hidden, steps=steps, collect="dagger", seed=seed, eval_episodes=0)
+        config = DistillConfig(task, student_hidden=hidden, steps=steps, collect="dagger", seed=seed, eval_episodes=0,
+                               updates_per_round=updates)  # fmt: skip
         run_distill(config, teacher, folder, progress_bar=False, resume=True)
     log = json.loads((folder / "student.json").read_text())
     value = cached(folder / "eval.json", task, lambda: mean_return(folder / "student.zip", task, episodes))
@@ -135,14 +137,16 @@ def spaces_case(args: argparse.Namespace) -> dict[str, Any]:
     teachers = {name: teacher_path(name, task) for name, task in SPACES.items()}
     refs = references(work, teachers, SPACES, tasks, args.episodes, cross=False)
     per_task_steps = {task: preset_for(task).distill_steps for task in tasks}
+    tag = updates_tag(args.updates_per_round)
     runs, singles = [], []
     for seed in range(args.seeds):
         for width in args.sizes:
-            runs.append(multitask_run(work / f"shared-{width}x{width}-{seed}", tasks, list(teachers.values()),
-                                      (width, width), sum(per_task_steps.values()), seed, args.episodes))  # fmt: skip
+            runs.append(multitask_run(work / f"shared-{width}x{width}{tag}-{seed}", tasks, list(teachers.values()),
+                                      (width, width), sum(per_task_steps.values()), seed, args.episodes,
+                                      args.updates_per_round))  # fmt: skip
         for name, task in SPACES.items():
-            singles.append(single_run(work / f"single-{name}-{seed}", task, teachers[name], (16, 16),
-                                      per_task_steps[task], seed, args.episodes))  # fmt: skip
+            singles.append(single_run(work / f"single-{name}{tag}-{seed}", task, teachers[name], (16, 16),
+                                      per_task_steps[task], seed, args.episodes, args.updates_per_round))  # fmt: skip
     specialist = {task: refs["matrix"][name][task] for name, task in SPACES.items()}
     return summarise("spaces", tasks, runs, singles, specialist, refs)
 
@@ -156,13 +160,14 @@ def dynamics_case(args: argparse.Namespace) -> dict[str, Any]:
                                    timesteps=args.variant_steps) for name, task in VARIANTS.items()}  # fmt: skip
     refs = references(work, teachers, VARIANTS, tasks, args.episodes, cross=True)
     steps = preset_for("LunarLander-v3").distill_steps
+    tag = updates_tag(args.updates_per_round)
     runs, singles = [], []
     for seed in range(args.seeds):
-        runs.append(multitask_run(work / f"shared-32x32-{seed}", tasks, list(teachers.values()), (32, 32),
-                                  steps * len(tasks), seed, args.episodes))  # fmt: skip
+        runs.append(multitask_run(work / f"shared-32x32{tag}-{seed}", tasks, list(teachers.values()), (32, 32),
+                                  steps * len(tasks), seed, args.episodes, args.updates_per_round))  # fmt: skip
         for name, task in VARIANTS.items():
-            singles.append(single_run(work / f"single-{name}-{seed}", task, teachers[name], (32, 32), steps, seed,
-                                      args.episodes))  # fmt: skip
+            singles.append(single_run(work / f"single-{name}{tag}-{seed}", task, teachers[name], (32, 32), steps,
+                                      seed, args.episodes, args.updates_per_round))  # fmt: skip
     specialist = {task: refs["matrix"][name][task] for name, task in VARIANTS.items()}
     return summarise("dynamics", tasks, runs, singles, specialist, refs)
 
@@ -265,6 +270,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per task and run")
     parser.add_argument("--variant-steps", type=int, default=300_000,
                         help="kickstart steps that adapt the default teacher to each changed variant (default 300000)")
+    add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     file = RESULTS / "multitask.json"

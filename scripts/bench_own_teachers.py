@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ import torch
 from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
 
 from rl_distill.artifacts.student import load_student
-from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig, updates_tag
 from rl_distill.distill.multitask import multitask_config
 from rl_distill.distill.outputs import file_sha256
 from rl_distill.evaluation.compare import score
@@ -95,7 +94,7 @@ WIDTHS = (16, 8)
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
 KICKSTART_STEPS = 300_000
 DEFAULT_UPDATES = DistillConfig("CartPole-v1").updates_per_round
-"""Rows written before they recorded their updates per round had this many."""
+"""distill's updates per round; rows written before they recorded theirs had LEGACY_UPDATES_PER_ROUND."""
 MULTITASK_HIDDEN = (32, 32)
 
 
@@ -131,21 +130,26 @@ def cached(folder: Path, teachers: list[Path], steps: int, episodes: int, train:
     return row
 
 
-def distill_folder(key: str, width: int, seed: int, steps: int | None = None, updates: int | None = None) -> Path:
-    """A distillation run's folder; a budget other than the defaults (the preset's steps, DistillConfig's
-    updates per round) is named in it."""
-    budget = f"-{steps or 'preset'}-{updates or DEFAULT_UPDATES}u" if steps or updates else ""
-    return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{budget}"
+def budget_suffix(steps: int | None, updates: int) -> str:
+    """Names a budget in run folders: nothing for the preset's steps at LEGACY_UPDATES_PER_ROUND (the folders of
+    every run before distill's default rose), else ``-STEPS-Nu`` (``preset`` for the preset's steps)."""
+    return "" if steps is None and updates == LEGACY_UPDATES_PER_ROUND else f"-{steps or 'preset'}-{updates}u"
+
+
+def distill_folder(key: str, width: int, seed: int, steps: int | None = None,
+                   updates: int = LEGACY_UPDATES_PER_ROUND) -> Path:  # fmt: skip
+    """A distillation run's folder, its budget named in it (``budget_suffix``)."""
+    return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{budget_suffix(steps, updates)}"
 
 
 def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None = None,
-              updates: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """A distillation with `rl-distill distill`'s defaults, or ``steps`` and ``updates`` per round instead."""
+              updates: int = DEFAULT_UPDATES) -> dict[str, Any]:  # fmt: skip
+    """A distillation with `rl-distill distill`'s defaults but ``steps`` (None: the preset's) and ``updates`` per
+    round."""
     spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
     env = spec["env"]
-    config = DistillConfig(env, student_hidden=(width, width), seed=seed,
+    config = DistillConfig(env, student_hidden=(width, width), seed=seed, updates_per_round=updates,
                            steps=steps or preset_for(env).distill_steps)  # fmt: skip
-    config = replace(config, updates_per_round=updates or config.updates_per_round)
 
     def train(out: Path) -> dict[str, Any]:
         run_distill(config, teacher, out, vecnormalize=stats, progress_bar=False)
@@ -159,11 +163,12 @@ def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None 
     return cached(distill_folder(key, width, seed, steps, updates), [teacher], config.steps, episodes, train)
 
 
-def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool) -> dict[str, Any]:
+def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool,
+                budget: tuple[int | None, int] = (None, DEFAULT_UPDATES)) -> dict[str, Any]:  # fmt: skip
     """Kickstart with its defaults on ``env`` (the teacher's own task, or the windy one), from the seed's
-    calm-distilled 16x16 student (distill's defaults) or a fresh one; the row keeps the run's validation curve."""
+    calm-distilled 16x16 student of ``budget`` or a fresh one; the row keeps the run's validation curve."""
     teacher, stats = teacher_files(key)
-    start = distill_folder(key, 16, seed) / "student.zip"
+    start = distill_folder(key, 16, seed, *budget) / "student.zip"
 
     def train(out: Path) -> dict[str, Any]:
         config = KickstartConfig(env, timesteps=KICKSTART_STEPS, seed=seed, init=str(start) if init else None)
@@ -173,26 +178,27 @@ def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool) -> 
                 **episodes_row(load_policy(out / "student.zip", env), env, episodes)}  # fmt: skip
 
     task = "windy" if env == WINDY else "own"
-    name = f"kickstart-{task}-{'init' if init else 'fresh'}-{seed}"
+    name = f"kickstart-{task}-{f'init{budget_suffix(*budget)}' if init else 'fresh'}-{seed}"
     return cached(ROOT / "runs" / "bench-own-teachers" / key / name, [teacher], KICKSTART_STEPS, episodes, train)
 
 
-def merged(keys: list[str], seed: int, episodes: int) -> dict[str, Any]:
-    """One multi-task student (``rl-distill multitask`` defaults but MULTITASK_HIDDEN) of all ``keys``' teachers,
-    each task evaluated on its own."""
+def merged(keys: list[str], seed: int, episodes: int, updates: int = DEFAULT_UPDATES) -> dict[str, Any]:
+    """One multi-task student (``rl-distill multitask`` defaults but MULTITASK_HIDDEN and ``updates`` per round)
+    of all ``keys``' teachers, each task evaluated on its own."""
     files = [teacher_files(key) for key in keys]
     tasks = [TEACHERS[key]["env"] for key in keys]
     steps = sum(preset_for(task).distill_steps for task in tasks)
 
     def train(out: Path) -> dict[str, Any]:
-        config = multitask_config(tasks, student_hidden=MULTITASK_HIDDEN, steps=steps, seed=seed)
+        config = multitask_config(tasks, student_hidden=MULTITASK_HIDDEN, steps=steps, seed=seed,
+                                  updates_per_round=updates)  # fmt: skip
         run_multitask(config, [path for path, _ in files], out, vecnormalize=[stats for _, stats in files],
                       progress_bar=False)  # fmt: skip
         student = out / "student.safetensors"
         return {"seed": seed, "params": sum(p.numel() for p in load_student(student).net.parameters()),
                 "tasks": {task: episodes_row(load_agent(student, task, task=task), task, episodes) for task in tasks}}
 
-    folder = ROOT / "runs" / "bench-own-teachers" / f"multitask-{'-'.join(keys)}-{seed}"
+    folder = ROOT / "runs" / "bench-own-teachers" / f"multitask-{'-'.join(keys)}-{seed}{updates_tag(updates)}"
     return cached(folder, [path for path, _ in files], steps, episodes, train)
 
 
@@ -213,11 +219,11 @@ def ci(row: dict[str, Any]) -> str:
     return f"{row['ci95'][0]:.1f} to {row['ci95'][1]:.1f}"
 
 
-def parse_budget(text: str) -> tuple[int | None, int | None]:
-    """``'default'`` -> (None, None); ``'300000:1000'`` -> (300000, 1000); ``'preset:1000'`` -> (None, 1000) (the
-    preset's steps); anything else is a ValueError."""
+def parse_budget(text: str) -> tuple[int | None, int]:
+    """``'default'`` -> (None, distill's updates per round); ``'300000:1000'`` -> (300000, 1000); ``'preset:250'``
+    -> (None, 250) (the preset's steps); anything else is a ValueError."""
     if text == "default":
-        return None, None
+        return None, DEFAULT_UPDATES
     steps, sep, updates = text.partition(":")
     if not (sep and (steps == "preset" or steps.isdigit() and int(steps) > 0) and updates.isdigit()
             and int(updates) > 0):  # fmt: skip
@@ -228,7 +234,7 @@ def parse_budget(text: str) -> tuple[int | None, int | None]:
 
 def budget_of(row: dict[str, Any]) -> tuple[int, int]:
     """A distillation row's env steps and updates per round."""
-    return row["steps"], row.get("updates_per_round", DEFAULT_UPDATES)
+    return row["steps"], row.get("updates_per_round", LEGACY_UPDATES_PER_ROUND)
 
 
 def last_gap(rows: list[dict[str, Any]]) -> str:
@@ -338,8 +344,10 @@ def main() -> None:
                         help="skip the kickstart runs on each teacher's own task")
     parser.add_argument("--budgets", nargs="+", default=["default"], metavar="STEPS:UPDATES",
                         help=f"distillation budgets, each 'default' (the preset's steps, {DEFAULT_UPDATES} updates per "
-                        "round) or STEPS:UPDATES_PER_ROUND, e.g. 300000:1000 or preset:1000; every student size and "
-                        "seed runs each (kickstart --init starts from the default's students)")
+                        "round) or STEPS:UPDATES_PER_ROUND, e.g. 300000:1000 or preset:250 (distill's default until "
+                        "2026-12-05, what results/own-teachers and offpolicy-teachers were made with); every student "
+                        "size and seed runs each; kickstart --init, the transfer runs and multitask take the first's "
+                        "students or updates per round")
     parser.add_argument("--kickstart-init", action="store_true",
                         help="kickstart on each teacher's own task from the seed's distilled 16x16 student (--init: "
                         "distil, then fine-tune), not from a fresh one")
@@ -367,19 +375,20 @@ def main() -> None:
                     print(f"{key} {width}x{width} seed {seed} {steps or 'preset'} steps: "
                           f"{case['distilled'][-1]['mean_return']:.1f}", flush=True)  # fmt: skip
         if not args.no_kickstart:
-            case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=args.kickstart_init)
-                                 for seed in range(args.seeds)]  # fmt: skip
+            case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=args.kickstart_init,
+                                             budget=budgets[0]) for seed in range(args.seeds)]  # fmt: skip
             case["kickstart_init"] = args.kickstart_init
         report["teachers"][key] = case
     if len(args.teachers) > 1 and not args.no_multitask:
-        report["multitask"] = [merged(args.teachers, seed, args.episodes) for seed in range(args.seeds)]
+        report["multitask"] = [merged(args.teachers, seed, args.episodes, budgets[0][1]) for seed in range(args.seeds)]
     if "lunar" in args.teachers and not args.no_transfer:
-        students = [distill_folder("lunar", 16, s) / "student.zip" for s in range(args.seeds)]
+        students = [distill_folder("lunar", 16, s, *budgets[0]) / "student.zip" for s in range(args.seeds)]
         report["transfer"] = {
             **references("lunar", WINDY, args.episodes),
             "distilled": [{"seed": s, **episodes_row(load_policy(p, WINDY), WINDY, args.episodes)}
                           for s, p in enumerate(students)],
-            "init": [kickstarted("lunar", WINDY, s, args.episodes, init=True) for s in range(args.seeds)],
+            "init": [kickstarted("lunar", WINDY, s, args.episodes, init=True, budget=budgets[0])
+                     for s in range(args.seeds)],
             "fresh": [kickstarted("lunar", WINDY, s, args.episodes, init=False) for s in range(args.seeds)],
         }  # fmt: skip
     atomic_write_json(out.with_suffix(".json"), report)

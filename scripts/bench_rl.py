@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from rl_distill.cli.arguments import add_updates_per_round
 from rl_distill.distill.config import COLLECT_SCHEMES, DistillConfig
 from rl_distill.evaluation import compare
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
@@ -39,7 +40,7 @@ def first_step_reaching(steps: list[int], returns: list[float | None], threshold
     return next((s for s, r in zip(steps, returns, strict=True) if r is not None and r >= threshold), None)
 
 
-def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: int) -> dict:
+def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: int, updates: int) -> dict:
     preset = PRESETS[env_id]
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -66,7 +67,7 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
             name = f"student-{collect}-{seed}"
             config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps,
                                    steps_per_round=preset.distill_steps // rounds, collect=collect,
-                                   seed=seed)  # fmt: skip
+                                   seed=seed, updates_per_round=updates)  # fmt: skip
             t0 = time.perf_counter()
             path = run_distill(config, work / "teacher.zip", work, name=name, progress_bar=False)
             wall = time.perf_counter() - t0
@@ -158,11 +159,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="collection rounds (learning-curve points)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-rl", help="models go here (not in git)")
     parser.add_argument("--summarize", action="store_true", help="only rebuild results/rl.{json,md}")
+    add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if not args.summarize:
         for env_id in args.envs:
-            result = bench_env(env_id, args.seeds, args.episodes, args.work / env_id, args.rounds)
+            result = bench_env(env_id, args.seeds, args.episodes, args.work / env_id, args.rounds,
+                               args.updates_per_round)
             atomic_write_json(RESULTS / "rl" / f"{env_id}.json", result)
     summarize()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from rl_distill.cli.arguments import add_updates_per_round
 from rl_distill.distill.config import DistillConfig
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000, help="distillation steps per run")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1 per temperature")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
+    add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     teacher_path = ROOT / "runs" / "bench-rl" / args.env / "teacher.zip"
@@ -41,7 +43,8 @@ def main() -> None:
         for seed in range(args.seeds):
             name = f"{loss}-T{temperature}-{seed}"
             config = DistillConfig(env_id=args.env, steps=args.steps, steps_per_round=args.steps // 5, loss=loss,
-                                   temperature=temperature, seed=seed, eval_episodes=0)  # type: ignore[arg-type]
+                                   temperature=temperature, seed=seed, eval_episodes=0,  # type: ignore[arg-type]
+                                   updates_per_round=args.updates_per_round)
             path = run_distill(config, teacher_path, work, name=name, progress_bar=False)
             result = evaluate(load_policy(path, args.env), args.env, episodes=args.episodes)
             rows.append({"loss": loss, "temperature": temperature, "seed": seed, "mean_return": result.mean_return,

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rl_distill.cli.arguments import add_updates_per_round
 from rl_distill.distill.config import DistillConfig
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--ppo-steps", type=int, default=40_000,
                         help="env steps per PPO, kickstart and distillation rate")
     parser.add_argument("--force", action="store_true", help="measure envs already in the results again")
+    add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     path = RESULTS / "throughput.json"
@@ -100,7 +102,8 @@ def main() -> None:
             steps = log["steps_per_second"] * log["wall_seconds"]
             row.update(kickstart=log["steps_per_second"], kickstart_env_us=1e6 * log["env_seconds"] / steps,
                        kickstart_own_us=1e6 * (log["wall_seconds"] - log["env_seconds"]) / steps)  # fmt: skip
-            config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps)
+            config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps,
+                                   updates_per_round=args.updates_per_round)
             run_distill(config, teacher, Path(tmp), progress_bar=False)
             log = json.loads((Path(tmp) / "student.json").read_text())
         row.update(distill_steps=preset.distill_steps, distill_seconds=log["wall_seconds"],

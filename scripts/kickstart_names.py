@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND
 from rl_distill.losses import DEFAULT_BOUND_MODE
 from rl_distill.sb3.presets import preset_for
 
@@ -80,7 +80,8 @@ def kickstart_variant(work: Path, variant: str, seed: int, suffix: str) -> tuple
     return folder, schedule, float(temperature or 1.0)
 
 
-DISTILL_UPDATES = DistillConfig("").updates_per_round
+DISTILL_UPDATES = LEGACY_UPDATES_PER_ROUND
+"""Runs with these updates per round keep the folders and labels they had before distill's default rose to 1,000."""
 
 
 def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool, collect_actions: str = "sampled",

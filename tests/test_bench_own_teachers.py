@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from bench_own_teachers import (  # noqa: E402
-    DEFAULT_UPDATES,
     cached,
     distill_folder,
     distilled_table,
@@ -43,27 +44,28 @@ def test_steps_to_reads_the_first_curve_point_at_the_level() -> None:
 
 
 def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
-    assert distill_folder("sac-cheetah", 16, 2).name == "distill-16x16-2"  # the defaults keep the old names
+    assert distill_folder("sac-cheetah", 16, 2).name == "distill-16x16-2"  # the old default keeps the old names
+    assert distill_folder("sac-cheetah", 16, 2, None, LEGACY_UPDATES_PER_ROUND).name == "distill-16x16-2"
     assert distill_folder("sac-cheetah", 16, 2, 300_000, 1000).name == "distill-16x16-2-300000-1000u"
-    assert distill_folder("sac-cheetah", 16, 2, None, 1000).name == "distill-16x16-2-preset-1000u"
+    assert distill_folder("sac-cheetah", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u"
     row = {"width": 16, "params": 668, "wall_seconds": 1.0, "ci95": [0.0, 2.0]}
     report = {"teachers": {"sac-cheetah": {"env": "HalfCheetah-v5", "reference": {
         "teacher": {"mean_return": 100.0}, "random": 0.0, "teacher_params": 66_000}, "distilled": [
             {**row, "seed": 0, "steps": 100_000, "mean_return": 50.0},  # written before rows kept their updates
             {**row, "seed": 0, "steps": 300_000, "updates_per_round": 1000, "mean_return": 90.0,
              "action_gaps": [0.3, 0.05]},
-            {**row, "seed": 1, "steps": 100_000, "updates_per_round": DEFAULT_UPDATES, "mean_return": 70.0}]}}}
+            {**row, "seed": 1, "steps": 100_000, "updates_per_round": LEGACY_UPDATES_PER_ROUND, "mean_return": 70.0}]}}}
     lines = [line for line in distilled_table(report) if line.startswith("| HalfCheetah-v5")]
     assert len(lines) == 2
-    assert f"| 100,000, {DEFAULT_UPDATES} |" in lines[0] and "0.600 ± 0.141 (0.500 / 0.700)" in lines[0]
+    assert f"| 100,000, {LEGACY_UPDATES_PER_ROUND} |" in lines[0] and "0.600 ± 0.141 (0.500 / 0.700)" in lines[0]
     assert "| 300,000, 1000 |" in lines[1] and "| 0.900 (0.900) |" in lines[1]
     assert "| 0.050 |" in lines[1] and "| - |" in lines[0]  # the last round's gap; none kept before
 
 
 def test_a_budget_is_default_or_two_positive_numbers() -> None:
-    assert parse_budget("default") == (None, None)
+    assert parse_budget("default") == (None, DistillConfig("CartPole-v1").updates_per_round) == (None, 1000)
     assert parse_budget("300000:1000") == (300_000, 1000)
-    assert parse_budget("preset:1000") == (None, 1000)
+    assert parse_budget("preset:250") == (None, 250)
     for bad in ("300000", "300000:1000:5", "0:1000", "300000:-1", "3e5:1000", "", "preset", "preset:0", "x:10"):
         with pytest.raises(ValueError, match="STEPS:UPDATES_PER_ROUND"):
             parse_budget(bad)

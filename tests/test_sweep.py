@@ -108,7 +108,7 @@ def test_kickstart_init_starts_each_seed_from_its_distilled_student(cartpole_tea
                  "512", "--kickstart-init", "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
     rows = {r["collect"]: r for r in json.loads((out / "sweep.json").read_text())["rows"]}
     distilled, kicked = rows["dagger"], rows["kickstart"]
-    name = "dagger-one-sided-16x16-800steps-0"
+    name = "dagger-one-sided-1000u-16x16-800steps-0"
     log = json.loads((out / "models" / f"kickstart-scaled-16x16-512steps-0-after-{name}.json").read_text())
     assert log["config"]["init"] == str(out / "models" / f"{name}.zip")
     # The kickstart curve goes on from the distillation's steps, and its first point is the distilled policy's.

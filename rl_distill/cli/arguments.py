@@ -25,6 +25,17 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def add_updates_per_round(parser: argparse.ArgumentParser) -> None:
+    """A benchmark script's ``--updates-per-round``: distill's default, or what its older results were made with."""
+    from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig
+
+    parser.add_argument("--updates-per-round", type=positive_int,
+                        default=DistillConfig.updates_per_round,
+                        help=f"distillation's gradient steps per round (default {DistillConfig.updates_per_round}, "
+                        f"distill's; results made before 2026-12-05 used {LEGACY_UPDATES_PER_ROUND}, distill's default "
+                        "then: pass it to reproduce them)")
+
+
 def integer_from(text: str, minimum: int, kind: str) -> int:
     try:
         value = int(text)

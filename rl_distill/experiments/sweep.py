@@ -17,14 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, updates_tag
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.losses import DEFAULT_BOUND_MODE
 
 CSV_FIELDS = ["env", "collect", "bounds", "collect_actions", "updates_per_round", "hidden", "policy_params",
               "compression_ratio", "seed", "mean_return", "score", "env_steps", "wall_seconds"]  # fmt: skip
-SAVED_UPDATES_PER_ROUND = 250
-"""Distillation runs saved before their updates per round were recorded had this many (the default then)."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,9 @@ class SweepRun:
     """Kickstart runs: PPO's learning rate decays linearly to 0 (``kickstart --lr-decay``)."""
     vecnormalize: str | None = None
     """The teacher's VecNormalize statistics (``--vecnormalize``); None: found beside the teacher."""
-    updates_per_round: int = SAVED_UPDATES_PER_ROUND
-    """Distillation runs: minibatch gradient steps per round (``--updates-per-round``)."""
+    updates_per_round: int = LEGACY_UPDATES_PER_ROUND
+    """Distillation runs: minibatch gradient steps per round (``--updates-per-round``; ``sweep`` passes distill's
+    default when not told; this field's default is what runs saved before it had, so their names still match)."""
 
     @property
     def distilled(self) -> bool:
@@ -70,8 +70,7 @@ class SweepRun:
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
         greedy = "" if self.collect_actions == "sampled" else "-greedy"
-        updates = "" if self.updates_per_round == SAVED_UPDATES_PER_ROUND else f"-{self.updates_per_round}u"
-        variant = f"-{self.bounds}{greedy}{updates}" if self.distilled else ""
+        variant = f"-{self.bounds}{greedy}{updates_tag(self.updates_per_round)}" if self.distilled else ""
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         ppo = ("-lr-decay" if self.lr_decay else "") + (f"-best{self.keep_best}" if self.keep_best else "")
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
@@ -81,7 +80,7 @@ class SweepRun:
 
 ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled",
                                 "keep_best": 0, "lr_decay": False, "vecnormalize": None,
-                                "updates_per_round": SAVED_UPDATES_PER_ROUND}
+                                "updates_per_round": LEGACY_UPDATES_PER_ROUND}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
 unset, so that those rows still match."""
 
