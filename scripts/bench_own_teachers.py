@@ -17,25 +17,27 @@ teacher's own return, its calm-distilled 16x16 students', and `rl-distill kickst
 300,000 steps, from each of those students (--init) and from a fresh one.
 
 Off-policy teachers (`--teachers dqn-lunar dqn-mountaincar sac-pendulum sac-mountaincar td3-pendulum
---no-multitask --stem offpolicy-teachers`): DQN on LunarLander-v3 (``dqn-256``) and on MountainCar-v0
-(``dqn-mountaincar``), SAC on Pendulum-v1 (``sac``), SAC with gSDE on MountainCarContinuous-v0 (``sac-gsde``),
-TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations. Here: teachers 3-5 minutes each, distillations
-2-7 s, kickstart runs 2-16 minutes (MountainCarContinuous-v0's preset rolls out 8 steps per update), about 1h40
-in all on one core.
+--no-multitask --budgets default preset:250 --stem offpolicy-teachers`): DQN on LunarLander-v3 (``dqn-256``) and
+on MountainCar-v0 (``dqn-mountaincar``), SAC on Pendulum-v1 (``sac``), SAC with gSDE on MountainCarContinuous-v0
+(``sac-gsde``), TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations. Here: teachers 3-5 minutes each,
+distillations 2-13 s, kickstart runs 2-16 minutes (MountainCarContinuous-v0's preset rolls out 8 steps per
+update), about 1h40 in all on one core.
 
 MuJoCo off-policy teachers, the zoo's most common kind (`--teachers sac-cheetah td3-cheetah --no-multitask
---no-kickstart --budgets default 300000:1000 --stem mujoco-offpolicy-teachers`): SAC (``sac-mujoco``) and TD3
-(``td3-mujoco``) on HalfCheetah-v5, 300,000 steps each, seed 0, raw observations, distilled with the defaults and
-with 3x the steps and 4x the updates per round; then `--teachers sac-cheetah --no-multitask --kickstart-init
---stem mujoco-sac-kickstart` fine-tunes each seed's default-distilled 16x16 student with kickstart's defaults.
-Here: each teacher 60-75 minutes (a gradient step per env step), distillations 15 s (default) or 85 s (the
-larger budget) plus 100 episodes of evaluation, kickstart runs about 9 minutes each.
+--no-kickstart --budgets default preset:250 300000:1000 --stem mujoco-offpolicy-teachers`): SAC (``sac-mujoco``)
+and TD3 (``td3-mujoco``) on HalfCheetah-v5, 300,000 steps each, seed 0, raw observations, distilled with the
+defaults, with distill's default before 2026-12-05 (250 updates per round) and with 3x the steps; then
+`--teachers sac-cheetah --no-multitask --kickstart-init --stem mujoco-sac-kickstart` fine-tunes each seed's
+default-distilled 16x16 student with kickstart's defaults. Here: each teacher 60-75 minutes (a gradient step per
+env step), distillations 15-30 s (the preset's steps) or 85 s (3x) plus 100 episodes of evaluation, kickstart
+runs about 9 minutes each.
 
 Teachers live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
-About 6 minutes of distillation, 25 of kickstart and 2 of multitask on one core. Run:
+About 6 minutes of distillation, 25 of kickstart and 2 of multitask on one core (250 updates per round). The
+committed results/own-teachers has both budgets (`--budgets default preset:250`). Run:
     python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-kickstart] [--no-multitask]
-        [--no-transfer] [--stem own-teachers]
+        [--no-transfer] [--budgets default preset:250] [--stem own-teachers]
 """
 
 from __future__ import annotations
