@@ -53,10 +53,11 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
             "scores": scores}  # fmt: skip
 
 
-def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int) -> str:
+def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int) -> str:
     lines = [f"`distill` with sampled or greedy actions while collecting (16x16 students, student-driven, each env "
-             f"preset's steps; score over {episodes} evaluation episodes, mean over seeds 0-{seeds - 1}, per seed in "
-             "brackets). Reproduce: `python scripts/bench_collect_actions.py` (its docstring has the pairs).", "",
+             f"preset's steps, {updates} updates per round; score over {episodes} evaluation episodes, mean over seeds "
+             f"0-{seeds - 1}, per seed in brackets). Reproduce: `python scripts/bench_collect_actions.py "
+             f"--updates-per-round {updates}` (its docstring has the pairs).", "",
              "| env | teacher | teacher return | sampled | greedy |", "|---|---|---:|---:|---:|"]  # fmt: skip
     for row in rows:
         cells = [f"{statistics.fmean(s):.3f} ({' / '.join(f'{x:.3f}' for x in s)})" for s in row["scores"].values()]
@@ -79,8 +80,9 @@ def main() -> None:
     rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round)
             for env, teacher in pairs]
     atomic_write_json(ROOT / "results" / "collect-actions.json", rows)
-    atomic_write_text(ROOT / "results" / "collect-actions.md", markdown(rows, args.seeds, args.episodes))
-    print(markdown(rows, args.seeds, args.episodes))
+    text = markdown(rows, args.seeds, args.episodes, args.updates_per_round)
+    atomic_write_text(ROOT / "results" / "collect-actions.md", text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -51,10 +51,11 @@ def main() -> None:
                          "score": (result.mean_return - random) / (teacher - random)})  # fmt: skip
             print(name, f"{result.mean_return:.1f}", flush=True)
     atomic_write_json(ROOT / "results" / f"temperature-{args.env}.json",
-                      {"env_id": args.env, "steps": args.steps, "teacher_mean_return": teacher,
-                       "random_mean_return": random, "rows": rows})  # fmt: skip
-    lines = [f"{args.env}: student-driven, 2x16 student, {args.steps:,} env steps, {args.seeds} seeds, "
-             f"{args.episodes} episodes each; teacher {teacher:.1f}, random {random:.1f}.", "",
+                      {"env_id": args.env, "steps": args.steps, "updates_per_round": args.updates_per_round,
+                       "teacher_mean_return": teacher, "random_mean_return": random, "rows": rows})  # fmt: skip
+    lines = [f"{args.env}: student-driven, 2x16 student, {args.steps:,} env steps, {args.updates_per_round} updates "
+             f"per round, {args.seeds} seeds, {args.episodes} episodes each; teacher {teacher:.1f}, random "
+             f"{random:.1f}.", "",
              "| loss | T | mean return | score |", "|---|---:|---:|---:|"]  # fmt: skip
     for loss, temperature in SETTINGS:
         group = [r for r in rows if r["loss"] == loss and r["temperature"] == temperature]
