@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.config import KickstartConfig
@@ -106,7 +106,8 @@ def main() -> None:
                                    updates_per_round=args.updates_per_round)
             run_distill(config, teacher, Path(tmp), progress_bar=False)
             log = json.loads((Path(tmp) / "student.json").read_text())
-        row.update(distill_steps=preset.distill_steps, distill_seconds=log["wall_seconds"],
+        row.update(distill_steps=preset.distill_steps, updates_per_round=args.updates_per_round,
+                   distill_seconds=log["wall_seconds"],
                    eval_seconds=log["eval_seconds"], distill_env_seconds=log["env_seconds"],
                    distill_env_only=preset.distill_steps / log["env_seconds"],
                    distill_all_in=preset.distill_steps / (log["wall_seconds"] + log["eval_seconds"]),
@@ -116,12 +117,14 @@ def main() -> None:
         atomic_write_json(path, table)
     lines = ["Environment steps per second, 8 envs (DummyVecEnv), 1 torch thread, this 2-core CPU; "
              "`python scripts/bench_throughput.py`.", "",
-             "| env | raw, random actions | raw, teacher's actions | PPO (student net) | distillation, all in | "
-             "distillation without its evaluation | its env stepping alone | own cost µs/step |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+             "| env | raw, random actions | raw, teacher's actions | PPO (student net) | distillation's updates per "
+             "round | distillation, all in | distillation without its evaluation | its env stepping alone | own cost "
+             "µs/step |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in table["rows"]:
         own_us = 1e6 * (r["distill_seconds"] - r["distill_env_seconds"]) / r["distill_steps"]
-        lines.append(f"| {r['env']} | {r['raw_random']:,.0f} | {r['raw_teacher']:,.0f} | {r['ppo']:,.0f} | "
+        updates = r.get("updates_per_round", LEGACY_UPDATES_PER_ROUND)
+        lines.append(f"| {r['env']} | {r['raw_random']:,.0f} | {r['raw_teacher']:,.0f} | {r['ppo']:,.0f} | {updates} | "
                      f"{r['distill_all_in']:,.0f} | {r['distill_without_eval']:,.0f} | {r['distill_env_only']:,.0f} | "
                      f"{own_us:.0f} |")  # fmt: skip
     lines += ["", "Kickstart (PPO + the teacher's KL term, λ = 1) against PPO alone, same student net and preset. "

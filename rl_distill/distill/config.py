@@ -66,8 +66,8 @@ class DistillConfig:
     ``LEGACY_UPDATES_PER_ROUND``): at the same env steps it lifted the students of teachers trained elsewhere that
     250 left short (TD3 Pendulum-v1 8x8 0.64 -> 1.00, DQN MountainCar-v0 8x8 0.86 -> 0.99, SAC HalfCheetah-v5
     16x16 0.71 -> 0.79: results/offpolicy-teachers.md, results/mujoco-offpolicy-teachers.md) and kept the rest
-    within their seeds' spread (results/own-teachers.md, results/sweep-*-1000u.md), for 1.5-2x the distillation
-    time: README, "The distillation budget"."""
+    within their seeds' spread (results/own-teachers.md, results/sweep-*-1000u.md), for 1.5-3x the distillation
+    time (results/throughput.md): README, "The distillation budget"."""
     batch_size: int = 256
     """Minibatch size."""
     learning_rate: float = 3e-3
