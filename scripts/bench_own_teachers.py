@@ -95,7 +95,7 @@ PPO_TEACHERS = ["lunar", "reacher", "acrobot"]
 WIDTHS = (16, 8)
 WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "turbulence_power": 1.5})
 KICKSTART_STEPS = 300_000
-DEFAULT_UPDATES = DistillConfig("CartPole-v1").updates_per_round
+DEFAULT_UPDATES = DistillConfig.updates_per_round
 """distill's updates per round; rows written before they recorded theirs had LEGACY_UPDATES_PER_ROUND."""
 MULTITASK_HIDDEN = (32, 32)
 

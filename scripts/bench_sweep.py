@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from rl_distill.cli.arguments import positive_int
 from rl_distill.evaluation.plots import plot_all
 from rl_distill.experiments.sweep import sweep, write_tables
 from rl_distill.io import atomic_write_text
@@ -76,7 +77,7 @@ def main() -> None:
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help=f"Box actions: the loss's bound mode (default {DEFAULT_BOUND_MODE}); another writes "
                         "results/sweep-<env>-<mode>.* beside the default's tables")
-    parser.add_argument("--updates-per-round", type=int, default=None,
+    parser.add_argument("--updates-per-round", type=positive_int, default=None,
                         help="distillation's gradient steps per round (default: distill's); given, the tables are "
                         "results/sweep-<env>[-<mode>]-<N>u.*")
     args = parser.parse_args()
