@@ -54,7 +54,7 @@ from kickstart_names import (  # sibling scripts: scripts/ is on sys.path
 from kickstart_report import markdown, plot
 from kickstart_teachers import CASES, FULL_LUNAR_LANDER, RUNS, ensure_teacher
 
-from rl_distill.cli.arguments import hidden_sizes
+from rl_distill.cli.arguments import hidden_sizes, positive_int
 from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
@@ -316,7 +316,7 @@ def main() -> None:
     parser.add_argument("--distill-collect-actions", choices=COLLECT_ACTIONS, default="sampled",
                         help="distil with --collect-actions (greedy: whoever acts takes its greedy action); another "
                         "than sampled gets its own distill and kickstart runs and labels")
-    parser.add_argument("--distill-updates-per-round", type=int, default=DISTILL_UPDATES,
+    parser.add_argument("--distill-updates-per-round", type=positive_int, default=DISTILL_UPDATES,
                         help=f"distil with --updates-per-round N (default {DISTILL_UPDATES}: distill's until "
                         "2026-12-05, what results/kickstart.md was made with; distill's is 1000 since); another gets "
                         "its own distill and kickstart runs and labels")

@@ -138,8 +138,7 @@ def budget_suffix(steps: int | None, updates: int) -> str:
     return "" if steps is None and updates == LEGACY_UPDATES_PER_ROUND else f"-{steps or 'preset'}-{updates}u"
 
 
-def distill_folder(key: str, width: int, seed: int, steps: int | None = None,
-                   updates: int = LEGACY_UPDATES_PER_ROUND) -> Path:  # fmt: skip
+def distill_folder(key: str, width: int, seed: int, steps: int | None, updates: int) -> Path:
     """A distillation run's folder, its budget named in it (``budget_suffix``)."""
     return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{budget_suffix(steps, updates)}"
 

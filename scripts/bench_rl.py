@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import COLLECT_SCHEMES, DistillConfig
+from rl_distill.distill.config import COLLECT_SCHEMES, LEGACY_UPDATES_PER_ROUND, DistillConfig, updates_tag
 from rl_distill.evaluation import compare
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -64,7 +64,7 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
     runs = []
     for collect in COLLECT_SCHEMES:
         for seed in seeds:
-            name = f"student-{collect}-{seed}"
+            name = f"student-{collect}-{seed}{updates_tag(updates)}"
             config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps,
                                    steps_per_round=preset.distill_steps // rounds, collect=collect,
                                    seed=seed, updates_per_round=updates)  # fmt: skip
@@ -99,7 +99,7 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
                     "train_seconds": teacher_run.wall_seconds},
         "random": {"mean_return": random_eval.mean_return},
         "student_hidden": list(preset.student_hidden), "distill_steps": preset.distill_steps, "rounds": rounds,
-        "runs": runs,
+        "updates_per_round": updates, "runs": runs,
         "scratch": {"mean_return": scratch_eval.mean_return, "score": score(scratch_eval.mean_return),
                     "timesteps": scratch_run.timesteps, "policy_params": scratch_run.policy_params,
                     "train_seconds": scratch_run.wall_seconds, "scaled_rewards": scratch_run.scaled_rewards,
@@ -110,13 +110,26 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
     }  # fmt: skip
 
 
+def reproducing_commands(envs: list[dict]) -> list[str]:
+    """One command per group of envs run with the same rounds and updates per round (a file written before the
+    script recorded its updates was made at the default of its day)."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for env in envs:
+        key = (env["rounds"], env.get("updates_per_round", LEGACY_UPDATES_PER_ROUND))
+        groups.setdefault(key, []).append(env["env_id"])
+    return [f"python scripts/bench_rl.py --envs {' '.join(ids)} --rounds {rounds} --updates-per-round {updates}"
+            for (rounds, updates), ids in sorted(groups.items())]
+
+
 def summarize() -> None:
     envs = [json.loads(p.read_text()) for p in sorted((RESULTS / "rl").glob("*.json"))]
+    commands = "; ".join(f"`{command}`" for command in reproducing_commands(envs))
     lines = [
         "Score = (student - random) / (teacher - random) over 100 fixed-seed greedy episodes; mean ± std over "
         "3 seeds. Steps to 0.95: first round whose 5-episode evaluation reached score 0.95 (median over seeds; "
         "scratch: SB3 EvalCallback, 5 episodes, 1 seed). PPO from scratch learns from scaled rewards, as `pipeline` "
-        "trains it. Reproduce: `python scripts/bench_rl.py`.",
+        "trains it. "
+        f"Reproduce: {commands}.",
         "",
         "| env | teacher return (params) | random | student params (ratio) | collect | student return "
         "| score | distil steps | distil s | steps to 0.95 | scratch PPO return (steps) | scratch score "
