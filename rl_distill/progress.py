@@ -39,6 +39,13 @@ class Progress:
             print(f"{self.desc}: {self.count:,}/{self.total:,} {self.unit}s  {shown} {self.unit}s/s{extra}",
                   file=sys.stderr, flush=True)  # fmt: skip
 
+    def extend(self, total: int) -> None:
+        """Count up to a larger ``total`` from here on (a run that decided to go on)."""
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
     def write(self, line: str) -> None:
         """A log line that does not break the bar."""
         if self.enabled:

@@ -151,17 +151,19 @@ def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None 
     env = spec["env"]
     config = DistillConfig(env, student_hidden=(width, width), seed=seed, updates_per_round=updates,
                            steps=steps or preset_for(env).distill_steps)  # fmt: skip
+    return cached(distill_folder(key, width, seed, steps, updates), [teacher], config.steps, episodes,
+                  lambda out: distil_row(config, teacher, stats, out, episodes))  # fmt: skip
 
-    def train(out: Path) -> dict[str, Any]:
-        run_distill(config, teacher, out, vecnormalize=stats, progress_bar=False)
-        student = load_policy(out / "student.zip", env)
-        log = json.loads((out / "student.json").read_text())
-        return {"width": width, "seed": seed, "params": policy_parameters(student.policy),
-                "updates_per_round": config.updates_per_round, "wall_seconds": log["wall_seconds"],
-                "action_gaps": [r["action_gap"] for r in log["rounds"]],
-                **episodes_row(student, env, episodes)}  # fmt: skip
 
-    return cached(distill_folder(key, width, seed, steps, updates), [teacher], config.steps, episodes, train)
+def distil_row(config: DistillConfig, teacher: Path, stats: Path | None, out: Path, episodes: int) -> dict[str, Any]:
+    """Run one distillation into ``out``; its row: the student's size, time, action gaps and evaluation."""
+    run_distill(config, teacher, out, vecnormalize=stats, progress_bar=False)
+    student = load_policy(out / "student.zip", config.env_id)
+    log = json.loads((out / "student.json").read_text())
+    return {"width": config.student_hidden[0], "seed": config.seed, "params": policy_parameters(student.policy),
+            "updates_per_round": config.updates_per_round, "wall_seconds": log["wall_seconds"],
+            "env_steps": log["rounds"][-1]["env_steps"], "action_gaps": [r["action_gap"] for r in log["rounds"]],
+            **episodes_row(student, config.env_id, episodes)}  # fmt: skip
 
 
 def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool,

@@ -44,7 +44,7 @@ def test_steps_to_reads_the_first_curve_point_at_the_level() -> None:
 
 
 def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
-    assert distill_folder("sac-cheetah", 16, 2).name == "distill-16x16-2"  # the old default keeps the old names
+    # the old default keeps the old names
     assert distill_folder("sac-cheetah", 16, 2, None, LEGACY_UPDATES_PER_ROUND).name == "distill-16x16-2"
     assert distill_folder("sac-cheetah", 16, 2, 300_000, 1000).name == "distill-16x16-2-300000-1000u"
     assert distill_folder("sac-cheetah", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u"

@@ -55,6 +55,13 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
     p.add_argument("--steps", type=positive_int, default=None,
                    help="environment steps to collect and label, exactly (default: the preset's" + (
                        "; over all tasks, split evenly: default the sum of their presets')" if multitask else ")"))
+    if not multitask:
+        p.add_argument("--max-steps", type=positive_int, default=None,
+                       help="go on past --steps, a round at a time, while the student's action gap (its imitation "
+                       "error on each round's new states) still falls by 5%% from one half-budget of rounds to the "
+                       "next, up to this many env steps in all; a MuJoCo SAC or TD3 teacher's students need 2-3x "
+                       "the preset's steps, a PPO teacher's stop at them (scripts/budget_rule.py). Default: "
+                       "exactly --steps")
     p.add_argument("--collect", choices=COLLECT_SCHEMES, default=d.collect,
                    help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
                    f"(teacher with probability decay**round) (default {d.collect})")
@@ -107,7 +114,8 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
     preset = preset_for(args.env)
     config = DistillConfig(
         env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
-        steps=args.steps or preset.distill_steps, collect=args.collect, collect_actions=args.collect_actions,
+        steps=args.steps or preset.distill_steps, max_steps=args.max_steps, collect=args.collect,
+        collect_actions=args.collect_actions,
         loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,

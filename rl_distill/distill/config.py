@@ -40,7 +40,10 @@ class DistillConfig:
     student_hidden: tuple[int, ...] = (16, 16)
     """Student policy MLP hidden sizes."""
     steps: int = 50_000
-    """Environment steps to collect and label, in total over all rounds (exactly this many)."""
+    """Environment steps to collect and label, in total over all rounds (exactly this many, unless ``max_steps``)."""
+    max_steps: int | None = None
+    """Go on past ``steps``, a round at a time, while the student's action gap still falls, up to this many env
+    steps in all (``budget.gap_still_falling``); None: exactly ``steps``."""
     collect: Collect = "student"
     """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
     collect_actions: CollectActions = "sampled"
@@ -86,6 +89,11 @@ class DistillConfig:
     def validate(self) -> None:
         if self.steps <= 0:
             raise InputError(f"--steps must be positive, got {self.steps}")
+        if self.max_steps is not None and self.max_steps < self.steps:
+            raise InputError(f"--max-steps ({self.max_steps}) must be at least --steps ({self.steps})")
+        if self.max_steps is not None and self.lr_decay:
+            raise InputError("--lr-decay spreads its decay over --steps' rounds; it cannot be combined with "
+                             "--max-steps, whose rounds are not known in advance")
         if self.collect not in COLLECT_SCHEMES:
             raise InputError(f"--collect must be one of {', '.join(COLLECT_SCHEMES)}, got {self.collect!r}")
         if self.collect_actions not in COLLECT_ACTIONS:
@@ -114,4 +122,4 @@ class DistillConfig:
         settings = json.loads(json.dumps(asdict(self)))
         if settings["collect_actions"] == "sampled":  # as every run before the field existed: their checkpoints match
             del settings["collect_actions"]
-        return {k: v for k, v in settings.items() if k not in ("steps", "eval_episodes")}
+        return {k: v for k, v in settings.items() if k not in ("steps", "max_steps", "eval_episodes")}

@@ -18,6 +18,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
+from rl_distill.distill.budget import gap_still_falling
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Acting, Collector
@@ -63,6 +64,9 @@ class DistillResult:
     eval_seconds: float = 0.0
     env_seconds: float = 0.0
     """Part of ``wall_seconds`` spent inside the envs' ``step`` (the rest is the distillation's own cost)."""
+    stopped: str = "steps"
+    """Why collection ended: ``steps`` (the budget), or with ``max_steps`` ``gap`` (the action gap stopped
+    falling) or ``max_steps``."""
 
 
 def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
@@ -153,13 +157,18 @@ def distill(
     # One line per round is the log; on a terminal a bar moves between them.
     bar = Progress(config.steps, f"distil {config.collect}", initial=collector.env_steps, enabled=progress_bar,
                    line_every=0)  # fmt: skip
+    base_rounds = rounds_of(config.steps, config.steps_per_round)
     try:
-        for round_index in range(first_round, rounds_of(config.steps, config.steps_per_round)):
+        while keeps_collecting(config, result.rounds, collector.env_steps):
+            round_index = len(result.rounds)
+            budget = config.steps if round_index < base_rounds else config.max_steps or config.steps
+            if bar.total < budget:  # past --steps: the bar counts toward --max-steps
+                bar.extend(budget)
             started = time.perf_counter()
             beta = collect_beta(config, round_index)
             student.policy.set_training_mode(False)
             steps_before = collector.env_steps
-            collector.collect(min((round_index + 1) * config.steps_per_round, config.steps), budget=config.steps,
+            collector.collect(min((round_index + 1) * config.steps_per_round, budget), budget=budget,
                               beta=beta, rng=rng, generator=action_generator, on_steps=bar.update)  # fmt: skip
             result.env_seconds = collector.env_seconds
             gap = fresh_gap(student_actor, buffer, collector.env_steps - steps_before, venv.action_space)
@@ -182,6 +191,11 @@ def distill(
             bar.write(round_line(log))
             if on_round:
                 on_round(log)
+        if config.max_steps is not None:
+            result.stopped = "max_steps" if collector.env_steps >= config.max_steps else "gap"
+            bar.write(f"collected {collector.env_steps:,} env steps (--steps {config.steps:,}, --max-steps "
+                      f"{config.max_steps:,}): " + ("the budget's end" if result.stopped == "max_steps" else
+                                                    "the action gap no longer falls"))  # fmt: skip
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()
@@ -190,6 +204,16 @@ def distill(
 
 def rounds_of(steps: int, steps_per_round: int) -> int:
     return -(-steps // steps_per_round)
+
+
+def keeps_collecting(config: DistillConfig, rounds: list[RoundLog], env_steps: int) -> bool:
+    """Whether a round follows ``rounds``: always within ``steps``; past it (``max_steps``) while the action gap
+    still falls and the budget lasts."""
+    base_rounds = rounds_of(config.steps, config.steps_per_round)
+    if len(rounds) < base_rounds:
+        return True
+    return (config.max_steps is not None and env_steps < config.max_steps
+            and gap_still_falling([r.action_gap for r in rounds], base_rounds))  # fmt: skip
 
 
 @torch.no_grad()

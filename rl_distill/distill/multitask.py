@@ -71,6 +71,8 @@ class MultitaskConfig(DistillConfig):
 
     def validate(self) -> None:
         super().validate()
+        if self.max_steps is not None:
+            raise InputError("--max-steps is distill's (one task); multitask collects exactly --steps")
         if not self.tasks:
             raise InputError("give at least one --task ENV=TEACHER_ZIP")
         twice = sorted({t for t in self.tasks if self.tasks.count(t) > 1})

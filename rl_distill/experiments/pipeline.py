@@ -39,7 +39,8 @@ def run_distill(config: DistillConfig, teacher_path: Path, out: Path, *, name: s
                      progress_bar=progress_bar, checkpoint=out / f"{name}.ckpt", resume=resume)  # fmt: skip
     scalars.close()
     path = save_student(result, teacher, out, name=name)
-    atomic_write_json(out / f"{name}.json", {"teacher": str(teacher_path), **result_summary(result)})
+    atomic_write_json(out / f"{name}.json", {"teacher": str(teacher_path), **result_summary(result),
+                                             "stopped": result.stopped})  # fmt: skip
     return path
 
 
