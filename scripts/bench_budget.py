@@ -19,6 +19,7 @@ Two parts, both on distill's defaults (1,000 updates per round, 5,000 steps per 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import statistics
 from pathlib import Path
@@ -196,18 +197,22 @@ def main() -> None:
     if args.seeds <= 0 or args.episodes <= 0:
         parser.error("--seeds and --episodes must be positive")
     torch.set_num_threads(1)
+    replayed = replay() if args.part in ("replay", "both") else None
+    ran = runs(args.teachers, args.presets, args.seeds, args.episodes) if args.part in ("runs", "both") else {}
     saved = RESULTS / "budget-rule.json"
-    report = json.loads(saved.read_text()) if saved.exists() else {}
-    if args.part in ("replay", "both"):
-        report["replay"] = replay()
-    if args.part in ("runs", "both") and (args.teachers or args.presets):
-        report.setdefault("runs", {}).update(runs(args.teachers, args.presets, args.seeds, args.episodes))
-        report["episodes"], report["seeds"] = args.episodes, args.seeds
-    lines = ["# distill --max-steps", "", *replay_table(report.get("replay", []))]
-    if report.get("runs"):
-        lines += ["", *runs_table(report["runs"])]
-    atomic_write_json(saved, report)
-    atomic_write_text(RESULTS / "budget-rule.md", "\n".join(lines) + "\n")
+    with open(RESULTS / ".budget-rule.lock", "w") as lock:  # two runs (other teachers) may end together
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        report = json.loads(saved.read_text()) if saved.exists() else {}
+        if replayed is not None:
+            report["replay"] = replayed
+        if ran:
+            report.setdefault("runs", {}).update(ran)
+            report["episodes"], report["seeds"] = args.episodes, args.seeds
+        lines = ["# distill --max-steps", "", *replay_table(report.get("replay", []))]
+        if report.get("runs"):
+            lines += ["", *runs_table(report["runs"])]
+        atomic_write_json(saved, report)
+        atomic_write_text(RESULTS / "budget-rule.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
