@@ -192,6 +192,31 @@ def test_runs_saved_before_the_added_fields_keep_their_cache_key() -> None:
     assert "updates_per_round" not in cache_settings(greedy)  # as many as every run before the field
     longer = SweepRun("CartPole-v1", "t.zip", (4,), "student", 0, 512, 3, "w", updates_per_round=1000)
     assert cache_settings(longer)["updates_per_round"] == 1000 and longer.name == "student-one-sided-1000u-4-512steps-0"
+    assert "max_steps" not in cache_settings(longer)  # exactly the steps, as every run before the field
+    capped = SweepRun("CartPole-v1", "t.zip", (4,), "student", 0, 512, 3, "w", max_steps=2048)
+    assert cache_settings(capped)["max_steps"] == 2048 and capped.name == "student-one-sided-max2048-4-512steps-0"
+
+
+@pytest.mark.parametrize("falling", [True, False])
+def test_max_steps_reaches_the_distillations_and_their_rows_count_the_steps_taken(
+        cartpole_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, falling: bool) -> None:  # fmt: skip
+    import rl_distill.distill.loop as loop
+
+    monkeypatch.setattr(loop, "gap_still_falling", lambda gaps, base_rounds: falling)
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "4",
+                 "--collect", "student", "--seeds", "1", "--steps", "600", "--max-steps", "1200",
+                 "--updates-per-round", "5", "--episodes", "2", "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
+    [row] = json.loads((out / "sweep.json").read_text())["rows"]
+    assert row["env_steps"] == (1200 if falling else 600) and row["curve_steps"][-1] == row["env_steps"]
+
+
+def test_max_steps_with_kickstart_init_is_refused(cartpole_teacher: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "16",
+                 "--max-steps", "90000", "--kickstart-steps", "512", "--kickstart-init", "--out", str(out)]) == 2
+    assert "not known in advance" in capsys.readouterr().err and not out.exists()
 
 
 def test_collect_actions_and_updates_reach_each_run_and_the_kickstart_init_the_first(cartpole_teacher: Path,

@@ -47,6 +47,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                   kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
                   scale_rewards=args.scale_rewards, keep_best=args.keep_best,
                   kickstart_lr_decay=args.kickstart_lr_decay, updates_per_round=args.updates_per_round,
+                  max_steps=args.max_steps,
                   ray_address=args.ray, workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
@@ -101,6 +102,9 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
     p.add_argument("--updates-per-round", type=positive_int, default=None,
                    help="distillation's minibatch gradient steps per round (see distill --help; default distill's)")
+    p.add_argument("--max-steps", type=positive_int, default=None,
+                   help="distillation: go on past --steps while the action gap still falls, up to this many env "
+                   "steps (see distill --help; default: exactly --steps); not with --kickstart-init")
     p.add_argument("--scratch-steps", type=positive_int, default=None,
                    help="also train the preset-size student by PPO from scratch for N steps (default: no baseline)")
     p.add_argument("--scratch-seeds", type=positive_int, default=None,

@@ -2,10 +2,10 @@
 
 The action gap (``RoundLog.action_gap``) is the student's imitation error on each round's new states before it
 trains on them, so it needs no evaluation episodes. A budget that is enough for one teacher is short for another:
-after the HalfCheetah-v5 preset's 100,000 steps a SAC teacher's 16x16 students were still closing the gap, and
-three times the steps took them from score 0.79 to 0.85 (results/mujoco-offpolicy-teachers.md). The rule compares the mean gap of the last half-budget of rounds with the
-half-budget before it: results/budget-rule.md (scripts/bench_budget.py) replays it on the gaps the benchmarks
-logged and runs it beside the fixed budget.
+after the HalfCheetah-v5 preset's 100,000 steps a SAC teacher's 16x16 students were still closing the gap, and three
+times the steps took them from score 0.79 to 0.85 (results/mujoco-offpolicy-teachers.md). The rule compares the mean
+gap of the last half-budget of rounds with the half-budget before it: results/budget-rule.md
+(scripts/bench_budget.py) replays it on the gaps the benchmarks logged and runs it beside the fixed budget.
 """
 
 from __future__ import annotations

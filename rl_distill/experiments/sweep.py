@@ -60,6 +60,8 @@ class SweepRun:
     updates_per_round: int = LEGACY_UPDATES_PER_ROUND
     """Distillation runs: minibatch gradient steps per round (``--updates-per-round``; ``sweep`` passes distill's
     default when not told; this field's default is what runs saved before it had, so their names still match)."""
+    max_steps: int | None = None
+    """Distillation runs: go on past ``steps`` while the action gap still falls, up to this many (``--max-steps``)."""
 
     @property
     def distilled(self) -> bool:
@@ -70,7 +72,8 @@ class SweepRun:
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
         greedy = "" if self.collect_actions == "sampled" else "-greedy"
-        variant = f"-{self.bounds}{greedy}{updates_tag(self.updates_per_round)}" if self.distilled else ""
+        most = f"-max{self.max_steps}" if self.max_steps else ""
+        variant = f"-{self.bounds}{greedy}{updates_tag(self.updates_per_round)}{most}" if self.distilled else ""
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         ppo = ("-lr-decay" if self.lr_decay else "") + (f"-best{self.keep_best}" if self.keep_best else "")
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
@@ -80,7 +83,7 @@ class SweepRun:
 
 ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled",
                                 "keep_best": 0, "lr_decay": False, "vecnormalize": None,
-                                "updates_per_round": LEGACY_UPDATES_PER_ROUND}
+                                "updates_per_round": LEGACY_UPDATES_PER_ROUND, "max_steps": None}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
 unset, so that those rows still match."""
 
@@ -139,20 +142,22 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         run_kickstart(config, Path(run.teacher), out, name=name, vecnormalize=stats, progress_bar=False)
         log = json.loads((out / f"{name}.json").read_text())
         curve = ([run.init_steps + s for s in log["curve_steps"]], log["curve_returns"])
+        steps = run.init_steps + run.steps
     elif run.collect == "scratch":
         trained = train_ppo(run.env_id, out=out, name=name, hidden=run.hidden, timesteps=run.steps, seed=run.seed,
                             eval_every=max(run.steps // CURVE_INTERVALS, 1000),
                             eval_episodes=run.keep_best or CURVE_EPISODES, keep_best=run.keep_best > 0,
                             progress_bar=False, scale_rewards=run.scale_rewards)  # fmt: skip
-        curve = (trained.curve_steps, trained.curve_returns)
+        curve, steps = (trained.curve_steps, trained.curve_returns), run.steps
     else:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
                                collect=run.collect, collect_actions=run.collect_actions,  # type: ignore[arg-type]
                                seed=run.seed, bounds=run.bounds,  # type: ignore[arg-type]
-                               updates_per_round=run.updates_per_round)  # fmt: skip
+                               updates_per_round=run.updates_per_round, max_steps=run.max_steps)  # fmt: skip
         run_distill(config, Path(run.teacher), out, name=name, vecnormalize=stats, progress_bar=False)
         rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
         curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
+        steps = rounds[-1]["env_steps"]  # more than run.steps where max_steps let the run go on
     wall = time.perf_counter() - start
     student = load_policy(out / f"{name}.zip", run.env_id)
     result = evaluate(student, run.env_id, episodes=run.episodes)
@@ -162,7 +167,7 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
             "keep_best": None if run.distilled else run.keep_best,
             "lr_decay": run.lr_decay if run.collect == "kickstart" else None,
             "policy_params": policy_parameters(student.policy), "seed": run.seed,
-            "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": run.init_steps + run.steps,
+            "mean_return": result.mean_return, "ci95": list(result.ci95), "env_steps": steps,
             "wall_seconds": wall, "curve_steps": curve[0], "curve_returns": curve[1]}  # fmt: skip
 
 
@@ -209,8 +214,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
           scratch_steps: int = 0, scratch_hidden: tuple[int, ...] | None = None, scratch_seeds: int | None = None,
           bounds: list[str] | None = None, collect_actions: list[str] | None = None, kickstart_steps: int = 0,
           kickstart_init: bool = False, scale_rewards: bool | None = True, keep_best: int = 0,
-          kickstart_lr_decay: bool = False, updates_per_round: int | None = None, ray_address: str | None = None,
-          workers: int | None = None) -> dict[str, Any]:  # fmt: skip
+          kickstart_lr_decay: bool = False, updates_per_round: int | None = None, max_steps: int | None = None,
+          ray_address: str | None = None, workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, collect_actions, seed) combination and write ``sweep.{json,csv}`` and
     the plots.
 
@@ -220,7 +225,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     (scratch and kickstart) alike, as in ``pipeline`` (None: each as before 2026-12), and so does ``keep_best``
     (the best learning-curve point's policy, each point on that many episodes; 0: the last policy);
     ``kickstart_lr_decay`` decays the kickstart runs' PPO rate. ``updates_per_round``: the distillations' (default:
-    ``DistillConfig``'s). ``vecnormalize``: the teacher's statistics (default:
+    ``DistillConfig``'s); ``max_steps``: theirs too (``distill --max-steps``; not with ``kickstart_init``, whose
+    budget counts the distilled student's steps). ``vecnormalize``: the teacher's statistics (default:
     found beside it).
     """
     from rl_distill.distill.config import DistillConfig
@@ -229,6 +235,9 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     from rl_distill.sb3.policies import load_policy, policy_parameters
     from rl_distill.sb3.presets import preset_for
 
+    if max_steps and kickstart_init:
+        raise InputError("--kickstart-init counts the distilled student's env steps in the kickstart runs' budget; "
+                         "with --max-steps they are not known in advance: drop one of them")
     preset = preset_for(env_id)
     ppo_hidden = scratch_hidden or preset.student_hidden  # the PPO runs' student: scratch and kickstart
     if kickstart_init and ppo_hidden not in hiddens:
@@ -256,7 +265,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
                              init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards,
                              keep_best=keep_best, lr_decay=kickstart_lr_decay, vecnormalize=stats))  # fmt: skip
     runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a, vecnormalize=stats,
-                      updates_per_round=updates)
+                      updates_per_round=updates, max_steps=max_steps)
              for h in hiddens for c in collects for b in bounds for a in collect_actions for s in range(seeds)]
     # A kickstart run from a distilled student waits for the distillations: two passes.
     passes = [[r for r in runs if not r.init], [r for r in runs if r.init]]
