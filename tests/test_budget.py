@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import rl_distill.distill.loop as loop
-from rl_distill.distill.budget import GAP_FLOOR, gap_still_falling
+from rl_distill.distill.budget import GAP_FLOOR, gap_still_falling, why_stopped
 from rl_distill.distill.config import DistillConfig
 from rl_distill.distill.loop import distill
 from rl_distill.distill.multitask import MultitaskConfig
@@ -32,6 +32,9 @@ def test_round_zero_never_counts_so_a_short_budget_first_gets_an_earlier_window(
 def test_a_fitted_student_stops_however_its_gap_moves() -> None:
     tiny = GAP_FLOOR / 2
     assert not gap_still_falling([0.9, 4 * tiny, 3 * tiny, tiny / 2, tiny / 4], 4)
+    assert "is under 0.01 (the student has fitted its teacher)" in why_stopped([0.9, 0.4, 0.3, 0.004, 0.002], 4)
+    assert why_stopped([0.9, 0.5, 0.20, 0.20, 0.195, 0.195], 4) == (
+        "the mean action gap of the last 2 rounds, 0.1950, is less than 5% under the 2 rounds' before (0.2000)")
 
 
 def test_a_round_without_a_gap_stops() -> None:

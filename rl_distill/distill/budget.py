@@ -20,19 +20,35 @@ GAP_FLOOR = 0.01
 action range) has fitted its teacher: collecting more would only chase noise."""
 
 
+def windows(gaps: Sequence[float | None], base_rounds: int) -> tuple[Sequence[float | None], Sequence[float | None]]:
+    """The recent and the earlier window of ``gaps``: half the ``base_rounds`` of ``--steps`` each (at least one
+    round); the earlier one never holds round 0, whose gap is an untrained student's."""
+    window = max(base_rounds // 2, 1)
+    return gaps[-window:], gaps[max(len(gaps) - 2 * window, 1):len(gaps) - window]
+
+
 def gap_still_falling(gaps: Sequence[float | None], base_rounds: int) -> bool:
     """Whether one more round is worth collecting after ``gaps`` (one per round so far, oldest first).
 
-    The windows are half the ``base_rounds`` of ``--steps`` each (at least one round); the earlier one never holds
-    round 0, whose gap is an untrained student's. When there is no earlier window yet (a budget of one or two
-    rounds), one more round is collected so that there is. A round without a gap (a log from before it was
-    measured) stops the run.
+    When there is no earlier window yet (a budget of one or two rounds), one more round is collected so that there
+    is. A round without a gap (a log from before it was measured) stops the run.
     """
-    window = max(base_rounds // 2, 1)
-    recent, earlier = gaps[-window:], gaps[max(len(gaps) - 2 * window, 1):len(gaps) - window]
-    if any(gap is None for gap in (*recent, *earlier)) or len(recent) < window:
+    recent, earlier = windows(gaps, base_rounds)
+    if any(gap is None for gap in (*recent, *earlier)) or len(recent) < max(base_rounds // 2, 1):
         return False
     level = fmean(recent)  # type: ignore[arg-type]
     if level < GAP_FLOOR:
         return False
     return not earlier or level <= (1 - GAP_DROP) * fmean(earlier)  # type: ignore[arg-type]
+
+
+def why_stopped(gaps: Sequence[float | None], base_rounds: int) -> str:
+    """The reason ``gap_still_falling`` gave no more rounds, in words."""
+    recent, earlier = windows(gaps, base_rounds)
+    if any(gap is None for gap in (*recent, *earlier)):
+        return "a round without an action gap (logged before it was measured)"
+    level, last = fmean(recent), f"the mean action gap of the last {len(recent)} rounds"  # type: ignore[arg-type]
+    if level < GAP_FLOOR:
+        return f"{last}, {level:.4f}, is under {GAP_FLOOR} (the student has fitted its teacher)"
+    return (f"{last}, {level:.4f}, is less than {GAP_DROP:.0%} under the {len(earlier)} rounds' before "
+            f"({fmean(earlier):.4f})")  # type: ignore[arg-type]

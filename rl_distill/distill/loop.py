@@ -18,7 +18,7 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from rl_distill.distill.budget import gap_still_falling
+from rl_distill.distill.budget import gap_still_falling, why_stopped
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Acting, Collector
@@ -193,9 +193,10 @@ def distill(
                 on_round(log)
         if config.max_steps is not None:
             result.stopped = "max_steps" if collector.env_steps >= config.max_steps else "gap"
+            gaps, base_rounds = [r.action_gap for r in result.rounds], rounds_of(config.steps, config.steps_per_round)
             bar.write(f"collected {collector.env_steps:,} env steps (--steps {config.steps:,}, --max-steps "
                       f"{config.max_steps:,}): " + ("the budget's end" if result.stopped == "max_steps" else
-                                                    "the action gap no longer falls"))  # fmt: skip
+                                                    why_stopped(gaps, base_rounds)))  # fmt: skip
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()
