@@ -59,9 +59,9 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
         p.add_argument("--max-steps", type=positive_int, default=None,
                        help="go on past --steps, a round at a time, while the student's action gap (its imitation "
                        "error on each round's new states) still falls by 5%% from one half-budget of rounds to the "
-                       "next, up to this many env steps in all; a MuJoCo SAC or TD3 teacher's students need 2-3x "
-                       "the preset's steps, a PPO teacher's stop at them (scripts/budget_rule.py). Default: "
-                       "exactly --steps")
+                       "next and stays above 0.01, up to this many env steps in all; student.json's 'stopped' says "
+                       "why it ended. Replayed on logged gaps it runs SAC and TD3 HalfCheetah-v5 teachers' students "
+                       "to 1.1-3.2x the preset's steps (results/budget-rule.md). Default: exactly --steps")
     p.add_argument("--collect", choices=COLLECT_SCHEMES, default=d.collect,
                    help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
                    f"(teacher with probability decay**round) (default {d.collect})")
