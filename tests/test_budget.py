@@ -27,6 +27,7 @@ def test_round_zero_never_counts_so_a_short_budget_first_gets_an_earlier_window(
     assert gap_still_falling([0.9, 0.5, 0.4], 2)
     assert not gap_still_falling([0.9, 0.5, 0.5], 2)
     assert not gap_still_falling([0.9, 0.5, 0.01, 0.3], 2)  # 0.3 against 0.01
+    assert why_stopped([0.9, 0.5], 2).endswith("has no earlier rounds to fall from")
 
 
 def test_a_fitted_student_stops_however_its_gap_moves() -> None:

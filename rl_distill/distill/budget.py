@@ -50,5 +50,7 @@ def why_stopped(gaps: Sequence[float | None], base_rounds: int) -> str:
     level, last = fmean(recent), f"the mean action gap of the last {len(recent)} rounds"  # type: ignore[arg-type]
     if level < GAP_FLOOR:
         return f"{last}, {level:.4f}, is under {GAP_FLOOR} (the student has fitted its teacher)"
+    if not earlier:  # gap_still_falling always goes on from here: say so rather than fail
+        return f"{last}, {level:.4f}, has no earlier rounds to fall from"
     return (f"{last}, {level:.4f}, is less than {GAP_DROP:.0%} under the {len(earlier)} rounds' before "
             f"({fmean(earlier):.4f})")  # type: ignore[arg-type]
