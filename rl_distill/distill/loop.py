@@ -193,10 +193,9 @@ def distill(
                 on_round(log)
         if config.max_steps is not None:
             result.stopped = "max_steps" if collector.env_steps >= config.max_steps else "gap"
-            gaps, base_rounds = [r.action_gap for r in result.rounds], rounds_of(config.steps, config.steps_per_round)
+            why = why_stopped([r.action_gap for r in result.rounds], base_rounds)
             bar.write(f"collected {collector.env_steps:,} env steps (--steps {config.steps:,}, --max-steps "
-                      f"{config.max_steps:,}): " + ("the budget's end" if result.stopped == "max_steps" else
-                                                    why_stopped(gaps, base_rounds)))  # fmt: skip
+                      f"{config.max_steps:,}): " + ("the budget's end" if result.stopped == "max_steps" else why))
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()
