@@ -169,7 +169,7 @@ def seed_scores(rows: list[dict[str, Any]], teacher: float, random: float) -> st
 def runs_table(cases: dict[str, Any]) -> list[str]:
     lines = [f"`distill --max-steps` ({MAX_FACTOR}x the preset's steps) beside the preset's fixed budget: score "
              "(student - random) / (teacher - random), mean over seeds (per seed), and the steps the rule "
-             "collected.", "",
+             "collected (their mean, in the preset's).", "",
              "| teacher | env | teacher's return | student | fixed: steps | fixed: score | --max-steps: steps (per "
              "seed) | --max-steps: score | distil s, fixed / --max-steps |", "|---|---|---:|---|---:|---|---|---|---:|"]
     for label, case in cases.items():
@@ -177,7 +177,8 @@ def runs_table(cases: dict[str, Any]) -> list[str]:
         for width in WIDTHS:
             rows = [r for r in case["rows"] if r["width"] == width]
             fixed, rule = (seed_scores([r[kind] for r in rows], teacher, random) for kind in ("fixed", "max_steps"))
-            steps = " / ".join(f"{r['max_steps']['env_steps']:,}" for r in rows)
+            taken = [r["max_steps"]["env_steps"] for r in rows]
+            steps = f"{' / '.join(f'{n:,}' for n in taken)} ({statistics.mean(taken) / case['preset_steps']:.1f}x)"
             seconds = [statistics.mean(r[kind]["wall_seconds"] for r in rows) for kind in ("fixed", "max_steps")]
             lines.append(f"| {label} | {case['env']} | {teacher:.1f} | {width}x{width} | {case['preset_steps']:,} | "
                          f"{fixed} | {steps} | {rule} | {seconds[0]:.0f} / {seconds[1]:.0f} |")
