@@ -37,14 +37,14 @@ from bench_own_teachers import (  # a sibling script: scripts/ is on sys.path
     cached,
     distil_row,
     distilled,
-    references,
+    per_seed,
     teacher_files,
+    teacher_reference,
 )
 
 from rl_distill.distill.budget import gap_still_falling
 from rl_distill.distill.config import DistillConfig
 from rl_distill.distill.loop import rounds_of
-from rl_distill.evaluation.compare import score
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.presets import preset_for
 
@@ -140,7 +140,7 @@ def runs(teachers: list[str], presets: list[str], seeds: int, episodes: int) -> 
         own = label in TEACHERS
         env = TEACHERS[label]["env"] if own else label.removeprefix("preset-")
         files = teacher_files(label) if own else preset_teacher(env)
-        reference = references(label, env, episodes) if own else preset_reference(env, files[0], episodes)
+        reference = teacher_reference(*files, env, episodes)
         rows = []
         for width in WIDTHS:
             for seed in range(seeds):
@@ -154,25 +154,9 @@ def runs(teachers: list[str], presets: list[str], seeds: int, episodes: int) -> 
     return cases
 
 
-def preset_reference(env: str, teacher: Path, episodes: int) -> dict[str, Any]:
-    from bench_own_teachers import episodes_row
-
-    from rl_distill.evaluation.evaluate import evaluate_random
-    from rl_distill.sb3.policies import load_policy, policy_parameters
-
-    policy = load_policy(teacher, env)
-    return {"teacher": episodes_row(policy, env, episodes), "teacher_params": policy_parameters(policy.policy),
-            "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
-
-
-def seed_scores(rows: list[dict[str, Any]], teacher: float, random: float) -> str:
-    values = [score(r["mean_return"], teacher, random) for r in rows]
-    return f"{statistics.mean(values):.3f} ({' / '.join(f'{v:.3f}' for v in values)})"
-
-
 def runs_table(cases: dict[str, Any]) -> list[str]:
     lines = [f"`distill --max-steps` ({MAX_FACTOR}x the preset's steps) beside the preset's fixed budget: score "
-             "(student - random) / (teacher - random), mean over seeds (per seed), and the steps the rule "
+             "(student - random) / (teacher - random), mean ± sd over seeds (per seed), and the steps the rule "
              "collected (their mean, in the preset's).", "",
              "| teacher | env | teacher's return | student | fixed: steps | fixed: score | --max-steps: steps (per "
              "seed) | --max-steps: score | distil s, fixed / --max-steps |", "|---|---|---:|---|---:|---|---|---|---:|"]
@@ -180,7 +164,7 @@ def runs_table(cases: dict[str, Any]) -> list[str]:
         teacher, random = case["reference"]["teacher"]["mean_return"], case["reference"]["random"]
         for width in WIDTHS:
             rows = [r for r in case["rows"] if r["width"] == width]
-            fixed, rule = (seed_scores([r[kind] for r in rows], teacher, random) for kind in ("fixed", "max_steps"))
+            fixed, rule = (per_seed([r[kind] for r in rows], teacher, random) for kind in ("fixed", "max_steps"))
             taken = [r["max_steps"]["env_steps"] for r in rows]
             steps = f"{' / '.join(f'{n:,}' for n in taken)} ({statistics.mean(taken) / case['preset_steps']:.1f}x)"
             seconds = [statistics.mean(r[kind]["wall_seconds"] for r in rows) for kind in ("fixed", "max_steps")]

@@ -206,7 +206,11 @@ def merged(keys: list[str], seed: int, episodes: int, updates: int = DEFAULT_UPD
 
 
 def references(key: str, env: str, episodes: int) -> dict[str, Any]:
-    teacher, stats = teacher_files(key)
+    return teacher_reference(*teacher_files(key), env, episodes)
+
+
+def teacher_reference(teacher: Path, stats: Path | None, env: str, episodes: int) -> dict[str, Any]:
+    """The teacher's evaluation and size and the random policy's return, which a case's scores are measured by."""
     policy = load_policy(teacher, env, vecnormalize=stats)
     return {"teacher": episodes_row(policy, env, episodes), "teacher_params": policy_parameters(policy.policy),
             "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
