@@ -211,12 +211,17 @@ def test_max_steps_reaches_the_distillations_and_their_rows_count_the_steps_take
     assert row["env_steps"] == (1200 if falling else 600) and row["curve_steps"][-1] == row["env_steps"]
 
 
-def test_max_steps_with_kickstart_init_is_refused(cartpole_teacher: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--max-steps", "90000", "--kickstart-steps", "512", "--kickstart-init"], "not known in advance"),
+    (["--steps", "1000", "--max-steps", "500"], "--max-steps (500) must be at least --steps (1000)"),
+])  # fmt: skip
+def test_a_max_steps_the_sweep_cannot_keep_is_refused_before_any_run(
+        cartpole_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
+        message: str) -> None:  # fmt: skip
     out = tmp_path / "sweep"
     assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "16",
-                 "--max-steps", "90000", "--kickstart-steps", "512", "--kickstart-init", "--out", str(out)]) == 2
-    assert "not known in advance" in capsys.readouterr().err and not out.exists()
+                 *extra, "--out", str(out)]) == 2  # fmt: skip
+    assert message in capsys.readouterr().err and not out.exists()
 
 
 def test_collect_actions_and_updates_reach_each_run_and_the_kickstart_init_the_first(cartpole_teacher: Path,

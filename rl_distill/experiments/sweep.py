@@ -239,6 +239,10 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
         raise InputError("--kickstart-init counts the distilled student's env steps in the kickstart runs' budget; "
                          "with --max-steps they are not known in advance: drop one of them")
     preset = preset_for(env_id)
+    steps = steps or preset.distill_steps
+    updates = updates_per_round or DistillConfig.updates_per_round
+    # the distillations' budget, checked before any run: a worker's one-line error would come after the teacher's
+    DistillConfig(env_id, steps=steps, max_steps=max_steps, updates_per_round=updates).validate()
     ppo_hidden = scratch_hidden or preset.student_hidden  # the PPO runs' student: scratch and kickstart
     if kickstart_init and ppo_hidden not in hiddens:
         raise InputError(f"--kickstart-init starts from the distilled {'x'.join(map(str, ppo_hidden))} student: "
@@ -247,8 +251,6 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     teacher_eval = evaluate(teacher, env_id, episodes=episodes)
     random_eval = evaluate_random(env_id, episodes=episodes)
     work = out / "models"
-    steps = steps or preset.distill_steps
-    updates = updates_per_round or DistillConfig.updates_per_round
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     bounds = bounds or [DEFAULT_BOUND_MODE]
     collect_actions = collect_actions or ["sampled"]
