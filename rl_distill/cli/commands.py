@@ -54,7 +54,8 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    else "the preset's, 16,16)"))  # fmt: skip
     p.add_argument("--steps", type=positive_int, default=None,
                    help="environment steps to collect and label, exactly (default: the preset's" + (
-                       "; over all tasks, split evenly: default the sum of their presets')" if multitask else ")"))
+                       "; over all tasks, split evenly: default the sum of their presets')" if multitask
+                       else "; --max-steps lets the run go on)"))
     if not multitask:
         p.add_argument("--max-steps", type=positive_int, default=None,
                        help="go on past --steps, a round at a time, while the student's action gap (its imitation "
