@@ -27,6 +27,7 @@ import argparse
 import fcntl
 import json
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,9 @@ def replay_table(rows: list[dict[str, Any]]) -> list[str]:
 def preset_teacher(env: str) -> tuple[Path, None]:
     path = ROOT / "runs" / "bench-rl" / env / "teacher.zip"
     if not path.exists():
-        raise SystemExit(f"{path} is missing: train it first with python scripts/bench_rl.py --envs {env}")
+        print(f"bench_budget.py: {path} is missing: train it first with python scripts/bench_rl.py --envs {env}",
+              file=sys.stderr)  # fmt: skip
+        raise SystemExit(2)
     return path, None
 
 
