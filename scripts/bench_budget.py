@@ -7,7 +7,7 @@ Two parts, both on distill's defaults (1,000 updates per round, 5,000 steps per 
   it would have stopped, for runs logged past that budget, and whether it would go on, for runs logged up to it.
   No training; a second.
 - runs: `distill --max-steps` (MAX_FACTOR times the preset's steps) beside the preset's fixed budget, 16x16 and
-  8x8 students, 3 seeds, 100 evaluation episodes each, on teachers from plain SB3 code (bench_own_teachers'
+  8x8 students, 3 seeds, 100 evaluation episodes each, on teachers from plain SB3 code (own_teachers.py's
   recipes, trained there when missing; the fixed-budget runs are that script's, shared) and the presets' PPO
   teachers (runs/bench-rl/<env>/teacher.zip, which scripts/bench_rl.py trains).
 
@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_own_teachers import (  # a sibling script: scripts/ is on sys.path
+from bench_own_teachers import per_seed  # sibling scripts: scripts/ is on sys.path
+from own_teachers import (
     DEFAULT_UPDATES,
     TEACHERS,
     WIDTHS,
     cached,
     distil_row,
     distilled,
-    per_seed,
     teacher_files,
     teacher_reference,
 )
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--part", choices=["replay", "runs", "both"], default="both",
                         help="replay the rule on logged gaps, run distillations, or both (default both)")
     parser.add_argument("--teachers", nargs="*", choices=list(TEACHERS), default=[],
-                        help="teachers from plain SB3 code (bench_own_teachers' keys)")
+                        help="teachers from plain SB3 code (own_teachers.py's keys)")
     parser.add_argument("--presets", nargs="*", default=[], help="envs whose preset PPO teacher runs/bench-rl holds")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per student size (default 3)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default 100)")

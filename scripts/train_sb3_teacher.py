@@ -29,7 +29,7 @@
   per env step; 10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M);
 - ``td3-mujoco``: the zoo's MuJoCo TD3 values (TD3's defaults: 400x300 ReLU, lr 1e-3; action noise of std 0.1;
   10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M).
-(The last ten are scripts/bench_own_teachers.py's.)
+(The last ten are scripts/own_teachers.py's registry.)
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
 beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:

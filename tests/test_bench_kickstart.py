@@ -137,7 +137,7 @@ def test_plain_sb3_teachers_save_statistics_only_when_their_recipe_normalises(tm
 
 
 def test_a_named_plain_sb3_teacher_keeps_its_statistics_under_its_own_name(tmp_path: Path) -> None:
-    """scripts/bench_own_teachers.py's teachers are saved as plain SB3 code would (``x.zip``,
+    """scripts/own_teachers.py's teachers are saved as plain SB3 code would (``x.zip``,
     ``x_vecnormalize.pkl``): rl-distill reads those statistics only when told."""
     from rl_distill.sb3.policies import load_policy
 

@@ -1,5 +1,5 @@
-"""scripts/bench_own_teachers.py: which finished runs are reused, how a curve's first point at 0.9 is read, and
-how distillation budgets are told apart."""
+"""scripts/own_teachers.py and bench_own_teachers.py: which finished runs are reused, how a curve's first point at
+0.9 is read, and how distillation budgets are told apart."""
 
 import sys
 from pathlib import Path
@@ -9,13 +9,8 @@ import pytest
 from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_own_teachers import (  # noqa: E402
-    cached,
-    distill_folder,
-    distilled_table,
-    parse_budget,
-    steps_to,
-)
+from bench_own_teachers import distilled_table, parse_budget, steps_to  # noqa: E402
+from own_teachers import cached, distill_folder  # noqa: E402
 
 
 def test_a_row_is_reused_only_for_the_same_teacher_file_budget_and_episodes(tmp_path: Path) -> None:
