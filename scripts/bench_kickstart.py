@@ -32,12 +32,9 @@ shared with scripts/bench_rl.py) and runs/sb3-teachers/Walker2d-v5/teacher.zip, 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import math
 import statistics
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +49,13 @@ from kickstart_names import (  # sibling scripts: scripts/ is on sys.path
     setting_fragments,
 )
 from kickstart_report import markdown, plot
-from kickstart_teachers import CASES, FULL_LUNAR_LANDER, RUNS, ensure_teacher
+from kickstart_store import Busy, claimed, file_result, finished, tenths
+from kickstart_teachers import CASES, RUNS, ensure_teacher, teacher_reference
 
 from rl_distill.cli.arguments import hidden_sizes, positive_int
 from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig
 from rl_distill.errors import InputError
-from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.evaluation.evaluate import evaluate
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
@@ -69,58 +67,6 @@ from rl_distill.sb3.training import CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
-ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
-
-
-def finished(path: Path, teacher: Path | None = None) -> dict[str, Any] | None:
-    """A finished run's log (None: not finished); one that learnt from another teacher than ``teacher`` stops the
-    benchmark, since its folder name does not say which teacher it had (a case whose teacher changed)."""
-    log = json.loads(path.read_text()) if path.exists() else None
-    if log and teacher and log.get("teacher", str(teacher)) != str(teacher):
-        raise SystemExit(f"{path} learnt from {log['teacher']}, not from the case's teacher {teacher}: move "
-                         f"{path.parent.parent} away to keep its runs, or delete it")  # fmt: skip
-    return log
-
-
-class Busy(Exception):
-    """Another invocation is training the run (``claimed(..., wait=False)``)."""
-
-
-@contextmanager
-def claimed(folder: Path, *, wait: bool = True) -> Iterator[None]:
-    """Hold a run's folder while it is trained, so that invocations running side by side train a run they share
-    (PPO from scratch, a distillation) once: the second waits for it, then finds it finished; with ``wait=False``
-    it raises Busy at once instead, and can take another seed meanwhile."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
-        try:  # released when the file closes, or the process dies
-            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise Busy(folder) from None
-        yield
-
-
-def teacher_reference(name: str, case: dict[str, Any], teacher_path: Path, episodes: int) -> dict[str, Any]:
-    """The teacher's (and, for the imperfect case, the full teacher's) evaluation and the random policy's, which
-    every score of the case is measured against; an early teacher's scan too."""
-    env = case["env"]
-    teacher = load_policy(teacher_path, env)
-    teacher_result = evaluate(teacher, env, episodes=episodes)
-    full_result = (evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER), env), env, episodes=episodes)
-                   if name == "imperfect" else teacher_result)  # fmt: skip
-    reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
-                 "teacher_mean_length": teacher_result.mean_length,
-                 "teacher_median": statistics.median(teacher_result.returns), "full_teacher": full_result.mean_return,
-                 "full_teacher_mean_length": full_result.mean_length,
-                 "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
-    scan = teacher_path.parent / "early-scan.json"  # how an early teacher was chosen
-    if case["made"] == "early" and scan.exists():
-        scanned = json.loads(scan.read_text())
-        reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score", "sampled_score") if k in r}
-                                     for r in scanned["scan"]]  # fmt: skip
-        if "episodes" in scanned:  # scans written before it was stored do not say
-            reference["teacher_scan_episodes"] = scanned["episodes"]
-    return reference
 
 
 def best_names(case: dict[str, Any]) -> tuple[str, str]:
@@ -249,12 +195,6 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             "budget": case["budget"], "episodes": episodes, **reference, "runs": runs}
 
 
-def tenths(returns: list[float] | list[float | None]) -> list[float | None]:
-    """Returns as results/kickstart.json keeps them, to 0.1 (None: a curve point not measured): the tables and
-    plots read them no finer, and full floats made the file about 15% larger (it passed 2 MB)."""
-    return [None if r is None else round(r, 1) for r in returns]
-
-
 def kept_step(log: dict[str, Any], start: int) -> dict[str, int]:
     """A best-checkpoint run's kept curve point, in the curve's steps (``start``: steps before the run)."""
     kept = log.get("kept") or {}
@@ -272,29 +212,6 @@ def guide_trace(updates: list[dict[str, float]], warmup: int) -> dict[str, Any]:
             "critic_fit_at": fit,
             "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
             "term_last": statistics.fmean(u["distill_term"] for u in updates[-5:])}  # fmt: skip
-
-
-def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
-    """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds)."""
-    done = {(r["method"], r["seed"]) for r in result["runs"]}
-    kept = [r for r in (earlier or {}).get("runs", []) if (r["method"], r["seed"]) not in done]
-    order = lambda r: (ORDER.get(r["method"], 2), r["method"], r["seed"])  # noqa: E731
-    return {**result, "runs": sorted(result["runs"] + kept, key=order)}
-
-
-def file_result(report: dict[str, Any], name: str, result: dict[str, Any]) -> None:
-    """Files ``result`` as case ``name`` of ``report``, one teacher per section.
-
-    A teacher trained again on another machine can differ (other float kernels): the case's runs of the
-    teacher it replaces move to "NAME (earlier teacher, RETURN)", and the section of an earlier run of the
-    new teacher, if there is one, comes back to NAME with the new runs.
-    """
-    label = lambda teacher: f"{name} (earlier teacher, {teacher:.1f})"  # noqa: E731
-    earlier = report.get(name)
-    if earlier and earlier["teacher"] != result["teacher"]:
-        report[label(earlier["teacher"])] = merged(report.get(label(earlier["teacher"])), earlier)
-        earlier = report.pop(label(result["teacher"]), None)
-    report[name] = merged(earlier, result)
 
 
 def main() -> None:

@@ -5,10 +5,13 @@ env preset's PPO as scripts/bench_rl.py trains it (the same folder, so either sc
 ``early``, the first checkpoint of that PPO scoring 0.5-0.7 of the full teacher; ``plain-sb3``, plain SB3
 code (scripts/train_sb3_teacher.py; ``algo`` names its recipe: ppo, the default, a2c or ppo-raw; ``teacher_seed``
 its seed, default 0). ``teacher_env`` (default: the case's env) is the task it is trained on.
+``teacher_reference`` evaluates a case's teacher (and random play), which its scores are measured against.
 """
 
 from __future__ import annotations
 
+import json
+import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -168,3 +171,26 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 100, seeds: int 
     if not any(scan_seed(seed) for seed in range(seeds)):
         raise SystemExit(f"no checkpoint scored 0.5-0.7 up to {last_step:,} steps in seeds 0-{seeds - 1}; see "
                          f"{folder}/early-scan.json")
+
+
+def teacher_reference(name: str, case: dict[str, Any], teacher_path: Path, episodes: int) -> dict[str, Any]:
+    """The teacher's (and, for the imperfect case, the full teacher's) evaluation and the random policy's, which
+    every score of the case is measured against; an early teacher's scan too."""
+    env = case["env"]
+    teacher = load_policy(teacher_path, env)
+    teacher_result = evaluate(teacher, env, episodes=episodes)
+    full_result = (evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER), env), env, episodes=episodes)
+                   if name == "imperfect" else teacher_result)  # fmt: skip
+    reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
+                 "teacher_mean_length": teacher_result.mean_length,
+                 "teacher_median": statistics.median(teacher_result.returns), "full_teacher": full_result.mean_return,
+                 "full_teacher_mean_length": full_result.mean_length,
+                 "random": evaluate_random(env, episodes=episodes).mean_return}  # fmt: skip
+    scan = teacher_path.parent / "early-scan.json"  # how an early teacher was chosen
+    if case["made"] == "early" and scan.exists():
+        scanned = json.loads(scan.read_text())
+        reference["teacher_scan"] = [{k: r[k] for k in ("seed", "steps", "score", "sampled_score") if k in r}
+                                     for r in scanned["scan"]]  # fmt: skip
+        if "episodes" in scanned:  # scans written before it was stored do not say
+            reference["teacher_scan_episodes"] = scanned["episodes"]
+    return reference

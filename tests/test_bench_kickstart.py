@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_kickstart import Busy, claimed, file_result, finished, merged  # noqa: E402
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_names import distill_variant  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
+from kickstart_store import Busy, claimed, file_result, finished, merged  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
 from reevaluate_kickstart import NotTheScoredPolicy, reevaluate  # noqa: E402
 from reevaluate_kickstart import markdown as reevaluated_markdown  # noqa: E402

@@ -1,0 +1,71 @@
+"""Where scripts/bench_kickstart.py keeps its runs and results: a run's folder is finished once its log is
+written (``finished``), held by one invocation while it trains (``claimed``), and each case's section of
+results/kickstart.json keeps the runs of earlier invocations that the latest did not redo (``file_result``)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ORDER = {"scratch": 0, "distill": 1}  # then every kickstart variant
+
+
+def finished(path: Path, teacher: Path | None = None) -> dict[str, Any] | None:
+    """A finished run's log (None: not finished); one that learnt from another teacher than ``teacher`` stops the
+    benchmark, since its folder name does not say which teacher it had (a case whose teacher changed)."""
+    log = json.loads(path.read_text()) if path.exists() else None
+    if log and teacher and log.get("teacher", str(teacher)) != str(teacher):
+        raise SystemExit(f"{path} learnt from {log['teacher']}, not from the case's teacher {teacher}: move "
+                         f"{path.parent.parent} away to keep its runs, or delete it")  # fmt: skip
+    return log
+
+
+class Busy(Exception):
+    """Another invocation is training the run (``claimed(..., wait=False)``)."""
+
+
+@contextmanager
+def claimed(folder: Path, *, wait: bool = True) -> Iterator[None]:
+    """Hold a run's folder while it is trained, so that invocations running side by side train a run they share
+    (PPO from scratch, a distillation) once: the second waits for it, then finds it finished; with ``wait=False``
+    it raises Busy at once instead, and can take another seed meanwhile."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        try:  # released when the file closes, or the process dies
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise Busy(folder) from None
+        yield
+
+
+def tenths(returns: list[float] | list[float | None]) -> list[float | None]:
+    """Returns as results/kickstart.json keeps them, to 0.1 (None: a curve point not measured): the tables and
+    plots read them no finer, and full floats made the file about 15% larger (it passed 2 MB)."""
+    return [None if r is None else round(r, 1) for r in returns]
+
+
+def merged(earlier: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` plus the runs of an earlier report of the case that it did not redo (other schedules, seeds)."""
+    done = {(r["method"], r["seed"]) for r in result["runs"]}
+    kept = [r for r in (earlier or {}).get("runs", []) if (r["method"], r["seed"]) not in done]
+    order = lambda r: (ORDER.get(r["method"], 2), r["method"], r["seed"])  # noqa: E731
+    return {**result, "runs": sorted(result["runs"] + kept, key=order)}
+
+
+def file_result(report: dict[str, Any], name: str, result: dict[str, Any]) -> None:
+    """Files ``result`` as case ``name`` of ``report``, one teacher per section.
+
+    A teacher trained again on another machine can differ (other float kernels): the case's runs of the
+    teacher it replaces move to "NAME (earlier teacher, RETURN)", and the section of an earlier run of the
+    new teacher, if there is one, comes back to NAME with the new runs.
+    """
+    label = lambda teacher: f"{name} (earlier teacher, {teacher:.1f})"  # noqa: E731
+    earlier = report.get(name)
+    if earlier and earlier["teacher"] != result["teacher"]:
+        report[label(earlier["teacher"])] = merged(report.get(label(earlier["teacher"])), earlier)
+        earlier = report.pop(label(result["teacher"]), None)
+    report[name] = merged(earlier, result)
