@@ -44,7 +44,7 @@ from own_teachers import (
     teacher_reference,
 )
 
-from rl_distill.distill.budget import gap_still_falling
+from rl_distill.distill.budget import GAP_DROP, GAP_FLOOR, gap_still_falling
 from rl_distill.distill.config import DistillConfig
 from rl_distill.distill.loop import rounds_of
 from rl_distill.io import atomic_write_json, atomic_write_text
@@ -53,6 +53,8 @@ from rl_distill.sb3.presets import preset_for
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 MAX_FACTOR = 10
+RULE = {"gap_drop": GAP_DROP, "gap_floor": GAP_FLOOR}
+"""The rule's constants, kept in each --max-steps row: a row made under other constants is run again."""
 STEPS_PER_ROUND = DistillConfig.steps_per_round
 
 
@@ -134,7 +136,7 @@ def budget_rows(label: str, env: str, files: tuple[Path, Path | None], width: in
                        lambda out: distil_row(config, teacher, stats, out, episodes))  # fmt: skip
     config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, max_steps=MAX_FACTOR * steps)
     rule = cached(folder / f"max{MAX_FACTOR}x-{width}x{width}-{seed}", [teacher], MAX_FACTOR * steps, episodes,
-                  lambda out: distil_row(config, teacher, stats, out, episodes))  # fmt: skip
+                  lambda out: distil_row(config, teacher, stats, out, episodes), RULE)  # fmt: skip
     return {"width": width, "seed": seed, "fixed": fixed, "max_steps": rule}
 
 

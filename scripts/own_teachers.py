@@ -82,10 +82,13 @@ def episodes_row(model: Any, env: str, episodes: int) -> dict[str, Any]:
             "returns": [round(r, 1) for r in result.returns]}  # fmt: skip
 
 
-def cached(folder: Path, teachers: list[Path], steps: int, episodes: int, train: Any) -> dict[str, Any]:
+def cached(folder: Path, teachers: list[Path], steps: int, episodes: int, train: Any,
+           settings: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """The run's row: read from ``folder/row.json`` when it was written for these teacher files, budget of env
-    steps and episode count, else ``train(folder)`` (which returns the row) and saved."""
-    key = {"teacher_sha256": " + ".join(file_sha256(t) for t in teachers), "steps": steps, "episodes": episodes}
+    steps, episode count and ``settings`` (what else the run's name does not say), else ``train(folder)`` (which
+    returns the row) and saved."""
+    key = {"teacher_sha256": " + ".join(file_sha256(t) for t in teachers), "steps": steps, "episodes": episodes,
+           **(settings or {})}  # fmt: skip
     saved = folder / "row.json"
     if saved.exists():
         row = json.loads(saved.read_text())

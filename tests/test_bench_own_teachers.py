@@ -29,7 +29,10 @@ def test_a_row_is_reused_only_for_the_same_teacher_file_budget_and_episodes(tmp_
     assert cached(folder, [teacher], 200, 20, train)["mean_return"] == 3  # other evaluation episodes
     teacher.write_bytes(b"trained again in place")
     assert cached(folder, [teacher], 200, 20, train)["mean_return"] == 4
-    assert trained == [folder] * 4
+    assert cached(folder, [teacher], 200, 20, train, {"gap_drop": 0.05})["mean_return"] == 5  # another setting
+    assert cached(folder, [teacher], 200, 20, train, {"gap_drop": 0.05})["mean_return"] == 5
+    assert cached(folder, [teacher], 200, 20, train, {"gap_drop": 0.1})["mean_return"] == 6
+    assert trained == [folder] * 6
 
 
 def test_steps_to_reads_the_first_curve_point_at_the_level() -> None:
