@@ -89,3 +89,13 @@ def test_a_finished_run_resumes_past_steps_with_max_steps(cartpole_teacher: Path
     resumed = distill(short_config(max_steps=1_500), teacher, progress_bar=False, checkpoint=checkpoint, resume=True)
     assert resumed.rounds[:4] == first.rounds
     assert [r.env_steps for r in resumed.rounds[4:]] == [1_256, 1_500] and resumed.stopped == "max_steps"
+
+
+@pytest.mark.parametrize("falling", [True, False])
+def test_a_fixed_run_says_when_its_gap_was_still_falling(cartpole_teacher: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str], falling: bool) -> None:
+    monkeypatch.setattr(loop, "gap_still_falling", lambda gaps, base_rounds: falling)
+    result = distill(short_config(), load_policy(cartpole_teacher, "CartPole-v1"), progress_bar=True)
+    assert result.rounds[-1].env_steps == 1_000 and result.stopped == "steps"  # a hint only: the budget holds
+    hint = "the action gap was still falling at --steps 1,000: --max-steps (e.g. 10,000) collects on while it does"
+    assert (hint in capsys.readouterr().err) is falling

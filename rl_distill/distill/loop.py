@@ -196,6 +196,9 @@ def distill(
             why = why_stopped([r.action_gap for r in result.rounds], base_rounds)
             bar.write(f"collected {collector.env_steps:,} env steps (--steps {config.steps:,}, --max-steps "
                       f"{config.max_steps:,}): " + ("the budget's end" if result.stopped == "max_steps" else why))
+        elif result.rounds and gap_still_falling([r.action_gap for r in result.rounds], base_rounds):
+            bar.write(f"the action gap was still falling at --steps {config.steps:,}: --max-steps (e.g. "
+                      f"{10 * config.steps:,}) collects on while it does")
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()
