@@ -91,11 +91,13 @@ def test_a_finished_run_resumes_past_steps_with_max_steps(cartpole_teacher: Path
     assert [r.env_steps for r in resumed.rounds[4:]] == [1_256, 1_500] and resumed.stopped == "max_steps"
 
 
-@pytest.mark.parametrize("falling", [True, False])
+@pytest.mark.parametrize(("falling", "lr_decay", "said"), [(True, False, True), (False, False, False),
+                                                         (True, True, False)])  # --lr-decay refuses --max-steps
 def test_a_fixed_run_says_when_its_gap_was_still_falling(cartpole_teacher: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str], falling: bool) -> None:
+                                                         capsys: pytest.CaptureFixture[str], falling: bool,
+                                                         lr_decay: bool, said: bool) -> None:  # fmt: skip
     monkeypatch.setattr(loop, "gap_still_falling", lambda gaps, base_rounds: falling)
-    result = distill(short_config(), load_policy(cartpole_teacher, "CartPole-v1"), progress_bar=True)
+    result = distill(short_config(lr_decay=lr_decay), load_policy(cartpole_teacher, "CartPole-v1"), progress_bar=True)
     assert result.rounds[-1].env_steps == 1_000 and result.stopped == "steps"  # a hint only: the budget holds
     hint = "the action gap was still falling at --steps 1,000: --max-steps (e.g. 10,000) collects on while it does"
-    assert (hint in capsys.readouterr().err) is falling
+    assert (hint in capsys.readouterr().err) is said

@@ -191,12 +191,13 @@ def distill(
             bar.write(round_line(log))
             if on_round:
                 on_round(log)
+        gaps = [r.action_gap for r in result.rounds]
         if config.max_steps is not None:
             result.stopped = "max_steps" if collector.env_steps >= config.max_steps else "gap"
-            why = why_stopped([r.action_gap for r in result.rounds], base_rounds)
             bar.write(f"collected {collector.env_steps:,} env steps (--steps {config.steps:,}, --max-steps "
-                      f"{config.max_steps:,}): " + ("the budget's end" if result.stopped == "max_steps" else why))
-        elif result.rounds and gap_still_falling([r.action_gap for r in result.rounds], base_rounds):
+                      f"{config.max_steps:,}): " + ("the budget's end" if result.stopped == "max_steps"
+                                                     else why_stopped(gaps, base_rounds)))  # fmt: skip
+        elif gaps and not config.lr_decay and gap_still_falling(gaps, base_rounds):  # lr_decay refuses max_steps
             bar.write(f"the action gap was still falling at --steps {config.steps:,}: --max-steps (e.g. "
                       f"{10 * config.steps:,}) collects on while it does")
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
