@@ -21,6 +21,7 @@ script can be stopped and started again. Run, e.g.:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import statistics
 from collections.abc import Callable
@@ -32,7 +33,7 @@ import torch
 
 from rl_distill.artifacts.student import load_student
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import DistillConfig, updates_tag
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig, updates_tag
 from rl_distill.distill.multitask import multitask_config
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
@@ -148,7 +149,7 @@ def spaces_case(args: argparse.Namespace) -> dict[str, Any]:
             singles.append(single_run(work / f"single-{name}{tag}-{seed}", task, teachers[name], (16, 16),
                                       per_task_steps[task], seed, args.episodes, args.updates_per_round))  # fmt: skip
     specialist = {task: refs["matrix"][name][task] for name, task in SPACES.items()}
-    return summarise("spaces", tasks, runs, singles, specialist, refs)
+    return summarise("spaces", tasks, runs, singles, specialist, refs, args.updates_per_round)
 
 
 def dynamics_case(args: argparse.Namespace) -> dict[str, Any]:
@@ -169,11 +170,11 @@ def dynamics_case(args: argparse.Namespace) -> dict[str, Any]:
             singles.append(single_run(work / f"single-{name}{tag}-{seed}", task, teachers[name], (32, 32), steps,
                                       seed, args.episodes, args.updates_per_round))  # fmt: skip
     specialist = {task: refs["matrix"][name][task] for name, task in VARIANTS.items()}
-    return summarise("dynamics", tasks, runs, singles, specialist, refs)
+    return summarise("dynamics", tasks, runs, singles, specialist, refs, args.updates_per_round)
 
 
 def summarise(case: str, tasks: list[str], runs: list[dict], singles: list[dict], specialist: dict[str, float],
-              refs: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+              refs: dict[str, Any], updates: int) -> dict[str, Any]:  # fmt: skip
     """Per student size: mean/min score per task over seeds; the single-task students beside them."""
     sizes: dict[str, dict[str, Any]] = {}
     for run in runs:
@@ -187,7 +188,8 @@ def summarise(case: str, tasks: list[str], runs: list[dict], singles: list[dict]
               for task in tasks}  # fmt: skip
     seeds = max(len(v) for v in single.values())
     single_wall = sum(s["wall_seconds"] for s in singles) / seeds
-    return {"case": case, "tasks": tasks, "references": refs, "specialist_return": specialist, "sizes": sizes,
+    return {"case": case, "tasks": tasks, "updates_per_round": updates, "references": refs,
+            "specialist_return": specialist, "sizes": sizes,
             "single": {"scores": single, "wall_seconds": single_wall,
                        "policy_params": sum({s["task"]: s["policy_params"] for s in singles}.values()),
                        "env_steps": sum(s["env_steps"] for s in singles) // seeds},
@@ -204,8 +206,10 @@ def fmt(values: list[float]) -> str:
 
 def markdown(table: dict[str, Any]) -> list[str]:
     tasks, refs = table["tasks"], table["references"]
-    lines = [f"### {table['case']}", "", "| student | policy params | " + " | ".join(tasks) +
-             " | wall s | env steps |", "|---|---:|" + "---:|" * (len(tasks) + 2)]  # fmt: skip
+    updates = table.get("updates_per_round", LEGACY_UPDATES_PER_ROUND)  # tables before it was kept: the old default
+    lines = [f"### {table['case']}", "", f"{updates:,} updates per round.", "",
+             "| student | policy params | " + " | ".join(tasks) + " | wall s | env steps |",
+             "|---|---:|" + "---:|" * (len(tasks) + 2)]  # fmt: skip
     for size, row in table["sizes"].items():
         lines.append(f"| shared {size} | {row['policy_params']:,} | " + " | ".join(fmt(row["scores"][t]) for t in tasks)
                      + f" | {statistics.mean(row['wall']):.0f} | {row['env_steps']:,} |")  # fmt: skip
@@ -273,20 +277,29 @@ def main() -> None:
     add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    file = RESULTS / "multitask.json"
-    tables = json.loads(file.read_text()) if file.exists() else {}
     for case in args.case:
-        tables[case] = (spaces_case if case == "spaces" else dynamics_case)(args)
+        table = (spaces_case if case == "spaces" else dynamics_case)(args)
+        print("\n".join(filed(case, table)), flush=True)
+
+
+def filed(case: str, table: dict[str, Any]) -> list[str]:
+    """Files ``table`` as ``case`` of results/multitask.json, rewrites the report and plot from the file, and
+    returns the report's lines; under a lock, since a copy of this script running the other case may file too."""
+    file = RESULTS / "multitask.json"
+    with open(RESULTS / ".multitask.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        tables = json.loads(file.read_text()) if file.exists() else {}
+        tables[case] = table
         atomic_write_json(file, tables)
-    lines = ["# Many teachers, one student", "", "Generated by `scripts/bench_multitask.py`; score = (return - "
-             "random) / (the task's own teacher - random), mean ± sd (min) over seeds, 100 episodes per task. "
-             "Students get no task label (`--task-id none`); wall time is distillation only (evaluation apart).",
-             ""]  # fmt: skip
-    for table in tables.values():
-        lines += markdown(table)
-    atomic_write_text(RESULTS / "multitask.md", "\n".join(lines))
-    plot(list(tables.values()), RESULTS / "multitask.png")
-    print("\n".join(lines))
+        lines = ["# Many teachers, one student", "", "Generated by `scripts/bench_multitask.py`; score = (return - "
+                 "random) / (the task's own teacher - random), mean ± sd (min) over seeds, 100 episodes per task. "
+                 "Students get no task label (`--task-id none`); wall time is distillation only (evaluation apart).",
+                 ""]  # fmt: skip
+        for each in tables.values():
+            lines += markdown(each)
+        atomic_write_text(RESULTS / "multitask.md", "\n".join(lines))
+        plot(list(tables.values()), RESULTS / "multitask.png")
+    return lines
 
 
 if __name__ == "__main__":
