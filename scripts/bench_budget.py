@@ -13,11 +13,13 @@ Two parts, both on distill's defaults (1,000 updates per round, 5,000 steps per 
 
     python scripts/bench_budget.py --part replay
     python scripts/bench_budget.py --teachers dqn-mountaincar td3-pendulum sac-pendulum dqn-lunar sac-mountaincar \\
-        lunar reacher acrobot --presets LunarLander-v3 Pendulum-v1 Acrobot-v1 CartPole-v1 HalfCheetah-v5 Hopper-v5
+        lunar reacher acrobot sac-cheetah td3-cheetah --presets LunarLander-v3 Pendulum-v1 Acrobot-v1 CartPole-v1 \\
+        HalfCheetah-v5 Hopper-v5
 
 Here (2026-12-05, as three processes on 2 cores, teachers already trained): the five off-policy teachers about 35
 minutes, the three plain-SB3 PPO ones 20, the four small presets 11, HalfCheetah-v5 18, Hopper-v5 14
-(alone on a core).
+(alone on a core); the SAC and TD3 HalfCheetah-v5 teachers (`--teachers sac-cheetah` and `td3-cheetah`, one process
+each) about 70 minutes of training each, then 13-17 minutes of distillation and evaluation.
 Processes with other --teachers or --presets may run side by side: each adds its rows to the same report.
 """
 
