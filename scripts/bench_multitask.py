@@ -7,14 +7,15 @@ Cases (3 seeds, 100 evaluation episodes per task and run; collection: DAgger; ``
 - dynamics: LunarLander-v3 variants (default; wind 15 with turbulence 1.5; gravity -5), each with its own
   teacher -> one 32x32 student that gets no task label. A variant's teacher is the default preset teacher
   adapted to it: ``kickstart --init`` from that teacher (2x256, --variant-steps of PPO on the variant's
-  reward with the adaptive KL guide). PPO from scratch with the preset was tried first and is unreliable
-  under wind (1M steps: 8.2 on the windy variant, against 122.8 for the default teacher there). The
+  reward with the adaptive KL guide). PPO from scratch with the preset was tried first, on another machine, and
+  was unreliable under wind (1M steps: 8.2 on the windy variant, against 122.8 for the default teacher there). The
   specialist matrix: every teacher evaluated on every variant; the student's score per variant is
   measured against that variant's own teacher.
 Teachers live in runs/bench-rl/<name>/ (trained here with the preset when missing); every run writes
 runs/bench-multitask/<case>/<run>/ and is skipped once finished (evaluations are kept too), so the
-script can be stopped and started again. Run, e.g.:
-    .venv/bin/python scripts/bench_multitask.py --case spaces
+script can be stopped and started again; two copies may run the two cases side by side (11 minutes so on 2 cores,
+2026-12-06, variant teachers included). Run, e.g.:
+    .venv/bin/python scripts/bench_multitask.py --case spaces --sizes 2 4 8 16 32
     .venv/bin/python scripts/bench_multitask.py --case dynamics --variant-steps 300000
 """
 
