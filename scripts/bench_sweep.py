@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from rl_distill.cli.arguments import positive_int
+from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND
 from rl_distill.evaluation.plots import plot_all
 from rl_distill.experiments.sweep import sweep, write_tables
 from rl_distill.io import atomic_write_text
@@ -27,6 +28,12 @@ RESULTS = ROOT / "results"
 TARGET = 0.95
 
 
+def updates_of(table: dict) -> list[int]:
+    """The distillation rows' updates per round (rows written before they kept it: the old default's)."""
+    return sorted({r.get("updates_per_round") or LEGACY_UPDATES_PER_ROUND for r in table["rows"]
+                   if r["collect"] != "scratch"})  # fmt: skip
+
+
 def markdown(table: dict) -> str:
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in table["rows"]:
@@ -34,7 +41,8 @@ def markdown(table: dict) -> str:
     lines = [
         f"{table['env_id']}: teacher {table['teacher']['mean_return']:.1f} "
         f"({table['teacher']['policy_params']:,} policy params), random {table['random_mean_return']:.1f}; "
-        f"{table['episodes']} evaluation episodes per run, mean ± std over seeds.",
+        f"{table['episodes']} evaluation episodes per run, mean ± std over seeds; distillation at "
+        f"{', '.join(f'{n:,}' for n in updates_of(table))} updates per round.",
         "",
         "| collect | hidden | policy params | compression | mean return | score | env steps | wall s |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
