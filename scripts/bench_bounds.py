@@ -22,6 +22,7 @@ import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
 from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND
+from rl_distill.distill.outputs import file_sha256
 from rl_distill.experiments.sweep import sweep
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import BOUND_MODES
@@ -62,19 +63,20 @@ def markdown(report: dict[str, Any]) -> str:
                   f"the bounds on its own visited states: {100 * oob['fraction']:.0f}% (per dimension "
                   f"{', '.join(f'{100 * f:.0f}%' for f in oob['fraction_per_dim'])}), largest |mean| "
                   f"{oob['max_abs_mean']:.2f} against bound {oob['bound']:.2f}.", "",
-                  "| collect | hidden | distillation steps | bounds | seeds | score | worst seed | mean return |",
-                  "|---|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
-        groups: dict[tuple[str, int, int, str, str], list[dict]] = defaultdict(list)
+                  "| collect | hidden | distillation steps | updates per round | bounds | seeds | score | worst seed "
+                  "| mean return |", "|---|---|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+        groups: dict[tuple[str, int, int, int, str, str], list[dict]] = defaultdict(list)
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                group = (row["collect"], row["policy_params"], row["env_steps"], row["hidden"], row["bounds"])
+                updates = row.get("updates_per_round") or LEGACY_UPDATES_PER_ROUND
+                group = (row["collect"], row["policy_params"], row["env_steps"], updates, row["hidden"], row["bounds"])
                 groups[group].append(row)
         order = {mode: i for i, mode in enumerate(BOUND_MODES)}
-        for (collect, _, steps, hidden, bounds), rows in sorted(groups.items(),
-                                                                 key=lambda kv: (*kv[0][:3], order[kv[0][4]])):
+        for (collect, _, steps, updates, hidden, bounds), rows in sorted(
+                groups.items(), key=lambda kv: (*kv[0][:4], order[kv[0][5]])):  # fmt: skip
             scores = [r["score"] for r in rows]
             sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
-            lines.append(f"| {collect} | {hidden} | {steps:,} | {bounds} | {len(rows)} | "
+            lines.append(f"| {collect} | {hidden} | {steps:,} | {updates:,} | {bounds} | {len(rows)} | "
                          f"{statistics.fmean(scores):.3f} ± {sd:.3f} "
                          f"| {min(scores):.3f} | {statistics.fmean(r['mean_return'] for r in rows):.1f} |")  # fmt: skip
         lines.append("")
@@ -112,6 +114,34 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["collect"], row["hidden"], row["bounds"], row["env_steps"], row["seed"],
+            row.get("updates_per_round") or LEGACY_UPDATES_PER_ROUND)  # fmt: skip
+
+
+def same_teacher(earlier: dict[str, Any], entry: dict[str, Any]) -> bool:
+    """Whether ``earlier`` was measured against ``entry``'s teacher file: the same digest, or, for entries written
+    before the digest was kept, the same return on the same fixed episodes (a teacher retrained at the same path on
+    another machine returns otherwise)."""
+    if "teacher_sha256" in earlier:
+        return earlier["teacher_sha256"] == entry["teacher_sha256"]
+    return earlier.get("teacher_return") == entry["teacher_return"]
+
+
+def file_entry(report: dict[str, Any], env_id: str, entry: dict[str, Any]) -> None:
+    """Files ``entry`` as ``env_id`` of ``report``. Rows run before against the same teacher and not run again
+    (other widths, schemes, budgets) are kept; an earlier teacher's section moves to "ENV (earlier teacher,
+    RETURN)", and that of an earlier run of this teacher, if there is one, comes back with the new rows."""
+    label = lambda section: f"{env_id} (earlier teacher, {section['teacher_return']:.1f})"  # noqa: E731
+    earlier = report.get(env_id)
+    if earlier and not same_teacher(earlier, entry):
+        report[label(earlier)] = earlier
+        earlier = report.pop(label(entry), None)
+    fresh = {row_key(r) for r in entry["rows"]}
+    kept = [r for r in (earlier or {}).get("rows", []) if row_key(r) not in fresh]
+    report[env_id] = {**entry, "rows": kept + entry["rows"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5", "HalfCheetah-v5"],
@@ -137,18 +167,12 @@ def main() -> None:
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-bounds" / env_id, steps=args.steps, episodes=args.episodes,
                       bounds=args.modes, updates_per_round=args.updates_per_round, workers=args.workers)  # fmt: skip
-        earlier = report.get(env_id, {})  # rows of other widths or schemes, run before against the same teacher
-        key = lambda r: (r["collect"], r["hidden"], r["bounds"], r["env_steps"], r["seed"],  # noqa: E731
-                         r.get("updates_per_round", LEGACY_UPDATES_PER_ROUND))
-        fresh = {key(r) for r in table["rows"]}
-        same_teacher = earlier.get("teacher_path") == str(teacher)
-        kept = [r for r in earlier.get("rows", []) if same_teacher and key(r) not in fresh]
-        entry = {"teacher_path": str(teacher), "teacher_return": table["teacher"]["mean_return"],
-                 "episodes": args.episodes,
+        entry = {"teacher_path": str(teacher), "teacher_sha256": file_sha256(teacher),
+                 "teacher_return": table["teacher"]["mean_return"], "episodes": args.episodes,
                  "random_return": table["random_mean_return"],
-                 "out_of_bounds": out_of_bounds(teacher, env_id), "rows": kept + table["rows"]}  # fmt: skip
+                 "out_of_bounds": out_of_bounds(teacher, env_id), "rows": table["rows"]}  # fmt: skip
         report = json.loads(path.read_text()) if path.exists() else {}  # another env's run may have written since
-        report[env_id] = entry
+        file_entry(report, env_id, entry)
         atomic_write_json(path, report)
         atomic_write_text(RESULTS / "bound-aware.md", markdown(report))
         plot(report, RESULTS / "bound-aware.png")
