@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND
+from rl_distill.distill.config import logged_updates
 from rl_distill.distill.outputs import file_sha256
 from rl_distill.experiments.sweep import sweep
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
@@ -70,7 +70,7 @@ def markdown(report: dict[str, Any]) -> str:
         groups: dict[tuple[str, int, int, int, str, str], list[dict]] = defaultdict(list)
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                updates = row.get("updates_per_round") or LEGACY_UPDATES_PER_ROUND
+                updates = logged_updates(row)
                 group = (row["collect"], row["policy_params"], row["env_steps"], updates, row["hidden"], row["bounds"])
                 groups[group].append(row)
         order = {mode: i for i, mode in enumerate(BOUND_MODES)}
@@ -118,7 +118,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["collect"], row["hidden"], row["bounds"], row["env_steps"], row["seed"],
-            row.get("updates_per_round") or LEGACY_UPDATES_PER_ROUND)  # fmt: skip
+            logged_updates(row))  # fmt: skip
 
 
 def same_teacher(earlier: dict[str, Any], entry: dict[str, Any]) -> bool:

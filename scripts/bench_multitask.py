@@ -34,7 +34,7 @@ import torch
 
 from rl_distill.artifacts.student import load_student
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig, updates_tag
+from rl_distill.distill.config import DistillConfig, logged_updates, updates_tag
 from rl_distill.distill.multitask import multitask_config
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
@@ -207,7 +207,7 @@ def fmt(values: list[float]) -> str:
 
 def markdown(table: dict[str, Any]) -> list[str]:
     tasks, refs = table["tasks"], table["references"]
-    updates = table.get("updates_per_round", LEGACY_UPDATES_PER_ROUND)  # tables before it was kept: the old default
+    updates = logged_updates(table)
     lines = [f"### {table['case']}", "", f"{updates:,} updates per round.", "",
              "| student | policy params | " + " | ".join(tasks) + " | wall s | env steps |",
              "|---|---:|" + "---:|" * (len(tasks) + 2)]  # fmt: skip

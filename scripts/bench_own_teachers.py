@@ -65,7 +65,7 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
     references,
 )
 
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND
+from rl_distill.distill.config import logged_updates
 from rl_distill.evaluation.compare import score
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import load_policy
@@ -96,7 +96,7 @@ def parse_budget(text: str) -> tuple[int | None, int]:
 
 def budget_of(row: dict[str, Any]) -> tuple[int, int]:
     """A distillation row's env steps and updates per round."""
-    return row["steps"], row.get("updates_per_round", LEGACY_UPDATES_PER_ROUND)
+    return row["steps"], logged_updates(row)
 
 
 def last_gap(rows: list[dict[str, Any]]) -> str:

@@ -21,7 +21,12 @@ from pathlib import Path
 import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import COLLECT_SCHEMES, LEGACY_UPDATES_PER_ROUND, DistillConfig, updates_tag
+from rl_distill.distill.config import (
+    COLLECT_SCHEMES,
+    DistillConfig,
+    logged_updates,
+    updates_tag,
+)
 from rl_distill.evaluation import compare
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -115,7 +120,7 @@ def reproducing_commands(envs: list[dict]) -> list[str]:
     script recorded its updates was made at the default of its day)."""
     groups: dict[tuple[int, int], list[str]] = {}
     for env in envs:
-        key = (env["rounds"], env.get("updates_per_round", LEGACY_UPDATES_PER_ROUND))
+        key = (env["rounds"], logged_updates(env))
         groups.setdefault(key, []).append(env["env_id"])
     return [f"python scripts/bench_rl.py --envs {' '.join(ids)} --rounds {rounds} --updates-per-round {updates}"
             for (rounds, updates), ids in sorted(groups.items())]

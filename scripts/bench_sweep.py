@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from rl_distill.cli.arguments import positive_int
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND
+from rl_distill.distill.config import logged_updates
 from rl_distill.evaluation.plots import plot_all
 from rl_distill.experiments.sweep import sweep, write_tables
 from rl_distill.io import atomic_write_text
@@ -30,7 +30,7 @@ TARGET = 0.95
 
 def updates_of(table: dict) -> list[int]:
     """The distillation rows' updates per round (rows written before they kept it: the old default's)."""
-    return sorted({r.get("updates_per_round") or LEGACY_UPDATES_PER_ROUND for r in table["rows"]
+    return sorted({logged_updates(r) for r in table["rows"]
                    if r["collect"] != "scratch"})  # fmt: skip
 
 

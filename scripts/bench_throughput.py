@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig
+from rl_distill.distill.config import DistillConfig, logged_updates
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.kickstart.config import KickstartConfig
@@ -123,7 +123,7 @@ def main() -> None:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in table["rows"]:
         own_us = 1e6 * (r["distill_seconds"] - r["distill_env_seconds"]) / r["distill_steps"]
-        updates = r.get("updates_per_round", LEGACY_UPDATES_PER_ROUND)
+        updates = logged_updates(r)
         lines.append(f"| {r['env']} | {r['raw_random']:,.0f} | {r['raw_teacher']:,.0f} | {r['ppo']:,.0f} | {updates} | "
                      f"{r['distill_all_in']:,.0f} | {r['distill_without_eval']:,.0f} | {r['distill_env_only']:,.0f} | "
                      f"{own_us:.0f} |")  # fmt: skip

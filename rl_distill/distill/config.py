@@ -25,6 +25,11 @@ LEGACY_UPDATES_PER_ROUND = 250
 the benchmark results made before then used."""
 
 
+def logged_updates(record: dict[str, Any]) -> int:
+    """A logged run's (or results row's) updates per round: LEGACY_UPDATES_PER_ROUND where it records none."""
+    return record.get("updates_per_round") or LEGACY_UPDATES_PER_ROUND
+
+
 def updates_tag(updates_per_round: int) -> str:
     """How run names tell a budget's updates per round: nothing for LEGACY_UPDATES_PER_ROUND (so the runs saved
     before the default rose keep their names), else ``-<N>u``."""
