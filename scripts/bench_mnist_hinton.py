@@ -27,161 +27,23 @@ stopped run continues where it was. Run, e.g.:
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from mnist_runs import cpu_name, softness, student_run, teacher_run  # a sibling: scripts/ is on sys.path
+from mnist_hinton_table import STUDENT_EPOCHS, hinton, hinton_seed, teacher_recipe  # siblings: scripts/ is on sys.path
+from mnist_runs import student_run, teacher_run
 from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
-from supervised.config import MAX_JITTER, MAX_MIXUP, SGD_LR, STUDENT_OPTIMIZERS, MnistConfig
+from supervised.config import MAX_JITTER, MAX_MIXUP, STUDENT_OPTIMIZERS, MnistConfig
 from supervised.data import MnistData, load_mnist
-from supervised.models import LogitEnsemble, ShiftAverage, default_dropout
-from supervised.train import live_teacher, omitted_class_errors, predict_logits, report, stored_logits
+from supervised.train import omitted_class_errors, predict_logits, stored_logits
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS, RUNS = ROOT / "results", ROOT / "runs" / "bench-mnist"
-PAPER = {"teacher": 67, "student-labels": 146, "student-soft-T20": 74}
-STUDENT_EPOCHS = 40
-TEACHER_RECIPE = "hidden-dropout"
-"""The hinton-mlp teacher's regularisation: dropout on its hidden layers (0.5 unless --teacher-dropout), none on
-its inputs."""
-
-
-def mean_sd(values: list[float]) -> str:
-    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.1f}"
-
-
-def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]:
-    """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
-    config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
-                         teacher_dropout=args.teacher_dropout,
-                         student_hidden=(800, 800), student_epochs=args.student_epochs,
-                         student_optimizer=args.student_optimizer, seed=seed)  # fmt: skip
-    # The folder names the teacher's recipe: runs of an earlier hinton-mlp (20% input dropout) stay apart.
-    return config, args.runs / "hinton" / f"teacher-{teacher_recipe(args)}" / f"seed-{seed}"
-
-
-def teacher_recipe(args: argparse.Namespace) -> str:
-    rate = f"{args.teacher_dropout:g}" if args.teacher_dropout is not None else ""
-    mixup = f"-mixup{args.teacher_mixup:g}" if args.teacher_mixup else ""
-    return f"{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{rate}{mixup}"
-
-
-def hinton(args: argparse.Namespace, data: MnistData) -> None:
-    rows: dict[str, list[dict[str, Any]]] = {}
-
-    def seed_teacher(seed: int) -> tuple[dict[str, Any], torch.Tensor, nn.Module | None]:
-        config, folder = hinton_seed(args, seed)
-        return teacher_run(folder, config, data)
-
-    teachers = {seed: seed_teacher(seed) for seed in args.seeds}
-    rows["teacher"] = [{**report, **softness(logits)} for report, logits, _ in teachers.values()]
-    suffix = ""
-    if args.ensemble:  # every seed's students learn from one teacher: the mean of these seeds' teachers' logits
-        member_runs = [teachers.get(seed) or seed_teacher(seed) for seed in args.ensemble]
-        members = [model for _, _, model in member_runs]
-        if any(model is None for model in members):
-            raise SystemExit("--ensemble: a teacher's weights were not kept; move its folder away to retrain it")
-        ensemble, suffix = LogitEnsemble(members), f"-ensemble{''.join(map(str, args.ensemble))}"
-        seconds = sum(report["train_seconds"] for report, _, _ in member_runs)
-        logits = predict_logits(ensemble, data.train_x)
-        rows["teacher-ensemble"] = [{**asdict(report("teacher-ensemble", ensemble, data, seconds)), **softness(logits)}]
-        teachers = dict.fromkeys(args.seeds, (rows["teacher-ensemble"][0], logits, ensemble))
-    if args.teacher_shifts:  # each teacher's logits averaged over the shifts it was trained with
-        averaged: dict[int, tuple[dict[str, Any], torch.Tensor, nn.Module | None]] = {}  # by id: one ensemble
-        for row, _, model in teachers.values():
-            if model is None:
-                raise SystemExit("--teacher-shifts: a teacher's weights were not kept; move its folder away")
-            if id(model) not in averaged:
-                name, average = f"teacher{suffix}-shifts{args.teacher_shifts}", ShiftAverage(model, args.teacher_shifts)
-                start = time.perf_counter()
-                logits = predict_logits(average, data.train_x)
-                row = {**asdict(report(name, average, data, row["train_seconds"])), **softness(logits),
-                       "averaging_seconds": time.perf_counter() - start}  # fmt: skip
-                rows.setdefault(name, []).append(row)
-                averaged[id(model)] = (row, logits, average)
-        teachers = {seed: averaged[id(model)] for seed, (_, _, model) in teachers.items()}
-        suffix = f"{suffix}-shifts{args.teacher_shifts}"
-    for seed in args.seeds:
-        config, folder = hinton_seed(args, seed)
-        _, logits, model = teachers[seed]
-        stored = stored_logits(logits)
-        # students of another length or optimiser (the labels row too, so ratios compare equal training) keep apart
-        own_length = args.student_epochs == STUDENT_EPOCHS
-        students = folder if own_length else folder / f"students-{args.student_epochs}-epochs"
-        students = students / f"students-sgd{SGD_LR:g}" if args.student_optimizer == "sgd" else students
-        students.mkdir(parents=True, exist_ok=True)
-        # rows named with the suffix learn from the ensemble; the labels rows, the same for any teacher, do not
-        variants = {"student-labels": (data.train_y, None, config),
-                    f"student-hard{suffix}": (logits.argmax(dim=1), None, config)}
-        for t in dict.fromkeys((20.0, args.best_t)):
-            for lam in args.lams:
-                variants[f"student-soft-T{t:g}-lam{lam:g}{suffix}"] = (data.train_y, stored,
-                                                                       replace(config, temperature=t, lam=lam))
-        if (args.student_jitter or args.student_mixup) and model is None:
-            raise SystemExit(f"{folder}: teacher weights were not kept; move the folder away to retrain it")
-        if args.student_jitter:  # the same shifts for both, so the soft targets' share of the gain shows
-            pixels, shifted = args.student_jitter, f"-jitter{args.student_jitter}"
-            best = replace(config, temperature=args.best_t, lam=args.lams[0], student_jitter=pixels)
-            variants[f"student-labels{shifted}"] = (data.train_y, None, replace(config, student_jitter=pixels))
-            variants[f"student-soft-T{args.best_t:g}-lam{args.lams[0]:g}{shifted}{suffix}"] = (
-                data.train_y, live_teacher(model), best)  # fmt: skip
-        if args.student_mixup:  # function matching: the teacher labels each blend; labels blended alike
-            on_blends = live_teacher(model)
-            for epochs in args.mixup_epochs:
-                mixed = replace(config, student_mixup=args.student_mixup, student_epochs=epochs,
-                                student_jitter=args.mixup_jitter)  # fmt: skip
-                shift = f"-jitter{args.mixup_jitter}" if args.mixup_jitter else ""
-                blend = f"{shift}-mixup{args.student_mixup:g}-{epochs}ep"
-                # The soft student first: the row the issue's target is about, kept if a run is stopped.
-                variants[f"student-soft-T20-lam0{blend}{suffix}"] = (data.train_y, on_blends,
-                                                                     replace(mixed, temperature=20.0, lam=0.0))
-                variants[f"student-labels{blend}"] = (data.train_y, None, mixed)
-        for name, (labels, soft, variant) in variants.items():
-            rows.setdefault(name, []).append(student_run(students / f"{name}.json", variant, data, labels, soft))
-    table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher_epochs": args.teacher_epochs,
-             "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "ensemble": args.ensemble,
-             "student_epochs": args.student_epochs, "student_optimizer": args.student_optimizer,
-             "teacher_shifts": args.teacher_shifts,
-             "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
-    atomic_write_json(args.results / f"{args.stem}.json", table)
-    labels_errors = statistics.fmean(r["test_errors"] for r in rows["student-labels"])
-    mixup = f", mixup α = {args.teacher_mixup:g}" if args.teacher_mixup else ""
-    ensemble = f"; rows ending {suffix}: one teacher, the mean logits of those seeds' teachers" if suffix else ""
-    if args.teacher_shifts:
-        ensemble = (f"; rows ending {suffix}: the teacher{' ensemble' if args.ensemble else ''}'s logits averaged "
-                    f"over its images shifted by up to {args.teacher_shifts} pixels")
-    optimiser = f"SGD at {SGD_LR:g}, Nesterov momentum" if args.student_optimizer == "sgd" else "Adam"
-    lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout "
-             f"{default_dropout('hinton-mlp') if args.teacher_dropout is None else args.teacher_dropout:g}, 2-pixel "
-             f"jitter{mixup}, {args.teacher_epochs} epochs{ensemble}), students 784-800-800-10 "
-             f"({args.student_epochs} epochs, {optimiser}; lam: the label term's weight); test errors, mean ± std "
-             f"over seeds {args.seeds}.", "",
-             "| model | params | test errors | × labels-only errors | × labels-only on the same inputs | "
-             "paper's errors | train s |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for name, runs in rows.items():
-        errors = [r["test_errors"] for r in runs]
-        own = name.removesuffix(suffix) if suffix else name  # the name of the same row with a single teacher
-        changed = re.search(r"-(jitter|mixup).*$", own)  # students on shifted or blended images
-        same_inputs = rows.get("student-labels" + (changed.group(0) if changed else ""))
-        ratio = same = ""
-        if not name.startswith("teacher"):
-            ratio = f"{statistics.fmean(errors) / labels_errors:.3f}"
-        if not name.startswith("teacher") and same_inputs:
-            same = f"{statistics.fmean(errors) / statistics.fmean(r['test_errors'] for r in same_inputs):.3f}"
-        paper = "" if changed or own != name else PAPER.get(name.split("-lam")[0], "")  # one soft figure per T
-        lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {same} | {paper} | "
-                     f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
-    atomic_write_text(args.results / f"{args.stem}.md", "\n".join(lines) + "\n")
-    print("\n".join(lines), flush=True)
-
-
 def grid(args: argparse.Namespace, data: MnistData) -> None:
     temperatures, lams = [1.0, 2.5, 4.0, 8.0, 20.0], [0.1, 0.5]
     cells: dict[str, list[float]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -17,12 +18,15 @@ from torch import nn
 from rl_distill.io import atomic_write, atomic_write_json
 from supervised.config import MnistConfig
 from supervised.data import MnistData
-from supervised.models import build_teacher, student_mlp
+from supervised.models import LogitEnsemble, ShiftAverage, build_teacher, student_mlp
 from supervised.train import SoftTargets, predict_logits, report, train_model, train_teacher
 
+TeacherRun = tuple[dict[str, Any], torch.Tensor, nn.Module | None]
+"""A teacher's report (with its ``softness``), its logits on the training images, and the model (None for a
+teacher kept from before its weights were saved)."""
 
-def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dict[str, Any], torch.Tensor,
-                                                                             nn.Module | None]:  # fmt: skip
+
+def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> TeacherRun:
     """Train (or reload) the teacher; its report, its logits on the training images and the model itself
     (None for a teacher kept from before its weights were saved)."""
     if (folder / "teacher.json").exists():
@@ -39,6 +43,31 @@ def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> tuple[dic
     result = asdict(report("teacher", teacher, data, seconds))
     atomic_write_json(folder / "teacher.json", result)
     return result, logits, teacher
+
+
+def kept_models(runs: list[TeacherRun], option: str) -> list[nn.Module]:
+    models = [model for _, _, model in runs]
+    if any(model is None for model in models):
+        raise SystemExit(f"{option}: a teacher's weights were not kept; move its folder away to retrain it")
+    return models  # type: ignore[return-value]
+
+
+def ensemble_run(members: list[TeacherRun], data: MnistData) -> TeacherRun:
+    """One teacher whose logits are the mean of the members' (its train time: theirs summed)."""
+    ensemble = LogitEnsemble(kept_models(members, "--ensemble"))
+    seconds = sum(row["train_seconds"] for row, _, _ in members)
+    logits = predict_logits(ensemble, data.train_x)
+    return {**asdict(report("teacher-ensemble", ensemble, data, seconds)), **softness(logits)}, logits, ensemble
+
+
+def shift_averaged_run(run: TeacherRun, name: str, pixels: int, data: MnistData) -> TeacherRun:
+    """``run``'s teacher averaged over its images shifted by up to ``pixels`` (test-time augmentation)."""
+    row, _, _ = run
+    average = ShiftAverage(kept_models([run], "--teacher-shifts")[0], pixels)
+    start = time.perf_counter()
+    logits = predict_logits(average, data.train_x)
+    return ({**asdict(report(name, average, data, row["train_seconds"])), **softness(logits),
+             "averaging_seconds": time.perf_counter() - start}, logits, average)  # fmt: skip
 
 
 def student_run(path: Path, config: MnistConfig, data: MnistData, labels: torch.Tensor, soft: SoftTargets | None,
