@@ -34,6 +34,8 @@ from rl_distill.sb3.policies import load_policy
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 TODAY = "ignore"  # the loss before bound-aware targets: plain KL on raw means
+COMPARED = ("one-sided", "censored", "clamp", "ignore")
+"""The modes every comparison of the summary ran (band was run on few teachers)."""
 
 
 def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: int = 8) -> dict[str, Any]:
@@ -53,10 +55,52 @@ def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: 
             "max_abs_mean": float(np.abs(mean).max()), "bound": float(np.abs(high).max())}  # fmt: skip
 
 
+def comparisons(report: dict[str, Any], modes: tuple[str, ...]) -> dict[int, list[dict[str, float]]]:
+    """Per updates per round, one dict per comparison (a section's collection, student size and budget) that ran
+    every one of ``modes``: each mode's mean score over the seeds all of them have."""
+    found: dict[int, list[dict[str, float]]] = defaultdict(list)
+    for entry in report.values():
+        groups: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+        for row in entry["rows"]:
+            if row["collect"] != "scratch":
+                key = (row["collect"], row["hidden"], row["env_steps"], logged_updates(row))
+                groups[key][row["bounds"]][row["seed"]] = row["score"]
+        for key, runs in groups.items():
+            seeds = set.intersection(*(set(runs.get(mode, {})) for mode in modes))
+            if seeds:
+                found[key[3]].append({mode: statistics.fmean(runs[mode][s] for s in seeds) for mode in modes})
+    return dict(sorted(found.items()))
+
+
+def mode_summary(report: dict[str, Any]) -> list[str]:
+    """Which mode to default to: each mode's shortfall from the best of COMPARED in each comparison, and one-sided
+    (the default) against plain KL wherever both ran, on their common seeds (extra seeds included)."""
+    lines = ["### Which mode: every teacher together", "",
+             f"Each comparison is one section's collection, student size and budget where all of {', '.join(COMPARED)} "
+             "ran, scored on the seeds all of them have. Each cell: the mode's shortfall from the best of them, mean "
+             "over the comparisons (largest); how many times it was the best.", "",
+             "| updates per round | comparisons | " + " | ".join(COMPARED) + " |",
+             "|---:|---:|" + "---|" * len(COMPARED)]  # fmt: skip
+    for updates, found in comparisons(report, COMPARED).items():
+        cells = []
+        for mode in COMPARED:
+            short = [max(c.values()) - c[mode] for c in found]
+            cells.append(f"{statistics.fmean(short):.3f} ({max(short):.3f}); best {sum(s == 0 for s in short)}")
+        lines.append(f"| {updates:,} | {len(found)} | " + " | ".join(cells) + " |")
+    lines += ["", "One-sided (the default) minus plain KL (`ignore`), wherever both ran, on their common seeds:", "",
+              "| updates per round | comparisons | mean difference | one-sided ahead by > 0.02 | behind by > 0.02 |",
+              "|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for updates, found in comparisons(report, ("one-sided", "ignore")).items():
+        diff = [c["one-sided"] - c["ignore"] for c in found]
+        lines.append(f"| {updates:,} | {len(found)} | {statistics.fmean(diff):+.3f} | {sum(d > 0.02 for d in diff)} | "
+                     f"{sum(d < -0.02 for d in diff)} |")  # fmt: skip
+    return lines + [""]
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = ["Bound-aware targets: score = (return − random) / (teacher − random) on fixed evaluation episodes; "
              "mean ± std over seeds, and the worst seed. `ignore` is the loss before bound-aware targets.",
-             ""]  # fmt: skip
+             "", *mode_summary(report)]  # fmt: skip
     for env_id, entry in report.items():
         oob = entry["out_of_bounds"]
         lines += [f"### {env_id}", "",
@@ -158,12 +202,18 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--steps", type=int, default=None, help="distillation steps (default: the preset's)")
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per core)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite results/bound-aware.{md,png} from its JSON, nothing run")
     add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     teachers = dict(t.split("=", 1) for t in args.teacher)
     path = RESULTS / "bound-aware.json"
     report = json.loads(path.read_text()) if path.exists() else {}
+    if args.report_only:
+        atomic_write_text(RESULTS / "bound-aware.md", markdown(report))
+        plot(report, RESULTS / "bound-aware.png")
+        return
     for env_id in args.envs:
         teacher = Path(teachers.get(env_id, ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"))
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,

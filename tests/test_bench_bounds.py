@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_bounds import file_entry  # noqa: E402
+from bench_bounds import comparisons, file_entry, mode_summary  # noqa: E402
 
 
 def row(hidden: str, score: float, updates: int | None = 1000) -> dict[str, Any]:
@@ -45,3 +45,24 @@ def test_a_section_written_before_digests_were_kept_is_the_same_teacher_by_its_r
     assert [r["score"] for r in report["Hopper-v5"]["rows"]] == [0.4, 0.5] and len(report) == 1
     file_entry(report, "Hopper-v5", entry("c", 1800.0, row("8x8", 0.6)))
     assert len(report["Hopper-v5 (earlier teacher, 1779.0)"]["rows"]) == 2
+
+
+def scored(hidden: str, bounds: str, seed: int, score: float, updates: int = 1000) -> dict[str, Any]:
+    return {**row(hidden, score, updates), "bounds": bounds, "seed": seed}
+
+
+def test_the_mode_summary_compares_modes_on_the_seeds_they_share() -> None:
+    rows = [scored("8x8", mode, seed, score) for mode, score in
+            (("one-sided", 0.5), ("censored", 0.6), ("clamp", 0.7), ("ignore", 0.8)) for seed in (0, 1)]
+    rows += [scored("8x8", "one-sided", 2, 0.9), scored("16x16", "ignore", 0, 0.9)]  # no partner: left out
+    rows += [scored("8x8", "one-sided", seed, 0.9, 250) for seed in (0, 1)]
+    rows += [scored("8x8", "ignore", seed, 0.6, 250) for seed in (0, 1)]
+    report = {"Hopper-v5": {"rows": rows}, "Pendulum-v1": {"rows": [scored("4x4", "ignore", 0, 0.3)]}}
+    assert comparisons(report, ("one-sided", "censored", "clamp", "ignore")) == {
+        1000: [{"one-sided": 0.5, "censored": 0.6, "clamp": 0.7, "ignore": 0.8}]}  # seed 2 is one-sided's alone
+    assert comparisons(report, ("one-sided", "ignore")) == {250: [{"one-sided": 0.9, "ignore": 0.6}],
+                                                            1000: [{"one-sided": 0.5, "ignore": 0.8}]}
+    text = "\n".join(mode_summary(report))
+    cells = "0.300 (0.300); best 0 | 0.200 (0.200); best 0 | 0.100 (0.100); best 0 | 0.000 (0.000); best 1"
+    assert f"| 1,000 | 1 | {cells} |" in text
+    assert "| 250 | 1 | +0.300 | 1 | 0 |" in text and "| 1,000 | 1 | -0.300 | 0 | 1 |" in text
