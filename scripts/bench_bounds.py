@@ -6,7 +6,8 @@ For each env: how far its teacher's Gaussian means go past the action bounds on 
 ``--teacher ENV=ZIP`` for one trained elsewhere (e.g. scripts/train_sb3_teacher.py). Finished runs are
 kept under runs/bench-bounds/<env> and skipped when the script is run again; results/bound-aware.json keeps one
 section per teacher file (another teacher at the same path, e.g. retrained on another machine, moves the earlier
-one's rows to "ENV (earlier teacher, RETURN)"). Run, e.g.:
+one's rows to "ENV (earlier teacher, RETURN)"). The Markdown opens with every teacher together: each mode's shortfall
+from the best mode per comparison, per updates per round (``--report-only`` rewrites it from the JSON). Run, e.g.:
     .venv/bin/python scripts/bench_bounds.py --envs Hopper-v5 --widths 8 16 --collect dagger --workers 2
 """
 
