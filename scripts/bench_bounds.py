@@ -161,6 +161,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def write_report(report: dict[str, Any]) -> None:
+    """results/bound-aware.{md,png} from the report (its JSON is written by whoever changed it)."""
+    atomic_write_text(RESULTS / "bound-aware.md", markdown(report))
+    plot(report, RESULTS / "bound-aware.png")
+
+
 def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["collect"], row["hidden"], row["bounds"], row["env_steps"], row["seed"],
             logged_updates(row))  # fmt: skip
@@ -212,8 +218,7 @@ def main() -> None:
     path = RESULTS / "bound-aware.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     if args.report_only:
-        atomic_write_text(RESULTS / "bound-aware.md", markdown(report))
-        plot(report, RESULTS / "bound-aware.png")
+        write_report(report)
         return
     for env_id in args.envs:
         teacher = Path(teachers.get(env_id, ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"))
@@ -227,8 +232,7 @@ def main() -> None:
         report = json.loads(path.read_text()) if path.exists() else {}  # another env's run may have written since
         file_entry(report, env_id, entry)
         atomic_write_json(path, report)
-        atomic_write_text(RESULTS / "bound-aware.md", markdown(report))
-        plot(report, RESULTS / "bound-aware.png")
+        write_report(report)
         print(markdown({env_id: report[env_id]}), flush=True)
 
 
