@@ -46,10 +46,10 @@ def teacher_run(folder: Path, config: MnistConfig, data: MnistData) -> TeacherRu
 
 
 def kept_models(runs: list[TeacherRun], option: str) -> list[nn.Module]:
-    models = [model for _, _, model in runs]
-    if any(model is None for model in models):
+    models = [model for _, _, model in runs if model is not None]
+    if len(models) < len(runs):
         raise SystemExit(f"{option}: a teacher's weights were not kept; move its folder away to retrain it")
-    return models  # type: ignore[return-value]
+    return models
 
 
 def ensemble_run(members: list[TeacherRun], data: MnistData) -> TeacherRun:
