@@ -79,7 +79,7 @@ def mode_summary(report: dict[str, Any]) -> list[str]:
     lines = ["### Which mode: every teacher together", "",
              f"Each comparison is one section's collection, student size and budget where all of {', '.join(COMPARED)} "
              "ran, scored on the seeds all of them have. Each cell: the mode's shortfall from the best of them, mean "
-             "over the comparisons (largest); how many times it was the best.", "",
+             "over the comparisons (largest); how many times it was the best (a tie counts for each).", "",
              "| updates per round | comparisons | " + " | ".join(COMPARED) + " |",
              "|---:|---:|" + "---|" * len(COMPARED)]  # fmt: skip
     for updates, found in comparisons(report, COMPARED).items():
@@ -98,6 +98,11 @@ def mode_summary(report: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def shown_path(path: str) -> str:
+    """The path relative to the repository when it is inside it (presets' sections were filed with absolute ones)."""
+    return str(Path(path).relative_to(ROOT)) if Path(path).is_relative_to(ROOT) else path
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = ["Bound-aware targets: score = (return − random) / (teacher − random) on fixed evaluation episodes; "
              "mean ± std over seeds, and the worst seed. `ignore` is the loss before bound-aware targets.",
@@ -105,8 +110,8 @@ def markdown(report: dict[str, Any]) -> str:
     for env_id, entry in report.items():
         oob = entry["out_of_bounds"]
         lines += [f"### {env_id}", "",
-                  f"Teacher {entry['teacher_return']:.1f}, random {entry['random_return']:.1f}; {entry['episodes']} "
-                  f"episodes per run. Teacher means outside "
+                  f"Teacher `{shown_path(entry['teacher_path'])}`: {entry['teacher_return']:.1f}, random "
+                  f"{entry['random_return']:.1f}; {entry['episodes']} episodes per run. Teacher means outside "
                   f"the bounds on its own visited states: {100 * oob['fraction']:.0f}% (per dimension "
                   f"{', '.join(f'{100 * f:.0f}%' for f in oob['fraction_per_dim'])}), largest |mean| "
                   f"{oob['max_abs_mean']:.2f} against bound {oob['bound']:.2f}.", "",
@@ -200,6 +205,9 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5", "HalfCheetah-v5"],
                         help="environments (their preset teachers, or --teacher ENV=ZIP)")
     parser.add_argument("--teacher", action="append", default=[], metavar="ENV=ZIP", help="a teacher trained elsewhere")
+    parser.add_argument("--section", action="append", default=[], metavar="ENV=NAME",
+                        help="file ENV's runs as section NAME, under runs/bench-bounds/NAME (default: ENV): another "
+                             "teacher of an env that already has a section, kept beside it")
     parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64],
                         help="student widths: two hidden layers of each")
     parser.add_argument("--collect", nargs="+", default=["student", "dagger"], help="who acts while collecting")
@@ -215,6 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     teachers = dict(t.split("=", 1) for t in args.teacher)
+    sections = dict(t.split("=", 1) for t in args.section)
     path = RESULTS / "bound-aware.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     if args.report_only:
@@ -222,18 +231,19 @@ def main() -> None:
         return
     for env_id in args.envs:
         teacher = Path(teachers.get(env_id, ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"))
+        section = sections.get(env_id, env_id)
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
-                      out=ROOT / "runs" / "bench-bounds" / env_id, steps=args.steps, episodes=args.episodes,
+                      out=ROOT / "runs" / "bench-bounds" / section, steps=args.steps, episodes=args.episodes,
                       bounds=args.modes, updates_per_round=args.updates_per_round, workers=args.workers)  # fmt: skip
         entry = {"teacher_path": str(teacher), "teacher_sha256": file_sha256(teacher),
                  "teacher_return": table["teacher"]["mean_return"], "episodes": args.episodes,
                  "random_return": table["random_mean_return"],
                  "out_of_bounds": out_of_bounds(teacher, env_id), "rows": table["rows"]}  # fmt: skip
         report = json.loads(path.read_text()) if path.exists() else {}  # another env's run may have written since
-        file_entry(report, env_id, entry)
+        file_entry(report, section, entry)
         atomic_write_json(path, report)
         write_report(report)
-        print(markdown({env_id: report[env_id]}), flush=True)
+        print(markdown({section: report[section]}), flush=True)
 
 
 if __name__ == "__main__":
