@@ -34,7 +34,6 @@ from rl_distill.sb3.policies import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
-TODAY = "ignore"  # the loss before bound-aware targets: plain KL on raw means
 COMPARED = ("one-sided", "censored", "clamp", "ignore")
 """The modes every comparison of the summary ran (band was run on few teachers)."""
 
@@ -141,16 +140,24 @@ def plot(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(report), figsize=(4.8 * len(report), 3.8), squeeze=False)
-    for ax, (env_id, entry) in zip(axes[0], report.items(), strict=True):
-        series: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    columns = min(4, len(report))
+    rows = -(-len(report) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.8 * columns, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[len(report):]:
+        ax.set_visible(False)
+    for ax, (env_id, entry) in zip(axes.flat, report.items(), strict=False):
+        series: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                series[f"{row['bounds']} ({row['collect']})"][row["policy_params"]].append(row["score"])
-        for label, points in sorted(series.items()):
+                series[row["bounds"], row["collect"], logged_updates(row)][row["policy_params"]].append(row["score"])
+        # a section run at two budgets draws each apart (dotted: the fewer updates): they differ more than modes do
+        budgets = sorted({updates for _, _, updates in series})
+        for (mode, collect, updates), points in sorted(series.items()):
             sizes = sorted(points)
+            label = f"{mode} ({collect}" + (f", {updates}u)" if len(budgets) > 1 else ")")
             ax.errorbar(sizes, [np.mean(points[s]) for s in sizes], yerr=[np.std(points[s]) for s in sizes],
-                        marker="o", capsize=3, label=label, linestyle="--" if label.startswith(TODAY) else "-")
+                        color=f"C{BOUND_MODES.index(mode)}", marker="o" if collect == "dagger" else "s", capsize=3,
+                        label=label, linestyle=":" if updates < budgets[-1] else "-")  # fmt: skip
         ax.axhline(1.0, color="black", linestyle=":", linewidth=1)
         ax.set_xscale("log")
         sizes = sorted({s for points in series.values() for s in points})
