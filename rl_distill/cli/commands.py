@@ -85,8 +85,8 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    "to it; censored = KL between the clipped Gaussians, with the mass on each bound; "
                    "clamp = the teacher's mean clamped, then plain KL; ignore = plain KL on raw means (the loss "
                    "before bound-aware targets). Where nothing is clipped all five are the same. No mode is best on "
-                   "every teacher; at 1,000 updates per round plain KL did at least as well as one-sided on average "
-                   f"(results/bound-aware.md) (default {d.bounds})")
+                   "every teacher: one-sided fell the least short of the best on average, and plain KL was far ahead "
+                   f"on one teacher (results/bound-aware.md) (default {d.bounds})")
     each, over = (" per task", " over all tasks (an equal share each)") if multitask else ("", "")
     p.add_argument("--n-envs", type=positive_int, default=d.n_envs,
                    help=f"parallel envs{each} (default {d.n_envs})")
