@@ -38,9 +38,10 @@ COMPARED = ("one-sided", "censored", "clamp", "ignore")
 """The modes every comparison of the summary ran (band was run on few teachers)."""
 
 
-def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: int = 8) -> dict[str, Any]:
+def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: int = 8,
+                  vecnormalize: Path | None = None) -> dict[str, Any]:
     """Fraction of the teacher's means outside the bounds, per action dimension, on its own visited states."""
-    teacher = load_policy(teacher_path, env_id)
+    teacher = load_policy(teacher_path, env_id, vecnormalize=vecnormalize)
     venv = teacher.make_env(env_id, n_envs=n_envs, seed=12_345)
     actor, generator = Actor(teacher.policy, n_envs=n_envs), torch.Generator().manual_seed(0)
     obs, means = venv.reset(), []
@@ -212,6 +213,8 @@ def main() -> None:
     parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5", "HalfCheetah-v5"],
                         help="environments (their preset teachers, or --teacher ENV=ZIP)")
     parser.add_argument("--teacher", action="append", default=[], metavar="ENV=ZIP", help="a teacher trained elsewhere")
+    parser.add_argument("--vecnormalize", action="append", default=[], metavar="ENV=PKL",
+                        help="that teacher's VecNormalize statistics, when not where rl-distill looks for them")
     parser.add_argument("--section", action="append", default=[], metavar="ENV=NAME",
                         help="file ENV's runs as section NAME, under runs/bench-bounds/NAME (default: ENV): another "
                              "teacher of an env that already has a section, kept beside it")
@@ -231,6 +234,7 @@ def main() -> None:
     torch.set_num_threads(1)
     teachers = dict(t.split("=", 1) for t in args.teacher)
     sections = dict(t.split("=", 1) for t in args.section)
+    statistics_files = {env: Path(pkl) for env, pkl in (t.split("=", 1) for t in args.vecnormalize)}
     path = RESULTS / "bound-aware.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     if args.report_only:
@@ -239,13 +243,15 @@ def main() -> None:
     for env_id in args.envs:
         teacher = Path(teachers.get(env_id, ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"))
         section = sections.get(env_id, env_id)
+        stats = statistics_files.get(env_id)
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-bounds" / section, steps=args.steps, episodes=args.episodes,
-                      bounds=args.modes, updates_per_round=args.updates_per_round, workers=args.workers)  # fmt: skip
+                      bounds=args.modes, updates_per_round=args.updates_per_round, workers=args.workers,
+                      vecnormalize=stats)  # fmt: skip
         entry = {"teacher_path": str(teacher), "teacher_sha256": file_sha256(teacher),
                  "teacher_return": table["teacher"]["mean_return"], "episodes": args.episodes,
-                 "random_return": table["random_mean_return"],
-                 "out_of_bounds": out_of_bounds(teacher, env_id), "rows": table["rows"]}  # fmt: skip
+                 "random_return": table["random_mean_return"], "rows": table["rows"],
+                 "out_of_bounds": out_of_bounds(teacher, env_id, vecnormalize=stats)}  # fmt: skip
         report = json.loads(path.read_text()) if path.exists() else {}  # another env's run may have written since
         file_entry(report, section, entry)
         atomic_write_json(path, report)
