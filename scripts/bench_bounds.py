@@ -208,14 +208,23 @@ def file_entry(report: dict[str, Any], env_id: str, entry: dict[str, Any]) -> No
     report[env_id] = {**entry, "rows": kept + entry["rows"]}
 
 
+def env_value(text: str) -> tuple[str, str]:
+    """``ENV=VALUE`` of --teacher, --vecnormalize and --section; argparse turns the error into a one-line exit 2."""
+    env, sep, value = text.partition("=")
+    if not (env and sep and value):
+        raise argparse.ArgumentTypeError(f"expected ENV=VALUE, e.g. Walker2d-v5=runs/x/teacher.zip, got {text!r}")
+    return env, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5", "HalfCheetah-v5"],
                         help="environments (their preset teachers, or --teacher ENV=ZIP)")
-    parser.add_argument("--teacher", action="append", default=[], metavar="ENV=ZIP", help="a teacher trained elsewhere")
-    parser.add_argument("--vecnormalize", action="append", default=[], metavar="ENV=PKL",
+    parser.add_argument("--teacher", action="append", default=[], type=env_value, metavar="ENV=ZIP",
+                        help="a teacher trained elsewhere")
+    parser.add_argument("--vecnormalize", action="append", default=[], type=env_value, metavar="ENV=PKL",
                         help="that teacher's VecNormalize statistics, when not where rl-distill looks for them")
-    parser.add_argument("--section", action="append", default=[], metavar="ENV=NAME",
+    parser.add_argument("--section", action="append", default=[], type=env_value, metavar="ENV=NAME",
                         help="file ENV's runs as section NAME, under runs/bench-bounds/NAME (default: ENV): another "
                              "teacher of an env that already has a section, kept beside it")
     parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64],
@@ -232,9 +241,7 @@ def main() -> None:
     add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    teachers = dict(t.split("=", 1) for t in args.teacher)
-    sections = dict(t.split("=", 1) for t in args.section)
-    statistics_files = {env: Path(pkl) for env, pkl in (t.split("=", 1) for t in args.vecnormalize)}
+    teachers, sections, statistics_files = dict(args.teacher), dict(args.section), dict(args.vecnormalize)
     path = RESULTS / "bound-aware.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     if args.report_only:
@@ -243,7 +250,7 @@ def main() -> None:
     for env_id in args.envs:
         teacher = Path(teachers.get(env_id, ROOT / "runs" / "bench-rl" / env_id / "teacher.zip"))
         section = sections.get(env_id, env_id)
-        stats = statistics_files.get(env_id)
+        stats = Path(statistics_files[env_id]) if env_id in statistics_files else None
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-bounds" / section, steps=args.steps, episodes=args.episodes,
                       bounds=args.modes, updates_per_round=args.updates_per_round, workers=args.workers,

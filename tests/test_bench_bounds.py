@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_bounds import comparisons, file_entry, mode_summary  # noqa: E402
+import pytest  # noqa: E402
+from bench_bounds import comparisons, env_value, file_entry, mode_summary  # noqa: E402
 
 
 def row(hidden: str, score: float, updates: int | None = 1000) -> dict[str, Any]:
@@ -66,3 +68,10 @@ def test_the_mode_summary_compares_modes_on_the_seeds_they_share() -> None:
     cells = "0.300 (0.300); best 0 | 0.200 (0.200); best 0 | 0.100 (0.100); best 0 | 0.000 (0.000); best 1"
     assert f"| 1,000 | 1 | {cells} |" in text
     assert "| 250 | 1 | +0.300 | 1 | 0 |" in text and "| 1,000 | 1 | -0.300 | 0 | 1 |" in text
+
+
+def test_env_value_splits_at_the_first_equals_sign_and_refuses_a_missing_part() -> None:
+    assert env_value("Walker2d-v5=runs/a=b/teacher.zip") == ("Walker2d-v5", "runs/a=b/teacher.zip")
+    for bad in ("runs/teacher.zip", "=runs/teacher.zip", "Walker2d-v5="):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected ENV=VALUE"):
+            env_value(bad)
