@@ -33,7 +33,7 @@
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
 beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:
-``<out>/<name>.zip`` and ``<out>/<name>_vecnormalize.pkl`` (found with ``--vecnormalize`` only):
+``<out>/<name>.zip`` and ``<out>/<name>_vecnormalize.pkl`` (found by that name, without a note):
     .venv/bin/python scripts/train_sb3_teacher.py --env Walker2d-v5 --out runs/sb3-teachers/Walker2d-v5
 """
 

@@ -176,6 +176,24 @@ def test_statistics_saved_as_sb3_docs_and_the_hub_name_them_are_found(pendulum_t
                                   load_policy(pendulum_teacher, "Pendulum-v1").normalization.obs_rms.mean)
 
 
+@pytest.mark.parametrize("name", ["ppo_pendulum_vecnormalize.pkl", "ppo_pendulum-vec_normalize.pkl"])
+def test_statistics_named_after_their_model_are_its_own(pendulum_teacher: Path, tmp_path: Path, name: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """``env.save(f"{name}_vecnormalize.pkl")`` beside ``model.save(name)``: the model's own, used without a
+    note; another model in the same folder does not take them."""
+    shutil.copy(pendulum_teacher, tmp_path / "ppo_pendulum.zip")
+    shutil.copy(pendulum_teacher, tmp_path / "ppo.zip")
+    shutil.copy(pendulum_teacher.parent / "teacher" / "vecnormalize.pkl", tmp_path / name)
+    capsys.readouterr()
+    loaded = load_policy(tmp_path / "ppo_pendulum.zip", "Pendulum-v1")
+    assert loaded.normalization is not None
+    np.testing.assert_array_equal(loaded.normalization.obs_rms.mean,
+                                  load_policy(pendulum_teacher, "Pendulum-v1").normalization.obs_rms.mean)
+    assert "note:" not in capsys.readouterr().err
+    assert load_policy(tmp_path / "ppo.zip", "Pendulum-v1").normalization is None  # "ppo" is not "ppo_pendulum"
+    assert f"pass --vecnormalize {tmp_path / name}" in capsys.readouterr().err
+
+
 def test_a2c_teacher_from_plain_sb3_distils(tmp_path: Path) -> None:
     from stable_baselines3 import A2C
     from stable_baselines3.common.env_util import make_vec_env

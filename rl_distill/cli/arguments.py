@@ -15,7 +15,8 @@ from typing import NoReturn
 EXIT_BAD_INPUT = 2
 TEACHER_HELP = ("teacher model: an SB3 .zip of PPO, A2C, DQN (its policy read as softmax(Q / 0.01)), SAC, TD3 "
                 "or DDPG, MLP on vector observations")
-VECNORMALIZE_HELP = "VecNormalize statistics (.pkl) for the teacher (default: found next to the zip, zoo layout too)"
+VECNORMALIZE_HELP = ("VecNormalize statistics (.pkl) for the teacher (default: <stem>/vecnormalize.pkl, the zoo's "
+                     "layout, or <stem>_vecnormalize.pkl beside the zip; else vecnormalize.pkl beside it, with a note)")
 
 
 class Parser(argparse.ArgumentParser):

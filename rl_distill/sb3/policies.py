@@ -63,15 +63,19 @@ def statistics_path(model_path: Path) -> Path:
 def find_vecnormalize(model_path: Path, env_id: str | None = None) -> Path | None:
     """The statistics that belong to a model, or a visible fallback found beside it.
 
-    A model's own ``<stem>/vecnormalize.pkl`` wins. A student artifact ``<stem>.safetensors`` beside the
+    A model's own statistics win: ``<stem>/vecnormalize.pkl``, or a file beside it named after it
+    (``<stem>_vecnormalize.pkl``, ``<stem>_vec_normalize.pkl``, ``-`` for ``_`` too: what plain SB3 scripts
+    write with ``env.save(f"{name}_vecnormalize.pkl")``). A student artifact ``<stem>.safetensors`` beside the
     zip says for itself whether its model was normalised, so a student saved without statistics never
     picks up a teacher's. Otherwise a file beside it as the zoo, SB3's docs and the Hugging Face Hub name it
     (``<dir>/vecnormalize.pkl``, ``<dir>/vec_normalize.pkl``, ``<dir>/<env>/vecnormalize.pkl``) is used, with a
     note on stderr, since nothing ties it to this model.
     """
     own = statistics_path(model_path)
-    if own.is_file():
-        return own
+    named = [model_path.with_name(f"{model_path.stem}{sep}{name}.pkl")
+             for name in ("vecnormalize", "vec_normalize") for sep in "_-"]  # fmt: skip
+    if found := next((c for c in (own, *named) if c.is_file()), None):
+        return found
     artifact = model_path.with_suffix(".safetensors")
     if artifact.is_file():
         from rl_distill.artifacts.student import load_student
