@@ -135,6 +135,16 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def plot_series(entry: dict[str, Any]) -> dict[tuple[str, str, int], dict[int, list[float]]]:
+    """A section's scores by (mode, collection, updates per round), then by student policy parameters: a section run
+    at two budgets draws each apart (dotted: the fewer updates), since they differ more than modes do."""
+    series: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in entry["rows"]:
+        if row["collect"] != "scratch":
+            series[row["bounds"], row["collect"], logged_updates(row)][row["policy_params"]].append(row["score"])
+    return series
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -147,11 +157,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     for ax in axes.flat[len(report):]:
         ax.set_visible(False)
     for ax, (env_id, entry) in zip(axes.flat, report.items(), strict=False):
-        series: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for row in entry["rows"]:
-            if row["collect"] != "scratch":
-                series[row["bounds"], row["collect"], logged_updates(row)][row["policy_params"]].append(row["score"])
-        # a section run at two budgets draws each apart (dotted: the fewer updates): they differ more than modes do
+        series = plot_series(entry)
         budgets = sorted({updates for _, _, updates in series})
         for (mode, collect, updates), points in sorted(series.items()):
             sizes = sorted(points)

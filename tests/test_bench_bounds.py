@@ -1,4 +1,5 @@
-"""scripts/bench_bounds.py: which earlier rows a section keeps, and where an earlier teacher's rows go."""
+"""scripts/bench_bounds.py: which earlier rows a section keeps, where an earlier teacher's rows go, how modes
+are compared, and what the report and plot show."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import pytest  # noqa: E402
-from bench_bounds import comparisons, env_value, file_entry, mode_summary  # noqa: E402
+from bench_bounds import (  # noqa: E402
+    ROOT,
+    comparisons,
+    env_value,
+    file_entry,
+    markdown,
+    mode_summary,
+    plot,
+    plot_series,
+    shown_path,
+)
 
 
 def row(hidden: str, score: float, updates: int | None = 1000) -> dict[str, Any]:
@@ -75,3 +86,33 @@ def test_env_value_splits_at_the_first_equals_sign_and_refuses_a_missing_part() 
     for bad in ("runs/teacher.zip", "=runs/teacher.zip", "Walker2d-v5="):
         with pytest.raises(argparse.ArgumentTypeError, match="expected ENV=VALUE"):
             env_value(bad)
+
+
+def test_the_plot_keeps_each_budget_apart_and_leaves_scratch_out() -> None:
+    """Walker2d-v5 ran at 250 and 1,000 updates per round: averaging the two into one point hid both."""
+    rows = [{**scored("16x16", "one-sided", seed, score, updates), "policy_params": 668}
+            for seed, score, updates in ((0, 0.2, 250), (1, 0.4, 250), (0, 0.9, 1000))]
+    rows.append({**scored("16x16", "one-sided", 0, 0.1), "collect": "scratch", "policy_params": 668})
+    series = plot_series({"rows": rows})
+    assert {key: dict(points) for key, points in series.items()} == {
+        ("one-sided", "dagger", 250): {668: [0.2, 0.4]}, ("one-sided", "dagger", 1000): {668: [0.9]}}
+
+
+def section(teacher_path: str, *rows: dict[str, Any]) -> dict[str, Any]:
+    return {"teacher_path": teacher_path, "teacher_return": 100.0, "random_return": 0.0, "episodes": 100,
+            "out_of_bounds": {"fraction": 0.5, "fraction_per_dim": [0.5], "max_abs_mean": 2.0, "bound": 1.0},
+            "rows": [{**r, "policy_params": 668, "mean_return": 100 * r["score"]} for r in rows]}  # fmt: skip
+
+
+def test_a_section_names_its_teacher_and_the_plot_draws_every_section(tmp_path: Path) -> None:
+    inside = str(ROOT / "runs" / "sb3-teachers" / "Walker2d-v5-seed1" / "teacher.zip")
+    assert shown_path(inside) == "runs/sb3-teachers/Walker2d-v5-seed1/teacher.zip"
+    assert shown_path("/elsewhere/teacher.zip") == "/elsewhere/teacher.zip"
+    report = {name: section(path, scored("16x16", "one-sided", 0, 0.8), scored("16x16", "ignore", 0, 0.6))
+              for name, path in (("Walker2d-v5", inside), ("Walker2d-v5-seed1", "/elsewhere/teacher.zip"))}
+    text = markdown(report)
+    assert "### Walker2d-v5-seed1" in text and "Teacher `/elsewhere/teacher.zip`: 100.0" in text
+    assert "Teacher `runs/sb3-teachers/Walker2d-v5-seed1/teacher.zip`" in text
+    assert "| dagger | 16x16 | 100,000 | 1,000 | one-sided | 1 | 0.800 ± 0.000 | 0.800 | 80.0 |" in text
+    plot(report, tmp_path / "bounds.png")
+    assert (tmp_path / "bounds.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
