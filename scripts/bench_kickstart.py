@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +47,7 @@ from kickstart_names import (  # sibling scripts: scripts/ is on sys.path
     setting_fragments,
 )
 from kickstart_report import markdown, plot
-from kickstart_store import Busy, claimed, file_result, finished, tenths
+from kickstart_store import Busy, claimed, file_result, finished, guide_trace, kept_step, tenths
 from kickstart_teachers import CASES, RUNS, ensure_teacher, teacher_reference
 
 from rl_distill.cli.arguments import hidden_sizes, positive_int
@@ -67,6 +65,13 @@ from rl_distill.sb3.training import CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
+
+
+CASE_OPTIONS = {key: key for key in ("lr_decay", "distill_steps", "bounds", "distill_lr_decay", "critic_warmup",
+                                     "learning_rate", "critic_hidden", "log_std_init", "distill_term", "kl",
+                                     "reference_episodes", "keep_best", "scale_rewards", "scratch",
+                                     "distill_collect_actions")} | {"distill_updates": "distill_updates_per_round"}
+"""A case's run settings, from the command line's options of the same name (but --distill-updates-per-round)."""
 
 
 def best_names(case: dict[str, Any]) -> tuple[str, str]:
@@ -195,25 +200,6 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
             "budget": case["budget"], "episodes": episodes, **reference, "runs": runs}
 
 
-def kept_step(log: dict[str, Any], start: int) -> dict[str, int]:
-    """A best-checkpoint run's kept curve point, in the curve's steps (``start``: steps before the run)."""
-    kept = log.get("kept") or {}
-    return {"kept_at": start + kept["steps"]} if "steps" in kept else {}
-
-
-def guide_trace(updates: list[dict[str, float]], warmup: int) -> dict[str, Any]:
-    """When λ first reached 0 and its mean, both after the critic's warm-up (λ is 0 during it), the
-    distillation term D over the first and last 5 PPO updates, and when the critic first explained half the
-    variance of the returns it learns from (SB3's train/explained_variance; None: never)."""
-    guided = [u for u in updates if u["env_steps"] > warmup]
-    zero = next((u["env_steps"] for u in guided if u["lambda"] == 0), None)
-    fit = next((u["env_steps"] for u in updates if u.get("explained_variance", -math.inf) >= 0.5), None)
-    return {"lambda_zero_at": zero, "lambda_mean": statistics.fmean(u["lambda"] for u in guided) if guided else 0.0,
-            "critic_fit_at": fit,
-            "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
-            "term_last": statistics.fmean(u["distill_term"] for u in updates[-5:])}  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES), help="cases to run (above)")
@@ -294,16 +280,9 @@ def main() -> None:
             plot(name, report[name], RESULTS / f"kickstart-{name}.png")
         return
     for name in args.cases:
-        case = {"hidden": (16, 16), **CASES[name], **({"budget": args.budget} if args.budget else {})}
-        case["init"], case["lr_decay"] = case["init"] or args.init_from_distill, args.lr_decay
-        case["distill_steps"], case["bounds"] = args.distill_steps, args.bounds
-        case["distill_lr_decay"], case["distill_collect_actions"] = args.distill_lr_decay, args.distill_collect_actions
-        case["critic_warmup"], case["learning_rate"] = args.critic_warmup, args.learning_rate
-        case["critic_hidden"], case["distill_updates"] = args.critic_hidden, args.distill_updates_per_round
-        case["log_std_init"], case["distill_term"], case["kl"] = args.log_std_init, args.distill_term, args.kl
-        case["reference_episodes"] = args.reference_episodes
-        case["keep_best"], case["scale_rewards"] = args.keep_best, args.scale_rewards
-        case["scratch"] = args.scratch
+        case = {"hidden": (16, 16), **CASES[name], **({"budget": args.budget} if args.budget else {}),
+                **{key: getattr(args, option) for key, option in CASE_OPTIONS.items()}}
+        case["init"] = CASES[name]["init"] or args.init_from_distill
         before = (json.loads(path.read_text()).get(name) or {}) if path.exists() else {}
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps,
                           before.get("runs", []))  # fmt: skip

@@ -7,7 +7,7 @@ preset budget or 50,000 steps) into 16x16 and 8x8 students, 3 seeds each, 100 ev
 - LunarLander-v3: PPO with the zoo's values on a 400x300 ReLU net, raw observations (``ppo-relu-400x300``,
   seed 7) -> lunar_relu.zip;
 - Reacher-v5: PPO on SB3's 2x64 tanh net, gamma 0.9, VecNormalize saved as reacher_ppo_vecnormalize.pkl
-  (``ppo-short-horizon``, seed 3), a name rl-distill reads only when told (--vecnormalize);
+  (``ppo-short-horizon``, seed 3), found by its name (and passed with --vecnormalize too);
 - Acrobot-v1: PPO on a 2x128 tanh net, VecNormalize saved as acrobot_ppo_vecnormalize.pkl (``ppo-tanh-128``,
   seed 0).
 Kickstart: `rl-distill kickstart` with its defaults for 300,000 steps on each teacher's own task, a fresh 16x16

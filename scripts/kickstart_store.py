@@ -1,11 +1,14 @@
 """Where scripts/bench_kickstart.py keeps its runs and results: a run's folder is finished once its log is
 written (``finished``), held by one invocation while it trains (``claimed``), and each case's section of
-results/kickstart.json keeps the runs of earlier invocations that the latest did not redo (``file_result``)."""
+results/kickstart.json keeps the runs of earlier invocations that the latest did not redo (``file_result``); a
+finished kickstart log gives its kept curve point (``kept_step``) and its teacher term's course (``guide_trace``)."""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import math
+import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,3 +72,22 @@ def file_result(report: dict[str, Any], name: str, result: dict[str, Any]) -> No
         report[label(earlier["teacher"])] = merged(report.get(label(earlier["teacher"])), earlier)
         earlier = report.pop(label(result["teacher"]), None)
     report[name] = merged(earlier, result)
+
+
+def kept_step(log: dict[str, Any], start: int) -> dict[str, int]:
+    """A best-checkpoint run's kept curve point, in the curve's steps (``start``: steps before the run)."""
+    kept = log.get("kept") or {}
+    return {"kept_at": start + kept["steps"]} if "steps" in kept else {}
+
+
+def guide_trace(updates: list[dict[str, float]], warmup: int) -> dict[str, Any]:
+    """When λ first reached 0 and its mean, both after the critic's warm-up (λ is 0 during it), the
+    distillation term D over the first and last 5 PPO updates, and when the critic first explained half the
+    variance of the returns it learns from (SB3's train/explained_variance; None: never)."""
+    guided = [u for u in updates if u["env_steps"] > warmup]
+    zero = next((u["env_steps"] for u in guided if u["lambda"] == 0), None)
+    fit = next((u["env_steps"] for u in updates if u.get("explained_variance", -math.inf) >= 0.5), None)
+    return {"lambda_zero_at": zero, "lambda_mean": statistics.fmean(u["lambda"] for u in guided) if guided else 0.0,
+            "critic_fit_at": fit,
+            "term_first": statistics.fmean(u["distill_term"] for u in updates[:5]),
+            "term_last": statistics.fmean(u["distill_term"] for u in updates[-5:])}  # fmt: skip

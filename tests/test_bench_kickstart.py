@@ -138,15 +138,16 @@ def test_plain_sb3_teachers_save_statistics_only_when_their_recipe_normalises(tm
 
 def test_a_named_plain_sb3_teacher_keeps_its_statistics_under_its_own_name(tmp_path: Path) -> None:
     """scripts/own_teachers.py's teachers are saved as plain SB3 code would (``x.zip``,
-    ``x_vecnormalize.pkl``): rl-distill reads those statistics only when told."""
+    ``x_vecnormalize.pkl``): rl-distill finds those statistics by the model's name, as if told."""
     from rl_distill.sb3.policies import load_policy
 
     path = train_teacher("InvertedPendulum-v5", tmp_path, timesteps=64, algo="ppo-short-horizon", name="mine")
     assert path == tmp_path / "mine.zip" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.zip",
                                                                                           "mine_vecnormalize.pkl"]
-    assert load_policy(path, "InvertedPendulum-v5").normalization is None
+    found = load_policy(path, "InvertedPendulum-v5").normalization
     told = load_policy(path, "InvertedPendulum-v5", vecnormalize=tmp_path / "mine_vecnormalize.pkl").normalization
-    assert told is not None and told.gamma == 0.9  # the recipe's VecNormalize settings
+    assert found is not None and told is not None and found.gamma == told.gamma == 0.9  # the recipe's settings
+    np.testing.assert_array_equal(found.obs_rms.mean, told.obs_rms.mean)
 
 
 def test_a_claimed_run_folder_is_held_until_its_training_ends(tmp_path: Path) -> None:
