@@ -70,7 +70,8 @@ RESULTS = ROOT / "results"
 CASE_OPTIONS = {key: key for key in ("lr_decay", "distill_steps", "bounds", "distill_lr_decay", "critic_warmup",
                                      "learning_rate", "critic_hidden", "log_std_init", "distill_term", "kl",
                                      "reference_episodes", "keep_best", "scale_rewards", "scratch",
-                                     "distill_collect_actions")} | {"distill_updates": "distill_updates_per_round"}
+                                     "distill_collect_actions", "distill_keep_best")} | {
+                                     "distill_updates": "distill_updates_per_round"}
 """A case's run settings, from the command line's options of the same name (but --distill-updates-per-round)."""
 
 
@@ -106,7 +107,7 @@ def scratch_run(case: dict[str, Any], work: Path, seed: int, *, wait: bool = Tru
 def case_distillation(case: dict[str, Any]) -> tuple[int, str, str]:
     """The case's distillation budget, folder key and label tag (``distill_variant``)."""
     return distill_variant(case["env"], case["distill_steps"], case["bounds"], case["distill_lr_decay"],
-                           case["distill_collect_actions"], case["distill_updates"])
+                           case["distill_collect_actions"], case["distill_updates"], case["distill_keep_best"])
 
 
 def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int, *,
@@ -116,10 +117,12 @@ def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int,
     folder = work / (f"distill-{key}-{seed}" if key else f"distill-{seed}")
     with claimed(folder, wait=wait):
         if not finished(folder / "student.json", teacher_path):
+            keep = case["distill_keep_best"]
             config = DistillConfig(case["env"], student_hidden=case["hidden"], steps=budget, collect="dagger",
                                    seed=seed, bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
                                    collect_actions=case["distill_collect_actions"],
-                                   updates_per_round=case["distill_updates"])  # fmt: skip
+                                   updates_per_round=case["distill_updates"], keep_best=keep,
+                                   eval_episodes=BEST_EPISODES if keep else DistillConfig.eval_episodes)  # fmt: skip
             run_distill(config, teacher_path, folder, progress_bar=False)
     log = finished(folder / "student.json")
     return {"method": "distill" + tag, "seed": seed, "path": str(folder / "student.zip"),
@@ -223,6 +226,9 @@ def main() -> None:
                         help=f"distil with --updates-per-round N (default {DISTILL_UPDATES}: distill's until "
                         "2026-12-05, what results/kickstart.md was made with; distill's is 1000 since); another gets "
                         "its own distill and kickstart runs and labels")
+    parser.add_argument("--distill-keep-best", action="store_true", help=f"distil with --keep-best (the round "
+                        f"best on {BEST_EPISODES} validation episodes, not the last); its own distill and kickstart "
+                        "runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
     parser.add_argument("--learning-rate", type=float, default=None, help="kickstart with --learning-rate RATE "

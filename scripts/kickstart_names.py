@@ -85,7 +85,8 @@ DISTILL_UPDATES = LEGACY_UPDATES_PER_ROUND
 
 
 def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool, collect_actions: str = "sampled",
-                    updates_per_round: int = DISTILL_UPDATES) -> tuple[int, str, str]:  # fmt: skip
+                    updates_per_round: int = DISTILL_UPDATES,
+                    keep_best: bool = False) -> tuple[int, str, str]:  # fmt: skip
     """The distillation's (budget, folder key, label tag); key and tag are empty for the preset's budget, the
     default bounds and a constant rate, so earlier runs keep their folders, and any other setting gets its own
     runs and label."""
@@ -102,5 +103,7 @@ def distill_variant(env: str, steps: int | None, bounds: str, lr_decay: bool, co
         keys, tags = [*keys, collect_actions], [*tags, f"{collect_actions} collection"]
     if updates_per_round != DISTILL_UPDATES:
         keys, tags = [*keys, f"upd{updates_per_round}"], [*tags, f"{updates_per_round} updates per round"]
+    if keep_best:
+        keys, tags = [*keys, "best"], [*tags, "best round"]
     key, tag = "-".join(keys), ", ".join(tags)
     return budget, key, f" {tag}" if tag else ""

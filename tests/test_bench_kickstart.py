@@ -213,3 +213,5 @@ def test_each_distillation_setting_gets_its_own_runs_and_label_and_the_defaults_
         budget, "1000000-clamp-greedy-upd1000",
         " 1,000,000 steps, clamp bounds, greedy collection, 1000 updates per round")  # fmt: skip
     assert distill_variant("Hopper-v5", None, "one-sided", False)[1:] == ("", "")  # the preset's: unsuffixed
+    assert distill_variant("Hopper-v5", None, "one-sided", False, updates_per_round=1000, keep_best=True)[1:] == (
+        "upd1000-best", " 1000 updates per round, best round")

@@ -127,3 +127,67 @@ def test_kickstart_writes_its_best_by_default(cartpole_teacher: Path, tmp_path: 
     assert (tmp_path / "default" / "student.best.zip").exists()
     assert last["config"]["keep_best"] is False and last["kept"] is None
     assert not (tmp_path / "last" / "student.best.zip").exists()
+
+
+def test_distill_keeps_the_round_its_evaluation_scored_best(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """The evaluator sees every round's student; the one it scored highest is what the run ends with (ties keep
+    the earlier), while training runs on as without keep_best."""
+    from rl_distill.distill.config import DistillConfig
+    from rl_distill.distill.loop import distill
+
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    scores, weights = iter([3.0, 9.0, 4.0, 9.0]), []
+
+    def scripted(model: PPO) -> float:
+        weights.append({k: v.clone() for k, v in model.policy.state_dict().items()})
+        return next(scores)
+
+    config = DistillConfig("CartPole-v1", student_hidden=(8,), steps=1_024, steps_per_round=256, updates_per_round=5,
+                           eval_episodes=1, keep_best=True)  # fmt: skip
+    kept = distill(config, teacher, evaluate_student=scripted, progress_bar=False)
+    assert kept.kept == {"round": 1, "env_steps": 512, "mean_return": 9.0}
+    assert all(torch.equal(kept.student.policy.state_dict()[k], weights[1][k]) for k in weights[1])
+    last = distill(replace(config, keep_best=False), teacher, evaluate_student=lambda model: 0.0, progress_bar=False)
+    assert last.kept is None
+    assert all(torch.equal(last.student.policy.state_dict()[k], weights[-1][k]) for k in weights[-1])
+    name = "mlp_extractor.policy_net.0.weight"
+    assert not torch.equal(weights[1][name], weights[-1][name])  # else kept and last could not be told apart
+
+
+def test_distill_keep_best_survives_a_resume(cartpole_teacher: Path, tmp_path: Path) -> None:
+    """The best round so far is in the checkpoint: a resumed run ends with it if no later round beats it."""
+    from rl_distill.distill.config import DistillConfig
+    from rl_distill.distill.loop import distill
+
+    teacher = load_policy(cartpole_teacher, "CartPole-v1")
+    checkpoint = tmp_path / "student.ckpt"
+    config = DistillConfig("CartPole-v1", student_hidden=(8,), steps=512, steps_per_round=256, updates_per_round=5,
+                           eval_episodes=1, keep_best=True)  # fmt: skip
+    scores = iter([5.0, 1.0])
+    first = distill(config, teacher, evaluate_student=lambda model: next(scores), progress_bar=False,
+                    checkpoint=checkpoint)  # fmt: skip
+    assert first.kept == {"round": 0, "env_steps": 256, "mean_return": 5.0}
+    resumed = distill(replace(config, steps=1_024), teacher, evaluate_student=lambda model: 2.0, progress_bar=False,
+                      checkpoint=checkpoint, resume=True)  # fmt: skip
+    assert resumed.kept == first.kept and len(resumed.rounds) == 4
+    kept_weights = first.student.policy.state_dict()
+    assert all(torch.equal(resumed.student.policy.state_dict()[k], v) for k, v in kept_weights.items())
+
+
+def test_distill_keep_best_cli(cartpole_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--keep-best scores each round on BEST_EPISODES validation episodes unless told, records the kept round,
+    and without evaluation episodes is refused in one line, nothing written."""
+    base = ["distill", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--steps", "1024",
+            "--steps-per-round", "512", "--updates-per-round", "5", "--student-hidden", "8"]  # fmt: skip
+    assert main([*base, "--keep-best", "--out", str(tmp_path / "kept")]) == 0
+    log = json.loads((tmp_path / "kept" / "student.json").read_text())
+    assert log["config"]["eval_episodes"] == BEST_EPISODES and log["config"]["keep_best"]
+    best = max(range(2), key=lambda i: log["rounds"][i]["eval_mean_return"])
+    assert log["kept"]["round"] == best and log["kept"]["mean_return"] == log["rounds"][best]["eval_mean_return"]
+    assert f"kept round {best} (" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    plain = json.loads((tmp_path / "plain" / "student.json").read_text())
+    assert plain["config"]["eval_episodes"] == 5 and plain["kept"] is None
+    assert main([*base, "--keep-best", "--eval-episodes", "0", "--out", str(tmp_path / "refused")]) == 2
+    assert "error: --keep-best chooses a round on its evaluation episodes" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()

@@ -22,6 +22,7 @@ from rl_distill.distill.config import COLLECT_ACTIONS, COLLECT_SCHEMES, DistillC
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, POLICY_LOSSES
 from rl_distill.sb3.envs import check_env_id, join_env
+from rl_distill.sb3.training import BEST_EPISODES
 
 ENV_HELP = ("Gymnasium environment id, e.g. CartPole-v1, LunarLander-v3, Pendulum-v1; an env of your own as "
             "gymnasium.make names it, my_package.envs:MyEnv-v0 (the module is imported to register it)")
@@ -104,9 +105,16 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    help=f"lower Adam's rate (default {d.learning_rate:g}) linearly over the rounds to 1/rounds of it "
                    "in the last; it helped 16x16 HalfCheetah-v5 and Hopper-v5 students (200 and 20 rounds) and hurt "
                    "Walker2d-v5 ones (10 rounds): docs/kickstart.md")
-    p.add_argument("--eval-episodes", type=non_negative_int, default=d.eval_episodes,
-                   help="greedy evaluation episodes logged after each round, 0 for none "
-                   f"(default {d.eval_episodes})")
+    p.add_argument("--eval-episodes", type=non_negative_int, default=d.eval_episodes if multitask else None,
+                   help="greedy evaluation episodes logged after each round, 0 for none (default "
+                   f"{d.eval_episodes}" + ("" if multitask else f"; {BEST_EPISODES} with --keep-best") + ")")
+    if not multitask:
+        p.add_argument("--keep-best", action="store_true",
+                       help="end with the student of the round whose evaluation episodes (validation episodes, "
+                       "seeded apart from evaluate's) returned the most, not the last round's, as kickstart "
+                       "--keep-best; training is the same. On the Walker2d-v5 teacher from plain SB3 code, whose "
+                       "students swing from round to round, it kept 32x32 students far above the last round's "
+                       "(README, 'The distillation budget'). Default: the last round's")
     p.add_argument("--tensorboard", default=None, help="write TensorBoard logs to this folder")
 
 
@@ -123,7 +131,9 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
         loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
-        eval_episodes=args.eval_episodes, lr_decay=args.lr_decay,
+        eval_episodes=BEST_EPISODES if args.eval_episodes is None and args.keep_best else
+        DistillConfig.eval_episodes if args.eval_episodes is None else args.eval_episodes,
+        lr_decay=args.lr_decay, keep_best=args.keep_best,
     )  # fmt: skip
     config.validate()
     return config

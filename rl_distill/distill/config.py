@@ -90,6 +90,12 @@ class DistillConfig:
     """DAgger: the teacher acts with probability decay**round (round 0: always)."""
     eval_episodes: int = 5
     """Evaluation episodes of the greedy student after each round (0: no per-round evaluation)."""
+    keep_best: bool = False
+    """End with the student of the round whose evaluation episodes returned the most instead of the last round's,
+    as SB3's EvalCallback ``best_model`` and ``kickstart --keep-best`` do; the episodes are validation episodes,
+    seeded apart from ``evaluate``'s. Training is the same either way. Worth many ``eval_episodes`` (the CLI
+    gives it 50): a teacher whose students swing from round to round (Walker2d-v5 from plain SB3 code) loses
+    less to where the budget happens to end (README, "The distillation budget")."""
 
     def validate(self) -> None:
         if self.steps <= 0:
@@ -121,10 +127,12 @@ class DistillConfig:
             raise InputError(f"--steps-per-round ({self.steps_per_round}) must be at least --n-envs ({self.n_envs})")
         if not 0.0 <= self.dagger_decay <= 1.0:
             raise InputError(f"dagger_decay must lie in [0, 1], got {self.dagger_decay}")
+        if self.keep_best and not self.eval_episodes:
+            raise InputError("--keep-best chooses a round on its evaluation episodes: it needs --eval-episodes > 0")
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the checkpoint (the budget may grow)."""
         settings = json.loads(json.dumps(asdict(self)))
         if settings["collect_actions"] == "sampled":  # as every run before the field existed: their checkpoints match
             del settings["collect_actions"]
-        return {k: v for k, v in settings.items() if k not in ("steps", "max_steps", "eval_episodes")}
+        return {k: v for k, v in settings.items() if k not in ("steps", "max_steps", "eval_episodes", "keep_best")}

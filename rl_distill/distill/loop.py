@@ -7,10 +7,12 @@ the settings are ``DistillConfig`` in config.py.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -67,6 +69,8 @@ class DistillResult:
     stopped: str = "steps"
     """Why collection ended: ``steps`` (the budget), or with ``max_steps`` ``gap`` (the action gap stopped
     falling) or ``max_steps``."""
+    kept: dict[str, Any] | None = None
+    """With ``keep_best``: the round the student was kept from (``round``, ``env_steps``, ``mean_return``)."""
 
 
 def adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
@@ -126,6 +130,7 @@ def distill(
     result = DistillResult(config=config, student=student)
     identity = run_identity(config, teacher)
     buffer = collector.buffer
+    best: dict[str, Any] | None = None  # keep_best: the best round so far, its weights under "student"
 
     first_round = 0
     if resume and checkpoint is not None and checkpoint.exists():
@@ -141,6 +146,7 @@ def distill(
         result.wall_seconds, result.eval_seconds = state["elapsed"], state["eval_seconds"]
         collector.env_seconds = result.env_seconds = state["env_seconds"]
         result.rounds = [RoundLog(**r) for r in state["rounds"]]
+        best = state.get("best")
         collector.restart(config.seed + 1_000 * first_round)
 
     def save(next_round: int) -> None:
@@ -151,7 +157,7 @@ def distill(
                 "action_generator": action_generator.get_state(), "rng": rng.bit_generator.state,
                 "next_round": next_round, "env_steps": collector.env_steps, "queries": collector.env_steps,
                 "elapsed": result.wall_seconds, "eval_seconds": result.eval_seconds, "env_seconds": result.env_seconds,
-                "rounds": [asdict(r) for r in result.rounds],
+                "rounds": [asdict(r) for r in result.rounds], "best": best,
             })  # fmt: skip
 
     # One line per round is the log; on a terminal a bar moves between them.
@@ -180,6 +186,9 @@ def distill(
                 eval_return = evaluate_student(student)
                 result.eval_seconds += time.perf_counter() - eval_started
             env_steps = collector.env_steps
+            if config.keep_best and eval_return is not None and (best is None or eval_return > best["mean_return"]):
+                best = {"round": round_index, "env_steps": env_steps, "mean_return": eval_return,
+                        "student": copy.deepcopy(student.policy.state_dict())}
             log = RoundLog(round=round_index, env_steps=env_steps, teacher_queries=env_steps, beta=beta, loss=loss,
                            buffer_states=len(buffer), eval_mean_return=eval_return, wall_seconds=result.wall_seconds,
                            eval_seconds=result.eval_seconds, action_gap=gap,
@@ -200,6 +209,11 @@ def distill(
         elif gaps and not config.lr_decay and gap_still_falling(gaps, base_rounds):  # lr_decay refuses max_steps
             bar.write(f"the action gap was still falling at --steps {config.steps:,}: --max-steps (e.g. "
                       f"{10 * config.steps:,}) collects on while it does")
+        if best is not None:
+            student.policy.load_state_dict(best["student"])
+            result.kept = {key: best[key] for key in ("round", "env_steps", "mean_return")}
+            bar.write(f"kept round {best['round']} ({best['env_steps']:,} env steps): episodic_return "
+                      f"{best['mean_return']:.1f} on the validation episodes, the best of {len(result.rounds)} rounds")
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()

@@ -39,7 +39,7 @@ def run_identity(config: Any, teacher: LoadedPolicy) -> dict[str, Any]:
 def result_summary(result: Any) -> dict:
     return {"config": asdict(result.config), "wall_seconds": result.wall_seconds,
             "eval_seconds": result.eval_seconds, "env_seconds": result.env_seconds,
-            "rounds": [asdict(r) for r in result.rounds]}  # fmt: skip
+            "rounds": [asdict(r) for r in result.rounds], "kept": getattr(result, "kept", None)}  # fmt: skip
 
 
 def save_student(result: Any, teacher: LoadedPolicy, out: Path, name: str = "student") -> Path:
