@@ -60,6 +60,7 @@ from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
 from rl_distill.kickstart.ppo import DISTILL_TERMS
 from rl_distill.kickstart.run import run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
+from rl_distill.sb3 import training  # training.BEST_EPISODES: distill --keep-best's (BEST_EPISODES: a name's)
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.training import CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
@@ -122,7 +123,7 @@ def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int,
                                    seed=seed, bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
                                    collect_actions=case["distill_collect_actions"],
                                    updates_per_round=case["distill_updates"], keep_best=keep,
-                                   eval_episodes=BEST_EPISODES if keep else DistillConfig.eval_episodes)  # fmt: skip
+                                   eval_episodes=training.BEST_EPISODES if keep else DistillConfig.eval_episodes)
             run_distill(config, teacher_path, folder, progress_bar=False)
     log = finished(folder / "student.json")
     return {"method": "distill" + tag, "seed": seed, "path": str(folder / "student.zip"),
@@ -227,8 +228,8 @@ def main() -> None:
                         "2026-12-05, what results/kickstart.md was made with; distill's is 1000 since); another gets "
                         "its own distill and kickstart runs and labels")
     parser.add_argument("--distill-keep-best", action="store_true", help=f"distil with --keep-best (the round "
-                        f"best on {BEST_EPISODES} validation episodes, not the last); its own distill and kickstart "
-                        "runs and labels")
+                        f"best on {training.BEST_EPISODES} validation episodes, not the last); its own distill and "
+                        "kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
     parser.add_argument("--learning-rate", type=float, default=None, help="kickstart with --learning-rate RATE "
