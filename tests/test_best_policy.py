@@ -170,6 +170,9 @@ def test_distill_keep_best_survives_a_resume(cartpole_teacher: Path, tmp_path: P
     resumed = distill(replace(config, steps=1_024), teacher, evaluate_student=lambda model: 2.0, progress_bar=False,
                       checkpoint=checkpoint, resume=True)  # fmt: skip
     assert resumed.kept == first.kept and len(resumed.rounds) == 4
+    unkept = distill(replace(config, steps=1_536, keep_best=False), teacher, evaluate_student=lambda model: 9.0,
+                     progress_bar=False, checkpoint=checkpoint, resume=True)  # fmt: skip
+    assert unkept.kept is None  # resumed without keep_best: the last round, though the checkpoint holds a best
     kept_weights = first.student.policy.state_dict()
     assert all(torch.equal(resumed.student.policy.state_dict()[k], v) for k, v in kept_weights.items())
 

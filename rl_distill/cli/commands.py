@@ -124,6 +124,9 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
 
     check_env_id(args.env)
     preset = preset_for(args.env)
+    episodes = args.eval_episodes
+    if episodes is None:  # --keep-best chooses on these episodes: many, as kickstart's
+        episodes = BEST_EPISODES if args.keep_best else DistillConfig.eval_episodes
     config = DistillConfig(
         env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
         steps=args.steps or preset.distill_steps, max_steps=args.max_steps, collect=args.collect,
@@ -131,9 +134,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
         loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
-        eval_episodes=BEST_EPISODES if args.eval_episodes is None and args.keep_best else
-        DistillConfig.eval_episodes if args.eval_episodes is None else args.eval_episodes,
-        lr_decay=args.lr_decay, keep_best=args.keep_best,
+        eval_episodes=episodes, lr_decay=args.lr_decay, keep_best=args.keep_best,
     )  # fmt: skip
     config.validate()
     return config

@@ -146,7 +146,7 @@ def distill(
         result.wall_seconds, result.eval_seconds = state["elapsed"], state["eval_seconds"]
         collector.env_seconds = result.env_seconds = state["env_seconds"]
         result.rounds = [RoundLog(**r) for r in state["rounds"]]
-        best = state.get("best")
+        best = state.get("best") if config.keep_best else None  # resumed without it: the last round, as asked
         collector.restart(config.seed + 1_000 * first_round)
 
     def save(next_round: int) -> None:
