@@ -1,4 +1,5 @@
-"""Kickstarting against PPO from scratch and distillation alone -> results/kickstart.{json,md} + one PNG per case.
+"""Kickstarting against PPO from scratch and distillation alone -> results/kickstart/<case>.json, results/kickstart.md
+and one PNG per case.
 
 Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation episodes per run:
 - imperfect: LunarLander-v3 with a teacher stopped early (the first checkpoint of the preset's PPO, after each
@@ -32,7 +33,6 @@ shared with scripts/bench_rl.py) and runs/sb3-teachers/Walker2d-v5/teacher.zip, 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,18 @@ from kickstart_names import (  # sibling scripts: scripts/ is on sys.path
     setting_fragments,
 )
 from kickstart_report import markdown, plot
-from kickstart_store import Busy, claimed, file_result, finished, guide_trace, kept_step, tenths
+from kickstart_store import (
+    Busy,
+    case_file,
+    claimed,
+    file_result,
+    finished,
+    guide_trace,
+    kept_step,
+    load_report,
+    load_sections,
+    tenths,
+)
 from kickstart_teachers import CASES, RUNS, ensure_teacher, teacher_reference
 
 from rl_distill.cli.arguments import hidden_sizes, positive_int
@@ -267,7 +278,7 @@ def main() -> None:
                         help="leave out PPO from scratch (the case's report keeps the scratch rows it has): a "
                         "kickstart or distillation setting compared with the others already measured")
     parser.add_argument("--report-only", action="store_true", help="rewrite results/kickstart.md and the "
-                        "--cases' plots from results/kickstart.json, nothing trained or evaluated")
+                        "--cases' plots from results/kickstart/, nothing trained or evaluated")
     args = parser.parse_args()
     if args.keep_best < 0:
         parser.error(f"--keep-best EPISODES must be positive (0: keep the last policy), got {args.keep_best}")
@@ -279,9 +290,9 @@ def main() -> None:
     except InputError as exc:
         parser.error(str(exc))
     torch.set_num_threads(1)
-    path = RESULTS / "kickstart.json"
+    store = RESULTS / "kickstart"
     if args.report_only:
-        report = json.loads(path.read_text())
+        report = load_report(store, CASES)
         atomic_write_text(RESULTS / "kickstart.md", markdown(report))
         for name in set(args.cases) & set(report):
             plot(name, report[name], RESULTS / f"kickstart-{name}.png")
@@ -290,17 +301,16 @@ def main() -> None:
         case = {"hidden": (16, 16), **CASES[name], **({"budget": args.budget} if args.budget else {}),
                 **{key: getattr(args, option) for key, option in CASE_OPTIONS.items()}}
         case["init"] = CASES[name]["init"] or args.init_from_distill
-        before = (json.loads(path.read_text()).get(name) or {}) if path.exists() else {}
+        before = load_sections(store, name).get(name) or {}
         result = one_case(name, case, args.schedules, args.seeds, args.episodes, args.early_steps,
                           before.get("runs", []))  # fmt: skip
-        # read again just before writing: two copies of this script may run different cases at once
-        report = json.loads(path.read_text()) if path.exists() else {}
-        file_result(report, name, result)
-        atomic_write_json(path, report)
-        atomic_write_text(RESULTS / "kickstart.md", markdown(report))
-        plot(name, report[name], RESULTS / f"kickstart-{name}.png")
-        print(markdown({name: report[name]}), flush=True)
-
+        # read again just before writing: two copies of this script may run the same case's other seeds
+        sections = load_sections(store, name)
+        file_result(sections, name, result)
+        atomic_write_json(case_file(store, name), sections)
+        atomic_write_text(RESULTS / "kickstart.md", markdown(load_report(store, CASES)))
+        plot(name, sections[name], RESULTS / f"kickstart-{name}.png")
+        print(markdown({name: sections[name]}), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """Where scripts/bench_kickstart.py keeps its runs and results: a run's folder is finished once its log is
-written (``finished``), held by one invocation while it trains (``claimed``), and each case's section of
-results/kickstart.json keeps the runs of earlier invocations that the latest did not redo (``file_result``); a
-finished kickstart log gives its kept curve point (``kept_step``) and its teacher term's course (``guide_trace``)."""
+written (``finished``), held by one invocation while it trains (``claimed``); each case's file under
+results/kickstart/ keeps the runs of earlier invocations that the latest did not redo (``file_result``), and
+``load_report`` joins the files for the report; a finished kickstart log gives its kept curve point
+(``kept_step``) and its teacher term's course (``guide_trace``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import fcntl
 import json
 import math
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,26 @@ def claimed(folder: Path, *, wait: bool = True) -> Iterator[None]:
         yield
 
 
+def case_file(folder: Path, name: str) -> Path:
+    """Case ``name``'s sections: the case and its earlier teachers' (``file_result``). One file per case, since
+    the whole report in one file passed 2 MB, and so that copies of the benchmark running other cases side by
+    side never write the same file."""
+    return folder / f"{name}.json"
+
+
+def load_sections(folder: Path, name: str) -> dict[str, Any]:
+    path = case_file(folder, name)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_report(folder: Path, order: Iterable[str] = ()) -> dict[str, Any]:
+    """Every case's sections, the cases named in ``order`` first (in that order), then the others by name."""
+    names = list(dict.fromkeys([*order, *sorted(path.stem for path in folder.glob("*.json"))]))
+    return {section: data for name in names for section, data in load_sections(folder, name).items()}
+
+
 def tenths(returns: list[float] | list[float | None]) -> list[float | None]:
-    """Returns as results/kickstart.json keeps them, to 0.1 (None: a curve point not measured): the tables and
+    """Returns as results/kickstart/ keeps them, to 0.1 (None: a curve point not measured): the tables and
     plots read them no finer, and full floats made the file about 15% larger (it passed 2 MB)."""
     return [None if r is None else round(r, 1) for r in returns]
 

@@ -3,14 +3,14 @@
 ``scripts/bench_kickstart.py`` scores every run on 100 fixed evaluation episodes. Where a student loses a
 few whole episodes in 100 (HalfCheetah-v5: a cheetah stuck for the rest of the episode), one seed's score
 moves by a few hundredths with the episodes drawn, so "every seed at 0.95" is partly a draw. This script takes
-the runs of one case in ``results/kickstart.json`` whose method contains any of the ``--methods`` texts,
+the runs of one case in ``results/kickstart/`` whose method contains any of the ``--methods`` texts,
 evaluates them and the case's teacher and random policy on ``--episodes`` episodes (which include the
 benchmark's 100: each evaluation env plays its first ten again), and writes
 ``results/kickstart-reevaluated-<case>.{md,json}`` (or ``--stem``). About 30 s per 500 HalfCheetah-v5
 episodes of a 16x16 student on one core.
 
 A run's folder and a case's teacher path are reused when a teacher is trained again, so the files there
-may no longer be the ones a section of ``results/kickstart.json`` scored (an "earlier teacher" section's
+may no longer be the ones a section of ``results/kickstart/`` scored (an "earlier teacher" section's
 above all). Each teacher and run is therefore first played on the benchmark's 100 episodes again, and the
 script stops with exit status 2 unless it returns exactly what the JSON records. The session-32 table:
 
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from kickstart_store import load_report
 
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
@@ -53,7 +54,7 @@ def scored_policy(path: str | None, env: str, recorded_return: float, episodes: 
     again = evaluate(policy, env, episodes=episodes).mean_return
     if not math.isclose(again, recorded_return, rel_tol=1e-9, abs_tol=1e-6):
         raise NotTheScoredPolicy(f"{what}: {path} returns {again:.1f} on the benchmark's {episodes} episodes, "
-                                 f"not the {recorded_return:.1f} results/kickstart.json records: it was trained "
+                                 f"not the {recorded_return:.1f} results/kickstart/ records: it was trained "
                                  "again since")
     return policy
 
@@ -111,7 +112,7 @@ def markdown(name: str, table: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", required=True, help="a case of results/kickstart.json, e.g. HalfCheetah-v5")
+    parser.add_argument("--case", required=True, help="a case of results/kickstart/, e.g. HalfCheetah-v5")
     parser.add_argument("--methods", nargs="+", default=[], help="texts a run's method must contain (any)")
     parser.add_argument("--episodes", type=int, default=500, help="evaluation episodes per run (default 500)")
     parser.add_argument("--stem", default=None,
@@ -125,9 +126,9 @@ def main() -> None:
         atomic_write_text(stem.with_suffix(".md"), markdown(args.case, table))
         return
     torch.set_num_threads(1)
-    cases = json.loads((RESULTS / "kickstart.json").read_text())
+    cases = load_report(RESULTS / "kickstart")
     if args.case not in cases:
-        parser.error(f"no case {args.case!r} in results/kickstart.json; one of {', '.join(cases)}")
+        parser.error(f"no case {args.case!r} in results/kickstart/; one of {', '.join(cases)}")
     if not args.methods:
         parser.error("--methods: name at least one text a run's method contains")
     if args.episodes < BENCHMARK_EPISODES:

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from kickstart_failures import episode_outcome, stuck_onset  # noqa: E402
 from kickstart_names import distill_variant  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
-from kickstart_store import Busy, claimed, file_result, finished, merged  # noqa: E402
+from kickstart_store import Busy, case_file, claimed, file_result, finished, load_report, merged  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
 from reevaluate_kickstart import NotTheScoredPolicy, reevaluate  # noqa: E402
 from reevaluate_kickstart import markdown as reevaluated_markdown  # noqa: E402
@@ -71,6 +71,19 @@ def test_a_teacher_trained_again_takes_the_case_back_with_its_earlier_runs() -> 
     assert report["Hopper-v5 (earlier teacher, 2547.2)"]["runs"] == [run("scratch", 1.0)]
     file_result(report, "Hopper-v5", {"teacher": 1779.0, "runs": [run("kickstart adaptive:1", 5.0)]})
     assert len(report["Hopper-v5"]["runs"]) == 3 and len(report) == 2
+
+
+def test_the_report_joins_each_cases_file_in_the_cases_order(tmp_path: Path) -> None:
+    """A case's file holds its own and its earlier teachers' sections; the report lists the named cases first."""
+    run = lambda value: {"method": "scratch", "seed": 0, "mean_return": value}  # noqa: E731
+    sections = {"Hopper-v5": {"teacher": 2547.2, "runs": [run(1.0)]}}
+    file_result(sections, "Hopper-v5", {"teacher": 1779.0, "runs": [run(2.0)]})
+    case_file(tmp_path, "Hopper-v5").write_text(json.dumps(sections))
+    for name in ("Zeta", "Alpha", "windy"):
+        case_file(tmp_path, name).write_text(json.dumps({name: {"teacher": 1.0, "runs": [run(3.0)]}}))
+    report = load_report(tmp_path, ["windy", "Hopper-v5", "imperfect"])  # imperfect: no file yet
+    assert list(report) == ["windy", "Hopper-v5", "Hopper-v5 (earlier teacher, 2547.2)", "Alpha", "Zeta"]
+    assert report["Hopper-v5"]["runs"] == [run(2.0)] and report["Zeta"]["runs"] == [run(3.0)]
 
 
 def test_each_row_reaches_the_final_return_of_the_scratch_run_that_learnt_alike() -> None:
