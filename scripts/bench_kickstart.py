@@ -39,9 +39,9 @@ from typing import Any
 import torch
 from kickstart_names import (  # sibling scripts: scripts/ is on sys.path
     BEST,
-    BEST_EPISODES,
     DISTILL_UPDATES,
     NAMED,
+    UNNAMED_BEST_EPISODES,
     distill_variant,
     kickstart_variant,
     setting_fragments,
@@ -71,9 +71,8 @@ from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
 from rl_distill.kickstart.ppo import DISTILL_TERMS
 from rl_distill.kickstart.run import run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
-from rl_distill.sb3 import training  # training.BEST_EPISODES: distill --keep-best's (BEST_EPISODES: a name's)
 from rl_distill.sb3.policies import load_policy
-from rl_distill.sb3.training import CURVE_EPISODES, CURVE_INTERVALS, train_ppo
+from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
@@ -91,7 +90,7 @@ def best_names(case: dict[str, Any]) -> tuple[str, str]:
     """The (folder, label) suffixes of ``--keep-best`` runs (empty without it)."""
     if not case["keep_best"]:
         return "", ""
-    other = "" if case["keep_best"] == BEST_EPISODES else str(case["keep_best"])  # BEST_EPISODES: the plain name
+    other = "" if case["keep_best"] == UNNAMED_BEST_EPISODES else str(case["keep_best"])
     return f"-best{other}", f"{BEST}{' of ' + other if other else ''}"
 
 
@@ -134,7 +133,7 @@ def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int,
                                    seed=seed, bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
                                    collect_actions=case["distill_collect_actions"],
                                    updates_per_round=case["distill_updates"], keep_best=keep,
-                                   eval_episodes=training.BEST_EPISODES if keep else DistillConfig.eval_episodes)
+                                   eval_episodes=BEST_EPISODES if keep else DistillConfig.eval_episodes)
             run_distill(config, teacher_path, folder, progress_bar=False)
     log = finished(folder / "student.json")
     return {"method": "distill" + tag, "seed": seed, "path": str(folder / "student.zip"),
@@ -239,7 +238,7 @@ def main() -> None:
                         "2026-12-05, what results/kickstart.md was made with; distill's is 1000 since); another gets "
                         "its own distill and kickstart runs and labels")
     parser.add_argument("--distill-keep-best", action="store_true", help=f"distil with --keep-best (the round "
-                        f"best on {training.BEST_EPISODES} validation episodes, not the last); its own distill and "
+                        f"best on {BEST_EPISODES} validation episodes, not the last); its own distill and "
                         "kickstart runs and labels")
     parser.add_argument("--lr-decay", action="store_true", help="kickstart with --lr-decay (PPO's learning rate "
                         "decays linearly to 0 over the budget)")
@@ -266,9 +265,10 @@ def main() -> None:
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help="Box actions: the bound-aware target of distill and of the kickstart term (default "
                         f"{DEFAULT_BOUND_MODE}); another gets its own distill and kickstart runs and labels")
-    parser.add_argument("--keep-best", type=int, nargs="?", const=BEST_EPISODES, default=0, metavar="EPISODES",
+    parser.add_argument("--keep-best", type=int, nargs="?", const=UNNAMED_BEST_EPISODES, default=0,
+                        metavar="EPISODES",
                         help="PPO from scratch and kickstart keep the policy of their best learning-curve point "
-                        f"(EPISODES validation episodes each, default {BEST_EPISODES}, seeded apart from the "
+                        f"(EPISODES validation episodes each, default {UNNAMED_BEST_EPISODES}, seeded apart from the "
                         "evaluation's) instead of the last; their own runs and labels")
     parser.add_argument("--scale-rewards", action=argparse.BooleanOptionalAction, default=None,
                         help="PPO from scratch and kickstart learn from scaled (--scale-rewards) or raw "

@@ -19,8 +19,10 @@ from rl_distill.sb3.presets import preset_for
 
 BEST = ", best checkpoint"
 """The label suffix of a run that keeps its best curve point (``--keep-best``); `` of N`` follows when it
-chose on N validation episodes per point instead of BEST_EPISODES."""
-BEST_EPISODES = 10
+chose on N validation episodes per point instead of UNNAMED_BEST_EPISODES."""
+UNNAMED_BEST_EPISODES = 10
+"""The validation episodes per point of a best-checkpoint run whose label names none (the first such runs); the
+package's default is ``rl_distill.sb3.training.BEST_EPISODES``."""
 
 
 @dataclass(frozen=True, kw_only=True)

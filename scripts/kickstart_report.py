@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kickstart_names import BEST, BEST_EPISODES, NAMED  # sibling scripts: scripts/ is on sys.path
+from kickstart_names import BEST, NAMED, UNNAMED_BEST_EPISODES  # sibling scripts: scripts/ is on sys.path
 
 from rl_distill.evaluation.plots import draw_mean_band
 from rl_distill.io import atomic_write
@@ -62,8 +62,8 @@ def markdown(report: dict[str, Any]) -> str:
              "episodes every 1/20 of the budget (distill: after each round; kickstart and distill replay the same "
              "5 seeded episodes each time, PPO from scratch gets new ones from SB3's EvalCallback, so its curve is "
              "noisier and reaches a level sooner by chance); runs marked 'best checkpoint' evaluate "
-             f"{BEST_EPISODES} (or as many as their label says) and end with the policy of their best curve point "
-             "instead of the last. Curve episodes are seeded apart from the "
+             f"{UNNAMED_BEST_EPISODES} (or as many as their label says) and end with the policy of their best curve "
+             "point instead of the last. Curve episodes are seeded apart from the "
              "evaluation's (runs made before best checkpoints existed: the evaluation's first 5). "
              "Kickstart runs from a distilled student count the "
              "distillation's env steps in their curves and step counts. Env steps/s: training only (PPO from "
@@ -194,7 +194,7 @@ def best_checkpoint_table(report: dict[str, Any]) -> list[str]:
 
     def twin_of(method: str) -> tuple[str, str] | None:
         last, _, episodes = method.partition(BEST)
-        return (last, episodes.removeprefix(" of ") or str(BEST_EPISODES)) if last != method else None
+        return (last, episodes.removeprefix(" of ") or str(UNNAMED_BEST_EPISODES)) if last != method else None
 
     rows = twin_rows(report, twin_of)
     if not rows:
