@@ -312,5 +312,6 @@ def main() -> None:
         plot(name, sections[name], RESULTS / f"kickstart-{name}.png")
         print(markdown({name: sections[name]}), flush=True)
 
+
 if __name__ == "__main__":
     main()
