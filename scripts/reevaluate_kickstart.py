@@ -9,6 +9,12 @@ benchmark's 100: each evaluation env plays its first ten again), and writes
 ``results/kickstart-reevaluated-<case>.{md,json}`` (or ``--stem``). About 30 s per 500 HalfCheetah-v5
 episodes of a 16x16 student on one core.
 
+With ``--validation-episodes N`` each run is also played on the N validation episodes its learning curves use
+(``VALIDATION_SEED``): a run that kept its best curve point (``--keep-best``) chose it on those very episodes,
+so their return against the 100 evaluation episodes' is the optimism of that choice; a run that kept its last
+policy shows how far two sets of episodes differ with no choice made. ``--episodes 100`` then plays no more
+evaluation episodes than the benchmark's.
+
 A run's folder and a case's teacher path are reused when a teacher is trained again, so the files there
 may no longer be the ones a section of ``results/kickstart/`` scored (an "earlier teacher" section's
 above all). Each teacher and run is therefore first played on the benchmark's 100 episodes again, and the
@@ -33,8 +39,9 @@ import torch
 from kickstart_store import load_report
 
 from rl_distill.evaluation.compare import score
-from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.evaluation.evaluate import EvalResult, evaluate, evaluate_random
 from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.sb3.envs import VALIDATION_SEED
 from rl_distill.sb3.policies import LoadedPolicy, load_policy
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -45,18 +52,20 @@ class NotTheScoredPolicy(ValueError):
     """The file at a recorded path is not the policy the benchmark scored there (trained again since)."""
 
 
-def scored_policy(path: str | None, env: str, recorded_return: float, episodes: int, what: str) -> LoadedPolicy:
-    """Load ``path`` after checking that it returns ``recorded_return`` on the benchmark's ``episodes`` again."""
+def scored_policy(path: str | None, env: str, recorded_return: float, episodes: int,
+                  what: str) -> tuple[LoadedPolicy, EvalResult]:  # fmt: skip
+    """Load ``path`` after checking that it returns ``recorded_return`` on the benchmark's ``episodes`` again
+    (that evaluation is returned with it)."""
     if path is None or not Path(path).exists():
         raise NotTheScoredPolicy(f"{what}: {path or 'no file recorded'} is missing (runs/ stays on the machine that "
                                  "trained it)")
     policy = load_policy(path, env)
-    again = evaluate(policy, env, episodes=episodes).mean_return
-    if not math.isclose(again, recorded_return, rel_tol=1e-9, abs_tol=1e-6):
-        raise NotTheScoredPolicy(f"{what}: {path} returns {again:.1f} on the benchmark's {episodes} episodes, "
-                                 f"not the {recorded_return:.1f} results/kickstart/ records: it was trained "
-                                 "again since")
-    return policy
+    again = evaluate(policy, env, episodes=episodes)
+    if not math.isclose(again.mean_return, recorded_return, rel_tol=1e-9, abs_tol=1e-6):
+        raise NotTheScoredPolicy(f"{what}: {path} returns {again.mean_return:.1f} on the benchmark's {episodes} "
+                                 f"episodes, not the {recorded_return:.1f} results/kickstart/ records: it was "
+                                 "trained again since")
+    return policy, again
 
 
 def chosen_runs(case: dict[str, Any], methods: list[str]) -> list[dict[str, Any]]:
@@ -64,49 +73,68 @@ def chosen_runs(case: dict[str, Any], methods: list[str]) -> list[dict[str, Any]
     return [run for run in case["runs"] if any(text in run["method"] for text in methods)]
 
 
-def reevaluate(case: dict[str, Any], methods: list[str], episodes: int) -> dict[str, Any]:
+def reevaluate(case: dict[str, Any], methods: list[str], episodes: int, validation_episodes: int = 0) -> dict[str, Any]:
     """Raises :class:`NotTheScoredPolicy` before evaluating anything long when a file has changed."""
     env = case["env"]
     chosen = chosen_runs(case, methods)
     scored = case.get("episodes", BENCHMARK_EPISODES)
-    teacher_policy = scored_policy(case["teacher_path"], env, case["teacher"], scored, "the case's teacher")
+
+    def more_episodes(policy: LoadedPolicy, benchmarks: EvalResult) -> EvalResult:
+        return benchmarks if episodes == scored else evaluate(policy, env, episodes=episodes)
+
+    teacher_policy, teacher_scored = scored_policy(case["teacher_path"], env, case["teacher"], scored,
+                                                   "the case's teacher")  # fmt: skip
     policies = [scored_policy(run["path"], env, run["mean_return"], scored, f"{run['method']} seed {run['seed']}")
                 for run in chosen]  # fmt: skip
-    teacher = evaluate(teacher_policy, env, episodes=episodes)
+    teacher = more_episodes(teacher_policy, teacher_scored)
     random = evaluate_random(env, episodes=episodes).mean_return
     rows = []
-    for run, policy in zip(chosen, policies, strict=True):
-        result = evaluate(policy, env, episodes=episodes)
-        rows.append({"method": run["method"], "seed": run["seed"],
-                     "benchmark_score": score(run["mean_return"], case["teacher"], case["random"]),
-                     "score": score(result.mean_return, teacher.mean_return, random),
-                     "score_ci95": [score(end, teacher.mean_return, random) for end in result.ci95],
-                     "mean_return": result.mean_return, "returns": [round(r, 1) for r in result.returns]})  # fmt: skip
-        print(f"{run['method']} seed {run['seed']}: {rows[-1]['benchmark_score']:.3f} on 100 episodes, "
-              f"{rows[-1]['score']:.3f} on {episodes}", flush=True)
+    for run, (policy, scored_result) in zip(chosen, policies, strict=True):
+        result = more_episodes(policy, scored_result)
+        row = {"method": run["method"], "seed": run["seed"],
+               "benchmark_score": score(run["mean_return"], case["teacher"], case["random"]),
+               "score": score(result.mean_return, teacher.mean_return, random),
+               "score_ci95": [score(end, teacher.mean_return, random) for end in result.ci95],
+               "mean_return": result.mean_return, "returns": [round(r, 1) for r in result.returns]}  # fmt: skip
+        if validation_episodes:  # against the benchmark's teacher and random, as benchmark_score is
+            validation = evaluate(policy, env, episodes=validation_episodes, seed=VALIDATION_SEED).mean_return
+            row["validation_score"] = score(validation, case["teacher"], case["random"])
+        rows.append(row)
+        validation = f", {row['validation_score']:.3f} on the validation ones" if validation_episodes else ""
+        print(f"{run['method']} seed {run['seed']}: {row['benchmark_score']:.3f} on 100 episodes, "
+              f"{row['score']:.3f} on {episodes}{validation}", flush=True)  # fmt: skip
     return {"env": env, "episodes": episodes, "teacher": teacher.mean_return, "teacher_ci95": list(teacher.ci95),
-            "benchmark_teacher": case["teacher"], "random": random, "rows": rows}  # fmt: skip
+            "benchmark_teacher": case["teacher"], "random": random, "validation_episodes": validation_episodes,
+            "rows": rows}  # fmt: skip
 
 
 def markdown(name: str, table: dict[str, Any]) -> str:
-    n = table["episodes"]
+    n, v = table["episodes"], table.get("validation_episodes", 0)
+    valid = f" | score, {v} validation episodes" if v else ""
     lines = [f"# {name}: the benchmark's 100 evaluation episodes against {n}", "",
              f"Teacher {table['teacher']:.1f} on {n} episodes (95% CI {table['teacher_ci95'][0]:.1f} to "
              f"{table['teacher_ci95'][1]:.1f}; {table['benchmark_teacher']:.1f} on the benchmark's 100), random "
-             f"{table['random']:.1f}. Scores on {n} episodes are against the teacher's and random policy's on {n}.",
-             "", f"| method | seed | score, 100 episodes | score, {n} episodes | its 95% CI |",
-             "|---|---:|---:|---:|---|"]
+             f"{table['random']:.1f}. Scores on {n} episodes are against the teacher's and random policy's on {n}"
+             + (f"; on the {v} validation episodes of the learning curves (which a kept best point was chosen on), "
+                "against the benchmark's" if v else "") + ".",
+             "", f"| method | seed | score, 100 episodes | score, {n} episodes | its 95% CI{valid} |",
+             "|---|---:|---:|---:|---|" + ("---:|" if v else "")]  # fmt: skip
     for row in table["rows"]:
         low, high = row["score_ci95"]
         lines.append(f"| {row['method']} | {row['seed']} | {row['benchmark_score']:.3f} | {row['score']:.3f} | "
-                     f"{low:.3f} to {high:.3f} |")
+                     f"{low:.3f} to {high:.3f} |" + (f" {row['validation_score']:.3f} |" if v else ""))
+    valid = " | validation − 100 episodes, mean (seeds above)" if v else ""
     lines += ["", f"| method | seeds | mean score, 100 episodes | seeds at 0.95 | mean score, {n} episodes | seeds at "
-              "0.95 |", "|---|---:|---:|---:|---:|---:|"]
+              f"0.95{valid} |", "|---|---:|---:|---:|---:|---:|" + ("---:|" if v else "")]
     for method in dict.fromkeys(row["method"] for row in table["rows"]):
         rows = [row for row in table["rows"] if row["method"] == method]
         short, full = ([row[key] for row in rows] for key in ("benchmark_score", "score"))
-        lines.append(f"| {method} | {len(rows)} | {statistics.mean(short):.3f} | {sum(v >= 0.95 for v in short)} | "
-                     f"{statistics.mean(full):.3f} | {sum(v >= 0.95 for v in full)} |")
+        line = (f"| {method} | {len(rows)} | {statistics.mean(short):.3f} | {sum(s >= 0.95 for s in short)} | "
+                f"{statistics.mean(full):.3f} | {sum(s >= 0.95 for s in full)} |")
+        if v:
+            gaps = [row["validation_score"] - row["benchmark_score"] for row in rows]
+            line += f" {statistics.mean(gaps):+.3f} ({sum(g > 0 for g in gaps)} of {len(gaps)}) |"
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -115,6 +143,9 @@ def main() -> None:
     parser.add_argument("--case", required=True, help="a case of results/kickstart/, e.g. HalfCheetah-v5")
     parser.add_argument("--methods", nargs="+", default=[], help="texts a run's method must contain (any)")
     parser.add_argument("--episodes", type=int, default=500, help="evaluation episodes per run (default 500)")
+    parser.add_argument("--validation-episodes", type=int, default=0,
+                        help="also play each run on N validation episodes, those of its learning curves when N is "
+                             "theirs (50 unless the run says otherwise), which a kept best point was chosen on; 0: not")
     parser.add_argument("--stem", default=None,
                         help="output name under results/ (default kickstart-reevaluated-<case>)")
     parser.add_argument("--report-only", action="store_true",
@@ -133,10 +164,12 @@ def main() -> None:
         parser.error("--methods: name at least one text a run's method contains")
     if args.episodes < BENCHMARK_EPISODES:
         parser.error(f"--episodes must be at least the benchmark's {BENCHMARK_EPISODES}, got {args.episodes}")
+    if args.validation_episodes < 0:
+        parser.error(f"--validation-episodes must be 0 or more, got {args.validation_episodes}")
     if not chosen_runs(cases[args.case], args.methods):
         parser.error(f"no run of {args.case} has a method containing any of {args.methods}")
     try:
-        table = reevaluate(cases[args.case], args.methods, args.episodes)
+        table = reevaluate(cases[args.case], args.methods, args.episodes, args.validation_episodes)
     except NotTheScoredPolicy as exc:
         parser.exit(2, f"error: {exc}; re-run its case of scripts/bench_kickstart.py first\n")
     atomic_write_json(stem.with_suffix(".json"), table)

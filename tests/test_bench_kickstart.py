@@ -190,6 +190,7 @@ def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Pat
     from stable_baselines3 import PPO
 
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+    from rl_distill.sb3.envs import VALIDATION_SEED
     from rl_distill.sb3.policies import load_policy
 
     PPO("MlpPolicy", "CartPole-v1", seed=0).save(tmp_path / "fresh.zip")  # untrained: returns vary
@@ -208,6 +209,18 @@ def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Pat
     summary = reevaluated_markdown("CartPole-v1", table).splitlines()[-1]  # per method: seeds, means, seeds at 0.95
     assert summary.startswith("| distill 800 steps | 1 | ")
     assert summary.endswith(f" | {row['score']:.3f} | {int(row['score'] >= 0.95)} |")
+
+    # on the benchmark's own 100 episodes nothing is played twice; validation episodes are the curves' ones
+    table = reevaluate(case, ["distill"], episodes=100, validation_episodes=20)
+    [row] = table["rows"]
+    assert row["returns"] == [round(r, 1) for r in fresh.returns]
+    validation = evaluate(load_policy(tmp_path / "fresh.zip", "CartPole-v1"), "CartPole-v1", episodes=20,
+                          seed=VALIDATION_SEED)  # fmt: skip
+    assert validation.returns != fresh.returns[:20]
+    assert row["validation_score"] == pytest.approx((validation.mean_return - random) / (teacher.mean_return - random))
+    gap = row["validation_score"] - row["benchmark_score"]
+    summary = reevaluated_markdown("CartPole-v1", table).splitlines()[-1]
+    assert summary.endswith(f" | {gap:+.3f} ({int(gap > 0)} of 1) |")
 
     # a file trained again since the benchmark scored it, or gone, is refused before any long evaluation
     changed = f"returns {teacher.mean_return:.1f} .* not the {teacher.mean_return - 1:.1f} .*trained again since"
