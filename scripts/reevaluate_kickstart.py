@@ -110,32 +110,40 @@ def reevaluate(case: dict[str, Any], methods: list[str], episodes: int, validati
 
 def markdown(name: str, table: dict[str, Any]) -> str:
     n, v = table["episodes"], table.get("validation_episodes", 0)
-    valid = f" | score, {v} validation episodes" if v else ""
-    lines = [f"# {name}: the benchmark's 100 evaluation episodes against {n}", "",
+    more = n != BENCHMARK_EPISODES  # else the benchmark's own episodes only: no second column of the same scores
+    against = ([f"{n}"] if more else []) + ([f"the learning curves' {v} validation episodes"] if v else [])
+    lines = [f"# {name}: the benchmark's 100 evaluation episodes against {' and '.join(against)}", "",
              f"Teacher {table['teacher']:.1f} on {n} episodes (95% CI {table['teacher_ci95'][0]:.1f} to "
              f"{table['teacher_ci95'][1]:.1f}; {table['benchmark_teacher']:.1f} on the benchmark's 100), random "
              f"{table['random']:.1f}. Scores on {n} episodes are against the teacher's and random policy's on {n}"
-             + (f"; on the {v} validation episodes of the learning curves (which a kept best point was chosen on), "
-                "against the benchmark's" if v else "") + ".",
-             "", f"| method | seed | score, 100 episodes | score, {n} episodes | its 95% CI{valid} |",
-             "|---|---:|---:|---:|---|" + ("---:|" if v else "")]  # fmt: skip
-    for row in table["rows"]:
-        low, high = row["score_ci95"]
-        lines.append(f"| {row['method']} | {row['seed']} | {row['benchmark_score']:.3f} | {row['score']:.3f} | "
-                     f"{low:.3f} to {high:.3f} |" + (f" {row['validation_score']:.3f} |" if v else ""))
-    valid = " | validation − 100 episodes, mean (seeds above)" if v else ""
-    lines += ["", f"| method | seeds | mean score, 100 episodes | seeds at 0.95 | mean score, {n} episodes | seeds at "
-              f"0.95{valid} |", "|---|---:|---:|---:|---:|---:|" + ("---:|" if v else "")]
+             + (f"; on the {v} validation episodes (those a kept best point was chosen on), against the benchmark's"
+                if v else "") + ".", ""]  # fmt: skip
+
+    def table_lines(header: list[str], rows: list[list[str]]) -> list[str]:
+        return ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1),
+                *("| " + " | ".join(row) + " |" for row in rows)]  # fmt: skip
+
+    header = ["method", "seed", "score, 100 episodes", *([f"score, {n} episodes"] if more else []), "its 95% CI",
+              *([f"score, {v} validation episodes"] if v else [])]  # fmt: skip
+    rows = [[row["method"], str(row["seed"]), f"{row['benchmark_score']:.3f}",
+             *([f"{row['score']:.3f}"] if more else []), "{:.3f} to {:.3f}".format(*row["score_ci95"]),
+             *([f"{row['validation_score']:.3f}"] if v else [])] for row in table["rows"]]  # fmt: skip
+    lines += table_lines(header, rows) + [""]
+    header = ["method", "seeds", "mean score, 100 episodes", "seeds at 0.95",
+              *([f"mean score, {n} episodes", "seeds at 0.95"] if more else []),
+              *(["validation − 100 episodes: mean (runs higher on validation)"] if v else [])]  # fmt: skip
+    rows = []
     for method in dict.fromkeys(row["method"] for row in table["rows"]):
-        rows = [row for row in table["rows"] if row["method"] == method]
-        short, full = ([row[key] for row in rows] for key in ("benchmark_score", "score"))
-        line = (f"| {method} | {len(rows)} | {statistics.mean(short):.3f} | {sum(s >= 0.95 for s in short)} | "
-                f"{statistics.mean(full):.3f} | {sum(s >= 0.95 for s in full)} |")
+        runs = [row for row in table["rows"] if row["method"] == method]
+        cells = [method, str(len(runs))]
+        for key in ("benchmark_score", "score") if more else ("benchmark_score",):
+            scores = [row[key] for row in runs]
+            cells += [f"{statistics.mean(scores):.3f}", str(sum(s >= 0.95 for s in scores))]
         if v:
-            gaps = [row["validation_score"] - row["benchmark_score"] for row in rows]
-            line += f" {statistics.mean(gaps):+.3f} ({sum(g > 0 for g in gaps)} of {len(gaps)}) |"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+            gaps = [row["validation_score"] - row["benchmark_score"] for row in runs]
+            cells.append(f"{statistics.mean(gaps):+.3f} ({sum(g > 0 for g in gaps)} of {len(gaps)})")
+        rows.append(cells)
+    return "\n".join(lines + table_lines(header, rows)) + "\n"
 
 
 def main() -> None:

@@ -213,7 +213,8 @@ def distill(
             student.policy.load_state_dict(best["student"])
             result.kept = {key: best[key] for key in ("round", "env_steps", "mean_return")}
             bar.write(f"kept round {best['round']} ({best['env_steps']:,} env steps): episodic_return "
-                      f"{best['mean_return']:.1f} on the validation episodes, the best of {len(result.rounds)} rounds")
+                      f"{best['mean_return']:.1f} on the validation episodes, the best of {len(result.rounds)} rounds "
+                      "(chosen on them, so likely above its return on others: rl-distill evaluate measures that)")
     finally:  # on Ctrl-C nothing is saved: the file on disk already holds the last complete round
         bar.close()
         venv.close()
