@@ -68,15 +68,17 @@ def scored_policy(path: str | None, env: str, recorded_return: float, episodes: 
     return policy, again
 
 
-def chosen_runs(case: dict[str, Any], methods: list[str]) -> list[dict[str, Any]]:
-    """The case's runs whose method contains any of ``methods``."""
-    return [run for run in case["runs"] if any(text in run["method"] for text in methods)]
+def chosen_runs(case: dict[str, Any], methods: list[str], exact: bool = False) -> list[dict[str, Any]]:
+    """The case's runs whose method contains any of ``methods`` (``exact``: is one of them)."""
+    return [run for run in case["runs"] if any(text == run["method"] or not exact and text in run["method"]
+                                               for text in methods)]  # fmt: skip
 
 
-def reevaluate(case: dict[str, Any], methods: list[str], episodes: int, validation_episodes: int = 0) -> dict[str, Any]:
+def reevaluate(case: dict[str, Any], methods: list[str], episodes: int, validation_episodes: int = 0,
+               exact: bool = False) -> dict[str, Any]:  # fmt: skip
     """Raises :class:`NotTheScoredPolicy` before evaluating anything long when a file has changed."""
     env = case["env"]
-    chosen = chosen_runs(case, methods)
+    chosen = chosen_runs(case, methods, exact)
     scored = case.get("episodes", BENCHMARK_EPISODES)
 
     def more_episodes(policy: LoadedPolicy, benchmarks: EvalResult) -> EvalResult:
@@ -150,6 +152,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", required=True, help="a case of results/kickstart/, e.g. HalfCheetah-v5")
     parser.add_argument("--methods", nargs="+", default=[], help="texts a run's method must contain (any)")
+    parser.add_argument("--exact", action="store_true",
+                        help="--methods are whole methods, not parts (a method that others contain, alone)")
     parser.add_argument("--episodes", type=int, default=500, help="evaluation episodes per run (default 500)")
     parser.add_argument("--validation-episodes", type=int, default=0,
                         help="also play each run on N validation episodes, those of its learning curves when N is "
@@ -174,10 +178,11 @@ def main() -> None:
         parser.error(f"--episodes must be at least the benchmark's {BENCHMARK_EPISODES}, got {args.episodes}")
     if args.validation_episodes < 0:
         parser.error(f"--validation-episodes must be 0 or more, got {args.validation_episodes}")
-    if not chosen_runs(cases[args.case], args.methods):
-        parser.error(f"no run of {args.case} has a method containing any of {args.methods}")
+    if not chosen_runs(cases[args.case], args.methods, args.exact):
+        parser.error(f"no run of {args.case} has a method {'equal to' if args.exact else 'containing'} any of "
+                     f"{args.methods}")
     try:
-        table = reevaluate(cases[args.case], args.methods, args.episodes, args.validation_episodes)
+        table = reevaluate(cases[args.case], args.methods, args.episodes, args.validation_episodes, args.exact)
     except NotTheScoredPolicy as exc:
         parser.exit(2, f"error: {exc}; re-run its case of scripts/bench_kickstart.py first\n")
     atomic_write_json(stem.with_suffix(".json"), table)

@@ -18,7 +18,7 @@ from kickstart_names import distill_variant  # noqa: E402
 from kickstart_report import markdown  # noqa: E402
 from kickstart_store import Busy, case_file, claimed, file_result, finished, load_report, merged  # noqa: E402
 from kickstart_teachers import imperfect_enough  # noqa: E402
-from reevaluate_kickstart import NotTheScoredPolicy, reevaluate  # noqa: E402
+from reevaluate_kickstart import NotTheScoredPolicy, chosen_runs, reevaluate  # noqa: E402
 from reevaluate_kickstart import markdown as reevaluated_markdown  # noqa: E402
 from train_sb3_teacher import train_teacher  # noqa: E402
 
@@ -200,6 +200,8 @@ def test_reevaluation_includes_the_benchmarks_own_episodes(cartpole_teacher: Pat
     run = {"seed": 0, "path": str(tmp_path / "fresh.zip"), "mean_return": fresh.mean_return}
     case = {"env": "CartPole-v1", "teacher_path": str(cartpole_teacher), "teacher": teacher.mean_return,
             "random": random, "runs": [{**run, "method": "distill 800 steps"}, {**run, "method": "scratch"}]}
+    assert [run["method"] for run in chosen_runs(case, ["distill"], exact=True)] == []
+    assert [run["method"] for run in chosen_runs(case, ["scratch", "distill"], exact=True)] == ["scratch"]
     table = reevaluate(case, ["distill"], episodes=200)
     [row] = table["rows"]
     assert row["method"] == "distill 800 steps" and len(row["returns"]) == 200
