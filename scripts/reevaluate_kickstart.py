@@ -102,9 +102,9 @@ def reevaluate(case: dict[str, Any], methods: list[str], episodes: int, validati
             validation = evaluate(policy, env, episodes=validation_episodes, seed=VALIDATION_SEED).mean_return
             row["validation_score"] = score(validation, case["teacher"], case["random"])
         rows.append(row)
-        validation = f", {row['validation_score']:.3f} on the validation ones" if validation_episodes else ""
+        on_validation = f", {row['validation_score']:.3f} on the validation ones" if validation_episodes else ""
         print(f"{run['method']} seed {run['seed']}: {row['benchmark_score']:.3f} on 100 episodes, "
-              f"{row['score']:.3f} on {episodes}{validation}", flush=True)  # fmt: skip
+              f"{row['score']:.3f} on {episodes}{on_validation}", flush=True)  # fmt: skip
     return {"env": env, "episodes": episodes, "teacher": teacher.mean_return, "teacher_ci95": list(teacher.ci95),
             "benchmark_teacher": case["teacher"], "random": random, "validation_episodes": validation_episodes,
             "rows": rows}  # fmt: skip

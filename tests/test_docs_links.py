@@ -16,7 +16,8 @@ def github_anchors(page: Path) -> set[str]:
     hyphens, a repeated heading numbered."""
     seen: dict[str, int] = {}
     anchors = set()
-    for heading in re.findall(r"^#+\s+(.*)$", page.read_text(), flags=re.MULTILINE):
+    text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.MULTILINE | re.DOTALL)  # a code # is no heading
+    for heading in re.findall(r"^#+\s+(.*)$", text, flags=re.MULTILINE):
         slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         count = seen.get(slug, 0)
         seen[slug] = count + 1
