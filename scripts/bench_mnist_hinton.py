@@ -33,13 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mnist_hinton_table import STUDENT_EPOCHS, hinton, hinton_seed, teacher_recipe  # siblings: scripts/ is on sys.path
+from mnist_hinton_table import HINTON_TEACHER, STUDENT_EPOCHS, hinton, hinton_seed, teacher_recipe  # scripts/: siblings
 from mnist_runs import student_run, teacher_run
 from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.config import MAX_JITTER, MAX_MIXUP, STUDENT_OPTIMIZERS, MnistConfig
 from supervised.data import MnistData, load_mnist
+from supervised.models import TEACHERS
 from supervised.train import omitted_class_errors, predict_logits, stored_logits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +93,7 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
         "seeds": args.seeds, "omitted": omitted, "teacher_epochs": args.teacher_epochs,
         "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "rows": rows})  # fmt: skip
     lines = [f"Hinton et al. 2015 §3, digit {omitted} omitted from the students' training set (784-800-800-10, "
-             f"{args.student_epochs} epochs; teacher hinton-mlp ({teacher_recipe(args)}), "
+             f"{args.student_epochs} epochs; teacher {args.teacher} ({teacher_recipe(args)}), "
              f"trained on every digit); test errors, mean over seeds {args.seeds}; "
              f"{int((data.test_y == omitted).sum())} test {omitted}s. Paper (soft targets, T = 20): 206 errors, "
              "133 on 3s; with the bias raised by 3.5: 109, 14 on 3s.", "",
@@ -138,6 +139,9 @@ def main() -> None:
                         help="hinton: the paper's table; grid: (T, lam) for the small student; transfer: no 3s")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="default: 0 1 2 (hinton, transfer), 0 1 (grid)")
+    parser.add_argument("--teacher", choices=list(TEACHERS), default=HINTON_TEACHER, help="hinton, transfer: the "
+                        "teacher's architecture, trained with 2-pixel jitter (default hinton-mlp, the paper's; others "
+                        "get their own folder)")
     parser.add_argument("--teacher-epochs", type=int, default=60, help="hinton: the teacher's epochs")
     parser.add_argument("--student-epochs", type=int, default=STUDENT_EPOCHS, help="hinton: epochs of every "
                         "student but the mixup rows (another value trains all of them, labels-only too, in a folder "

@@ -29,6 +29,9 @@ from supervised.models import default_dropout
 from supervised.train import SoftTargets, live_teacher, stored_logits
 
 PAPER = {"teacher": 67, "student-labels": 146, "student-soft-T20": 74}
+HINTON_TEACHER = "hinton-mlp"
+"""Hinton et al.'s teacher: 784-1200-1200-10 with dropout. ``--teacher`` can name another of
+supervised.models.TEACHERS, trained the same way (2-pixel jitter), to see how much the teacher decides."""
 STUDENT_EPOCHS = 40
 TEACHER_RECIPE = "hidden-dropout"
 """The hinton-mlp teacher's regularisation: dropout on its hidden layers (0.5 unless --teacher-dropout), none on
@@ -41,7 +44,7 @@ def mean_sd(values: list[float]) -> str:
 
 def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]:
     """One seed of Hinton et al.'s setting: its config, and the folder its teacher and students share."""
-    config = MnistConfig(teacher="hinton-mlp", epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
+    config = MnistConfig(teacher=args.teacher, epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
                          teacher_dropout=args.teacher_dropout,
                          student_hidden=(800, 800), student_epochs=args.student_epochs,
                          student_optimizer=args.student_optimizer, seed=seed)  # fmt: skip
@@ -50,9 +53,11 @@ def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]
 
 
 def teacher_recipe(args: argparse.Namespace) -> str:
+    """The teacher's folder name: hinton-mlp's keeps the name it had before other architectures could teach."""
     rate = f"{args.teacher_dropout:g}" if args.teacher_dropout is not None else ""
     mixup = f"-mixup{args.teacher_mixup:g}" if args.teacher_mixup else ""
-    return f"{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{rate}{mixup}"
+    architecture = "" if args.teacher == HINTON_TEACHER else f"{args.teacher}-"
+    return f"{architecture}{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{rate}{mixup}"
 
 
 def hinton_teachers(args: argparse.Namespace, data: MnistData,
@@ -157,8 +162,9 @@ def hinton_markdown(args: argparse.Namespace, rows: dict[str, list[dict[str, Any
         ensemble = (f"; rows ending {suffix}: the teacher{' ensemble' if args.ensemble else ''}'s logits averaged "
                     f"over its images shifted by up to {args.teacher_shifts} pixels")
     optimiser = f"SGD at {SGD_LR:g}, Nesterov momentum" if args.student_optimizer == "sgd" else "Adam"
-    lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher hinton-mlp (hidden-layer dropout "
-             f"{default_dropout('hinton-mlp') if args.teacher_dropout is None else args.teacher_dropout:g}, 2-pixel "
+    rate = default_dropout(args.teacher) if args.teacher_dropout is None else args.teacher_dropout
+    dropout = "no dropout" if rate is None else f"dropout {rate:g}"
+    lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher {args.teacher} ({dropout}, 2-pixel "
              f"jitter{mixup}, {args.teacher_epochs} epochs{ensemble}), students 784-800-800-10 "
              f"({args.student_epochs} epochs, {optimiser}; lam: the label term's weight); test errors, mean ± std "
              f"over seeds {args.seeds}.", "",
@@ -174,7 +180,8 @@ def hinton_markdown(args: argparse.Namespace, rows: dict[str, list[dict[str, Any
             ratio = f"{statistics.fmean(errors) / labels_errors:.3f}"
         if not name.startswith("teacher") and same_inputs:
             same = f"{statistics.fmean(errors) / statistics.fmean(r['test_errors'] for r in same_inputs):.3f}"
-        paper = "" if changed or own != name else PAPER.get(name.split("-lam")[0], "")  # one soft figure per T
+        other_teacher = name.startswith("teacher") and args.teacher != HINTON_TEACHER
+        paper = "" if changed or own != name or other_teacher else PAPER.get(name.split("-lam")[0], "")  # one per T
         lines.append(f"| {name} | {runs[0]['params']:,} | {mean_sd(errors)} | {ratio} | {same} | {paper} | "
                      f"{statistics.fmean(r['train_seconds'] for r in runs):.0f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
