@@ -1,21 +1,21 @@
 """Hinton et al. 2015 §3 with our loss, and where soft targets help.
 
---part hinton -> results/mnist-hinton.{json,md}: the hinton-mlp teacher (784-1200-1200-10, dropout) with
-  2-pixel jitter; the 800-800 student on labels, on the teacher's hard labels, and on soft targets at
-  T = 20 and at --best-t, each with every label weight of --lams; with --student-mixup (default 1) the
-  labels student and a soft-target student (T = 20, lam 0) on mixup blends of image pairs, the latter on the
-  teacher's logits for each blend (function matching), for each of --mixup-epochs (with --mixup-jitter P, blends
-  of images shifted by up to P pixels: both augmentations); one row per model, mean ± std
-  over the seeds, beside the paper's figures and against labels-only on the same inputs. With --ensemble SEEDS
-  every student learns from one teacher instead, the mean of those seeds' teachers' logits (the labels rows
-  are unchanged); with --teacher-shifts P the teacher (or the ensemble) is averaged over its images shifted by
-  up to P pixels (docs/mnist-hinton.md: a better teacher, not a better one to learn from). The JSON names the
-  CPU: other float kernels train the same seeds to other weights.
+--part hinton -> results/<stem>.{json,md} (default mnist-hinton): the hinton-mlp teacher (784-1200-1200-10,
+  dropout; --teacher: another architecture) with 2-pixel jitter; the 800-800 student on labels, on the teacher's
+  hard labels, and on soft targets at T = 20 and at --best-t, each with every label weight of --lams; with
+  --student-mixup (default 1) the labels student and a soft-target student (T = 20, lam 0) on mixup blends of
+  image pairs, the latter on the teacher's logits for each blend (function matching), for each of --mixup-epochs
+  (with --mixup-jitter P, blends of images shifted by up to P pixels: both augmentations); one row per model, mean
+  ± std over the seeds, beside the paper's figures and against labels-only on the same inputs. With --ensemble
+  SEEDS every student learns from one teacher instead, the mean of those seeds' teachers' logits (the labels rows
+  are unchanged); with --teacher-shifts P the teacher (or the ensemble) is averaged over its images shifted by up
+  to P pixels (docs/mnist-hinton.md: a better teacher, not a better one to learn from). The JSON names the CPU:
+  other float kernels train the same seeds to other weights.
 --part grid -> results/mnist-grid.{json,md,png}: the default student (784-50-10) of the default teacher
   (cnn-wide) on soft targets for T in 1, 2.5, 4, 8, 20 and lam in 0.1, 0.5, against the same student on
   labels; 2 seeds; a table and a heat map of the change in test errors.
---part transfer -> results/mnist-transfer.{json,md}: §3's omitted-digit experiment: the 800-800 student
-  trained without any 3 (on labels, and on the hinton teacher's soft targets at T = 20), its errors on the
+--part transfer -> results/<stem>.{json,md} (default mnist-transfer): §3's omitted-digit experiment: the 800-800
+  student trained without any 3 (on labels, and on the teacher's soft targets at T = 20), its errors on the
   test set's 3s, and with the paper's correction: the 3's output bias raised by the amount that minimises
   test errors (chosen on the test set, as the paper did, so that row is an upper bound).
 Every trained model's result (and each teacher's logits) is kept under runs/bench-mnist/<part>/, so a
@@ -89,8 +89,8 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
             run = student_run(folder / f"{name}-no{omitted}.json", replace(config, temperature=20.0), kept,
                               kept.train_y, soft, extra=measure)  # fmt: skip
             rows.setdefault(name, []).append(run)
-    atomic_write_json(args.results / "mnist-transfer.json", {
-        "seeds": args.seeds, "omitted": omitted, "teacher_epochs": args.teacher_epochs,
+    atomic_write_json(args.results / f"{args.stem}.json", {
+        "seeds": args.seeds, "omitted": omitted, "teacher": args.teacher, "teacher_epochs": args.teacher_epochs,
         "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "rows": rows})  # fmt: skip
     lines = [f"Hinton et al. 2015 §3, digit {omitted} omitted from the students' training set (784-800-800-10, "
              f"{args.student_epochs} epochs; teacher {args.teacher} ({teacher_recipe(args)}), "
@@ -104,7 +104,7 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
         cells = [statistics.fmean(r[key] for r in runs) for key in keys]
         lines.append(f"| {name} | {cells[0]:.1f} | {cells[1]:.1f} | {cells[2]:.1f} | {cells[3]:.1f} | "
                      f"{cells[4]:.1f} |")
-    atomic_write_text(args.results / "mnist-transfer.md", "\n".join(lines) + "\n")
+    atomic_write_text(args.results / f"{args.stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
 
@@ -177,7 +177,8 @@ def main() -> None:
                         "teacher was trained on (rows named -shifts<PIXELS>; 0: off)")
     parser.add_argument("--student-optimizer", choices=STUDENT_OPTIMIZERS, default="adam", help="hinton: the "
                         "students' optimiser (sgd: every student, labels-only too, in a folder of its own)")
-    parser.add_argument("--stem", default="mnist-hinton", help="hinton: write results/<stem>.{json,md}")
+    parser.add_argument("--stem", default=None, help="hinton, transfer: write results/<stem>.{json,md} "
+                        "(default: mnist-hinton, mnist-transfer)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--train-subset", type=int, default=None,
                         help="first N training images only (smoke runs; runs and tables go to "
@@ -200,6 +201,7 @@ def main() -> None:
         parser.error(f"--student-mixup must lie in [0, {MAX_MIXUP:g}] and --mixup-epochs be positive, got "
                      f"{args.student_mixup}, {args.mixup_epochs}")
     args.seeds = args.seeds or ([0, 1] if args.part == "grid" else [0, 1, 2])
+    args.stem = args.stem or ("mnist-transfer" if args.part == "transfer" else "mnist-hinton")
     torch.set_num_threads(args.threads)
     data = load_mnist()
     args.runs, args.results = RUNS, RESULTS

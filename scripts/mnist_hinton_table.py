@@ -1,6 +1,6 @@
-"""The Hinton table of scripts/bench_mnist_hinton.py (``--part hinton``): each seed's hinton-mlp teacher (or one
-ensemble of them, or either averaged over shifts), the 800-800 students that learn from it, and the table of
-their test errors beside Hinton et al. 2015's."""
+"""The Hinton table of scripts/bench_mnist_hinton.py (``--part hinton``): each seed's hinton-mlp teacher (or
+``--teacher``'s architecture, or one ensemble of them, or either averaged over shifts), the 800-800 students that
+learn from it, and the table of their test errors beside Hinton et al. 2015's."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
         variants = student_variants(args, config, data.train_y, teachers[seed], suffix)
         for name, (labels, soft, variant) in variants.items():
             rows.setdefault(name, []).append(student_run(students / f"{name}.json", variant, data, labels, soft))
-    table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher_epochs": args.teacher_epochs,
+    table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher": args.teacher, "teacher_epochs": args.teacher_epochs,
              "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "ensemble": args.ensemble,
              "student_epochs": args.student_epochs, "student_optimizer": args.student_optimizer,
              "teacher_shifts": args.teacher_shifts,

@@ -42,7 +42,7 @@ def test_another_teacher_trains_its_own_architecture_and_the_table_says_which(tm
     hinton(args, data)
     folder = args.runs / "hinton" / "teacher-cnn-wide-1-epochs-hidden-dropout" / "seed-0"
     table = json.loads((args.results / "smoke.json").read_text())
-    assert table["rows"]["teacher"][0]["params"] == 317_066  # cnn-wide's, not hinton-mlp's 2.4M
+    assert table["teacher"] == "cnn-wide" and table["rows"]["teacher"][0]["params"] == 317_066  # not hinton-mlp's 2.4M
     assert (folder / "teacher.safetensors").exists()
     assert (folder / "students-1-epochs" / "student-soft-T20-lam0.json").exists()  # other lengths: their own folder
     text = (args.results / "smoke.md").read_text()
