@@ -40,7 +40,7 @@ from torch import nn
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from supervised.config import MAX_JITTER, MAX_MIXUP, STUDENT_OPTIMIZERS, MnistConfig
 from supervised.data import MnistData, load_mnist
-from supervised.models import TEACHERS
+from supervised.models import TEACHERS, default_dropout
 from supervised.train import omitted_class_errors, predict_logits, stored_logits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,6 +195,8 @@ def main() -> None:
                      f"{args.student_epochs}")
     if args.teacher_dropout is not None and not 0.0 <= args.teacher_dropout < 1.0:
         parser.error(f"--teacher-dropout must lie in [0, 1), got {args.teacher_dropout}")
+    if args.teacher_dropout is not None and default_dropout(args.teacher) is None:
+        parser.error(f"--teacher-dropout: teacher {args.teacher} has no dropout layers")
     if not 0.0 <= args.teacher_mixup <= MAX_MIXUP:
         parser.error(f"--teacher-mixup must lie in [0, {MAX_MIXUP:g}], got {args.teacher_mixup}")
     if not 0.0 <= args.student_mixup <= MAX_MIXUP or min(args.mixup_epochs) <= 0:
