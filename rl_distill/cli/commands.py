@@ -98,9 +98,9 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    help=f"most states kept{each}, oldest dropped first (default {d.buffer_size})")
     p.add_argument("--updates-per-round", type=positive_int, default=d.updates_per_round,
                    help=f"minibatch gradient steps per round (default {d.updates_per_round}; 250 until 2026-12-05, "
-                   "which left teachers trained elsewhere short: the README's 'The distillation budget'); a MuJoCo "
-                   "SAC or TD3 teacher needs more env steps too: --steps 300000 took a SAC HalfCheetah-v5 teacher's "
-                   "16x16 students from score 0.79 to 0.85 (results/mujoco-offpolicy-teachers.md)")
+                   "which left teachers trained elsewhere short: docs/distillation.md, 'The distillation budget'); "
+                   "a MuJoCo SAC or TD3 teacher needs more env steps too: --steps 300000 took a SAC HalfCheetah-v5 "
+                   "teacher's 16x16 students from score 0.79 to 0.85 (results/mujoco-offpolicy-teachers.md)")
     p.add_argument("--lr-decay", action="store_true",
                    help=f"lower Adam's rate (default {d.learning_rate:g}) linearly over the rounds to 1/rounds of it "
                    "in the last; it helped 16x16 HalfCheetah-v5 and Hopper-v5 students (200 and 20 rounds) and hurt "
@@ -114,7 +114,7 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                        "seeded apart from evaluate's) returned the most, not the last round's, as kickstart "
                        "--keep-best; training is the same. On the Walker2d-v5 teacher from plain SB3 code, whose "
                        "students swing from round to round, it kept 32x32 students far above the last round's "
-                       "(README, 'The distillation budget'). Default: the last round's")
+                       "(docs/distillation.md, 'The distillation budget'). Default: the last round's")
     p.add_argument("--tensorboard", default=None, help="write TensorBoard logs to this folder")
 
 

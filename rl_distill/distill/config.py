@@ -75,7 +75,7 @@ class DistillConfig:
     250 left short (TD3 Pendulum-v1 8x8 0.64 -> 1.00, DQN MountainCar-v0 8x8 0.86 -> 0.99, SAC HalfCheetah-v5
     16x16 0.71 -> 0.79: results/offpolicy-teachers.md, results/mujoco-offpolicy-teachers.md) and kept the rest
     within their seeds' spread (results/own-teachers.md, results/sweep-*-1000u.md), for 1.5-3x the distillation
-    time (results/throughput.md): README, "The distillation budget"."""
+    time (results/throughput.md): docs/distillation.md, "The distillation budget"."""
     batch_size: int = 256
     """Minibatch size."""
     learning_rate: float = 3e-3
@@ -95,7 +95,7 @@ class DistillConfig:
     as SB3's EvalCallback ``best_model`` and ``kickstart --keep-best`` do; the episodes are validation episodes,
     seeded apart from ``evaluate``'s. Training is the same either way. Worth many ``eval_episodes`` (the CLI
     gives it 50): a teacher whose students swing from round to round (Walker2d-v5 from plain SB3 code) loses
-    less to where the budget happens to end (README, "The distillation budget")."""
+    less to where the budget happens to end (docs/distillation.md, "The distillation budget")."""
 
     def validate(self) -> None:
         if self.steps <= 0:
