@@ -63,6 +63,7 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
     kickstarted,
     merged,
     references,
+    scratched,
 )
 
 from rl_distill.distill.config import logged_updates
@@ -135,17 +136,18 @@ def steps_to(row: dict[str, Any], teacher: float, random: float, level: float = 
 def kickstart_table(report: dict[str, Any]) -> list[str]:
     lines = [f"Kickstart on each teacher's own task with its defaults, {KICKSTART_STEPS:,} steps (the policy of its "
              "best validation point, the default), from a fresh 16x16 student or from the seed's distilled one "
-             "(--init):", "",
+             "(--init), and PPO from scratch trained the same way without the teacher (--scratch):", "",
              "| env | teacher (plain SB3 code) | teacher's return | student | score, mean ± sd (per seed) | validation "
              "curve first at score 0.9 (per seed) |", "|---|---|---:|---|---:|---|"]
     for key, case in report["teachers"].items():
-        if case.get("kickstart"):
-            ref, rows = case["reference"], case["kickstart"]
-            teacher, random = ref["teacher"]["mean_return"], ref["random"]
-            start = "distilled 16x16 (--init)" if case.get("kickstart_init") else "fresh 16x16"
-            lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | {start} | "
-                         f"{per_seed(rows, teacher, random)} | "
-                         f"{' / '.join(steps_to(r, teacher, random) for r in rows)} |")  # fmt: skip
+        ref = case["reference"]
+        teacher, random = ref["teacher"]["mean_return"], ref["random"]
+        start = "distilled 16x16 (--init)" if case.get("kickstart_init") else "fresh 16x16"
+        for label, rows in ((start, case.get("kickstart")), ("PPO from scratch, 16x16", case.get("scratch"))):
+            if rows:
+                lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | {label} | "
+                             f"{per_seed(rows, teacher, random)} | "
+                             f"{' / '.join(steps_to(r, teacher, random) for r in rows)} |")  # fmt: skip
     return lines
 
 
@@ -186,7 +188,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = ["Teachers trained by plain SB3 code (scripts/train_sb3_teacher.py), distilled with `rl-distill distill`'s "
              f"defaults; {report['seeds']} seeds, {report['episodes']} evaluation episodes per run; score = (return - "
              "random) / (teacher - random).", "", *distilled_table(report)]
-    if any(case.get("kickstart") for case in report["teachers"].values()):
+    if any(case.get("kickstart") or case.get("scratch") for case in report["teachers"].values()):
         lines += ["", *kickstart_table(report)]
     if report.get("multitask"):
         lines += ["", *multitask_table(report)]
@@ -213,6 +215,10 @@ def main() -> None:
     parser.add_argument("--kickstart-init", action="store_true",
                         help="kickstart on each teacher's own task from the seed's distilled 16x16 student (--init: "
                         "distil, then fine-tune), not from a fresh one")
+    parser.add_argument("--scratch", action="store_true",
+                        help="also train PPO from scratch on each teacher's task as a fresh kickstarted student is "
+                        "trained (16x16, the same steps, scaled rewards, its best validation point), without the "
+                        "teacher")
     parser.add_argument("--no-transfer", action="store_true", help="skip the windy LunarLander-v3 kickstart runs")
     parser.add_argument("--no-multitask", action="store_true", help="skip the one student of all --teachers")
     args = parser.parse_args()
@@ -240,6 +246,8 @@ def main() -> None:
             case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=args.kickstart_init,
                                              budget=budgets[0]) for seed in range(args.seeds)]  # fmt: skip
             case["kickstart_init"] = args.kickstart_init
+        if args.scratch:
+            case["scratch"] = [scratched(key, seed, args.episodes) for seed in range(args.seeds)]
         report["teachers"][key] = case
     if len(args.teachers) > 1 and not args.no_multitask:
         report["multitask"] = [merged(args.teachers, seed, args.episodes, budgets[0][1]) for seed in range(args.seeds)]

@@ -2,10 +2,10 @@
 
 ``TEACHERS`` names each teacher's recipe (scripts/train_sb3_teacher.py) and where it lives
 (runs/sb3-teachers/<folder>/<name>.zip, trained when missing). ``distilled``, ``kickstarted`` and ``merged`` run
-`rl-distill distill`, `kickstart` and `multitask` with their defaults into runs/bench-own-teachers/<teacher>/<run>/
-and return a row for a report; a run finished with the same teacher file, budget and episode count is read back
-(``cached``), so a benchmark killed half-way resumes where it stopped. Used by bench_own_teachers.py and
-bench_budget.py.
+`rl-distill distill`, `kickstart` and `multitask` with their defaults, and ``scratched`` PPO from scratch beside
+them, into runs/bench-own-teachers/<teacher>/<run>/ and return a row for a report; a run finished with the same
+teacher file, budget and episode count is read back (``cached``), so a benchmark killed half-way resumes where it
+stopped. Used by bench_own_teachers.py and bench_budget.py.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rl_distill.kickstart.run import run_kickstart
 from rl_distill.sb3.envs import join_env
 from rl_distill.sb3.policies import load_policy, policy_parameters
 from rl_distill.sb3.presets import preset_for
+from rl_distill.sb3.training import BEST_EPISODES, CURVE_INTERVALS, train_ppo
 
 ROOT = Path(__file__).resolve().parent.parent
 TEACHERS: dict[str, dict[str, Any]] = {
@@ -53,6 +54,10 @@ TEACHERS: dict[str, dict[str, Any]] = {
                     "name": "cheetah_sac", "label": "SAC, 256x256 ReLU, the zoo's MuJoCo values, 300k steps"},
     "td3-cheetah": {"env": "HalfCheetah-v5", "algo": "td3-mujoco", "seed": 0, "folder": "HalfCheetah-v5-td3",
                     "name": "cheetah_td3", "label": "TD3, 400x300 ReLU, the zoo's MuJoCo values, 300k steps"},
+    "pusher": {"env": "Pusher-v5", "algo": "ppo", "seed": 0, "folder": "Pusher-v5", "name": "pusher_ppo",
+               "label": "PPO, SB3's defaults, 2x256 tanh, VecNormalize, 1M steps"},
+    "bipedal": {"env": "BipedalWalker-v3", "algo": "ppo", "seed": 0, "folder": "BipedalWalker-v3",
+                "name": "bipedal_ppo", "label": "PPO, SB3's defaults, 2x256 tanh, VecNormalize, 1M steps"},
 }  # fmt: skip
 PPO_TEACHERS = ["lunar", "reacher", "acrobot"]
 """The default set (results/own-teachers); the off-policy ones are results/offpolicy-teachers' (--teachers, --stem)."""
@@ -150,6 +155,22 @@ def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool,
     task = "windy" if env == WINDY else "own"
     name = f"kickstart-{task}-{f'init{budget_suffix(*budget)}' if init else 'fresh'}-{seed}"
     return cached(ROOT / "runs" / "bench-own-teachers" / key / name, [teacher], KICKSTART_STEPS, episodes, train)
+
+
+def scratched(key: str, seed: int, episodes: int) -> dict[str, Any]:
+    """PPO from scratch on the teacher's own task with what a fresh kickstarted student gets by default: a 16x16
+    net, KICKSTART_STEPS, scaled rewards and the policy of its best validation point; the row kickstart's compare
+    with (it sees no teacher, so its cache key has none)."""
+    env = TEACHERS[key]["env"]
+
+    def train(out: Path) -> dict[str, Any]:
+        result = train_ppo(env, out=out, name="scratch", hidden=(16, 16), timesteps=KICKSTART_STEPS, seed=seed,
+                           eval_every=KICKSTART_STEPS // CURVE_INTERVALS, eval_episodes=BEST_EPISODES,
+                           keep_best=True, scale_rewards=True, progress_bar=False)  # fmt: skip
+        return {"seed": seed, "curve_steps": result.curve_steps, "curve_returns": result.curve_returns,
+                **episodes_row(load_policy(out / "scratch.zip", env), env, episodes)}  # fmt: skip
+
+    return cached(ROOT / "runs" / "bench-own-teachers" / key / f"scratch-{seed}", [], KICKSTART_STEPS, episodes, train)
 
 
 def merged(keys: list[str], seed: int, episodes: int, updates: int = DEFAULT_UPDATES) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """scripts/own_teachers.py and bench_own_teachers.py: which finished runs are reused, how a curve's first point at
-0.9 is read, and how distillation budgets are told apart."""
+0.9 is read, how distillation budgets are told apart, and PPO from scratch beside kickstart."""
 
 import sys
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from bench_own_teachers import distilled_table, parse_budget, steps_to  # noqa: E402
+from bench_own_teachers import distilled_table, kickstart_table, parse_budget, steps_to  # noqa: E402
 from own_teachers import cached, distill_folder  # noqa: E402
 
 
@@ -67,3 +67,20 @@ def test_a_budget_is_default_or_two_positive_numbers() -> None:
     for bad in ("300000", "300000:1000:5", "0:1000", "300000:-1", "3e5:1000", "", "preset", "preset:0", "x:10"):
         with pytest.raises(ValueError, match="STEPS:UPDATES_PER_ROUND"):
             parse_budget(bad)
+
+
+def test_scratch_rows_stand_under_kickstarts_for_the_same_teacher() -> None:
+    curve = {"curve_steps": [0, 15_000, 30_000], "curve_returns": [0.0, 50.0, 95.0]}
+    reference = {"teacher": {"mean_return": 100.0}, "random": 0.0}
+    kickstart = [{**curve, "seed": s, "mean_return": r} for s, r in enumerate((120.0, 110.0))]
+    scratch = [{**curve, "curve_returns": [0.0, 10.0, 20.0], "seed": s, "mean_return": r}
+               for s, r in enumerate((30.0, 50.0))]  # fmt: skip
+    report = {"teachers": {"bipedal": {"env": "BipedalWalker-v3", "reference": reference, "kickstart": kickstart,
+                                       "scratch": scratch},
+                           "pusher": {"env": "Pusher-v5", "reference": reference, "scratch": scratch}}}
+    rows = [line for line in kickstart_table(report) if line.startswith("| ")][1:]
+    assert len(rows) == 3
+    assert "| fresh 16x16 | 1.150 ± 0.071 (1.200 / 1.100) | 30k / 30k |" in rows[0]
+    assert rows[1].startswith("| BipedalWalker-v3") and "| PPO from scratch, 16x16 | 0.400 ± 0.141" in rows[1]
+    assert "| - / - |" in rows[1]  # its curves never reach 0.9
+    assert rows[2].startswith("| Pusher-v5") and "PPO from scratch" in rows[2]  # scratch alone: its own row
