@@ -32,6 +32,11 @@ default-distilled 16x16 student with kickstart's defaults. Here: each teacher 60
 env step), distillations 15-30 s (the preset's steps) or 85 s (3x) plus 100 episodes of evaluation, kickstart
 runs about 9 minutes each.
 
+Two tasks no preset covers (`--teachers pusher bipedal --no-multitask --no-transfer --scratch --stem
+unseen-tasks`): Pusher-v5 and BipedalWalker-v3 teachers from SB3's PPO defaults (``ppo``, seed 0), with PPO from
+scratch beside kickstart. Here: each teacher about 20 minutes, distillations 16-19 s, kickstart and scratch runs
+3-12 minutes each (their logs' wall_seconds, up to three processes on 2 cores).
+
 Teachers (scripts/own_teachers.py) live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15
 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
