@@ -158,15 +158,15 @@ def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool,
 
 
 def scratched(key: str, seed: int, episodes: int) -> dict[str, Any]:
-    """PPO from scratch on the teacher's own task with what a fresh kickstarted student gets by default: a 16x16
-    net, KICKSTART_STEPS, scaled rewards and the policy of its best validation point; the row kickstart's compare
+    """PPO from scratch on the teacher's own task with what a fresh kickstarted student gets by default: its net
+    (16x16), KICKSTART_STEPS, scaled rewards and the policy of its best validation point; the row kickstart's compare
     with (it sees no teacher, so its cache key has none)."""
     env = TEACHERS[key]["env"]
 
     def train(out: Path) -> dict[str, Any]:
-        result = train_ppo(env, out=out, name="scratch", hidden=(16, 16), timesteps=KICKSTART_STEPS, seed=seed,
-                           eval_every=KICKSTART_STEPS // CURVE_INTERVALS, eval_episodes=BEST_EPISODES,
-                           keep_best=True, scale_rewards=True, progress_bar=False)  # fmt: skip
+        result = train_ppo(env, out=out, name="scratch", hidden=KickstartConfig.student_hidden, seed=seed,
+                           timesteps=KICKSTART_STEPS, eval_every=KICKSTART_STEPS // CURVE_INTERVALS,
+                           eval_episodes=BEST_EPISODES, keep_best=True, scale_rewards=True, progress_bar=False)
         return {"seed": seed, "curve_steps": result.curve_steps, "curve_returns": result.curve_returns,
                 **episodes_row(load_policy(out / "scratch.zip", env), env, episodes)}  # fmt: skip
 
