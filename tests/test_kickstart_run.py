@@ -292,7 +292,14 @@ def test_continuous_actions_kickstart_with_a_gsde_teacher(pendulum_teacher: Path
 
 @pytest.mark.parametrize("command", ["teacher", "distill", "evaluate", "compare", "sweep"])
 def test_every_command_passes_env_kwargs_to_the_env(command: str, cartpole_teacher: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from dataclasses import replace
+
+    from rl_distill.sb3 import presets
+
+    # the kwargs are what is checked, not the training: one rollout of 8 x 32 steps, not SB3's 8 x 2,048
+    monkeypatch.setattr(presets, "GENERIC", replace(presets.GENERIC, ppo={"n_steps": 32, "batch_size": 64}))
     if "RlDistillTest/Recorder-v0" not in gym.registry:
         gym.register("RlDistillTest/Recorder-v0", entry_point=Recorder, max_episode_steps=10)
     RECORDED.clear()
