@@ -14,6 +14,8 @@
   gamma 0.9, 400,000 steps (a Reacher-v5 recipe);
 - ``ppo-tanh-128``: the zoo's Acrobot values (16 envs, n_steps 256, gae_lambda 0.94, 4 epochs) on a 2x128 tanh
   net, VecNormalize, 300,000 steps.
+- ``ppo-zoo-bipedal``: the zoo's BipedalWalker-v3 values: 32 envs, n_steps 2048, batch 64, gamma 0.999, clip
+  0.18, no entropy bonus, SB3's 2x64 tanh net, VecNormalize, 5,000,000 steps;
 - ``dqn-256``: DQN on a 2x256 ReLU net (lr 6.3e-4, batch 128, a 50,000-step buffer, target copied every 250
   steps, a gradient step per env step, exploration 1 -> 0.1 over 12% of the run), raw observations, 150,000
   steps;
@@ -29,7 +31,7 @@
   per env step; 10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M);
 - ``td3-mujoco``: the zoo's MuJoCo TD3 values (TD3's defaults: 400x300 ReLU, lr 1e-3; action noise of std 0.1;
   10,000 random steps first), raw observations, 300,000 steps (the zoo trains 1M).
-(The last ten are scripts/own_teachers.py's registry.)
+(scripts/own_teachers.py's registry uses all but ``a2c`` and ``ppo-raw``.)
 
 Saved the way SB3's docs do it: ``<out>/teacher.zip`` and, when the recipe normalises, ``<out>/vecnormalize.pkl``
 beside it (rl-distill finds those statistics and says so), or under the names ``--name`` gives:
@@ -68,6 +70,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "ppo-tanh-128": {"algorithm": PPO, "n_envs": 16, "timesteps": 300_000,
                      "kwargs": {"n_steps": 256, "gae_lambda": 0.94, "n_epochs": 4,
                                 "policy_kwargs": {"net_arch": [128, 128]}}},
+    "ppo-zoo-bipedal": {"algorithm": PPO, "n_envs": 32, "timesteps": 5_000_000,
+                        "kwargs": {"n_steps": 2048, "batch_size": 64, "gae_lambda": 0.95, "gamma": 0.999, "n_epochs": 10,
+                                   "ent_coef": 0.0, "learning_rate": 3e-4, "clip_range": 0.18}},
     "dqn-256": {"algorithm": DQN, "n_envs": 1, "timesteps": 150_000, "normalize": False,
                 "kwargs": {"learning_rate": 6.3e-4, "batch_size": 128, "buffer_size": 50_000, "learning_starts": 0,
                            "target_update_interval": 250, "train_freq": 4, "gradient_steps": -1,
