@@ -84,3 +84,15 @@ def test_scratch_rows_stand_under_kickstarts_for_the_same_teacher() -> None:
     assert rows[1].startswith("| BipedalWalker-v3") and "| PPO from scratch, 16x16 | 0.400 ± 0.141" in rows[1]
     assert "| - / - |" in rows[1]  # its curves never reach 0.9
     assert rows[2].startswith("| Pusher-v5") and "PPO from scratch" in rows[2]  # scratch alone: its own row
+
+
+def test_every_registered_teacher_names_a_recipe_a_task_and_a_folder_of_its_own() -> None:
+    import gymnasium as gym
+    from own_teachers import TEACHERS
+    from train_sb3_teacher import RECIPES
+
+    for key, spec in TEACHERS.items():
+        assert spec["algo"] in RECIPES, key
+        assert spec["env"] in gym.registry, key
+    places = [(spec["folder"], spec["name"]) for spec in TEACHERS.values()]
+    assert len(set(places)) == len(places)  # two teachers in one file would train over each other
