@@ -59,7 +59,7 @@ TEACHERS: dict[str, dict[str, Any]] = {
     "bipedal": {"env": "BipedalWalker-v3", "algo": "ppo", "seed": 0, "folder": "BipedalWalker-v3",
                 "name": "bipedal_ppo", "label": "PPO, SB3's defaults, 2x256 tanh, VecNormalize, 1M steps"},
     "bipedal-zoo": {"env": "BipedalWalker-v3", "algo": "ppo-zoo-bipedal", "seed": 0, "folder": "BipedalWalker-v3-zoo",
-                    "name": "bipedal_zoo", "label": "PPO, the zoo's values, 2x64 tanh, 32 envs, VecNormalize, 5M"},
+                    "name": "bipedal_zoo", "label": "PPO, zoo values, 2x64 tanh, 32 envs, VecNormalize, 5M steps"},
 }  # fmt: skip
 PPO_TEACHERS = ["lunar", "reacher", "acrobot"]
 """The default set (results/own-teachers); the off-policy ones are results/offpolicy-teachers' (--teachers, --stem)."""
