@@ -35,7 +35,11 @@ runs about 9 minutes each.
 Two tasks no preset covers (`--teachers pusher bipedal --no-multitask --no-transfer --scratch --stem
 unseen-tasks`): Pusher-v5 and BipedalWalker-v3 teachers from SB3's PPO defaults (``ppo``, seed 0), with PPO from
 scratch beside kickstart. Here: each teacher about 20 minutes, distillations 16-19 s, kickstart and scratch runs
-3-12 minutes each (their logs' wall_seconds, up to three processes on 2 cores).
+3-12 minutes each (their logs' wall_seconds, up to three processes on 2 cores). The same task with a teacher that
+walks (`--teachers bipedal-zoo --no-multitask --no-transfer --scratch --budgets default 200000:1000 --stem
+bipedal-zoo`): the zoo's BipedalWalker-v3 PPO values (``ppo-zoo-bipedal``, seed 0; about 50 minutes here), its
+students at the default budget and at 4x its steps; distillations 20-93 s, kickstart and scratch runs 8-10 minutes each
+with their validation and evaluation episodes (two processes on 2 cores).
 
 Teachers (scripts/own_teachers.py) live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15
 minutes each here); every
