@@ -12,13 +12,20 @@ runs under ``--work`` are reused. Writes ``results/collect-actions.{md,json}``. 
         Pusher-v5=runs/probe/pusher-ppo/teacher.zip CartPole-v1=runs/bench-rl/CartPole-v1/teacher.zip
 
 (the two under runs/probe/ are plain-SB3 teachers: PPO's defaults on 4 envs with VecNormalize and a 2x128
-ReLU net, 300,000 steps; and ``scripts/train_sb3_teacher.py --algo ppo-raw --timesteps 300000``).
+ReLU net, 300,000 steps; and ``scripts/train_sb3_teacher.py --algo ppo-raw --timesteps 300000``). The
+BipedalWalker-v3 teacher from the zoo's PPO values (scripts/own_teachers.py's ``bipedal-zoo``, about 50 minutes
+to train here; each distillation about 30 s and each 100-episode evaluation 1-2 minutes):
+
+    python scripts/bench_collect_actions.py --stem collect-actions-bipedal-zoo \
+        --pairs BipedalWalker-v3=runs/sb3-teachers/BipedalWalker-v3-zoo/bipedal_zoo.zip
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +60,10 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
             "scores": scores}  # fmt: skip
 
 
-def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int) -> str:
+def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
     lines = [f"`distill` with sampled or greedy actions while collecting (16x16 students, student-driven, each env "
              f"preset's steps, {updates} updates per round; score over {episodes} evaluation episodes, mean over seeds "
-             f"0-{seeds - 1}, per seed in brackets). Reproduce: `python scripts/bench_collect_actions.py "
-             f"--updates-per-round {updates}` (its docstring has the pairs).", "",
+             f"0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
              "| env | teacher | teacher return | sampled | greedy |", "|---|---|---:|---:|---:|"]  # fmt: skip
     for row in rows:
         cells = [f"{statistics.fmean(s):.3f} ({' / '.join(f'{x:.3f}' for x in s)})" for s in row["scores"].values()]
@@ -73,15 +79,19 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-collect-actions",
                         help="run folders go here (not in git)")
+    parser.add_argument("--stem", default="collect-actions",
+                        help="write results/STEM.{md,json} (default collect-actions)")
     add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
     pairs = [pair.partition("=")[::2] for pair in args.pairs]
     rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round)
             for env, teacher in pairs]
-    atomic_write_json(ROOT / "results" / "collect-actions.json", rows)
-    text = markdown(rows, args.seeds, args.episodes, args.updates_per_round)
-    atomic_write_text(ROOT / "results" / "collect-actions.md", text)
+    out = ROOT / "results" / args.stem
+    atomic_write_json(out.with_suffix(".json"), rows)
+    command = shlex.join(["python", "scripts/bench_collect_actions.py", *sys.argv[1:]])
+    text = markdown(rows, args.seeds, args.episodes, args.updates_per_round, command)
+    atomic_write_text(out.with_suffix(".md"), text)
     print(text)
 
 
