@@ -55,7 +55,8 @@ class DistillConfig:
     """How whoever acts picks its action while collecting: sampled from its distribution, or greedy (the mean, or
     the most likely action), which is what an evaluated or deployed student does, so the states it learns on are
     the ones it will meet (BipedalWalker-v3, 16x16: 0.496 -> 1.310, docs/distillation.md; HalfCheetah-v5:
-    docs/kickstart.md; it lowered Hopper-v5's students, so it is not the default)."""
+    docs/kickstart.md; it lowered one Hopper-v5 teacher's students at 250 updates per round, and the benchmarks
+    were made with sampled collection, so it is not the default yet)."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
     bounds: BoundMode = DEFAULT_BOUND_MODE
