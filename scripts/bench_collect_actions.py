@@ -16,8 +16,16 @@ ReLU net, 300,000 steps; and ``scripts/train_sb3_teacher.py --algo ppo-raw --tim
 BipedalWalker-v3 teacher from the zoo's PPO values (scripts/own_teachers.py's ``bipedal-zoo``, about 50 minutes
 to train here; each distillation about 30 s and each 100-episode evaluation 1-2 minutes):
 
-    python scripts/bench_collect_actions.py --stem collect-actions-bipedal-zoo \
+    python scripts/bench_collect_actions.py --stem collect-actions-bipedal-zoo \\
         --pairs BipedalWalker-v3=runs/sb3-teachers/BipedalWalker-v3-zoo/bipedal_zoo.zip
+
+and two more walkers (the Hopper-v5 preset's teacher from `rl-distill teacher --env Hopper-v5 --out
+runs/teachers/Hopper-v5`; scripts/train_sb3_teacher.py's ``ppo`` recipe on Walker2d-v5; about 20 minutes each):
+
+    python scripts/bench_collect_actions.py --stem collect-actions-hopper \\
+        --pairs Hopper-v5=runs/teachers/Hopper-v5/teacher.zip
+    python scripts/bench_collect_actions.py --stem collect-actions-walker2d \\
+        --pairs Walker2d-v5=runs/sb3-teachers/Walker2d-v5/teacher.zip
 """
 
 from __future__ import annotations
