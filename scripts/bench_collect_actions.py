@@ -1,9 +1,11 @@
 """Sampled or greedy actions while collecting: `distill --collect-actions` on teachers you name.
 
-Each pair ENV=TEACHER_ZIP is distilled with the env preset's defaults (16x16 student, student-driven
-collection, the preset's steps) once with sampled and once with greedy actions, per seed, and each student
-is scored on 100 fixed evaluation episodes (score = (student - random) / (teacher - random)). Finished
-runs under ``--work`` are reused. Writes ``results/collect-actions.{md,json}``. The session-31 table:
+Each teacher (``--pairs ENV=TEACHER_ZIP``, or ``--teachers NAME`` from scripts/own_teachers.py, trained by its
+plain-SB3 recipe when missing) is distilled with the env preset's defaults (16x16 student, student-driven
+collection, the preset's steps) once with sampled and once with greedy actions, per seed, and each student is
+scored on 100 fixed evaluation episodes (score = (student - random) / (teacher - random)). Every run's row is
+kept in its folder under ``--work`` (own_teachers.cached), so a re-run or a run killed half-way only trains
+and evaluates what is missing. Writes ``results/STEM.{md,json}``. The session-31 table:
 
     python scripts/bench_collect_actions.py --pairs \\
         LunarLander-v3=runs/bench-rl/LunarLander-v3/teacher.zip \\
@@ -34,10 +36,12 @@ import argparse
 import shlex
 import statistics
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
+from own_teachers import TEACHERS, cached, teacher_files  # a sibling script: scripts/ is on sys.path
 
 from rl_distill.cli.arguments import add_updates_per_round
 from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig, updates_tag
@@ -51,19 +55,31 @@ from rl_distill.sb3.presets import preset_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def returns_row(policy_zip: Path, env: str, episodes: int) -> dict[str, float]:
+    return {"mean_return": evaluate(load_policy(policy_zip, env), env, episodes=episodes).mean_return}
+
+
+def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) -> dict[str, float]:
+    """Distil into ``out`` unless a finished student is there (runs from before rows were kept); its return."""
+    if not (out / "student.json").exists():
+        run_distill(config, teacher, out, progress_bar=False)
+    return returns_row(out / "student.zip", config.env_id, episodes)
+
+
 def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int) -> dict[str, Any]:
-    teacher_return = evaluate(load_policy(teacher, env), env, episodes=episodes).mean_return
+    stem = f"{env}-{teacher.parent.name}"
+    teacher_return = cached(work / f"{stem}-teacher", [teacher], 0, episodes,
+                            lambda out: returns_row(teacher, env, episodes))["mean_return"]  # fmt: skip
     random_return = evaluate_random(env, episodes=episodes).mean_return
     scores: dict[str, list[float]] = {}
     for how in COLLECT_ACTIONS:
         for seed in range(seeds):
-            out = work / f"{env}-{teacher.parent.name}-student-{how}{updates_tag(updates)}-{seed}"
-            if not (out / "student.json").exists():
-                config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how,
-                                       updates_per_round=updates)  # fmt: skip
-                run_distill(config, teacher, out, progress_bar=False)
-            result = evaluate(load_policy(out / "student.zip", env), env, episodes=episodes)
-            scores.setdefault(how, []).append(score(result.mean_return, teacher_return, random_return))
+            config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how,
+                                   updates_per_round=updates)  # fmt: skip
+            out = work / f"{stem}-student-{how}{updates_tag(updates)}-{seed}"
+            row = cached(out, [teacher], config.steps, episodes, partial(student_row, config, teacher, episodes),
+                         {"collect_actions": how, "updates_per_round": updates})  # fmt: skip
+            scores.setdefault(how, []).append(score(row["mean_return"], teacher_return, random_return))
     return {"env": env, "teacher": str(teacher), "teacher_return": teacher_return, "random_return": random_return,
             "scores": scores}  # fmt: skip
 
@@ -81,8 +97,11 @@ def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", nargs="+", required=True, metavar="ENV=TEACHER_ZIP",
+    parser.add_argument("--pairs", nargs="+", default=[], metavar="ENV=TEACHER_ZIP",
                         help="environments and their teachers")
+    parser.add_argument("--teachers", nargs="+", default=[], choices=sorted(TEACHERS), metavar="NAME",
+                        help=f"teachers from plain SB3 code named in scripts/own_teachers.py, trained when missing "
+                             f"({', '.join(sorted(TEACHERS))})")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-collect-actions",
@@ -93,6 +112,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     pairs = [pair.partition("=")[::2] for pair in args.pairs]
+    if not pairs and not args.teachers or any(not env or not teacher for env, teacher in pairs):
+        parser.error("name teachers with --teachers NAME or --pairs ENV=TEACHER_ZIP")
+    if missing := [teacher for _, teacher in pairs if not Path(teacher).is_file()]:
+        parser.error(f"no teacher file {missing[0]}")
+    pairs += [(TEACHERS[name]["env"], str(teacher_files(name)[0].relative_to(ROOT))) for name in args.teachers]
     rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round)
             for env, teacher in pairs]
     out = ROOT / "results" / args.stem
