@@ -5,7 +5,22 @@ plain-SB3 recipe when missing) is distilled with the env preset's defaults (16x1
 collection, the preset's steps) once with sampled and once with greedy actions, per seed, and each student is
 scored on 100 fixed evaluation episodes (score = (student - random) / (teacher - random)). Every run's row is
 kept in its folder under ``--work`` (own_teachers.cached), so a re-run or a run killed half-way only trains
-and evaluates what is missing. Writes ``results/STEM.{md,json}``. The session-31 table:
+and evaluates what is missing. Writes ``results/STEM.{md,json}``.
+
+Sixteen teachers at 1,000 updates per round, 5 seeds: the preset teachers (`rl-distill teacher --env ENV --out
+runs/bench-rl/ENV`; Hopper-v5's in runs/teachers/), scripts/train_sb3_teacher.py's ``ppo`` recipe on Walker2d-v5
+and the plain-SB3 teachers of scripts/own_teachers.py (about an hour to train them all here, and about two hours
+of runs, which two processes on disjoint teachers share):
+
+    python scripts/bench_collect_actions.py --stem collect-actions-1000u --seeds 5 --pairs \\
+        CartPole-v1=runs/bench-rl/CartPole-v1/teacher.zip LunarLander-v3=runs/bench-rl/LunarLander-v3/teacher.zip \\
+        LunarLanderContinuous-v3=runs/bench-rl/LunarLanderContinuous-v3/teacher.zip \\
+        Pendulum-v1=runs/bench-rl/Pendulum-v1/teacher.zip \\
+        MountainCarContinuous-v0=runs/bench-rl/MountainCarContinuous-v0/teacher.zip \\
+        Hopper-v5=runs/teachers/Hopper-v5/teacher.zip Walker2d-v5=runs/sb3-teachers/Walker2d-v5/teacher.zip \\
+        --teachers lunar acrobot reacher dqn-lunar dqn-mountaincar sac-pendulum td3-pendulum pusher bipedal-zoo
+
+The session-31 table (250 updates per round, the default then):
 
     python scripts/bench_collect_actions.py --pairs \\
         LunarLander-v3=runs/bench-rl/LunarLander-v3/teacher.zip \\
@@ -66,13 +81,14 @@ def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) 
     return returns_row(out / "student.zip", config.env_id, episodes)
 
 
-def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int) -> dict[str, Any]:
+def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int,
+             modes: tuple[str, ...] = COLLECT_ACTIONS) -> dict[str, Any]:  # fmt: skip
     stem = f"{env}-{teacher.parent.name}"
     teacher_return = cached(work / f"{stem}-teacher", [teacher], 0, episodes,
                             lambda out: returns_row(teacher, env, episodes))["mean_return"]  # fmt: skip
     random_return = evaluate_random(env, episodes=episodes).mean_return
     scores: dict[str, list[float]] = {}
-    for how in COLLECT_ACTIONS:
+    for how in modes:
         for seed in range(seeds):
             config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how,
                                    updates_per_round=updates)  # fmt: skip
@@ -85,12 +101,15 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
 
 
 def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
-    lines = [f"`distill` with sampled or greedy actions while collecting (16x16 students, student-driven, each env "
+    modes = list(rows[0]["scores"])
+    lines = [f"`distill` with each --collect-actions mode (16x16 students, student-driven, each env "
              f"preset's steps, {updates} updates per round; score over {episodes} evaluation episodes, mean over seeds "
              f"0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
-             "| env | teacher | teacher return | sampled | greedy |", "|---|---|---:|---:|---:|"]  # fmt: skip
+             f"| env | teacher | teacher return | {' | '.join(modes)} |",
+             f"|---|---|---:|{'---:|' * len(modes)}"]  # fmt: skip
     for row in rows:
-        cells = [f"{statistics.fmean(s):.3f} ({' / '.join(f'{x:.3f}' for x in s)})" for s in row["scores"].values()]
+        cells = [f"{statistics.fmean(s):.3f} ({' / '.join(f'{x:.3f}' for x in s)})"
+                 for s in (row["scores"][how] for how in modes)]
         lines.append(f"| {row['env']} | {row['teacher']} | {row['teacher_return']:.1f} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
@@ -108,6 +127,8 @@ def main() -> None:
                         help="run folders go here (not in git)")
     parser.add_argument("--stem", default="collect-actions",
                         help="write results/STEM.{md,json} (default collect-actions)")
+    parser.add_argument("--collect-actions", nargs="+", choices=COLLECT_ACTIONS, default=list(COLLECT_ACTIONS),
+                        help=f"the collection modes to compare (default all: {' '.join(COLLECT_ACTIONS)})")
     add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -117,7 +138,8 @@ def main() -> None:
     if missing := [teacher for _, teacher in pairs if not Path(teacher).is_file()]:
         parser.error(f"no teacher file {missing[0]}")
     pairs += [(TEACHERS[name]["env"], str(teacher_files(name)[0].relative_to(ROOT))) for name in args.teachers]
-    rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round)
+    modes = tuple(args.collect_actions)
+    rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round, modes)
             for env, teacher in pairs]
     out = ROOT / "results" / args.stem
     atomic_write_json(out.with_suffix(".json"), rows)
