@@ -1,11 +1,11 @@
 """Sampled or greedy actions while collecting: `distill --collect-actions` on teachers you name.
 
 Each teacher (``--pairs ENV=TEACHER_ZIP``, or ``--teachers NAME`` from scripts/own_teachers.py, trained by its
-plain-SB3 recipe when missing) is distilled with the env preset's defaults (16x16 student, student-driven
-collection, the preset's steps) once with sampled and once with greedy actions, per seed, and each student is
-scored on 100 fixed evaluation episodes (score = (student - random) / (teacher - random)). Every run's row is
-kept in its folder under ``--work`` (own_teachers.cached), so a re-run or a run killed half-way only trains
-and evaluates what is missing. Writes ``results/STEM.{md,json}``.
+plain-SB3 recipe when missing) is distilled with the env preset's defaults (16x16 student unless
+``--student-hidden``, student-driven collection, the preset's steps) once with sampled and once with greedy
+actions, per seed, and each student is scored on 100 fixed evaluation episodes (score = (student - random) /
+(teacher - random)). Every run's row is kept in its folder under ``--work`` (own_teachers.cached), so a re-run
+or a run killed half-way only trains and evaluates what is missing. Writes ``results/STEM.{md,json}``.
 
 Sixteen teachers at 1,000 updates per round, 5 seeds: the preset teachers (`rl-distill teacher --env ENV --out
 runs/bench-rl/ENV`; Hopper-v5's in runs/teachers/), scripts/train_sb3_teacher.py's ``ppo`` recipe on Walker2d-v5
@@ -70,6 +70,10 @@ from rl_distill.sb3.presets import preset_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def size_name(hidden: Any) -> str:
+    return "x".join(map(str, hidden))
+
+
 def returns_row(policy_zip: Path, env: str, episodes: int) -> dict[str, float]:
     return {"mean_return": evaluate(load_policy(policy_zip, env), env, episodes=episodes).mean_return}
 
@@ -82,7 +86,7 @@ def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) 
 
 
 def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int,
-             modes: tuple[str, ...] = COLLECT_ACTIONS) -> dict[str, Any]:  # fmt: skip
+             modes: tuple[str, ...] = COLLECT_ACTIONS, hidden: tuple[int, ...] = (16, 16)) -> dict[str, Any]:
     stem = f"{env}-{teacher.parent.name}"
     teacher_return = cached(work / f"{stem}-teacher", [teacher], 0, episodes,
                             lambda out: returns_row(teacher, env, episodes))["mean_return"]  # fmt: skip
@@ -90,19 +94,21 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
     scores: dict[str, list[float]] = {}
     for how in modes:
         for seed in range(seeds):
-            config = DistillConfig(env, steps=preset_for(env).distill_steps, seed=seed, collect_actions=how,
-                                   updates_per_round=updates)  # fmt: skip
-            out = work / f"{stem}-student-{how}{updates_tag(updates)}-{seed}"
+            config = DistillConfig(env, student_hidden=hidden, steps=preset_for(env).distill_steps, seed=seed,
+                                   collect_actions=how, updates_per_round=updates)  # fmt: skip
+            size = "" if hidden == (16, 16) else f"-{size_name(hidden)}"  # 16x16 runs kept their first names
+            out = work / f"{stem}-student{size}-{how}{updates_tag(updates)}-{seed}"
             row = cached(out, [teacher], config.steps, episodes, partial(student_row, config, teacher, episodes),
                          {"collect_actions": how, "updates_per_round": updates})  # fmt: skip
             scores.setdefault(how, []).append(score(row["mean_return"], teacher_return, random_return))
-    return {"env": env, "teacher": str(teacher), "teacher_return": teacher_return, "random_return": random_return,
-            "scores": scores}  # fmt: skip
+    return {"env": env, "teacher": str(teacher), "student_hidden": list(hidden), "teacher_return": teacher_return,
+            "random_return": random_return, "scores": scores}  # fmt: skip
 
 
 def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
     modes = list(rows[0]["scores"])
-    lines = [f"`distill` with each --collect-actions mode (16x16 students, student-driven, each env "
+    lines = [f"`distill` with each --collect-actions mode ({size_name(rows[0]['student_hidden'])} students, "
+             f"student-driven, each env "
              f"preset's steps, {updates} updates per round; score over {episodes} evaluation episodes, mean over seeds "
              f"0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
              f"| env | teacher | teacher return | {' | '.join(modes)} |",
@@ -129,6 +135,8 @@ def main() -> None:
                         help="write results/STEM.{md,json} (default collect-actions)")
     parser.add_argument("--collect-actions", nargs="+", choices=COLLECT_ACTIONS, default=list(COLLECT_ACTIONS),
                         help=f"the collection modes to compare (default all: {' '.join(COLLECT_ACTIONS)})")
+    parser.add_argument("--student-hidden", type=int, nargs="+", default=[16, 16], metavar="SIZE",
+                        help="the students' hidden layer sizes (default 16 16)")
     add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -139,8 +147,8 @@ def main() -> None:
         parser.error(f"no teacher file {missing[0]}")
     pairs += [(TEACHERS[name]["env"], str(teacher_files(name)[0].relative_to(ROOT))) for name in args.teachers]
     modes = tuple(args.collect_actions)
-    rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round, modes)
-            for env, teacher in pairs]
+    rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round, modes,
+                     tuple(args.student_hidden)) for env, teacher in pairs]  # fmt: skip
     out = ROOT / "results" / args.stem
     atomic_write_json(out.with_suffix(".json"), rows)
     command = shlex.join(["python", "scripts/bench_collect_actions.py", *sys.argv[1:]])

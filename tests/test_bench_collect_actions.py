@@ -33,6 +33,9 @@ def test_a_pair_distils_both_ways_per_seed_and_a_rerun_reads_every_row_back(
     assert again == first
     with pytest.raises(AssertionError, match="trained or evaluated again"):  # other episodes: not the same rows
         bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=4, work=tmp_path, updates=5)
+    with pytest.raises(AssertionError, match="trained or evaluated again"):  # another student size
+        bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path, updates=5,
+                                       hidden=(8,))
 
 
 @pytest.mark.parametrize("args", [[], ["--pairs", "CartPole-v1"], ["--pairs", "CartPole-v1=missing.zip"],
