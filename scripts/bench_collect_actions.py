@@ -58,7 +58,7 @@ from typing import Any
 import torch
 from own_teachers import TEACHERS, cached, teacher_files  # a sibling script: scripts/ is on sys.path
 
-from rl_distill.cli.arguments import add_updates_per_round
+from rl_distill.cli.arguments import add_updates_per_round, positive_int
 from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig, updates_tag
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random
@@ -127,15 +127,15 @@ def main() -> None:
     parser.add_argument("--teachers", nargs="+", default=[], choices=sorted(TEACHERS), metavar="NAME",
                         help=f"teachers from plain SB3 code named in scripts/own_teachers.py, trained when missing "
                              f"({', '.join(sorted(TEACHERS))})")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
-    parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per run")
+    parser.add_argument("--episodes", type=positive_int, default=100, help="evaluation episodes per run")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench-collect-actions",
                         help="run folders go here (not in git)")
     parser.add_argument("--stem", default="collect-actions",
                         help="write results/STEM.{md,json} (default collect-actions)")
     parser.add_argument("--collect-actions", nargs="+", choices=COLLECT_ACTIONS, default=list(COLLECT_ACTIONS),
                         help=f"the collection modes to compare (default all: {' '.join(COLLECT_ACTIONS)})")
-    parser.add_argument("--student-hidden", type=int, nargs="+", default=[16, 16], metavar="SIZE",
+    parser.add_argument("--student-hidden", type=positive_int, nargs="+", default=[16, 16], metavar="SIZE",
                         help="the students' hidden layer sizes (default 16 16)")
     add_updates_per_round(parser)
     args = parser.parse_args()

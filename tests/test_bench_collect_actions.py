@@ -39,7 +39,7 @@ def test_a_pair_distils_both_ways_per_seed_and_a_rerun_reads_every_row_back(
 
 
 @pytest.mark.parametrize("args", [[], ["--pairs", "CartPole-v1"], ["--pairs", "CartPole-v1=missing.zip"],
-                                  ["--teachers", "no-such-teacher"]])
+                                  ["--teachers", "no-such-teacher"], ["--teachers", "lunar", "--student-hidden", "0"]])
 def test_bad_teachers_are_refused_in_one_line_with_exit_2(args: list[str], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
