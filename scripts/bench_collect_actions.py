@@ -51,6 +51,7 @@ import argparse
 import shlex
 import statistics
 import sys
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ from rl_distill.sb3.presets import preset_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def size_name(hidden: Any) -> str:
+def size_name(hidden: Sequence[int]) -> str:
     return "x".join(map(str, hidden))
 
 
