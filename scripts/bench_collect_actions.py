@@ -48,10 +48,12 @@ runs/teachers/Hopper-v5`; scripts/train_sb3_teacher.py's ``ppo`` recipe on Walke
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import statistics
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,10 @@ def returns_row(policy_zip: Path, env: str, episodes: int) -> dict[str, float]:
 
 
 def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) -> dict[str, float]:
-    """Distil into ``out`` unless a finished student is there (runs from before rows were kept); its return."""
-    if not (out / "student.json").exists():
+    """Distil into ``out`` unless a student with these settings finished there (runs from before rows were kept);
+    its return."""
+    saved = out / "student.json"
+    if not saved.exists() or json.loads(saved.read_text())["config"] != json.loads(json.dumps(asdict(config))):
         run_distill(config, teacher, out, progress_bar=False)
     return returns_row(out / "student.zip", config.env_id, episodes)
 

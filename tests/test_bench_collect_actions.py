@@ -1,6 +1,7 @@
 """scripts/bench_collect_actions.py: both collection modes per seed, every run's row kept so a re-run trains and
 evaluates nothing again, and bad teacher names refused before any work."""
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,6 +34,17 @@ def test_a_pair_distils_both_ways_per_seed_and_a_rerun_reads_every_row_back(
     assert again == first
     with pytest.raises(AssertionError, match="trained or evaluated again"):  # other episodes: not the same rows
         bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=4, work=tmp_path, updates=5)
+    folder = tmp_path / folders[1]
+    (folder / "row.json").unlink()  # a run from before rows were kept, whose student had another budget
+    saved = json.loads((folder / "student.json").read_text())
+    (folder / "student.json").write_text(json.dumps({**saved, "config": {**saved["config"], "steps": 2_048}}))
+    with pytest.raises(AssertionError, match="trained or evaluated again") as raised:
+        bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path, updates=5)
+    assert not any(frame.name == "returns_row" for frame in raised.traceback)  # distilled again, not evaluated
+    (folder / "student.json").write_text(json.dumps(saved))  # the same settings: only evaluated again
+    with pytest.raises(AssertionError, match="trained or evaluated again") as raised:
+        bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path, updates=5)
+    assert any(frame.name == "returns_row" for frame in raised.traceback)
     with pytest.raises(AssertionError, match="trained or evaluated again"):  # another student size
         bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path, updates=5,
                                        hidden=(8,))
