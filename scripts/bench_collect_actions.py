@@ -59,12 +59,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from own_teachers import TEACHERS, cached, teacher_files  # a sibling script: scripts/ is on sys.path
+from own_teachers import TEACHERS, cached, episodes_row, teacher_files  # a sibling script: scripts/ is on sys.path
 
 from rl_distill.cli.arguments import add_updates_per_round, positive_int
 from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig, updates_tag
 from rl_distill.evaluation.compare import score
-from rl_distill.evaluation.evaluate import evaluate, evaluate_random
+from rl_distill.evaluation.evaluate import evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import load_policy
@@ -77,24 +77,20 @@ def size_name(hidden: Sequence[int]) -> str:
     return "x".join(map(str, hidden))
 
 
-def returns_row(policy_zip: Path, env: str, episodes: int) -> dict[str, float]:
-    return {"mean_return": evaluate(load_policy(policy_zip, env), env, episodes=episodes).mean_return}
-
-
-def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) -> dict[str, float]:
+def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) -> dict[str, Any]:
     """Distil into ``out`` unless a student with these settings finished there (runs from before rows were kept);
     its return."""
     saved = out / "student.json"
     if not saved.exists() or json.loads(saved.read_text())["config"] != json.loads(json.dumps(asdict(config))):
         run_distill(config, teacher, out, progress_bar=False)
-    return returns_row(out / "student.zip", config.env_id, episodes)
+    return episodes_row(load_policy(out / "student.zip", config.env_id), config.env_id, episodes)
 
 
 def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int,
              modes: tuple[str, ...] = COLLECT_ACTIONS, hidden: tuple[int, ...] = (16, 16)) -> dict[str, Any]:
     stem = f"{env}-{teacher.parent.name}"
     teacher_return = cached(work / f"{stem}-teacher", [teacher], 0, episodes,
-                            lambda out: returns_row(teacher, env, episodes))["mean_return"]  # fmt: skip
+                            lambda out: episodes_row(load_policy(teacher, env), env, episodes))["mean_return"]
     random_return = evaluate_random(env, episodes=episodes).mean_return
     scores: dict[str, list[float]] = {}
     for how in modes:
@@ -113,9 +109,8 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
 def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
     modes = list(rows[0]["scores"])
     lines = [f"`distill` with each --collect-actions mode ({size_name(rows[0]['student_hidden'])} students, "
-             f"student-driven, each env "
-             f"preset's steps, {updates} updates per round; score over {episodes} evaluation episodes, mean over seeds "
-             f"0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
+             f"student-driven, each env preset's steps, {updates} updates per round; score over {episodes} evaluation "
+             f"episodes, mean over seeds 0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
              f"| env | teacher | teacher return | {' | '.join(modes)} |",
              f"|---|---|---:|{'---:|' * len(modes)}"]  # fmt: skip
     for row in rows:

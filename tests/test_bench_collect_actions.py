@@ -28,7 +28,7 @@ def test_a_pair_distils_both_ways_per_seed_and_a_rerun_reads_every_row_back(
         raise AssertionError("a finished run was trained or evaluated again")
 
     monkeypatch.setattr(bench_collect_actions, "run_distill", must_not_run)
-    monkeypatch.setattr(bench_collect_actions, "evaluate", must_not_run)
+    monkeypatch.setattr(bench_collect_actions, "episodes_row", must_not_run)
     again = bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path,
                                            updates=5)
     assert again == first
@@ -40,11 +40,11 @@ def test_a_pair_distils_both_ways_per_seed_and_a_rerun_reads_every_row_back(
     (folder / "student.json").write_text(json.dumps({**saved, "config": {**saved["config"], "steps": 2_048}}))
     with pytest.raises(AssertionError, match="trained or evaluated again") as raised:
         bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path, updates=5)
-    assert not any(frame.name == "returns_row" for frame in raised.traceback)  # distilled again, not evaluated
+    assert "run_distill(" in str(raised.traceback[-2].statement)  # distilled again (the refused call's caller)
     (folder / "student.json").write_text(json.dumps(saved))  # the same settings: only evaluated again
     with pytest.raises(AssertionError, match="trained or evaluated again") as raised:
         bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path, updates=5)
-    assert any(frame.name == "returns_row" for frame in raised.traceback)
+    assert "episodes_row(" in str(raised.traceback[-2].statement)  # only evaluated again
     with pytest.raises(AssertionError, match="trained or evaluated again"):  # another student size
         bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path, updates=5,
                                        hidden=(8,))
