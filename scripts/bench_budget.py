@@ -47,9 +47,10 @@ from own_teachers import (
 )
 
 from rl_distill.distill.budget import GAP_DROP, GAP_FLOOR, gap_still_falling
-from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.config import DistillConfig, collect_tag, resolve_collect_actions
 from rl_distill.distill.loop import rounds_of
 from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.sb3.envs import action_space
 from rl_distill.sb3.presets import preset_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,12 +133,15 @@ def budget_rows(label: str, env: str, files: tuple[Path, Path | None], width: in
     teacher, stats = files
     steps = preset_for(env).distill_steps
     folder = ROOT / "runs" / "bench-budget" / label
+    mode = resolve_collect_actions(DistillConfig.collect_actions, action_space(env))
+    run = f"{width}x{width}-{seed}{collect_tag(mode)}"  # runs from before auto collection keep their names
     if fixed is None:
-        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps)
-        fixed = cached(folder / f"fixed-{width}x{width}-{seed}", [teacher], steps, episodes,
+        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, collect_actions=mode)
+        fixed = cached(folder / f"fixed-{run}", [teacher], steps, episodes,
                        lambda out: distil_row(config, teacher, stats, out, episodes))  # fmt: skip
-    config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, max_steps=MAX_FACTOR * steps)
-    rule = cached(folder / f"max{MAX_FACTOR}x-{width}x{width}-{seed}", [teacher], MAX_FACTOR * steps, episodes,
+    config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, max_steps=MAX_FACTOR * steps,
+                           collect_actions=mode)  # type: ignore[arg-type]
+    rule = cached(folder / f"max{MAX_FACTOR}x-{run}", [teacher], MAX_FACTOR * steps, episodes,
                   lambda out: distil_row(config, teacher, stats, out, episodes), RULE)  # fmt: skip
     return {"width": width, "seed": seed, "fixed": fixed, "max_steps": rule}
 

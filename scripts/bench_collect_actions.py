@@ -62,7 +62,7 @@ import torch
 from own_teachers import TEACHERS, cached, episodes_row, teacher_files  # a sibling script: scripts/ is on sys.path
 
 from rl_distill.cli.arguments import add_updates_per_round, positive_int
-from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig, updates_tag
+from rl_distill.distill.config import COLLECTION_MODES, DistillConfig, updates_tag
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -87,7 +87,7 @@ def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) 
 
 
 def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int,
-             modes: tuple[str, ...] = COLLECT_ACTIONS, hidden: tuple[int, ...] = (16, 16)) -> dict[str, Any]:
+             modes: tuple[str, ...] = COLLECTION_MODES, hidden: tuple[int, ...] = (16, 16)) -> dict[str, Any]:
     stem = f"{env}-{teacher.parent.name}"
     teacher_return = cached(work / f"{stem}-teacher", [teacher], 0, episodes,
                             lambda out: episodes_row(load_policy(teacher, env), env, episodes))["mean_return"]
@@ -133,8 +133,8 @@ def main() -> None:
                         help="run folders go here (not in git)")
     parser.add_argument("--stem", default="collect-actions",
                         help="write results/STEM.{md,json} (default collect-actions)")
-    parser.add_argument("--collect-actions", nargs="+", choices=COLLECT_ACTIONS, default=list(COLLECT_ACTIONS),
-                        help=f"the collection modes to compare (default all: {' '.join(COLLECT_ACTIONS)})")
+    parser.add_argument("--collect-actions", nargs="+", choices=COLLECTION_MODES, default=list(COLLECTION_MODES),
+                        help=f"the collection modes to compare (default all: {' '.join(COLLECTION_MODES)})")
     parser.add_argument("--student-hidden", type=positive_int, nargs="+", default=[16, 16], metavar="SIZE",
                         help="the students' hidden layer sizes (default 16 16)")
     add_updates_per_round(parser)

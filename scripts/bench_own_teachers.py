@@ -58,6 +58,7 @@ from typing import Any
 
 import torch
 from own_teachers import (  # a sibling script: scripts/ is on sys.path
+    DEFAULT_COLLECT_ACTIONS,
     DEFAULT_UPDATES,
     KICKSTART_STEPS,
     MULTITASK_HIDDEN,
@@ -66,6 +67,7 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
     TEACHERS,
     WIDTHS,
     WINDY,
+    collection,
     distill_folder,
     distilled,
     episodes_row,
@@ -75,7 +77,7 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
     scratched,
 )
 
-from rl_distill.distill.config import logged_updates
+from rl_distill.distill.config import COLLECT_ACTIONS, LEGACY_COLLECT_ACTIONS, logged_updates
 from rl_distill.evaluation.compare import score
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import load_policy
@@ -91,22 +93,24 @@ def ci(row: dict[str, Any]) -> str:
     return f"{row['ci95'][0]:.1f} to {row['ci95'][1]:.1f}"
 
 
-def parse_budget(text: str) -> tuple[int | None, int]:
-    """``'default'`` -> (None, distill's updates per round); ``'300000:1000'`` -> (300000, 1000); ``'preset:250'``
-    -> (None, 250) (the preset's steps); anything else is a ValueError."""
+def parse_budget(text: str) -> tuple[int | None, int, str]:
+    """``'default'`` -> (None, distill's updates per round, distill's collection mode); ``'300000:1000'`` ->
+    (300000, 1000, distill's mode); ``'preset:250:sampled'`` -> (None, 250, 'sampled') (the preset's steps);
+    anything else is a ValueError."""
     if text == "default":
-        return None, DEFAULT_UPDATES
-    steps, sep, updates = text.partition(":")
+        return None, DEFAULT_UPDATES, DEFAULT_COLLECT_ACTIONS
+    steps, sep, rest = text.partition(":")
+    updates, _, mode = rest.partition(":")
     if not (sep and (steps == "preset" or steps.isdigit() and int(steps) > 0) and updates.isdigit()
-            and int(updates) > 0):  # fmt: skip
-        raise ValueError(f"--budgets takes 'default' or STEPS:UPDATES_PER_ROUND (positive whole numbers; STEPS may "
-                         f"be 'preset'), got {text!r}")
-    return None if steps == "preset" else int(steps), int(updates)
+            and int(updates) > 0 and mode in ("", *COLLECT_ACTIONS)):  # fmt: skip
+        raise ValueError(f"--budgets takes 'default' or STEPS:UPDATES_PER_ROUND[:COLLECT_ACTIONS] (positive whole "
+                         f"numbers; STEPS may be 'preset'; one of {', '.join(COLLECT_ACTIONS)}), got {text!r}")
+    return None if steps == "preset" else int(steps), int(updates), mode or DEFAULT_COLLECT_ACTIONS
 
 
-def budget_of(row: dict[str, Any]) -> tuple[int, int]:
-    """A distillation row's env steps and updates per round."""
-    return row["steps"], logged_updates(row)
+def budget_of(row: dict[str, Any]) -> tuple[int, int, str]:
+    """A distillation row's env steps, updates per round and collection mode (sampled where it records none)."""
+    return row["steps"], logged_updates(row), row.get("collect_actions", LEGACY_COLLECT_ACTIONS)
 
 
 def last_gap(rows: list[dict[str, Any]]) -> str:
@@ -116,20 +120,21 @@ def last_gap(rows: list[dict[str, Any]]) -> str:
 
 
 def distilled_table(report: dict[str, Any]) -> list[str]:
-    lines = ["| env | teacher (plain SB3 code) | teacher's return | student | steps, updates per round | policy params "
+    lines = ["| env | teacher (plain SB3 code) | teacher's return | student | steps, updates per round, collection | "
+             "policy params "
              "(fewer) | score, mean ± sd (per seed) | lowest seed's return (95% CI) | last action gap | distil s |",
              "|---|---|---:|---|---|---:|---:|---|---:|---:|"]
     for key, case in report["teachers"].items():
         ref = case["reference"]
         teacher, random = ref["teacher"]["mean_return"], ref["random"]
         budgets = dict.fromkeys(map(budget_of, case["distilled"]))  # in the order they ran
-        for (steps, updates), width in ((b, w) for b in budgets for w in WIDTHS):
-            rows = [r for r in case["distilled"] if r["width"] == width and budget_of(r) == (steps, updates)]
+        for (steps, updates, mode), width in ((b, w) for b in budgets for w in WIDTHS):
+            rows = [r for r in case["distilled"] if r["width"] == width and budget_of(r) == (steps, updates, mode)]
             if rows:
                 low, params = min(rows, key=lambda r: r["mean_return"]), rows[0]["params"]
                 seconds = statistics.mean(r["wall_seconds"] for r in rows)
                 lines.append(f"| {case['env']} | {TEACHERS[key]['label']} | {teacher:.1f} | {width}x{width} | "
-                             f"{steps:,}, {updates} | {params:,} ({ref['teacher_params'] / params:.0f}x) | "
+                             f"{steps:,}, {updates}, {mode} | {params:,} ({ref['teacher_params'] / params:.0f}x) | "
                              f"{per_seed(rows, teacher, random)} | {low['mean_return']:.1f} ({ci(low)}) | "
                              f"{last_gap(rows)} | {seconds:.0f} |")  # fmt: skip
     return lines
@@ -215,12 +220,13 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run")
     parser.add_argument("--no-kickstart", action="store_true",
                         help="skip the kickstart runs on each teacher's own task")
-    parser.add_argument("--budgets", nargs="+", default=["default"], metavar="STEPS:UPDATES",
+    parser.add_argument("--budgets", nargs="+", default=["default"], metavar="STEPS:UPDATES[:MODE]",
                         help=f"distillation budgets, each 'default' (the preset's steps, {DEFAULT_UPDATES} updates per "
-                        "round) or STEPS:UPDATES_PER_ROUND, e.g. 300000:1000 or preset:250 (distill's default until "
-                        "2026-12-05, what results/own-teachers and offpolicy-teachers were made with); every student "
+                        f"round, collection {DEFAULT_COLLECT_ACTIONS}) or STEPS:UPDATES_PER_ROUND[:COLLECT_ACTIONS], "
+                        "e.g. 300000:1000 or preset:250:sampled (distill's defaults until 2026-12-05); the mode "
+                        f"defaults to distill's ({DEFAULT_COLLECT_ACTIONS}: greedy for Box actions); every student "
                         "size and seed runs each; kickstart --init, the transfer runs and multitask take the first's "
-                        "students or updates per round")
+                        "students, updates per round and mode")
     parser.add_argument("--kickstart-init", action="store_true",
                         help="kickstart on each teacher's own task from the seed's distilled 16x16 student (--init: "
                         "distil, then fine-tune), not from a fresh one")
@@ -245,11 +251,12 @@ def main() -> None:
     for key in args.teachers:
         env = TEACHERS[key]["env"]
         case = {"env": env, "reference": references(key, env, args.episodes), "distilled": []}
-        for steps, updates in budgets:
+        own = dict.fromkeys((steps, updates, collection(key, mode)) for steps, updates, mode in budgets)
+        for budget in own:  # a budget whose mode resolves as another's on this teacher runs once
             for width in WIDTHS:
                 for seed in range(args.seeds):
-                    case["distilled"].append(distilled(key, width, seed, args.episodes, steps, updates))
-                    print(f"{key} {width}x{width} seed {seed} {steps or 'preset'} steps: "
+                    case["distilled"].append(distilled(key, width, seed, args.episodes, *budget))
+                    print(f"{key} {width}x{width} seed {seed} {budget}: "
                           f"{case['distilled'][-1]['mean_return']:.1f}", flush=True)  # fmt: skip
         if not args.no_kickstart:
             case["kickstart"] = [kickstarted(key, env, seed, args.episodes, init=args.kickstart_init,
@@ -259,7 +266,8 @@ def main() -> None:
             case["scratch"] = [scratched(key, seed, args.episodes) for seed in range(args.seeds)]
         report["teachers"][key] = case
     if len(args.teachers) > 1 and not args.no_multitask:
-        report["multitask"] = [merged(args.teachers, seed, args.episodes, budgets[0][1]) for seed in range(args.seeds)]
+        report["multitask"] = [merged(args.teachers, seed, args.episodes, *budgets[0][1:])
+                               for seed in range(args.seeds)]
     if "lunar" in args.teachers and not args.no_transfer:
         students = [distill_folder("lunar", 16, s, *budgets[0]) / "student.zip" for s in range(args.seeds)]
         report["transfer"] = {

@@ -1,8 +1,10 @@
 """RL distillation benchmark -> results/rl/<env>.json, then results/rl.{json,md}.
 
 For each environment: train the preset PPO teacher once; distil it into the preset student
-(2x16) with each collection scheme over 3 seeds; train the same student by PPO from scratch
-for the teacher's budget on scaled rewards (as `pipeline` does); evaluate everything on 100 fixed-seed episodes.
+(2x16) with each collection scheme over 3 seeds, actors picking actions as distill's default does (greedy for
+Box actions, sampled for discrete ones; runs that collected greedily are named -greedy); train the same
+student by PPO from scratch for the teacher's budget on scaled rewards (as `pipeline` does); evaluate everything
+on 100 fixed-seed episodes.
 
 Run (one process per env list; the summary merges whatever per-env files exist):
     .venv/bin/python scripts/bench_rl.py --envs CartPole-v1 Acrobot-v1
@@ -23,7 +25,9 @@ import torch
 from rl_distill.cli.arguments import add_updates_per_round
 from rl_distill.distill.config import (
     COLLECT_SCHEMES,
+    LEGACY_COLLECT_ACTIONS,
     DistillConfig,
+    collect_tag,
     logged_updates,
     updates_tag,
 )
@@ -69,10 +73,10 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
     runs = []
     for collect in COLLECT_SCHEMES:
         for seed in seeds:
-            name = f"student-{collect}-{seed}{updates_tag(updates)}"
             config = DistillConfig(env_id=env_id, student_hidden=preset.student_hidden, steps=preset.distill_steps,
                                    steps_per_round=preset.distill_steps // rounds, collect=collect,
-                                   seed=seed, updates_per_round=updates)  # fmt: skip
+                                   seed=seed, updates_per_round=updates).resolved(teacher.policy.action_space)
+            name = f"student-{collect}-{seed}{updates_tag(updates)}{collect_tag(config.collect_actions)}"
             t0 = time.perf_counter()
             path = run_distill(config, work / "teacher.zip", work, name=name, progress_bar=False)
             wall = time.perf_counter() - t0
@@ -82,7 +86,8 @@ def bench_env(env_id: str, seeds: list[int], episodes: int, work: Path, rounds: 
             curve_steps = [r["env_steps"] for r in log["rounds"]]
             curve_returns = [r["eval_mean_return"] for r in log["rounds"]]
             runs.append({
-                "collect": collect, "seed": seed, "mean_return": result.mean_return, "ci95": result.ci95,
+                "collect": collect, "collect_actions": config.collect_actions, "seed": seed,
+                "mean_return": result.mean_return, "ci95": result.ci95,
                 "score": score(result.mean_return), "policy_params": policy_parameters(student.policy),
                 "env_steps": config.steps, "wall_seconds": wall,
                 "distill_seconds": log["wall_seconds"],
@@ -126,6 +131,12 @@ def reproducing_commands(envs: list[dict]) -> list[str]:
             for (rounds, updates), ids in sorted(groups.items())]
 
 
+def collection(runs: list[dict]) -> str:
+    """How the runs' actors picked actions while collecting, where not sampled (rows from before it: sampled)."""
+    modes = sorted({r.get("collect_actions", LEGACY_COLLECT_ACTIONS) for r in runs})
+    return "" if modes == [LEGACY_COLLECT_ACTIONS] else f", {' / '.join(modes)} actions"
+
+
 def summarize() -> None:
     envs = [json.loads(p.read_text()) for p in sorted((RESULTS / "rl").glob("*.json"))]
     commands = "; ".join(f"`{command}`" for command in reproducing_commands(envs))
@@ -156,7 +167,7 @@ def summarize() -> None:
             lines.append(
                 f"| {env['env_id']} | {t['mean_return']:.1f} ({t['policy_params']:,}) "
                 f"| {env['random']['mean_return']:.1f} "
-                f"| {params:,} ({t['policy_params'] / params:.0f}x) | {collect} "
+                f"| {params:,} ({t['policy_params'] / params:.0f}x) | {collect}{collection(runs)} "
                 f"| {statistics.fmean(returns):.1f} ± {sd(returns):.1f} "
                 f"| {statistics.fmean(scores):.3f} ± {sd(scores):.3f} "
                 f"| {runs[0]['env_steps']:,} | {statistics.fmean(r['distill_seconds'] for r in runs):.0f} "

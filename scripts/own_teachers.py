@@ -17,7 +17,14 @@ from typing import Any
 from train_sb3_teacher import train_teacher  # a sibling script: scripts/ is on sys.path
 
 from rl_distill.artifacts.student import load_student
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig, updates_tag
+from rl_distill.distill.config import (
+    LEGACY_COLLECT_ACTIONS,
+    LEGACY_UPDATES_PER_ROUND,
+    DistillConfig,
+    collect_tag,
+    resolve_collect_actions,
+    updates_tag,
+)
 from rl_distill.distill.multitask import multitask_config
 from rl_distill.distill.outputs import file_sha256
 from rl_distill.evaluation.evaluate import evaluate, evaluate_random, load_agent
@@ -26,7 +33,7 @@ from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json
 from rl_distill.kickstart.config import KickstartConfig
 from rl_distill.kickstart.run import run_kickstart
-from rl_distill.sb3.envs import join_env
+from rl_distill.sb3.envs import action_space, join_env
 from rl_distill.sb3.policies import load_policy, policy_parameters
 from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import BEST_EPISODES, CURVE_INTERVALS, train_ppo
@@ -68,6 +75,8 @@ WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "tu
 KICKSTART_STEPS = 300_000
 DEFAULT_UPDATES = DistillConfig.updates_per_round
 """distill's updates per round; rows written before they recorded theirs had LEGACY_UPDATES_PER_ROUND."""
+DEFAULT_COLLECT_ACTIONS = DistillConfig.collect_actions
+"""distill's collection mode (auto); rows written before they recorded theirs had LEGACY_COLLECT_ACTIONS."""
 MULTITASK_HIDDEN = (32, 32)
 
 
@@ -112,21 +121,30 @@ def budget_suffix(steps: int | None, updates: int) -> str:
     return "" if steps is None and updates == LEGACY_UPDATES_PER_ROUND else f"-{steps or 'preset'}-{updates}u"
 
 
-def distill_folder(key: str, width: int, seed: int, steps: int | None, updates: int) -> Path:
-    """A distillation run's folder, its budget named in it (``budget_suffix``)."""
-    return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{budget_suffix(steps, updates)}"
+def collection(key: str, collect_actions: str) -> str:
+    """``collect_actions`` resolved on the teacher's task (auto: greedy for Box actions, sampled for discrete)."""
+    return resolve_collect_actions(collect_actions, action_space(TEACHERS[key]["env"]))
+
+
+def distill_folder(key: str, width: int, seed: int, steps: int | None, updates: int,
+                   collect_actions: str = DEFAULT_COLLECT_ACTIONS) -> Path:  # fmt: skip
+    """A distillation run's folder, its budget (``budget_suffix``) and collection mode (``collect_tag``, resolved)
+    named in it."""
+    tags = f"{budget_suffix(steps, updates)}{collect_tag(collection(key, collect_actions))}"
+    return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{tags}"
 
 
 def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None = None,
-              updates: int = DEFAULT_UPDATES) -> dict[str, Any]:  # fmt: skip
-    """A distillation with `rl-distill distill`'s defaults but ``steps`` (None: the preset's) and ``updates`` per
-    round."""
+              updates: int = DEFAULT_UPDATES, collect_actions: str = DEFAULT_COLLECT_ACTIONS) -> dict[str, Any]:
+    """A distillation with `rl-distill distill`'s defaults but ``steps`` (None: the preset's), ``updates`` per
+    round and ``collect_actions``."""
     spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
-    env = spec["env"]
+    env, mode = spec["env"], collection(key, collect_actions)
     config = DistillConfig(env, student_hidden=(width, width), seed=seed, updates_per_round=updates,
-                           steps=steps or preset_for(env).distill_steps)  # fmt: skip
-    return cached(distill_folder(key, width, seed, steps, updates), [teacher], config.steps, episodes,
-                  lambda out: distil_row(config, teacher, stats, out, episodes))  # fmt: skip
+                           steps=steps or preset_for(env).distill_steps, collect_actions=mode)  # type: ignore[arg-type]
+    settings = None if mode == LEGACY_COLLECT_ACTIONS else {"collect_actions": mode}  # rows from before it, too
+    return cached(distill_folder(key, width, seed, steps, updates, mode), [teacher], config.steps, episodes,
+                  lambda out: distil_row(config, teacher, stats, out, episodes), settings)  # fmt: skip
 
 
 def distil_row(config: DistillConfig, teacher: Path, stats: Path | None, out: Path, episodes: int) -> dict[str, Any]:
@@ -135,13 +153,15 @@ def distil_row(config: DistillConfig, teacher: Path, stats: Path | None, out: Pa
     student = load_policy(out / "student.zip", config.env_id)
     log = json.loads((out / "student.json").read_text())
     return {"width": config.student_hidden[0], "seed": config.seed, "params": policy_parameters(student.policy),
-            "updates_per_round": config.updates_per_round, "wall_seconds": log["wall_seconds"],
+            "updates_per_round": config.updates_per_round, "collect_actions": log["config"]["collect_actions"],
+            "wall_seconds": log["wall_seconds"],
             "env_steps": log["rounds"][-1]["env_steps"], "action_gaps": [r["action_gap"] for r in log["rounds"]],
             **episodes_row(student, config.env_id, episodes)}  # fmt: skip
 
 
 def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool,
-                budget: tuple[int | None, int] = (None, DEFAULT_UPDATES)) -> dict[str, Any]:  # fmt: skip
+                budget: tuple[int | None, int, str] = (None, DEFAULT_UPDATES, DEFAULT_COLLECT_ACTIONS)
+                ) -> dict[str, Any]:  # fmt: skip
     """Kickstart with its defaults on ``env`` (the teacher's own task, or the windy one), from the seed's
     calm-distilled 16x16 student of ``budget`` or a fresh one; the row keeps the run's validation curve."""
     teacher, stats = teacher_files(key)
@@ -155,7 +175,9 @@ def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool,
                 **episodes_row(load_policy(out / "student.zip", env), env, episodes)}  # fmt: skip
 
     task = "windy" if env == WINDY else "own"
-    name = f"kickstart-{task}-{f'init{budget_suffix(*budget)}' if init else 'fresh'}-{seed}"
+    steps, updates, mode = budget
+    start_name = f"init{budget_suffix(steps, updates)}{collect_tag(collection(key, mode))}"
+    name = f"kickstart-{task}-{start_name if init else 'fresh'}-{seed}"
     return cached(ROOT / "runs" / "bench-own-teachers" / key / name, [teacher], KICKSTART_STEPS, episodes, train)
 
 
@@ -175,23 +197,26 @@ def scratched(key: str, seed: int, episodes: int) -> dict[str, Any]:
     return cached(ROOT / "runs" / "bench-own-teachers" / key / f"scratch-{seed}", [], KICKSTART_STEPS, episodes, train)
 
 
-def merged(keys: list[str], seed: int, episodes: int, updates: int = DEFAULT_UPDATES) -> dict[str, Any]:
-    """One multi-task student (``rl-distill multitask`` defaults but MULTITASK_HIDDEN and ``updates`` per round)
-    of all ``keys``' teachers, each task evaluated on its own."""
+def merged(keys: list[str], seed: int, episodes: int, updates: int = DEFAULT_UPDATES,
+           collect_actions: str = DEFAULT_COLLECT_ACTIONS) -> dict[str, Any]:  # fmt: skip
+    """One multi-task student (``rl-distill multitask`` defaults but MULTITASK_HIDDEN, ``updates`` per round and
+    ``collect_actions``) of all ``keys``' teachers, each task evaluated on its own."""
     files = [teacher_files(key) for key in keys]
     tasks = [TEACHERS[key]["env"] for key in keys]
     steps = sum(preset_for(task).distill_steps for task in tasks)
 
     def train(out: Path) -> dict[str, Any]:
         config = multitask_config(tasks, student_hidden=MULTITASK_HIDDEN, steps=steps, seed=seed,
-                                  updates_per_round=updates)  # fmt: skip
+                                  updates_per_round=updates, collect_actions=collect_actions)  # fmt: skip
         run_multitask(config, [path for path, _ in files], out, vecnormalize=[stats for _, stats in files],
                       progress_bar=False)  # fmt: skip
         student = out / "student.safetensors"
         return {"seed": seed, "params": sum(p.numel() for p in load_student(student).net.parameters()),
                 "tasks": {task: episodes_row(load_agent(student, task, task=task), task, episodes) for task in tasks}}
 
-    folder = ROOT / "runs" / "bench-own-teachers" / f"multitask-{'-'.join(keys)}-{seed}{updates_tag(updates)}"
+    modes = {collection(key, collect_actions) for key in keys}  # named as the run records it: one mode, or auto
+    tag = collect_tag(modes.pop() if len(modes) == 1 else collect_actions)
+    folder = ROOT / "runs" / "bench-own-teachers" / f"multitask-{'-'.join(keys)}-{seed}{updates_tag(updates)}{tag}"
     return cached(folder, [path for path, _ in files], steps, episodes, train)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, DistillConfig
+from rl_distill.distill.config import LEGACY_COLLECT_ACTIONS, LEGACY_UPDATES_PER_ROUND, DistillConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from bench_own_teachers import distilled_table, kickstart_table, parse_budget, steps_to  # noqa: E402
@@ -42,10 +42,13 @@ def test_steps_to_reads_the_first_curve_point_at_the_level() -> None:
 
 
 def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
-    # the old default keeps the old names
-    assert distill_folder("sac-cheetah", 16, 2, None, LEGACY_UPDATES_PER_ROUND).name == "distill-16x16-2"
-    assert distill_folder("sac-cheetah", 16, 2, 300_000, 1000).name == "distill-16x16-2-300000-1000u"
-    assert distill_folder("sac-cheetah", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u"
+    # the old defaults keep the old names
+    legacy = (LEGACY_UPDATES_PER_ROUND, LEGACY_COLLECT_ACTIONS)
+    assert distill_folder("sac-cheetah", 16, 2, None, *legacy).name == "distill-16x16-2"
+    assert distill_folder("sac-cheetah", 16, 2, 300_000, 1000, "sampled").name == "distill-16x16-2-300000-1000u"
+    # auto is greedy on HalfCheetah-v5's Box actions, sampled on LunarLander-v3's discrete ones
+    assert distill_folder("sac-cheetah", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u-greedy"
+    assert distill_folder("dqn-lunar", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u"
     row = {"width": 16, "params": 668, "wall_seconds": 1.0, "ci95": [0.0, 2.0]}
     report = {"teachers": {"sac-cheetah": {"env": "HalfCheetah-v5", "reference": {
         "teacher": {"mean_return": 100.0}, "random": 0.0, "teacher_params": 66_000}, "distilled": [
@@ -53,18 +56,26 @@ def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
             {**row, "seed": 0, "steps": 300_000, "updates_per_round": 1000, "mean_return": 90.0,
              "action_gaps": [0.3, 0.05]},
             {**row, "seed": 1, "steps": 100_000, "updates_per_round": LEGACY_UPDATES_PER_ROUND, "mean_return": 70.0}]}}}
+    report["teachers"]["sac-cheetah"]["distilled"].append(
+        {**row, "seed": 0, "steps": 300_000, "updates_per_round": 1000, "collect_actions": "greedy",
+         "mean_return": 95.0})
     lines = [line for line in distilled_table(report) if line.startswith("| HalfCheetah-v5")]
-    assert len(lines) == 2
-    assert f"| 100,000, {LEGACY_UPDATES_PER_ROUND} |" in lines[0] and "0.600 ± 0.141 (0.500 / 0.700)" in lines[0]
-    assert "| 300,000, 1000 |" in lines[1] and "| 0.900 (0.900) |" in lines[1]
+    assert len(lines) == 3
+    assert f"| 100,000, {LEGACY_UPDATES_PER_ROUND}, sampled |" in lines[0]  # rows from before modes were kept
+    assert "0.600 ± 0.141 (0.500 / 0.700)" in lines[0]
+    assert "| 300,000, 1000, sampled |" in lines[1] and "| 0.900 (0.900) |" in lines[1]
     assert "| 0.050 |" in lines[1] and "| - |" in lines[0]  # the last round's gap; none kept before
+    assert "| 300,000, 1000, greedy |" in lines[2] and "| 0.950 (0.950) |" in lines[2]
 
 
-def test_a_budget_is_default_or_two_positive_numbers() -> None:
-    assert parse_budget("default") == (None, DistillConfig("CartPole-v1").updates_per_round) == (None, 1000)
-    assert parse_budget("300000:1000") == (300_000, 1000)
-    assert parse_budget("preset:250") == (None, 250)
-    for bad in ("300000", "300000:1000:5", "0:1000", "300000:-1", "3e5:1000", "", "preset", "preset:0", "x:10"):
+def test_a_budget_is_default_or_two_positive_numbers_and_a_collection_mode() -> None:
+    defaults = DistillConfig("CartPole-v1")
+    assert parse_budget("default") == (None, defaults.updates_per_round, defaults.collect_actions)
+    assert parse_budget("default") == (None, 1000, "auto")
+    assert parse_budget("300000:1000") == (300_000, 1000, "auto")
+    assert parse_budget("preset:250:sampled") == (None, 250, "sampled")
+    for bad in ("300000", "300000:1000:5", "0:1000", "300000:-1", "3e5:1000", "", "preset", "preset:0", "x:10",
+                "preset:250:noisy", "preset:250:greedy:1"):
         with pytest.raises(ValueError, match="STEPS:UPDATES_PER_ROUND"):
             parse_budget(bad)
 

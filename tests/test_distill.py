@@ -11,7 +11,7 @@ from stable_baselines3 import PPO
 
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.collect import Collector
-from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.config import DistillConfig, resolve_collect_actions
 from rl_distill.distill.loop import distill
 from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
@@ -291,12 +291,32 @@ def test_distill_collects_greedily_when_asked(cartpole_teacher: Path) -> None:
                 for how in ("sampled", "greedy", "greedy")]  # fmt: skip
     weights = [torch.cat([p.detach().flatten() for p in s.policy.parameters()]) for s in students]
     assert not torch.equal(weights[0], weights[1]) and torch.equal(weights[1], weights[2])
-    with pytest.raises(InputError, match="--collect-actions must be one of sampled, greedy"):
+    with pytest.raises(InputError, match="--collect-actions must be one of auto, sampled, greedy"):
         dataclasses.replace(config, collect_actions="noisy").validate()  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("env_id", "resolved"), [("CartPole-v1", "sampled"), ("Pendulum-v1", "greedy")])
+def test_auto_collection_is_greedy_for_box_actions_and_sampled_for_discrete(
+        cartpole_teacher: Path, pendulum_teacher: Path, env_id: str, resolved: str) -> None:  # fmt: skip
+    teacher = load_policy(cartpole_teacher if env_id == "CartPole-v1" else pendulum_teacher, env_id)
+    config = DistillConfig(env_id=env_id, steps=64, steps_per_round=32, n_envs=2, updates_per_round=5,
+                           eval_episodes=0)  # fmt: skip
+    assert config.collect_actions == "auto"  # the default
+    runs = [distill(dataclasses.replace(config, collect_actions=how), teacher, progress_bar=False)  # type: ignore
+            for how in ("auto", resolved, "greedy" if resolved == "sampled" else "sampled")]  # fmt: skip
+    weights = [torch.cat([p.detach().flatten() for p in r.student.policy.parameters()]) for r in runs]
+    assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
+    assert runs[0].config.collect_actions == resolved  # what the run records: the mode it used
+    for mode in ("sampled", "greedy"):
+        assert resolve_collect_actions(mode, teacher.policy.action_space) == mode
+
+
 def test_checkpoints_from_before_collect_actions_still_resume() -> None:
-    """A checkpoint saved before the field existed has no collect_actions; sampled (its behaviour) must match it."""
+    """A checkpoint saved before the field existed has no collect_actions; sampled (its behaviour) must match it,
+    and so must the default, auto, where it resolves to sampled (discrete actions), but not where it is greedy."""
     sampled, greedy = DistillConfig(env_id="CartPole-v1"), DistillConfig(env_id="CartPole-v1", collect_actions="greedy")
-    assert "collect_actions" not in sampled.identity()
+    assert "collect_actions" not in dataclasses.replace(sampled, collect_actions="sampled").identity()
     assert greedy.identity()["collect_actions"] == "greedy"
+    assert "collect_actions" not in sampled.resolved(gym.spaces.Discrete(2)).identity()
+    box = gym.spaces.Box(-1.0, 1.0, (1,))
+    assert DistillConfig(env_id="Pendulum-v1").resolved(box).identity()["collect_actions"] == "greedy"

@@ -1,5 +1,6 @@
 """Multi-task distillation: per-task acting, head routing, the artifact, bad input."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -225,6 +226,12 @@ def test_box_and_discrete_tasks_share_a_trunk(cartpole_teacher: Path, pendulum_t
     actions = student.act(far, task="Pendulum-v1")
     assert actions.shape == (3, 1) and np.all(np.abs(actions) <= 2.0)  # clipped to the env's bounds
     assert set(np.unique(student.act(np.zeros((6, 4), np.float32), task="CartPole-v1"))) <= {0, 1}
+    # auto collection: greedy in the Box task, sampled in the other, so the run records auto, not one mode
+    assert json.loads((tmp_path / "student.json").read_text())["config"]["collect_actions"] == "auto"
+
+
+def test_tasks_that_collect_alike_record_their_mode(two_task_run: Path) -> None:
+    assert json.loads((two_task_run / "student.json").read_text())["config"]["collect_actions"] == "sampled"
 
 
 def test_compare_runs_a_single_task_artifact_on_a_changed_task(cartpole_teacher: Path, tmp_path: Path) -> None:

@@ -228,12 +228,14 @@ def test_collect_actions_and_updates_reach_each_run_and_the_kickstart_init_the_f
                                                                                      tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     assert main(["sweep", "--env", "CartPole-v1", "--teacher", str(cartpole_teacher), "--student-hidden", "16",
-                 "--collect", "student", "--collect-actions", "greedy", "sampled", "--seeds", "1", "--steps", "800",
+                 "--collect", "student", "--collect-actions", "greedy", "sampled", "auto", "--seeds", "1", "--steps",
+                 "800",
                  "--updates-per-round", "30",
                  "--episodes", "3", "--kickstart-steps", "512", "--kickstart-init", "--workers", "1",
                  "--out", str(out)]) == 0  # fmt: skip
     rows = json.loads((out / "sweep.json").read_text())["rows"]
-    assert sorted(str(r["collect_actions"]) for r in rows) == ["None", "greedy", "sampled"]  # None: the kickstart row
+    # None: the kickstart row; auto is sampled on CartPole's discrete actions, so it runs once
+    assert sorted(str(r["collect_actions"]) for r in rows) == ["None", "greedy", "sampled"]
     models = out / "models"
     for actions, name in [("greedy", "student-one-sided-greedy-30u-16x16-800steps-0"),
                           ("sampled", "student-one-sided-30u-16x16-800steps-0")]:  # fmt: skip
@@ -326,3 +328,15 @@ def test_learning_curve_step_axis_labels_stay_apart(steps: tuple[int, int], labe
     assert shown == labels
     assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
     plt.close(fig)
+
+
+def test_a_sweep_collects_as_distill_does_by_default_and_names_greedy_runs(pendulum_teacher: Path,
+                                                                           tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "Pendulum-v1", "--teacher", str(pendulum_teacher), "--student-hidden", "4",
+                 "--collect", "student", "--seeds", "1", "--steps", "400", "--updates-per-round", "5",
+                 "--episodes", "1", "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
+    [row] = json.loads((out / "sweep.json").read_text())["rows"]
+    assert row["collect_actions"] == "greedy"  # auto, on Box actions
+    config = json.loads((out / "models" / "student-one-sided-greedy-5u-4x4-400steps-0.json").read_text())["config"]
+    assert config["collect_actions"] == "greedy"

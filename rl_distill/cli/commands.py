@@ -70,11 +70,13 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
                    f"(teacher with probability decay**round) (default {d.collect})")
     p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, default=d.collect_actions,
-                   help="how whoever acts picks its actions while collecting: sampled from its distribution, or "
-                   "greedy, as the evaluated student acts, so it learns on the states it will meet; try it where "
-                   "students' returns swing by seed (BipedalWalker-v3 16x16: score 0.665 -> 1.216; a DQN "
-                   "LunarLander-v3 teacher's 0.982 -> 0.920; docs/distillation.md, 'Teachers trained elsewhere') "
-                   f"(default {d.collect_actions})")
+                   help="how whoever acts picks its actions while collecting: sampled from its distribution, "
+                   "greedy, as the evaluated student acts, so it learns on the states it will meet, or auto: greedy "
+                   "for Box actions, sampled for discrete ones. Greedy lifted walkers' students (BipedalWalker-v3 "
+                   "16x16: score 0.665 -> 1.216) and never lost beyond noise on twelve Box-action teachers, but "
+                   "lowered a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers trained "
+                   f"elsewhere'. student.json records the mode used (default {d.collect_actions}; sampled until "
+                   "2026-12-07)")
     p.add_argument("--temperature", type=positive_float, default=d.temperature,
                    help="divides the teacher's logits (discrete actions; a DQN's are Q / 0.01): <1 sharpens, >1 "
                    "softens (default 1)")

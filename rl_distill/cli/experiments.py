@@ -95,9 +95,10 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bounds", choices=BOUND_MODES, nargs="+", default=[DEFAULT_BOUND_MODE],
                    help="Box actions: bound modes of the loss to compare (see distill --help; default "
                    f"{DEFAULT_BOUND_MODE})")
-    p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, nargs="+", default=["sampled"],
+    p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, nargs="+", default=None,
                    help="how whoever acts picks its actions while collecting, to compare (see distill --help; "
-                   "default sampled)")
+                   "default distill's, auto: greedy for Box actions; runs are named by the mode used, -greedy "
+                   "or nothing for sampled)")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per combination (default 3)")
     p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
     p.add_argument("--updates-per-round", type=positive_int, default=None,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
+
+import gymnasium as gym
 
 from rl_distill.errors import InputError
 from rl_distill.losses import (
@@ -18,8 +20,13 @@ from rl_distill.losses import (
 
 Collect = Literal["teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
-CollectActions = Literal["sampled", "greedy"]
-COLLECT_ACTIONS: tuple[str, ...] = ("sampled", "greedy")
+CollectActions = Literal["auto", "sampled", "greedy"]
+COLLECTION_MODES: tuple[str, ...] = ("sampled", "greedy")
+"""What ``collect_actions`` resolves to (``resolve_collect_actions``)."""
+COLLECT_ACTIONS: tuple[str, ...] = ("auto", *COLLECTION_MODES)
+LEGACY_COLLECT_ACTIONS = "sampled"
+"""``DistillConfig.collect_actions`` until 2026-12-07: what saved runs that do not record theirs did, and what the
+benchmark results made before then used."""
 LEGACY_UPDATES_PER_ROUND = 250
 """``DistillConfig.updates_per_round`` until 2026-12-05: what saved runs that do not record theirs had, and what
 the benchmark results made before then used."""
@@ -34,6 +41,20 @@ def updates_tag(updates_per_round: int) -> str:
     """How run names tell a budget's updates per round: nothing for LEGACY_UPDATES_PER_ROUND (so the runs saved
     before the default rose keep their names), else ``-<N>u``."""
     return "" if updates_per_round == LEGACY_UPDATES_PER_ROUND else f"-{updates_per_round}u"
+
+
+def resolve_collect_actions(mode: str, action_space: gym.Space) -> str:
+    """What ``collect_actions`` does on an action space: ``auto`` is greedy for Box actions, sampled for the rest;
+    ``sampled`` and ``greedy`` are themselves."""
+    if mode != "auto":
+        return mode
+    return "greedy" if isinstance(action_space, gym.spaces.Box) else "sampled"
+
+
+def collect_tag(mode: str) -> str:
+    """How run names tell a resolved collection mode: nothing for LEGACY_COLLECT_ACTIONS (so the runs saved before
+    ``auto`` became the default keep their names), else ``-<mode>``."""
+    return "" if mode == LEGACY_COLLECT_ACTIONS else f"-{mode}"
 
 
 @dataclass(frozen=True)
@@ -51,12 +72,15 @@ class DistillConfig:
     steps in all (``budget.gap_still_falling``); None: exactly ``steps``."""
     collect: Collect = "student"
     """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
-    collect_actions: CollectActions = "sampled"
+    collect_actions: CollectActions = "auto"
     """How whoever acts picks its action while collecting: sampled from its distribution, or greedy (the mean, or
     the most likely action), which is what an evaluated or deployed student does, so the states it learns on are
-    the ones it will meet. Over sixteen teachers (results/collect-actions-1000u.md) it lifts two walkers' students
-    (BipedalWalker-v3 16x16: 0.665 -> 1.216), lowers a DQN LunarLander-v3 teacher's (0.982 -> 0.920) and leaves
-    the rest level, so it is not the default (docs/distillation.md, 'Teachers trained elsewhere')."""
+    the ones it will meet; auto (the default since 2026-12-07, sampled before: ``LEGACY_COLLECT_ACTIONS``) is greedy
+    for Box actions and sampled for discrete ones (``resolve_collect_actions``). Over sixteen teachers
+    (results/collect-actions-1000u.md) greedy lifted all three walkers' students a student could fit (BipedalWalker-v3
+    16x16: 0.665 -> 1.216) and never lost beyond noise on twelve Box-action teachers, but lowered a DQN
+    LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers trained elsewhere'. A run records
+    the resolved mode."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
     bounds: BoundMode = DEFAULT_BOUND_MODE
@@ -132,9 +156,13 @@ class DistillConfig:
         if self.keep_best and not self.eval_episodes:
             raise InputError("--keep-best chooses a round on its evaluation episodes: it needs --eval-episodes > 0")
 
+    def resolved(self, action_space: gym.Space) -> DistillConfig:
+        """These settings with ``collect_actions`` resolved on the env's action space (what a run records)."""
+        return replace(self, collect_actions=resolve_collect_actions(self.collect_actions, action_space))
+
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the checkpoint (the budget may grow)."""
         settings = json.loads(json.dumps(asdict(self)))
-        if settings["collect_actions"] == "sampled":  # as every run before the field existed: their checkpoints match
+        if settings["collect_actions"] == LEGACY_COLLECT_ACTIONS:  # as every run before the field existed did
             del settings["collect_actions"]
         return {k: v for k, v in settings.items() if k not in ("steps", "max_steps", "eval_episodes", "keep_best")}

@@ -115,6 +115,7 @@ def distill(
     config.validate()
     torch.manual_seed(config.seed)
     venv: VecEnv = teacher.make_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
+    config = config.resolved(venv.action_space)
     student = make_student(venv, config.student_hidden, seed=config.seed)
     teacher_actor = Actor(teacher.policy, n_envs=config.n_envs, sde_sample_freq=getattr(teacher.model,
                           "sde_sample_freq", -1))  # fmt: skip

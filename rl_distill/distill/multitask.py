@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +30,7 @@ from rl_distill.artifacts.student import (
 )
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Collector, NetActor
-from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.config import DistillConfig, resolve_collect_actions
 from rl_distill.distill.loop import action_bounds, adam, collect_beta, fresh_gap, rounds_of, train_round
 from rl_distill.distill.outputs import teacher_identity
 from rl_distill.errors import InputError
@@ -161,14 +161,17 @@ def distill_multitask(
              for k, (task, teacher) in enumerate(zip(config.tasks, teachers, strict=True))]  # fmt: skip
     for teacher in teachers:
         teacher.policy.set_training_mode(False)
+    modes = [resolve_collect_actions(config.collect_actions, venv.action_space) for venv in venvs]
+    if len(set(modes)) == 1:  # recorded as the mode every task used; 'auto' over Box and discrete tasks
+        config = replace(config, collect_actions=modes[0])  # type: ignore[arg-type]
     header = student_header(config, teachers, venvs)
     net = MultiTaskNet(header)
     students = [NetActor(task_net) for task_net in net.task_nets]
     collectors = [Collector(venv, Actor(teacher.policy, n_envs=config.n_envs,
                                         sde_sample_freq=getattr(teacher.model, "sde_sample_freq", -1)),
                             student, capacity=config.buffer_size, raw_inputs=True,
-                            greedy=config.collect_actions == "greedy")
-                  for teacher, venv, student in zip(teachers, venvs, students, strict=True)]  # fmt: skip
+                            greedy=mode == "greedy")
+                  for teacher, venv, student, mode in zip(teachers, venvs, students, modes, strict=True)]  # fmt: skip
     parts = [(student, c.buffer, action_bounds(c.venv.action_space, config.bounds))
              for student, c in zip(students, collectors, strict=True)]  # fmt: skip
     optimizer = adam(list(net.parameters()), config.learning_rate)

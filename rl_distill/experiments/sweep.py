@@ -17,7 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rl_distill.distill.config import LEGACY_UPDATES_PER_ROUND, updates_tag
+from rl_distill.distill.config import (
+    LEGACY_COLLECT_ACTIONS,
+    LEGACY_UPDATES_PER_ROUND,
+    collect_tag,
+    resolve_collect_actions,
+    updates_tag,
+)
 from rl_distill.errors import InputError
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.losses import DEFAULT_BOUND_MODE
@@ -47,8 +53,9 @@ class SweepRun:
     scale_rewards: bool | None = None
     """PPO runs (scratch, kickstart): learn from scaled (True) or raw (False) rewards; None: scratch as the preset,
     kickstart as the teacher's PPO did (the default until 2026-12; rows saved before it carry no such field)."""
-    collect_actions: str = "sampled"
-    """Distillation runs: how whoever acts picks its actions while collecting (``--collect-actions``)."""
+    collect_actions: str = LEGACY_COLLECT_ACTIONS
+    """Distillation runs: how whoever acts picks its actions while collecting (``--collect-actions``, resolved:
+    sampled or greedy; this field's default is what runs saved before it had)."""
     keep_best: int = 0
     """PPO runs (scratch, kickstart): keep the policy of the best learning-curve point, each point scored on this
     many validation episodes (``kickstart --keep-best --eval-episodes N``); 0 keeps the last policy, for scratch
@@ -71,9 +78,9 @@ class SweepRun:
     @property
     def name(self) -> str:
         hidden = "x".join(map(str, self.hidden))
-        greedy = "" if self.collect_actions == "sampled" else "-greedy"
         most = f"-max{self.max_steps}" if self.max_steps else ""
-        variant = f"-{self.bounds}{greedy}{updates_tag(self.updates_per_round)}{most}" if self.distilled else ""
+        budget = f"{updates_tag(self.updates_per_round)}{most}"
+        variant = f"-{self.bounds}{collect_tag(self.collect_actions)}{budget}" if self.distilled else ""
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         ppo = ("-lr-decay" if self.lr_decay else "") + (f"-best{self.keep_best}" if self.keep_best else "")
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
@@ -81,7 +88,8 @@ class SweepRun:
         return f"{name}-after-{Path(self.init).stem}" if self.init else name
 
 
-ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None, "collect_actions": "sampled",
+ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None,
+                                "collect_actions": LEGACY_COLLECT_ACTIONS,
                                 "keep_best": 0, "lr_decay": False, "vecnormalize": None,
                                 "updates_per_round": LEGACY_UPDATES_PER_ROUND, "max_steps": None}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
@@ -253,7 +261,9 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     work = out / "models"
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     bounds = bounds or [DEFAULT_BOUND_MODE]
-    collect_actions = collect_actions or ["sampled"]
+    modes = [resolve_collect_actions(a, teacher.policy.action_space)
+             for a in collect_actions or [DistillConfig.collect_actions]]
+    collect_actions = list(dict.fromkeys(modes))  # auto is one of the others: run it once
     source, folder, stats = str(teacher_path), str(work), vecnormalize and str(vecnormalize)
     runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder,
                      scale_rewards=scale_rewards, keep_best=keep_best)

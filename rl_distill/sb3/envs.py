@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import json
@@ -66,6 +67,19 @@ def check_env_id(env: str) -> gym.envs.registration.EnvSpec:
         close = difflib.get_close_matches(registered_id, list(gym.registry), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise InputError(f"unknown environment id {env_id!r}{hint}") from None
+
+
+@functools.cache
+def action_space(env: str) -> gym.Space:
+    """The task's action space, from one env made and closed (what a run's settings resolve against before it
+    makes its own envs)."""
+    check_env_id(env)
+    name, kwargs = split_env(env)
+    made = gym.make(name, **kwargs)
+    try:
+        return made.action_space
+    finally:
+        made.close()
 
 
 def make_env(
