@@ -62,7 +62,7 @@ from kickstart_store import (
 from kickstart_teachers import CASES, RUNS, ensure_teacher, teacher_reference
 
 from rl_distill.cli.arguments import hidden_sizes, positive_int
-from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig
+from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig, resolve_collect_actions
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate
 from rl_distill.experiments.pipeline import run_distill
@@ -71,6 +71,7 @@ from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
 from rl_distill.kickstart.ppo import DISTILL_TERMS
 from rl_distill.kickstart.run import run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
+from rl_distill.sb3.envs import action_space
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVALS, train_ppo
 
@@ -116,9 +117,11 @@ def scratch_run(case: dict[str, Any], work: Path, seed: int, *, wait: bool = Tru
 
 
 def case_distillation(case: dict[str, Any]) -> tuple[int, str, str]:
-    """The case's distillation budget, folder key and label tag (``distill_variant``)."""
-    return distill_variant(case["env"], case["distill_steps"], case["bounds"], case["distill_lr_decay"],
-                           case["distill_collect_actions"], case["distill_updates"], case["distill_keep_best"])
+    """The case's distillation budget, folder key and label tag (``distill_variant``; auto collection named as the
+    mode it resolves to on the case's env)."""
+    mode = resolve_collect_actions(case["distill_collect_actions"], action_space(case["env"]))
+    return distill_variant(case["env"], case["distill_steps"], case["bounds"], case["distill_lr_decay"], mode,
+                           case["distill_updates"], case["distill_keep_best"])
 
 
 def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int, *,
@@ -131,7 +134,7 @@ def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int,
             keep = case["distill_keep_best"]
             config = DistillConfig(case["env"], student_hidden=case["hidden"], steps=budget, collect="dagger",
                                    seed=seed, bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
-                                   collect_actions=case["distill_collect_actions"],
+                                   collect_actions=case["distill_collect_actions"],  # resolved as its name
                                    updates_per_round=case["distill_updates"], keep_best=keep,
                                    eval_episodes=BEST_EPISODES if keep else DistillConfig.eval_episodes)
             run_distill(config, teacher_path, folder, progress_bar=False)
@@ -231,8 +234,10 @@ def main() -> None:
     parser.add_argument("--distill-lr-decay", action="store_true", help="distil with --lr-decay (Adam's rate "
                         "falls linearly over the rounds); its own distill and kickstart runs and labels")
     parser.add_argument("--distill-collect-actions", choices=COLLECT_ACTIONS, default="sampled",
-                        help="distil with --collect-actions (greedy: whoever acts takes its greedy action); another "
-                        "than sampled gets its own distill and kickstart runs and labels")
+                        help="distil with --collect-actions (greedy: whoever acts takes its greedy action; auto, "
+                        "distill's default since 2026-12-07: greedy for Box actions) (default sampled: distill's "
+                        "until then, what results/kickstart*.md were made with); a mode that resolves to greedy gets "
+                        "its own distill and kickstart runs and labels")
     parser.add_argument("--distill-updates-per-round", type=positive_int, default=DISTILL_UPDATES,
                         help=f"distil with --updates-per-round N (default {DISTILL_UPDATES}: distill's until "
                         "2026-12-05, what results/kickstart.md was made with; distill's is 1000 since); another gets "

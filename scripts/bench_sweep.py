@@ -15,11 +15,19 @@ from pathlib import Path
 import torch
 
 from rl_distill.cli.arguments import positive_int
-from rl_distill.distill.config import logged_updates
+from rl_distill.distill.config import (
+    COLLECT_ACTIONS,
+    LEGACY_COLLECT_ACTIONS,
+    DistillConfig,
+    collect_tag,
+    logged_updates,
+    resolve_collect_actions,
+)
 from rl_distill.evaluation.plots import plot_all
 from rl_distill.experiments.sweep import sweep, write_tables
 from rl_distill.io import atomic_write_text
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
+from rl_distill.sb3.envs import action_space
 from rl_distill.sb3.presets import PRESETS
 from rl_distill.sb3.training import train_ppo
 
@@ -34,6 +42,12 @@ def updates_of(table: dict) -> list[int]:
                    if r["collect"] != "scratch"})  # fmt: skip
 
 
+def modes_of(table: dict) -> list[str]:
+    """The distillation rows' collection modes (rows written before they kept it: sampled)."""
+    return sorted({r.get("collect_actions") or LEGACY_COLLECT_ACTIONS for r in table["rows"]
+                   if r["collect"] != "scratch"})  # fmt: skip
+
+
 def markdown(table: dict) -> str:
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in table["rows"]:
@@ -42,7 +56,8 @@ def markdown(table: dict) -> str:
         f"{table['env_id']}: teacher {table['teacher']['mean_return']:.1f} "
         f"({table['teacher']['policy_params']:,} policy params), random {table['random_mean_return']:.1f}; "
         f"{table['episodes']} evaluation episodes per run, mean ± std over seeds; distillation at "
-        f"{', '.join(f'{n:,}' for n in updates_of(table))} updates per round.",
+        f"{', '.join(f'{n:,}' for n in updates_of(table))} updates per round, {' and '.join(modes_of(table))} "
+        "actions while collecting.",
         "",
         "| collect | hidden | policy params | compression | mean return | score | env steps | wall s |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -85,6 +100,10 @@ def main() -> None:
     parser.add_argument("--bounds", default=DEFAULT_BOUND_MODE, choices=BOUND_MODES,
                         help=f"Box actions: the loss's bound mode (default {DEFAULT_BOUND_MODE}); another writes "
                         "results/sweep-<env>-<mode>.* beside the default's tables")
+    parser.add_argument("--collect-actions", default=DistillConfig.collect_actions, choices=COLLECT_ACTIONS,
+                        help=f"how whoever acts picks its actions while collecting (default distill's, "
+                        f"{DistillConfig.collect_actions}: greedy for Box actions); greedy runs' tables are "
+                        "results/sweep-<env>[-<mode>]-greedy[-<N>u].* (the tables without it: sampled collection)")
     parser.add_argument("--updates-per-round", type=positive_int, default=None,
                         help="distillation's gradient steps per round (default: distill's); given, the tables are "
                         "results/sweep-<env>[-<mode>]-<N>u.*")
@@ -96,12 +115,15 @@ def main() -> None:
             train_ppo(env_id, out=teacher.parent, name="teacher", seed=0, checkpoint_every=100_000, resume=True,
                       progress_bar=False)  # fmt: skip
         preset = PRESETS[env_id]
+        collect_actions = resolve_collect_actions(args.collect_actions, action_space(env_id))
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-sweep" / env_id, episodes=args.episodes,
                       steps=args.steps, scratch_seeds=args.scratch_seeds,
                       scratch_steps=preset.timesteps if args.scratch_steps is None else args.scratch_steps,
-                      bounds=[args.bounds], updates_per_round=args.updates_per_round, workers=args.workers)  # fmt: skip
+                      bounds=[args.bounds], collect_actions=[collect_actions], updates_per_round=args.updates_per_round,
+                      workers=args.workers)  # fmt: skip
         stem = f"sweep-{env_id}" + ("" if args.bounds == DEFAULT_BOUND_MODE else f"-{args.bounds}")
+        stem += collect_tag(collect_actions)
         stem += f"-{args.updates_per_round}u" if args.updates_per_round else ""
         write_tables(table, RESULTS, stem=stem)
         plot_all(table, RESULTS, stem=stem)

@@ -1,4 +1,4 @@
-"""scripts/bench_sweep.py: a table says the updates per round its distillations ran with."""
+"""scripts/bench_sweep.py: a table says the updates per round and collection its distillations ran with."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def table(*updates: int | None) -> dict:
 
 
 def test_the_header_names_the_rows_updates_per_round_and_the_old_default_for_rows_without() -> None:
-    assert "distillation at 1,000 updates per round." in markdown(table(1000, 1000))
-    assert "distillation at 250 updates per round." in markdown(table(None))  # written before rows kept it
-    assert "distillation at 250, 1,000 updates per round." in markdown(table(None, 1000))
+    assert "distillation at 1,000 updates per round, sampled" in markdown(table(1000, 1000))
+    assert "distillation at 250 updates per round, sampled" in markdown(table(None))  # written before rows kept it
+    assert "distillation at 250, 1,000 updates per round, sampled" in markdown(table(None, 1000))
+
+
+def test_the_header_names_the_rows_collection_and_sampled_for_rows_without() -> None:
+    greedy = table(1000)
+    greedy["rows"][0]["collect_actions"] = "greedy"
+    assert "updates per round, greedy actions while collecting." in markdown(greedy)
+    greedy["rows"].append({**greedy["rows"][0], "collect_actions": None})  # a row from before rows kept it
+    assert "updates per round, greedy and sampled actions while collecting." in markdown(greedy)
