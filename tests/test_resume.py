@@ -226,3 +226,29 @@ def test_resume_with_a_larger_budget_continues(cartpole_teacher: Path, tmp_path:
     assert in_process(distill_command(cartpole_teacher, out, "--steps", "2000")) == 0
     assert in_process(distill_command(cartpole_teacher, out, "--steps", "3000", "--resume")) == 0
     assert [r["env_steps"] for r in json.loads((out / "student.json").read_text())["rounds"]] == [1000, 2000, 3000]
+
+
+@pytest.mark.parametrize(("first", "again", "goes_on"), [
+    ("sampled", "auto", "sampled"),  # begun before auto was the default (or with sampled): it goes on sampled
+    ("greedy", "auto", "greedy"),
+    ("sampled", "greedy", None),  # a mode asked for by name must match the checkpoint's
+])  # fmt: skip
+def test_a_resumed_box_action_run_goes_on_collecting_as_it_began_unless_told_otherwise(
+        pendulum_teacher: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], first: str, again: str,
+        goes_on: str | None) -> None:  # fmt: skip
+    from rl_distill.cli import main
+
+    def run(steps: str, mode: str, *extra: str) -> int:
+        return main(["distill", "--teacher", str(pendulum_teacher), "--env", "Pendulum-v1", "--steps", steps,
+                     "--steps-per-round", "200", "--updates-per-round", "5", "--eval-episodes", "0",
+                     "--collect-actions", mode, "--out", str(tmp_path), *extra])  # fmt: skip
+
+    assert run("200", first) == 0
+    code = run("400", again, "--resume")
+    log = json.loads((tmp_path / "student.json").read_text())
+    if goes_on is None:
+        assert code == 2 and "belongs to another run" in capsys.readouterr().err
+        assert [r["env_steps"] for r in log["rounds"]] == [200]  # the first run's files are untouched
+    else:
+        assert code == 0 and log["config"]["collect_actions"] == goes_on
+        assert [r["env_steps"] for r in log["rounds"]] == [200, 400]

@@ -75,8 +75,8 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    "for Box actions, sampled for discrete ones. Greedy lifted walkers' students (BipedalWalker-v3 "
                    "16x16: score 0.665 -> 1.216) and never lost beyond noise on twelve Box-action teachers, but "
                    "lowered a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers trained "
-                   f"elsewhere'. student.json records the mode used (default {d.collect_actions}; sampled until "
-                   "2026-12-07)")
+                   "elsewhere'. student.json records the mode used; --resume with auto goes on as the run began "
+                   f"(default {d.collect_actions}; sampled until 2026-12-07)")
     p.add_argument("--temperature", type=positive_float, default=d.temperature,
                    help="divides the teacher's logits (discrete actions; a DQN's are Q / 0.01): <1 sharpens, >1 "
                    "softens (default 1)")

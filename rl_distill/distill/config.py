@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import gymnasium as gym
 
@@ -77,10 +77,10 @@ class DistillConfig:
     the most likely action), which is what an evaluated or deployed student does, so the states it learns on are
     the ones it will meet; auto (the default since 2026-12-07, sampled before: ``LEGACY_COLLECT_ACTIONS``) is greedy
     for Box actions and sampled for discrete ones (``resolve_collect_actions``). Over sixteen teachers
-    (results/collect-actions-1000u.md) greedy lifted all three walkers' students a student could fit (BipedalWalker-v3
-    16x16: 0.665 -> 1.216) and never lost beyond noise on twelve Box-action teachers, but lowered a DQN
-    LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers trained elsewhere'. A run records
-    the resolved mode."""
+    (results/collect-actions-1000u.md) greedy lifted the students of all three walkers that a student could fit
+    (BipedalWalker-v3 16x16: 0.665 -> 1.216) and never lost beyond noise on twelve Box-action teachers, but lowered
+    a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers trained elsewhere'. A run
+    records the resolved mode."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
     bounds: BoundMode = DEFAULT_BOUND_MODE
@@ -156,7 +156,15 @@ class DistillConfig:
         if self.keep_best and not self.eval_episodes:
             raise InputError("--keep-best chooses a round on its evaluation episodes: it needs --eval-episodes > 0")
 
-    def resolved(self, action_space: gym.Space) -> DistillConfig:
+    def continuing(self, saved: dict[str, Any] | None) -> Self:
+        """These settings for a run resumed from a checkpoint of identity ``saved`` (None: a fresh run): ``auto``
+        goes on collecting as the checkpoint's run did (sampled where it records no mode, as every run before the
+        field), so a run begun before auto became the default resumes as it began."""
+        if saved is None or self.collect_actions != "auto":
+            return self
+        return replace(self, collect_actions=saved.get("collect_actions", LEGACY_COLLECT_ACTIONS))
+
+    def resolved(self, action_space: gym.Space) -> Self:
         """These settings with ``collect_actions`` resolved on the env's action space (what a run records)."""
         return replace(self, collect_actions=resolve_collect_actions(self.collect_actions, action_space))
 

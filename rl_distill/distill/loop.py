@@ -115,7 +115,8 @@ def distill(
     config.validate()
     torch.manual_seed(config.seed)
     venv: VecEnv = teacher.make_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
-    config = config.resolved(venv.action_space)
+    state = load_checkpoint(checkpoint) if resume and checkpoint is not None and checkpoint.exists() else None
+    config = config.continuing(state and state.get("identity", {})).resolved(venv.action_space)
     student = make_student(venv, config.student_hidden, seed=config.seed)
     teacher_actor = Actor(teacher.policy, n_envs=config.n_envs, sde_sample_freq=getattr(teacher.model,
                           "sde_sample_freq", -1))  # fmt: skip
@@ -134,8 +135,7 @@ def distill(
     best: dict[str, Any] | None = None  # keep_best: the best round so far, its weights under "student"
 
     first_round = 0
-    if resume and checkpoint is not None and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
+    if state is not None and checkpoint is not None:
         check_identity(checkpoint, state.get("identity", {}), identity)
         student.policy.load_state_dict(state["student"])
         optimizer.load_state_dict(state["optimizer"])

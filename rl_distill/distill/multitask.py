@@ -161,6 +161,9 @@ def distill_multitask(
              for k, (task, teacher) in enumerate(zip(config.tasks, teachers, strict=True))]  # fmt: skip
     for teacher in teachers:
         teacher.policy.set_training_mode(False)
+    checkpoint = out / "student.ckpt"
+    state = load_checkpoint(checkpoint) if resume and checkpoint.exists() else None
+    config = config.continuing(state and state.get("identity", {}))
     modes = [resolve_collect_actions(config.collect_actions, venv.action_space) for venv in venvs]
     if len(set(modes)) == 1:  # recorded as the mode every task used; 'auto' over Box and discrete tasks
         config = replace(config, collect_actions=modes[0])  # type: ignore[arg-type]
@@ -180,12 +183,10 @@ def distill_multitask(
     rng = np.random.default_rng(config.seed)  # DAgger's coin
     result = MultitaskResult(config=config, student=Student(net=net, header=header, path=out / "student.safetensors"))
     identity = {"teachers": [teacher_identity(t) for t in teachers], **config.identity()}
-    checkpoint = out / "student.ckpt"
     n = len(config.tasks)
     budgets = [share(config.steps, k, n) for k in range(n)]
     first_round = 0
-    if resume and checkpoint.exists():
-        state = load_checkpoint(checkpoint)
+    if state is not None:
         check_identity(checkpoint, state.get("identity", {}), identity)
         net.load_state_dict(state["student"])
         optimizer.load_state_dict(state["optimizer"])
