@@ -24,7 +24,13 @@ import numpy as np
 import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
-from rl_distill.distill.config import logged_updates
+from rl_distill.distill.config import (
+    COLLECT_ACTIONS,
+    LEGACY_COLLECT_ACTIONS,
+    DistillConfig,
+    logged_collect_actions,
+    logged_updates,
+)
 from rl_distill.distill.outputs import file_sha256
 from rl_distill.experiments.sweep import sweep
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
@@ -64,7 +70,7 @@ def comparisons(report: dict[str, Any], modes: tuple[str, ...]) -> dict[int, lis
         groups: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                key = (row["collect"], row["hidden"], row["env_steps"], logged_updates(row))
+                key = (collection(row), row["hidden"], row["env_steps"], logged_updates(row))
                 groups[key][row["bounds"]][row["seed"]] = row["score"]
         for key, runs in groups.items():
             seeds = set.intersection(*(set(runs.get(mode, {})) for mode in modes))
@@ -121,7 +127,7 @@ def markdown(report: dict[str, Any]) -> str:
         for row in entry["rows"]:
             if row["collect"] != "scratch":
                 updates = logged_updates(row)
-                group = (row["collect"], row["policy_params"], row["env_steps"], updates, row["hidden"], row["bounds"])
+                group = (collection(row), row["policy_params"], row["env_steps"], updates, row["hidden"], row["bounds"])
                 groups[group].append(row)
         order = {mode: i for i, mode in enumerate(BOUND_MODES)}
         for (collect, _, steps, updates, hidden, bounds), rows in sorted(
@@ -141,7 +147,7 @@ def plot_series(entry: dict[str, Any]) -> dict[tuple[str, str, int], dict[int, l
     series: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in entry["rows"]:
         if row["collect"] != "scratch":
-            series[row["bounds"], row["collect"], logged_updates(row)][row["policy_params"]].append(row["score"])
+            series[row["bounds"], collection(row), logged_updates(row)][row["policy_params"]].append(row["score"])
     return series
 
 
@@ -163,7 +169,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
             sizes = sorted(points)
             label = f"{mode} ({collect}" + (f", {updates}u)" if len(budgets) > 1 else ")")
             ax.errorbar(sizes, [np.mean(points[s]) for s in sizes], yerr=[np.std(points[s]) for s in sizes],
-                        color=f"C{BOUND_MODES.index(mode)}", marker="o" if collect == "dagger" else "s", capsize=3,
+                        color=f"C{BOUND_MODES.index(mode)}", marker="o" if collect.startswith("dagger") else "s",
+                        capsize=3,
                         label=label, linestyle=":" if updates < budgets[-1] else "-")  # fmt: skip
         ax.axhline(1.0, color="black", linestyle=":", linewidth=1)
         ax.set_xscale("log")
@@ -186,8 +193,14 @@ def write_report(report: dict[str, Any]) -> None:
     plot(report, RESULTS / "bound-aware.png")
 
 
+def collection(row: dict[str, Any]) -> str:
+    """Who acted while collecting, and how where it was not sampled (rows from before the mode was kept: sampled)."""
+    mode = logged_collect_actions(row)
+    return row["collect"] + ("" if mode == LEGACY_COLLECT_ACTIONS else f", {mode}")
+
+
 def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["collect"], row["hidden"], row["bounds"], row["env_steps"], row["seed"],
+    return (collection(row), row["hidden"], row["bounds"], row["env_steps"], row["seed"],
             logged_updates(row))  # fmt: skip
 
 
@@ -236,6 +249,11 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16, 32, 64],
                         help="student widths: two hidden layers of each")
     parser.add_argument("--collect", nargs="+", default=["student", "dagger"], help="who acts while collecting")
+    parser.add_argument("--collect-actions", default=DistillConfig.collect_actions, choices=COLLECT_ACTIONS,
+                        help=f"how whoever acts picks its actions while collecting (default distill's, "
+                        f"{DistillConfig.collect_actions}: greedy for Box actions; results/bound-aware was made with "
+                        "sampled, distill's until 2026-12-07); a greedy run's rows are compared apart, as 'COLLECT, "
+                        "greedy'")
     parser.add_argument("--modes", nargs="+", default=list(BOUND_MODES), choices=BOUND_MODES,
                         help="bound modes of the Gaussian target (ignore: plain KL)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")
@@ -259,7 +277,8 @@ def main() -> None:
         stats = Path(statistics_files[env_id]) if env_id in statistics_files else None
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-bounds" / section, steps=args.steps, episodes=args.episodes,
-                      bounds=args.modes, updates_per_round=args.updates_per_round, workers=args.workers,
+                      bounds=args.modes, collect_actions=[args.collect_actions],
+                      updates_per_round=args.updates_per_round, workers=args.workers,
                       vecnormalize=stats)  # fmt: skip
         entry = {"teacher_path": str(teacher), "teacher_sha256": file_sha256(teacher),
                  "teacher_return": table["teacher"]["mean_return"], "episodes": args.episodes,

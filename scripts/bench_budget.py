@@ -20,7 +20,9 @@ Here (2026-12-05, as three processes on 2 cores, teachers already trained): the 
 minutes, the three plain-SB3 PPO ones 20, the four small presets 11, HalfCheetah-v5 18, Hopper-v5 14
 (alone on a core); the SAC and TD3 HalfCheetah-v5 teachers (`--teachers sac-cheetah` and `td3-cheetah`, one process
 each) about 70 minutes of training each, then 13-17 minutes of distillation and evaluation.
-Processes with other --teachers or --presets may run side by side: each adds its rows to the same report.
+Processes with other --teachers or --presets may run side by side: each adds its rows to the same report. The cases
+above collected sampled actions (distill's default until 2026-12-07: `--collect-actions sampled` repeats them); with
+today's default a Box-action teacher's case is its own row, 'TEACHER, greedy collection'.
 """
 
 from __future__ import annotations
@@ -47,7 +49,13 @@ from own_teachers import (
 )
 
 from rl_distill.distill.budget import GAP_DROP, GAP_FLOOR, gap_still_falling
-from rl_distill.distill.config import DistillConfig, collect_tag, resolve_collect_actions
+from rl_distill.distill.config import (
+    COLLECT_ACTIONS,
+    LEGACY_COLLECT_ACTIONS,
+    DistillConfig,
+    collect_tag,
+    resolve_collect_actions,
+)
 from rl_distill.distill.loop import rounds_of
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.envs import action_space
@@ -128,12 +136,12 @@ def preset_teacher(env: str) -> tuple[Path, None]:
 
 
 def budget_rows(label: str, env: str, files: tuple[Path, Path | None], width: int, seed: int, episodes: int,
-                fixed: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
-    """The fixed-budget row (given, or run here) and the --max-steps row of one student."""
+                fixed: dict[str, Any] | None, mode: str) -> dict[str, Any]:  # fmt: skip
+    """The fixed-budget row (given, or run here) and the --max-steps row of one student, collected in ``mode``
+    (resolved: sampled or greedy)."""
     teacher, stats = files
     steps = preset_for(env).distill_steps
     folder = ROOT / "runs" / "bench-budget" / label
-    mode = resolve_collect_actions(DistillConfig.collect_actions, action_space(env))
     run = f"{width}x{width}-{seed}{collect_tag(mode)}"  # runs from before auto collection keep their names
     if fixed is None:
         config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, collect_actions=mode)
@@ -146,23 +154,27 @@ def budget_rows(label: str, env: str, files: tuple[Path, Path | None], width: in
     return {"width": width, "seed": seed, "fixed": fixed, "max_steps": rule}
 
 
-def runs(teachers: list[str], presets: list[str], seeds: int, episodes: int) -> dict[str, Any]:
+def runs(teachers: list[str], presets: list[str], seeds: int, episodes: int, collect_actions: str) -> dict[str, Any]:
+    """Each teacher's cases, keyed by its label, and for greedy collection by 'LABEL, greedy collection' (the
+    cases made before collection modes were kept collected sampled actions)."""
     cases = {}
     for label in [*teachers, *(f"preset-{env}" for env in presets)]:
         own = label in TEACHERS
         env = TEACHERS[label]["env"] if own else label.removeprefix("preset-")
+        mode = resolve_collect_actions(collect_actions, action_space(env))
         files = teacher_files(label) if own else preset_teacher(env)
         reference = teacher_reference(*files, env, episodes)
         rows = []
         for width in WIDTHS:
             for seed in range(seeds):
-                fixed = distilled(label, width, seed, episodes) if own else None
-                rows.append(budget_rows(label, env, files, width, seed, episodes, fixed))
+                fixed = distilled(label, width, seed, episodes, collect_actions=mode) if own else None
+                rows.append(budget_rows(label, env, files, width, seed, episodes, fixed, mode))
                 print(f"{label} {width}x{width} seed {seed}: fixed {rows[-1]['fixed']['mean_return']:.1f}, "
                       f"--max-steps {rows[-1]['max_steps']['mean_return']:.1f} after "
                       f"{rows[-1]['max_steps']['env_steps']:,} steps", flush=True)  # fmt: skip
-        cases[label] = {"env": env, "reference": reference, "preset_steps": preset_for(env).distill_steps,
-                        "rows": rows}  # fmt: skip
+        key = label if mode == LEGACY_COLLECT_ACTIONS else f"{label}, {mode} collection"
+        cases[key] = {"env": env, "collect_actions": mode, "reference": reference,
+                      "preset_steps": preset_for(env).distill_steps, "rows": rows}  # fmt: skip
     return cases
 
 
@@ -192,6 +204,10 @@ def main() -> None:
     parser.add_argument("--teachers", nargs="*", choices=list(TEACHERS), default=[],
                         help="teachers from plain SB3 code (own_teachers.py's keys)")
     parser.add_argument("--presets", nargs="*", default=[], help="envs whose preset PPO teacher runs/bench-rl holds")
+    parser.add_argument("--collect-actions", default=DistillConfig.collect_actions, choices=COLLECT_ACTIONS,
+                        help=f"how whoever acts picks its actions while collecting (default distill's, "
+                        f"{DistillConfig.collect_actions}: greedy for Box actions; the cases made before 2026-12-07 "
+                        "collected sampled ones); a greedy case is its own row, 'TEACHER, greedy collection'")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per student size (default 3)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default 100)")
     args = parser.parse_args()
@@ -199,7 +215,8 @@ def main() -> None:
         parser.error("--seeds and --episodes must be positive")
     torch.set_num_threads(1)
     replayed = replay() if args.part in ("replay", "both") else None
-    ran = runs(args.teachers, args.presets, args.seeds, args.episodes) if args.part in ("runs", "both") else {}
+    ran = runs(args.teachers, args.presets, args.seeds, args.episodes,
+               args.collect_actions) if args.part in ("runs", "both") else {}  # fmt: skip
     saved = RESULTS / "budget-rule.json"
     with open(RESULTS / ".budget-rule.lock", "w") as lock:  # two runs (other teachers) may end together
         fcntl.flock(lock, fcntl.LOCK_EX)

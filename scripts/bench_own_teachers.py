@@ -41,6 +41,12 @@ bipedal-zoo`): the zoo's BipedalWalker-v3 PPO values (``ppo-zoo-bipedal``, seed 
 students at the default budget and at 4x its steps; distillations 20-93 s, kickstart and scratch runs 8-10 minutes each
 with their validation and evaluation episodes (two processes on 2 cores).
 
+Collection since auto became distill's default (2026-12-07; greedy for Box actions): every teacher above with Box
+actions, distilled with the defaults and with sampled collection (`--teachers reacher sac-pendulum sac-mountaincar
+td3-pendulum pusher bipedal --no-kickstart --no-multitask --no-transfer --budgets default preset:1000:sampled --stem
+box-teachers-auto`; about 30 minutes, two other processes on the 2 cores). The files above were made with sampled
+collection; their commands now need each budget's ``:sampled`` (``default`` is ``preset:1000:sampled``) to repeat them.
+
 Teachers (scripts/own_teachers.py) live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15
 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
@@ -77,7 +83,7 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
     scratched,
 )
 
-from rl_distill.distill.config import COLLECT_ACTIONS, LEGACY_COLLECT_ACTIONS, logged_updates
+from rl_distill.distill.config import COLLECT_ACTIONS, logged_collect_actions, logged_updates
 from rl_distill.evaluation.compare import score
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import load_policy
@@ -110,7 +116,7 @@ def parse_budget(text: str) -> tuple[int | None, int, str]:
 
 def budget_of(row: dict[str, Any]) -> tuple[int, int, str]:
     """A distillation row's env steps, updates per round and collection mode (sampled where it records none)."""
-    return row["steps"], logged_updates(row), row.get("collect_actions", LEGACY_COLLECT_ACTIONS)
+    return row["steps"], logged_updates(row), logged_collect_actions(row)
 
 
 def last_gap(rows: list[dict[str, Any]]) -> str:

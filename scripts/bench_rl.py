@@ -28,6 +28,7 @@ from rl_distill.distill.config import (
     LEGACY_COLLECT_ACTIONS,
     DistillConfig,
     collect_tag,
+    logged_collect_actions,
     logged_updates,
     updates_tag,
 )
@@ -133,7 +134,7 @@ def reproducing_commands(envs: list[dict]) -> list[str]:
 
 def collection(runs: list[dict]) -> str:
     """How the runs' actors picked actions while collecting, where not sampled (rows from before it: sampled)."""
-    modes = sorted({r.get("collect_actions", LEGACY_COLLECT_ACTIONS) for r in runs})
+    modes = sorted({logged_collect_actions(r) for r in runs})
     return "" if modes == [LEGACY_COLLECT_ACTIONS] else f", {' / '.join(modes)} actions"
 
 

@@ -17,9 +17,9 @@ import torch
 from rl_distill.cli.arguments import positive_int
 from rl_distill.distill.config import (
     COLLECT_ACTIONS,
-    LEGACY_COLLECT_ACTIONS,
     DistillConfig,
     collect_tag,
+    logged_collect_actions,
     logged_updates,
     resolve_collect_actions,
 )
@@ -44,7 +44,7 @@ def updates_of(table: dict) -> list[int]:
 
 def modes_of(table: dict) -> list[str]:
     """The distillation rows' collection modes (rows written before they kept it: sampled)."""
-    return sorted({r.get("collect_actions") or LEGACY_COLLECT_ACTIONS for r in table["rows"]
+    return sorted({logged_collect_actions(r) for r in table["rows"]
                    if r["collect"] != "scratch"})  # fmt: skip
 
 

@@ -116,3 +116,19 @@ def test_a_section_names_its_teacher_and_the_plot_draws_every_section(tmp_path: 
     assert "| dagger | 16x16 | 100,000 | 1,000 | one-sided | 1 | 0.800 ± 0.000 | 0.800 | 80.0 |" in text
     plot(report, tmp_path / "bounds.png")
     assert (tmp_path / "bounds.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_greedy_collected_rows_are_kept_and_compared_apart_from_sampled_ones() -> None:
+    sampled = {**row("16x16", 0.7), "policy_params": 484, "mean_return": 1.0}  # no mode kept: sampled
+    greedy = {**sampled, "score": 0.9, "collect_actions": "greedy"}
+    report = {"Hopper-v5": entry("a", 1779.0, sampled)}
+    file_entry(report, "Hopper-v5", entry("a", 1779.0, greedy))
+    assert report["Hopper-v5"]["rows"] == [sampled, greedy]  # not a re-run of the sampled row
+    ignore = [{**r, "bounds": "ignore", "score": r["score"] - 0.1} for r in (sampled, greedy)]
+    report["Hopper-v5"]["rows"] += ignore
+    found = comparisons(report, ("one-sided", "ignore"))[1000]
+    assert sorted(c["one-sided"] for c in found) == [0.7, 0.9]  # two comparisons, one per collection
+    lines = markdown({"Hopper-v5": {**report["Hopper-v5"], "teacher_path": "t.zip", "random_return": 0.0,
+                                    "episodes": 3, "out_of_bounds": {"fraction_per_dim": [0.5], "fraction": 0.5,
+                                                                     "max_abs_mean": 2.0, "bound": 1.0}}})
+    assert "| dagger, greedy | 16x16 |" in lines and "| dagger | 16x16 |" in lines

@@ -43,6 +43,11 @@ def updates_tag(updates_per_round: int) -> str:
     return "" if updates_per_round == LEGACY_UPDATES_PER_ROUND else f"-{updates_per_round}u"
 
 
+def logged_collect_actions(record: dict[str, Any]) -> str:
+    """A logged run's (or results row's) collection mode: LEGACY_COLLECT_ACTIONS where it records none."""
+    return record.get("collect_actions") or LEGACY_COLLECT_ACTIONS
+
+
 def resolve_collect_actions(mode: str, action_space: gym.Space) -> str:
     """What ``collect_actions`` does on an action space: ``auto`` is greedy for Box actions, sampled for the rest;
     ``sampled`` and ``greedy`` are themselves."""
