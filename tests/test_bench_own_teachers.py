@@ -107,3 +107,29 @@ def test_every_registered_teacher_names_a_recipe_a_task_and_a_folder_of_its_own(
         assert spec["env"] in gym.registry, key
     places = [(spec["folder"], spec["name"]) for spec in TEACHERS.values()]
     assert len(set(places)) == len(places)  # two teachers in one file would train over each other
+
+
+def test_budgets_whose_modes_resolve_alike_on_a_teacher_run_once(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    import bench_own_teachers
+
+    ran: list[tuple] = []
+
+    def distilled(key: str, width: int, seed: int, episodes: int, *budget: object) -> dict:
+        ran.append((key, *budget))
+        return {"mean_return": 0.0}
+
+    monkeypatch.setattr(bench_own_teachers, "distilled", distilled)
+    monkeypatch.setattr(bench_own_teachers, "references", lambda key, env, episodes: {})
+    monkeypatch.setattr(bench_own_teachers, "markdown", lambda report: "")
+    monkeypatch.setattr(bench_own_teachers, "ROOT", tmp_path)
+    (tmp_path / "results").mkdir()
+    monkeypatch.setattr(sys, "argv", ["bench_own_teachers.py", "--teachers", "dqn-lunar", "pusher", "--seeds", "1",
+                                      "--no-kickstart", "--no-multitask", "--no-transfer", "--budgets", "default",
+                                      "preset:1000:sampled", "--stem", "x"])  # fmt: skip
+    bench_own_teachers.main()
+    budgets = sorted(set(ran))
+    # auto is sampled on LunarLander-v3's discrete actions: the same budget as preset:1000:sampled, run once
+    assert budgets == [("dqn-lunar", None, 1000, "sampled"), ("pusher", None, 1000, "greedy"),
+                       ("pusher", None, 1000, "sampled")]  # fmt: skip
+    assert len(ran) == 2 * 3  # two widths each
