@@ -16,44 +16,45 @@ Transfer (the LunarLander-v3 teacher only): on the windy task (wind 15, turbulen
 teacher's own return, its calm-distilled 16x16 students', and `rl-distill kickstart` with its defaults for
 300,000 steps, from each of those students (--init) and from a fresh one.
 
-Off-policy teachers (`--teachers dqn-lunar dqn-mountaincar sac-pendulum sac-mountaincar td3-pendulum
---no-multitask --budgets default preset:250 --stem offpolicy-teachers`): DQN on LunarLander-v3 (``dqn-256``) and
-on MountainCar-v0 (``dqn-mountaincar``), SAC on Pendulum-v1 (``sac``), SAC with gSDE on MountainCarContinuous-v0
+Off-policy teachers (`--teachers dqn-lunar dqn-mountaincar sac-pendulum sac-mountaincar td3-pendulum --no-multitask
+--budgets preset:1000:sampled preset:250:sampled --stem offpolicy-teachers`): DQN on LunarLander-v3 (``dqn-256``)
+and on MountainCar-v0 (``dqn-mountaincar``), SAC on Pendulum-v1 (``sac``), SAC with gSDE on MountainCarContinuous-v0
 (``sac-gsde``), TD3 on Pendulum-v1 (``td3``), all seed 0 and raw observations. Here: teachers 3-5 minutes each,
-distillations 2-13 s, kickstart runs 2-16 minutes (MountainCarContinuous-v0's preset rolls out 8 steps per
-update), about 1h40 in all on one core.
+distillations 2-13 s, kickstart runs 2-16 minutes (MountainCarContinuous-v0's preset rolls out 8 steps per update),
+about 1h40 in all on one core.
 
 MuJoCo off-policy teachers, the zoo's most common kind (`--teachers sac-cheetah td3-cheetah --no-multitask
---no-kickstart --budgets default preset:250 300000:1000 --stem mujoco-offpolicy-teachers`): SAC (``sac-mujoco``)
-and TD3 (``td3-mujoco``) on HalfCheetah-v5, 300,000 steps each, seed 0, raw observations, distilled with the
-defaults, with distill's default before 2026-12-05 (250 updates per round) and with 3x the steps; then
-`--teachers sac-cheetah --no-multitask --kickstart-init --stem mujoco-sac-kickstart` fine-tunes each seed's
-default-distilled 16x16 student with kickstart's defaults. Here: each teacher 60-75 minutes (a gradient step per
-env step), distillations 15-30 s (the preset's steps) or 85 s (3x) plus 100 episodes of evaluation, kickstart
-runs about 9 minutes each.
+--no-kickstart --budgets preset:1000:sampled preset:250:sampled 300000:1000:sampled --stem
+mujoco-offpolicy-teachers`): SAC (``sac-mujoco``) and TD3 (``td3-mujoco``) on HalfCheetah-v5, 300,000 steps each,
+seed 0, raw observations, distilled with the defaults, with distill's default before 2026-12-05 (250 updates per
+round) and with 3x the steps; then `--teachers sac-cheetah --no-multitask --kickstart-init --budgets
+preset:1000:sampled --stem mujoco-sac-kickstart` fine-tunes each seed's default-distilled 16x16 student with
+kickstart's defaults. Here: each teacher 60-75 minutes (a gradient step per env step), distillations 15-30 s (the
+preset's steps) or 85 s (3x) plus 100 episodes of evaluation, kickstart runs about 9 minutes each.
 
-Two tasks no preset covers (`--teachers pusher bipedal --no-multitask --no-transfer --scratch --stem
-unseen-tasks`): Pusher-v5 and BipedalWalker-v3 teachers from SB3's PPO defaults (``ppo``, seed 0), with PPO from
-scratch beside kickstart. Here: each teacher about 20 minutes, distillations 16-19 s, kickstart and scratch runs
-3-12 minutes each (their logs' wall_seconds, up to three processes on 2 cores). The same task with a teacher that
-walks (`--teachers bipedal-zoo --no-multitask --no-transfer --scratch --budgets default 200000:1000 --stem
-bipedal-zoo`): the zoo's BipedalWalker-v3 PPO values (``ppo-zoo-bipedal``, seed 0; about 50 minutes here), its
-students at the default budget and at 4x its steps; distillations 20-93 s, kickstart and scratch runs 8-10 minutes each
-with their validation and evaluation episodes (two processes on 2 cores).
+Two tasks no preset covers (`--teachers pusher bipedal --no-multitask --no-transfer --scratch --budgets
+preset:1000:sampled --stem unseen-tasks`): Pusher-v5 and BipedalWalker-v3 teachers from SB3's PPO defaults (``ppo``,
+seed 0), with PPO from scratch beside kickstart. Here: each teacher about 20 minutes, distillations 16-19 s,
+kickstart and scratch runs 3-12 minutes each (their logs' wall_seconds, up to three processes on 2 cores). The same
+task with a teacher that walks (`--teachers bipedal-zoo --no-multitask --no-transfer --scratch --budgets default
+200000:1000 preset:1000:sampled 200000:1000:sampled --stem bipedal-zoo`): the zoo's BipedalWalker-v3 PPO values
+(``ppo-zoo-bipedal``, seed 0; about 50 minutes here), its students at the default budget and at 4x its steps;
+distillations 20-93 s, kickstart and scratch runs 8-10 minutes each with their validation and evaluation episodes
+(two processes on 2 cores).
 
 Collection since auto became distill's default (2026-12-07; greedy for Box actions): every teacher above with Box
 actions, distilled with the defaults and with sampled collection (`--teachers reacher sac-pendulum sac-mountaincar
 td3-pendulum pusher bipedal --no-kickstart --no-multitask --no-transfer --budgets default preset:1000:sampled --stem
 box-teachers-auto`; about 30 minutes, two other processes on the 2 cores). The files above were made with sampled
-collection; their commands now need each budget's ``:sampled`` (``default`` is ``preset:1000:sampled``) to repeat them.
+collection, the default until then, which their commands name (``:sampled``) so that they repeat.
 
 Teachers (scripts/own_teachers.py) live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15
 minutes each here); every
 run writes runs/bench-own-teachers/<teacher>/<run>/ and is skipped once finished with the same teacher file.
 About 6 minutes of distillation, 25 of kickstart and 2 of multitask on one core (250 updates per round). The
-committed results/own-teachers has both budgets (`--budgets default preset:250`). Run:
+committed results/own-teachers has both budgets, sampled (`--budgets preset:1000:sampled preset:250:sampled`). Run:
     python scripts/bench_own_teachers.py [--teachers lunar reacher acrobot] [--no-kickstart] [--no-multitask]
-        [--no-transfer] [--budgets default preset:250] [--stem own-teachers]
+        [--no-transfer] [--budgets default preset:250:sampled] [--stem own-teachers]
 """
 
 from __future__ import annotations
