@@ -81,11 +81,11 @@ class DistillConfig:
     """How whoever acts picks its action while collecting: sampled from its distribution, or greedy (the mean, or
     the most likely action), which is what an evaluated or deployed student does, so the states it learns on are
     the ones it will meet; auto (the default since 2026-12-07, sampled before: ``LEGACY_COLLECT_ACTIONS``) is greedy
-    for Box actions and sampled for discrete ones (``resolve_collect_actions``). Over sixteen teachers
-    (results/collect-actions-1000u.md) greedy lifted the students of all three walkers that a student could fit
-    (BipedalWalker-v3 16x16: 0.665 -> 1.216) and never lost beyond noise on twelve Box-action teachers, but lowered
-    a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers trained elsewhere'. A run
-    records the resolved mode."""
+    for Box actions and sampled for discrete ones (``resolve_collect_actions``). On fourteen Box-action teachers
+    greedy lifted the students of all three walkers that a student could fit (BipedalWalker-v3 16x16: 0.665 ->
+    1.216) and of a TD3 HalfCheetah-v5 teacher (0.488 -> 0.654), lowered a SAC HalfCheetah-v5 teacher's (0.791 ->
+    0.727) and left the rest within noise; on discrete ones it lowered a DQN LunarLander-v3 teacher's (0.982 ->
+    0.920): docs/distillation.md, 'Teachers trained elsewhere'. A run records the resolved mode."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
     bounds: BoundMode = DEFAULT_BOUND_MODE
