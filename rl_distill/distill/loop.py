@@ -116,7 +116,7 @@ def distill(
     torch.manual_seed(config.seed)
     venv: VecEnv = teacher.make_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
     state = load_checkpoint(checkpoint) if resume and checkpoint is not None and checkpoint.exists() else None
-    config = config.continuing(state and state.get("identity", {})).resolved(venv.action_space)
+    config = config.continuing(None if state is None else state.get("identity", {})).resolved(venv.action_space)
     student = make_student(venv, config.student_hidden, seed=config.seed)
     teacher_actor = Actor(teacher.policy, n_envs=config.n_envs, sde_sample_freq=getattr(teacher.model,
                           "sde_sample_freq", -1))  # fmt: skip

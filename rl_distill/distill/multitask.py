@@ -163,7 +163,7 @@ def distill_multitask(
         teacher.policy.set_training_mode(False)
     checkpoint = out / "student.ckpt"
     state = load_checkpoint(checkpoint) if resume and checkpoint.exists() else None
-    config = config.continuing(state and state.get("identity", {}))
+    config = config.continuing(None if state is None else state.get("identity", {}))
     modes = [resolve_collect_actions(config.collect_actions, venv.action_space) for venv in venvs]
     if len(set(modes)) == 1:  # recorded as the mode every task used; 'auto' over Box and discrete tasks
         config = replace(config, collect_actions=modes[0])  # type: ignore[arg-type]
