@@ -70,7 +70,7 @@ def comparisons(report: dict[str, Any], modes: tuple[str, ...]) -> dict[int, lis
         groups: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                key = (collection(row), row["hidden"], row["env_steps"], logged_updates(row))
+                key = (collection_label(row), row["hidden"], row["env_steps"], logged_updates(row))
                 groups[key][row["bounds"]][row["seed"]] = row["score"]
         for key, runs in groups.items():
             seeds = set.intersection(*(set(runs.get(mode, {})) for mode in modes))
@@ -127,7 +127,8 @@ def markdown(report: dict[str, Any]) -> str:
         for row in entry["rows"]:
             if row["collect"] != "scratch":
                 updates = logged_updates(row)
-                group = (collection(row), row["policy_params"], row["env_steps"], updates, row["hidden"], row["bounds"])
+                group = (collection_label(row), row["policy_params"], row["env_steps"], updates, row["hidden"],
+                         row["bounds"])
                 groups[group].append(row)
         order = {mode: i for i, mode in enumerate(BOUND_MODES)}
         for (collect, _, steps, updates, hidden, bounds), rows in sorted(
@@ -147,7 +148,7 @@ def plot_series(entry: dict[str, Any]) -> dict[tuple[str, str, int], dict[int, l
     series: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in entry["rows"]:
         if row["collect"] != "scratch":
-            series[row["bounds"], collection(row), logged_updates(row)][row["policy_params"]].append(row["score"])
+            series[row["bounds"], collection_label(row), logged_updates(row)][row["policy_params"]].append(row["score"])
     return series
 
 
@@ -193,14 +194,14 @@ def write_report(report: dict[str, Any]) -> None:
     plot(report, RESULTS / "bound-aware.png")
 
 
-def collection(row: dict[str, Any]) -> str:
+def collection_label(row: dict[str, Any]) -> str:
     """Who acted while collecting, and how where it was not sampled (rows from before the mode was kept: sampled)."""
     mode = logged_collect_actions(row)
     return row["collect"] + ("" if mode == LEGACY_COLLECT_ACTIONS else f", {mode}")
 
 
 def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (collection(row), row["hidden"], row["bounds"], row["env_steps"], row["seed"],
+    return (collection_label(row), row["hidden"], row["bounds"], row["env_steps"], row["seed"],
             logged_updates(row))  # fmt: skip
 
 

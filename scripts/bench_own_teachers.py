@@ -74,13 +74,13 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
     TEACHERS,
     WIDTHS,
     WINDY,
-    collection,
     distill_folder,
     distilled,
     episodes_row,
     kickstarted,
     merged,
     references,
+    resolved_mode,
     scratched,
 )
 
@@ -258,7 +258,7 @@ def main() -> None:
     for key in args.teachers:
         env = TEACHERS[key]["env"]
         case = {"env": env, "reference": references(key, env, args.episodes), "distilled": []}
-        own = dict.fromkeys((steps, updates, collection(key, mode)) for steps, updates, mode in budgets)
+        own = dict.fromkeys((steps, updates, resolved_mode(key, mode)) for steps, updates, mode in budgets)
         for budget in own:  # a budget whose mode resolves as another's on this teacher runs once
             for width in WIDTHS:
                 for seed in range(args.seeds):

@@ -132,7 +132,7 @@ def reproducing_commands(envs: list[dict]) -> list[str]:
             for (rounds, updates), ids in sorted(groups.items())]
 
 
-def collection(runs: list[dict]) -> str:
+def actions_label(runs: list[dict]) -> str:
     """How the runs' actors picked actions while collecting, where not sampled (rows from before it: sampled)."""
     modes = sorted({logged_collect_actions(r) for r in runs})
     return "" if modes == [LEGACY_COLLECT_ACTIONS] else f", {' / '.join(modes)} actions"
@@ -168,7 +168,7 @@ def summarize() -> None:
             lines.append(
                 f"| {env['env_id']} | {t['mean_return']:.1f} ({t['policy_params']:,}) "
                 f"| {env['random']['mean_return']:.1f} "
-                f"| {params:,} ({t['policy_params'] / params:.0f}x) | {collect}{collection(runs)} "
+                f"| {params:,} ({t['policy_params'] / params:.0f}x) | {collect}{actions_label(runs)} "
                 f"| {statistics.fmean(returns):.1f} ± {sd(returns):.1f} "
                 f"| {statistics.fmean(scores):.3f} ± {sd(scores):.3f} "
                 f"| {runs[0]['env_steps']:,} | {statistics.fmean(r['distill_seconds'] for r in runs):.0f} "

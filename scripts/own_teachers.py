@@ -121,7 +121,7 @@ def budget_suffix(steps: int | None, updates: int) -> str:
     return "" if steps is None and updates == LEGACY_UPDATES_PER_ROUND else f"-{steps or 'preset'}-{updates}u"
 
 
-def collection(key: str, collect_actions: str) -> str:
+def resolved_mode(key: str, collect_actions: str) -> str:
     """``collect_actions`` resolved on the teacher's task (auto: greedy for Box actions, sampled for discrete)."""
     return resolve_collect_actions(collect_actions, action_space(TEACHERS[key]["env"]))
 
@@ -130,7 +130,7 @@ def distill_folder(key: str, width: int, seed: int, steps: int | None, updates: 
                    collect_actions: str = DEFAULT_COLLECT_ACTIONS) -> Path:  # fmt: skip
     """A distillation run's folder, its budget (``budget_suffix``) and collection mode (``collect_tag``, resolved)
     named in it."""
-    tags = f"{budget_suffix(steps, updates)}{collect_tag(collection(key, collect_actions))}"
+    tags = f"{budget_suffix(steps, updates)}{collect_tag(resolved_mode(key, collect_actions))}"
     return ROOT / "runs" / "bench-own-teachers" / key / f"distill-{width}x{width}-{seed}{tags}"
 
 
@@ -139,7 +139,7 @@ def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None 
     """A distillation with `rl-distill distill`'s defaults but ``steps`` (None: the preset's), ``updates`` per
     round and ``collect_actions``."""
     spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
-    env, mode = spec["env"], collection(key, collect_actions)
+    env, mode = spec["env"], resolved_mode(key, collect_actions)
     config = DistillConfig(env, student_hidden=(width, width), seed=seed, updates_per_round=updates,
                            steps=steps or preset_for(env).distill_steps, collect_actions=mode)  # type: ignore[arg-type]
     settings = None if mode == LEGACY_COLLECT_ACTIONS else {"collect_actions": mode}  # rows from before it, too
@@ -176,7 +176,7 @@ def kickstarted(key: str, env: str, seed: int, episodes: int, *, init: bool,
 
     task = "windy" if env == WINDY else "own"
     steps, updates, mode = budget
-    start_name = f"init{budget_suffix(steps, updates)}{collect_tag(collection(key, mode))}"
+    start_name = f"init{budget_suffix(steps, updates)}{collect_tag(resolved_mode(key, mode))}"
     name = f"kickstart-{task}-{start_name if init else 'fresh'}-{seed}"
     return cached(ROOT / "runs" / "bench-own-teachers" / key / name, [teacher], KICKSTART_STEPS, episodes, train)
 
@@ -214,7 +214,7 @@ def merged(keys: list[str], seed: int, episodes: int, updates: int = DEFAULT_UPD
         return {"seed": seed, "params": sum(p.numel() for p in load_student(student).net.parameters()),
                 "tasks": {task: episodes_row(load_agent(student, task, task=task), task, episodes) for task in tasks}}
 
-    modes = {collection(key, collect_actions) for key in keys}  # named as the run records it: one mode, or auto
+    modes = {resolved_mode(key, collect_actions) for key in keys}  # named as the run records it: one mode, or auto
     tag = collect_tag(modes.pop() if len(modes) == 1 else collect_actions)
     folder = ROOT / "runs" / "bench-own-teachers" / f"multitask-{'-'.join(keys)}-{seed}{updates_tag(updates)}{tag}"
     return cached(folder, [path for path, _ in files], steps, episodes, train)
