@@ -60,6 +60,13 @@ def test_a_section_written_before_digests_were_kept_is_the_same_teacher_by_its_r
     assert len(report["Hopper-v5 (earlier teacher, 1779.0)"]["rows"]) == 2
 
 
+def test_a_teacher_trained_again_to_the_same_weights_is_the_same_teacher_by_its_return() -> None:
+    report = {"Hopper-v5": entry("a", 1779.0, row("8x8", 0.4))}
+    file_entry(report, "Hopper-v5", entry("b", 1779.0, row("16x16", 0.5)))  # another zip, the same episodes' return
+    assert list(report) == ["Hopper-v5"] and report["Hopper-v5"]["teacher_sha256"] == "b"
+    assert [r["hidden"] for r in report["Hopper-v5"]["rows"]] == ["8x8", "16x16"]
+
+
 def scored(hidden: str, bounds: str, seed: int, score: float, updates: int = 1000) -> dict[str, Any]:
     return {**row(hidden, score, updates), "bounds": bounds, "seed": seed}
 

@@ -22,6 +22,6 @@ def test_envs_run_alike_share_one_command_and_old_files_are_read_at_250_updates(
 
 
 def test_the_table_says_where_runs_collected_greedily() -> None:
-    assert actions_label([{"collect": "dagger"}, {"collect": "dagger", "collect_actions": "sampled"}]) == ""  # as before
+    assert actions_label([{"collect": "dagger"}, {"collect": "dagger", "collect_actions": "sampled"}]) == ""
     assert actions_label([{"collect_actions": "greedy"}] * 3) == ", greedy actions"
     assert actions_label([{"collect_actions": "greedy"}, {}]) == ", greedy / sampled actions"
