@@ -62,20 +62,22 @@ def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: 
             "max_abs_mean": float(np.abs(mean).max()), "bound": float(np.abs(high).max())}  # fmt: skip
 
 
-def comparisons(report: dict[str, Any], modes: tuple[str, ...]) -> dict[int, list[dict[str, float]]]:
-    """Per updates per round, one dict per comparison (a section's collection, student size and budget) that ran
-    every one of ``modes``: each mode's mean score over the seeds all of them have."""
-    found: dict[int, list[dict[str, float]]] = defaultdict(list)
+def comparisons(report: dict[str, Any], modes: tuple[str, ...]) -> dict[tuple[int, str], list[dict[str, float]]]:
+    """Per (updates per round, collection mode: sampled or greedy), one dict per comparison (a section's collection,
+    student size and budget) that ran every one of ``modes``: each mode's mean score over the seeds all of them
+    have."""
+    found: dict[tuple[int, str], list[dict[str, float]]] = defaultdict(list)
     for entry in report.values():
         groups: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                key = (collection_label(row), row["hidden"], row["env_steps"], logged_updates(row))
+                key = (row["collect"], row["hidden"], row["env_steps"], logged_updates(row),
+                       logged_collect_actions(row))
                 groups[key][row["bounds"]][row["seed"]] = row["score"]
         for key, runs in groups.items():
             seeds = set.intersection(*(set(runs.get(mode, {})) for mode in modes))
             if seeds:
-                found[key[3]].append({mode: statistics.fmean(runs[mode][s] for s in seeds) for mode in modes})
+                found[key[3:]].append({mode: statistics.fmean(runs[mode][s] for s in seeds) for mode in modes})
     return dict(sorted(found.items()))
 
 
@@ -86,21 +88,21 @@ def mode_summary(report: dict[str, Any]) -> list[str]:
              f"Each comparison is one section's collection, student size and budget where all of {', '.join(COMPARED)} "
              "ran, scored on the seeds all of them have. Each cell: the mode's shortfall from the best of them, mean "
              "over the comparisons (largest); how many times it was the best (a tie counts for each).", "",
-             "| updates per round | comparisons | " + " | ".join(COMPARED) + " |",
-             "|---:|---:|" + "---|" * len(COMPARED)]  # fmt: skip
-    for updates, found in comparisons(report, COMPARED).items():
+             "| updates per round | collection | comparisons | " + " | ".join(COMPARED) + " |",
+             "|---:|---|---:|" + "---|" * len(COMPARED)]  # fmt: skip
+    for (updates, collect_actions), found in comparisons(report, COMPARED).items():
         cells = []
         for mode in COMPARED:
             short = [max(c.values()) - c[mode] for c in found]
             cells.append(f"{statistics.fmean(short):.3f} ({max(short):.3f}); best {sum(s == 0 for s in short)}")
-        lines.append(f"| {updates:,} | {len(found)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {updates:,} | {collect_actions} | {len(found)} | " + " | ".join(cells) + " |")
     lines += ["", "One-sided (the default) minus plain KL (`ignore`), wherever both ran, on their common seeds:", "",
-              "| updates per round | comparisons | mean difference | one-sided ahead by > 0.02 | behind by > 0.02 |",
-              "|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for updates, found in comparisons(report, ("one-sided", "ignore")).items():
+              "| updates per round | collection | comparisons | mean difference | one-sided ahead by > 0.02 | "
+              "behind by > 0.02 |", "|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    for (updates, collect_actions), found in comparisons(report, ("one-sided", "ignore")).items():
         diff = [c["one-sided"] - c["ignore"] for c in found]
-        lines.append(f"| {updates:,} | {len(found)} | {statistics.fmean(diff):+.3f} | {sum(d > 0.02 for d in diff)} | "
-                     f"{sum(d < -0.02 for d in diff)} |")  # fmt: skip
+        lines.append(f"| {updates:,} | {collect_actions} | {len(found)} | {statistics.fmean(diff):+.3f} | "
+                     f"{sum(d > 0.02 for d in diff)} | {sum(d < -0.02 for d in diff)} |")  # fmt: skip
     return lines + [""]
 
 

@@ -79,13 +79,13 @@ def test_the_mode_summary_compares_modes_on_the_seeds_they_share() -> None:
     rows += [scored("8x8", "ignore", seed, 0.6, 250) for seed in (0, 1)]
     report = {"Hopper-v5": {"rows": rows}, "Pendulum-v1": {"rows": [scored("4x4", "ignore", 0, 0.3)]}}
     assert comparisons(report, ("one-sided", "censored", "clamp", "ignore")) == {
-        1000: [{"one-sided": 0.5, "censored": 0.6, "clamp": 0.7, "ignore": 0.8}]}  # seed 2 is one-sided's alone
-    assert comparisons(report, ("one-sided", "ignore")) == {250: [{"one-sided": 0.9, "ignore": 0.6}],
-                                                            1000: [{"one-sided": 0.5, "ignore": 0.8}]}
+        (1000, "sampled"): [{"one-sided": 0.5, "censored": 0.6, "clamp": 0.7, "ignore": 0.8}]}  # seed 2: one-sided's
+    assert comparisons(report, ("one-sided", "ignore")) == {(250, "sampled"): [{"one-sided": 0.9, "ignore": 0.6}],
+                                                            (1000, "sampled"): [{"one-sided": 0.5, "ignore": 0.8}]}
     text = "\n".join(mode_summary(report))
     cells = "0.300 (0.300); best 0 | 0.200 (0.200); best 0 | 0.100 (0.100); best 0 | 0.000 (0.000); best 1"
-    assert f"| 1,000 | 1 | {cells} |" in text
-    assert "| 250 | 1 | +0.300 | 1 | 0 |" in text and "| 1,000 | 1 | -0.300 | 0 | 1 |" in text
+    assert f"| 1,000 | sampled | 1 | {cells} |" in text
+    assert "| 250 | sampled | 1 | +0.300 | 1 | 0 |" in text and "| 1,000 | sampled | 1 | -0.300 | 0 | 1 |" in text
 
 
 def test_env_value_splits_at_the_first_equals_sign_and_refuses_a_missing_part() -> None:
@@ -133,8 +133,10 @@ def test_greedy_collected_rows_are_kept_and_compared_apart_from_sampled_ones() -
     assert report["Hopper-v5"]["rows"] == [sampled, greedy]  # not a re-run of the sampled row
     ignore = [{**r, "bounds": "ignore", "score": r["score"] - 0.1} for r in (sampled, greedy)]
     report["Hopper-v5"]["rows"] += ignore
-    found = comparisons(report, ("one-sided", "ignore"))[1000]
-    assert sorted(c["one-sided"] for c in found) == [0.7, 0.9]  # two comparisons, one per collection
+    found = comparisons(report, ("one-sided", "ignore"))
+    assert found == {(1000, "sampled"): [{"one-sided": 0.7, "ignore": 0.6}],
+                     (1000, "greedy"): [{"one-sided": 0.9, "ignore": 0.8}]}  # one per collection, summarised apart
+    assert "| 1,000 | greedy | 1 | +0.100 | 1 | 0 |" in "\n".join(mode_summary(report))
     lines = markdown({"Hopper-v5": {**report["Hopper-v5"], "teacher_path": "t.zip", "random_return": 0.0,
                                     "episodes": 3, "out_of_bounds": {"fraction_per_dim": [0.5], "fraction": 0.5,
                                                                      "max_abs_mean": 2.0, "bound": 1.0}}})
