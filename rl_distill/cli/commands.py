@@ -75,7 +75,8 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    "for Box actions, sampled for discrete ones. Greedy lifted walkers' students (BipedalWalker-v3 "
                    "16x16: score 0.665 -> 1.216) and a TD3 HalfCheetah-v5 teacher's (0.488 -> 0.654), but lowered a "
                    "SAC HalfCheetah-v5 teacher's at 100k steps (0.791 -> 0.727; 0.912 against 0.837 with "
-                   "--max-steps) and a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, "
+                   "--max-steps), a plain-SB3 Walker2d-v5 teacher's (32x32: 1.237 -> 0.791; another of the same "
+                   "recipe gained) and a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, "
                    "'Teachers trained elsewhere'. "
                    "student.json records the mode used; --resume with auto goes on as the run began "
                    f"(default {d.collect_actions}; sampled until 2026-12-07)")

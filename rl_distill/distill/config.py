@@ -84,7 +84,8 @@ class DistillConfig:
     for Box actions and sampled for discrete ones (``resolve_collect_actions``). On fourteen Box-action teachers
     greedy lifted the students of all three walkers that a student could fit (BipedalWalker-v3 16x16: 0.665 ->
     1.216) and of a TD3 HalfCheetah-v5 teacher (0.488 -> 0.654), lowered a SAC HalfCheetah-v5 teacher's at 100k
-    steps (0.791 -> 0.727; with ``max_steps`` 0.912 against sampled's 0.837) and left the rest within noise; on
+    steps (0.791 -> 0.727; with ``max_steps`` 0.912 against sampled's 0.837) and left the rest within noise; a
+    second Walker2d-v5 teacher of a plain-SB3 recipe (seed 1) lost clearly (32x32: 1.237 -> 0.791); on
     discrete ones it lowered a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers
     trained elsewhere'. A run records the resolved mode."""
     loss: PolicyLossName = "forward-kl"
