@@ -71,13 +71,13 @@ def comparisons(report: dict[str, Any], modes: tuple[str, ...]) -> dict[tuple[in
         groups: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
         for row in entry["rows"]:
             if row["collect"] != "scratch":
-                key = (row["collect"], row["hidden"], row["env_steps"], logged_updates(row),
-                       logged_collect_actions(row))
-                groups[key][row["bounds"]][row["seed"]] = row["score"]
-        for key, runs in groups.items():
+                summarised_by = (logged_updates(row), logged_collect_actions(row))
+                groups[summarised_by, row["collect"], row["hidden"], row["env_steps"]][row["bounds"]][row["seed"]] = (
+                    row["score"])  # fmt: skip
+        for (summarised_by, *_), runs in groups.items():
             seeds = set.intersection(*(set(runs.get(mode, {})) for mode in modes))
             if seeds:
-                found[key[3:]].append({mode: statistics.fmean(runs[mode][s] for s in seeds) for mode in modes})
+                found[summarised_by].append({mode: statistics.fmean(runs[mode][s] for s in seeds) for mode in modes})
     return dict(sorted(found.items()))
 
 
