@@ -25,6 +25,7 @@ import torch
 
 from rl_distill.cli.arguments import add_updates_per_round
 from rl_distill.distill.config import (
+    AUTO_RULE,
     COLLECT_ACTIONS,
     LEGACY_COLLECT_ACTIONS,
     DistillConfig,
@@ -63,7 +64,7 @@ def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: 
 
 
 def comparisons(report: dict[str, Any], modes: tuple[str, ...]) -> dict[tuple[int, str], list[dict[str, float]]]:
-    """Per (updates per round, collection mode: sampled or greedy), one dict per comparison (a section's collection,
+    """Per (updates per round, collection mode), one dict per comparison (a section's collection,
     student size and budget) that ran every one of ``modes``: each mode's mean score over the seeds all of them
     have."""
     found: dict[tuple[int, str], list[dict[str, float]]] = defaultdict(list)
@@ -254,9 +255,9 @@ def main() -> None:
     parser.add_argument("--collect", nargs="+", default=["student", "dagger"], help="who acts while collecting")
     parser.add_argument("--collect-actions", default=DistillConfig.collect_actions, choices=COLLECT_ACTIONS,
                         help=f"how whoever acts picks its actions while collecting (default distill's, "
-                        f"{DistillConfig.collect_actions}: greedy for Box actions; results/bound-aware was made with "
-                        "sampled, distill's until 2026-12-07); a greedy run's rows are compared apart, as 'COLLECT, "
-                        "greedy'")
+                        f"{DistillConfig.collect_actions}: {AUTO_RULE}; results/bound-aware was made with sampled, "
+                        "distill's until 2026-12-07, and greedy); rows of another mode than sampled are compared "
+                        "apart, as 'COLLECT, MODE'")
     parser.add_argument("--modes", nargs="+", default=list(BOUND_MODES), choices=BOUND_MODES,
                         help="bound modes of the Gaussian target (ignore: plain KL)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per run")

@@ -22,7 +22,7 @@ minutes, the three plain-SB3 PPO ones 20, the four small presets 11, HalfCheetah
 each) about 70 minutes of training each, then 13-17 minutes of distillation and evaluation.
 Processes with other --teachers or --presets may run side by side: each adds its rows to the same report. The cases
 above collected sampled actions (distill's default until 2026-12-07: `--collect-actions sampled` repeats them); with
-today's default a Box-action teacher's case is its own row, 'TEACHER, greedy collection'.
+another mode (today's default on Box actions: capped) a teacher's case is its own row, 'TEACHER, MODE collection'.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from own_teachers import (
 
 from rl_distill.distill.budget import GAP_DROP, GAP_FLOOR, gap_still_falling
 from rl_distill.distill.config import (
+    AUTO_RULE,
     COLLECT_ACTIONS,
     LEGACY_COLLECT_ACTIONS,
     DistillConfig,
@@ -138,7 +139,7 @@ def preset_teacher(env: str) -> tuple[Path, None]:
 def budget_rows(label: str, env: str, files: tuple[Path, Path | None], width: int, seed: int, episodes: int,
                 fixed: dict[str, Any] | None, mode: str) -> dict[str, Any]:  # fmt: skip
     """The fixed-budget row (given, or run here) and the --max-steps row of one student, collected in ``mode``
-    (resolved: sampled or greedy)."""
+    (resolved: ``config.COLLECTION_MODES``)."""
     teacher, stats = files
     steps = preset_for(env).distill_steps
     folder = ROOT / "runs" / "bench-budget" / label
@@ -155,8 +156,8 @@ def budget_rows(label: str, env: str, files: tuple[Path, Path | None], width: in
 
 
 def runs(teachers: list[str], presets: list[str], seeds: int, episodes: int, collect_actions: str) -> dict[str, Any]:
-    """Each teacher's cases, keyed by its label, and for greedy collection by 'LABEL, greedy collection' (the
-    cases made before collection modes were kept collected sampled actions)."""
+    """Each teacher's cases, keyed by its label, and for another collection mode than sampled by 'LABEL, MODE
+    collection' (the cases made before collection modes were kept collected sampled actions)."""
     cases = {}
     for label in [*teachers, *(f"preset-{env}" for env in presets)]:
         own = label in TEACHERS
@@ -206,8 +207,8 @@ def main() -> None:
     parser.add_argument("--presets", nargs="*", default=[], help="envs whose preset PPO teacher runs/bench-rl holds")
     parser.add_argument("--collect-actions", default=DistillConfig.collect_actions, choices=COLLECT_ACTIONS,
                         help=f"how whoever acts picks its actions while collecting (default distill's, "
-                        f"{DistillConfig.collect_actions}: greedy for Box actions; the cases made before 2026-12-07 "
-                        "collected sampled ones); a greedy case is its own row, 'TEACHER, greedy collection'")
+                        f"{DistillConfig.collect_actions}: {AUTO_RULE}; the cases made before 2026-12-07 "
+                        "collected sampled ones); a case of another mode is its own row, 'TEACHER, MODE collection'")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per student size (default 3)")
     parser.add_argument("--episodes", type=int, default=100, help="evaluation episodes per run (default 100)")
     args = parser.parse_args()

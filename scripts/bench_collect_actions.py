@@ -58,6 +58,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 import torch
 from own_teachers import TEACHERS, cached, episodes_row, teacher_files  # a sibling script: scripts/ is on sys.path
 
@@ -67,6 +69,7 @@ from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.sb3.actor import Actor, greedy_actions
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
 
@@ -75,6 +78,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def size_name(hidden: Sequence[int]) -> str:
     return "x".join(map(str, hidden))
+
+
+def teacher_noise(env: str, teacher: Path, steps: int = 500, n_envs: int = 4) -> float | None:
+    """The teacher's std as a share of each action's half-range, averaged over the states of its own greedy rollouts:
+    the noise sampled collection adds where it acts (a student ends up with the same). None for discrete actions."""
+    policy = load_policy(teacher, env)
+    venv = policy.make_env(env, n_envs=n_envs, seed=0)
+    space = venv.action_space
+    if not isinstance(space, gym.spaces.Box):
+        return None
+    actor, half_range, obs, shares = Actor(policy.policy, n_envs=n_envs), (space.high - space.low) / 2, venv.reset(), []
+    with torch.no_grad():
+        for _ in range(steps):
+            rows = actor.rows(torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1))
+            shares.append(float(np.mean(rows.chunk(2, dim=-1)[1].exp().numpy() / half_range)))
+            obs = venv.step(greedy_actions(rows, space))[0]
+    venv.close()
+    return statistics.fmean(shares)
 
 
 def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) -> dict[str, Any]:
@@ -103,7 +124,7 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
                          {"collect_actions": how, "updates_per_round": updates})  # fmt: skip
             scores.setdefault(how, []).append(score(row["mean_return"], teacher_return, random_return))
     return {"env": env, "teacher": str(teacher), "student_hidden": list(hidden), "teacher_return": teacher_return,
-            "random_return": random_return, "scores": scores}  # fmt: skip
+            "teacher_std": teacher_noise(env, teacher), "random_return": random_return, "scores": scores}  # fmt: skip
 
 
 def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
@@ -111,13 +132,26 @@ def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int
     lines = [f"`distill` with each --collect-actions mode ({size_name(rows[0]['student_hidden'])} students, "
              f"student-driven, each env preset's steps, {updates} updates per round; score over {episodes} evaluation "
              f"episodes, mean over seeds 0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
-             f"| env | teacher | teacher return | {' | '.join(modes)} |",
-             f"|---|---|---:|{'---:|' * len(modes)}"]  # fmt: skip
+             f"| env | teacher | teacher return | teacher's std (half-ranges) | {' | '.join(modes)} |",
+             f"|---|---|---:|---:|{'---:|' * len(modes)}"]  # fmt: skip
     for row in rows:
         cells = [f"{statistics.fmean(s):.3f} ({' / '.join(f'{x:.3f}' for x in s)})"
                  for s in (row["scores"][how] for how in modes)]
-        lines.append(f"| {row['env']} | {row['teacher']} | {row['teacher_return']:.1f} | {' | '.join(cells)} |")
+        std = "-" if row.get("teacher_std") is None else f"{row['teacher_std']:.2f}"
+        lines.append(f"| {row['env']} | {row['teacher']} | {row['teacher_return']:.1f} | {std} | {' | '.join(cells)} |")
+    if len(rows) > 1 and len(modes) > 1:
+        lines += ["", "Each mode's shortfall from the best mode's mean score of each row (0: the best there):", "",
+                  "| mode | mean shortfall | largest | best in |", "|---|---:|---:|---:|"]  # fmt: skip
+        for how, gaps in shortfalls(rows).items():
+            lines.append(f"| {how} | {statistics.fmean(gaps):.3f} | {max(gaps):.3f} | "
+                         f"{sum(gap == 0 for gap in gaps)} of {len(gaps)} |")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def shortfalls(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Per mode, how far its mean score is under the best mode's on each row (teacher)."""
+    means = [{how: statistics.fmean(s) for how, s in row["scores"].items()} for row in rows]
+    return {how: [max(row.values()) - row[how] for row in means] for how in means[0]}
 
 
 def main() -> None:

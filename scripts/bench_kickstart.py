@@ -62,7 +62,7 @@ from kickstart_store import (
 from kickstart_teachers import CASES, RUNS, ensure_teacher, teacher_reference
 
 from rl_distill.cli.arguments import hidden_sizes, positive_int
-from rl_distill.distill.config import COLLECT_ACTIONS, DistillConfig, resolve_collect_actions
+from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, DistillConfig, resolve_collect_actions
 from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate
 from rl_distill.experiments.pipeline import run_distill
@@ -234,10 +234,10 @@ def main() -> None:
     parser.add_argument("--distill-lr-decay", action="store_true", help="distil with --lr-decay (Adam's rate "
                         "falls linearly over the rounds); its own distill and kickstart runs and labels")
     parser.add_argument("--distill-collect-actions", choices=COLLECT_ACTIONS, default="sampled",
-                        help="distil with --collect-actions (greedy: whoever acts takes its greedy action; auto, "
-                        "distill's default since 2026-12-07: greedy for Box actions) (default sampled: distill's "
-                        "until then, what results/kickstart*.md were made with); a mode that resolves to greedy gets "
-                        "its own distill and kickstart runs and labels")
+                        help=f"distil with --collect-actions (see distill --help; auto, distill's default: "
+                        f"{AUTO_RULE}) (default sampled: distill's until 2026-12-07, what results/kickstart*.md were "
+                        "made with); a mode that resolves to another than sampled gets its own distill and kickstart "
+                        "runs and labels")
     parser.add_argument("--distill-updates-per-round", type=positive_int, default=DISTILL_UPDATES,
                         help=f"distil with --updates-per-round N (default {DISTILL_UPDATES}: distill's until "
                         "2026-12-05, what results/kickstart.md was made with; distill's is 1000 since); another gets "

@@ -42,11 +42,13 @@ task with a teacher that walks (`--teachers bipedal-zoo --no-multitask --no-tran
 distillations 20-93 s, kickstart and scratch runs 8-10 minutes each with their validation and evaluation episodes
 (two processes on 2 cores).
 
-Collection since auto became distill's default (2026-12-07; greedy for Box actions): every teacher above with Box
-actions, distilled with the defaults and with sampled collection (`--teachers reacher sac-pendulum sac-mountaincar
-td3-pendulum pusher bipedal --no-kickstart --no-multitask --no-transfer --budgets default preset:1000:sampled --stem
-box-teachers-auto`; about 30 minutes, two other processes on the 2 cores). The files above were made with sampled
-collection, the default until then, which their commands name (``:sampled``) so that they repeat.
+Collection since auto became distill's default (2026-12-07; greedy for Box actions, capped since session 57):
+every teacher above with Box actions, distilled with greedy and with sampled collection (`--teachers reacher
+sac-pendulum sac-mountaincar td3-pendulum pusher bipedal --no-kickstart --no-multitask --no-transfer --budgets
+preset:1000:greedy preset:1000:sampled --stem box-teachers-auto`; about 30 minutes, two other processes on the 2
+cores; made with `default` for the first budget while auto was greedy on Box actions, the same runs). The files
+above were made with sampled collection, the default until then, which their commands name (``:sampled``) so that
+they repeat.
 
 Teachers (scripts/own_teachers.py) live in runs/sb3-teachers/<env folder>/ and are trained when missing (5-15
 minutes each here); every
@@ -84,7 +86,7 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
     scratched,
 )
 
-from rl_distill.distill.config import COLLECT_ACTIONS, logged_collect_actions, logged_updates
+from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, logged_collect_actions, logged_updates
 from rl_distill.evaluation.compare import score
 from rl_distill.io import atomic_write_json, atomic_write_text
 from rl_distill.sb3.policies import load_policy
@@ -231,7 +233,7 @@ def main() -> None:
                         help=f"distillation budgets, each 'default' (the preset's steps, {DEFAULT_UPDATES} updates per "
                         f"round, collection {DEFAULT_COLLECT_ACTIONS}) or STEPS:UPDATES_PER_ROUND[:COLLECT_ACTIONS], "
                         "e.g. 300000:1000 or preset:250:sampled (distill's defaults until 2026-12-05); the mode "
-                        f"defaults to distill's ({DEFAULT_COLLECT_ACTIONS}: greedy for Box actions); every student "
+                        f"defaults to distill's ({DEFAULT_COLLECT_ACTIONS}: {AUTO_RULE}); every student "
                         "size and seed runs each; kickstart --init, the transfer runs and multitask take the first's "
                         "students, updates per round and mode")
     parser.add_argument("--kickstart-init", action="store_true",

@@ -16,6 +16,7 @@ import torch
 
 from rl_distill.cli.arguments import positive_int
 from rl_distill.distill.config import (
+    AUTO_RULE,
     COLLECT_ACTIONS,
     DistillConfig,
     collect_tag,
@@ -102,8 +103,8 @@ def main() -> None:
                         "results/sweep-<env>-<mode>.* beside the default's tables")
     parser.add_argument("--collect-actions", default=DistillConfig.collect_actions, choices=COLLECT_ACTIONS,
                         help=f"how whoever acts picks its actions while collecting (default distill's, "
-                        f"{DistillConfig.collect_actions}: greedy for Box actions); greedy runs' tables are "
-                        "results/sweep-<env>[-<mode>]-greedy[-<N>u].* (the tables without it: sampled collection)")
+                        f"{DistillConfig.collect_actions}: {AUTO_RULE}); the tables of runs of another mode than "
+                        "sampled are results/sweep-<env>[-<mode>]-<collection mode>[-<N>u].* (without it: sampled)")
     parser.add_argument("--updates-per-round", type=positive_int, default=None,
                         help="distillation's gradient steps per round (default: distill's); given, the tables are "
                         "results/sweep-<env>[-<mode>]-<N>u.*")

@@ -122,7 +122,7 @@ def budget_suffix(steps: int | None, updates: int) -> str:
 
 
 def resolved_mode(key: str, collect_actions: str) -> str:
-    """``collect_actions`` resolved on the teacher's task (auto: greedy for Box actions, sampled for discrete)."""
+    """``collect_actions`` resolved on the teacher's task (``config.resolve_collect_actions``)."""
     return resolve_collect_actions(collect_actions, action_space(TEACHERS[key]["env"]))
 
 

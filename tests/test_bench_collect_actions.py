@@ -1,4 +1,4 @@
-"""scripts/bench_collect_actions.py: both collection modes per seed, every run's row kept so a re-run trains and
+"""scripts/bench_collect_actions.py: every collection mode per seed, every run's row kept so a re-run trains and
 evaluates nothing again, and bad teacher names refused before any work."""
 
 import json
@@ -6,22 +6,26 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from stable_baselines3 import PPO
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 import bench_collect_actions  # noqa: E402
 
 
-def test_a_pair_distils_both_ways_per_seed_and_a_rerun_reads_every_row_back(
+def test_a_pair_distils_every_way_per_seed_and_a_rerun_reads_every_row_back(
         cartpole_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench_collect_actions, "preset_for", lambda env: SimpleNamespace(distill_steps=1_024))
     first = bench_collect_actions.one_pair("CartPole-v1", cartpole_teacher, seeds=2, episodes=3, work=tmp_path,
                                            updates=5)
-    assert list(first["scores"]) == ["sampled", "greedy"]
+    assert list(first["scores"]) == ["sampled", "greedy", "mixed", "capped"]
     assert all(len(scores) == 2 for scores in first["scores"].values())
+    assert first["scores"]["capped"] == first["scores"]["sampled"]  # discrete actions: no std to cap
+    assert first["teacher_std"] is None
     folders = sorted(p.name for p in tmp_path.iterdir())
-    assert len(folders) == 5  # the teacher's return and two students per mode
+    assert len(folders) == 9  # the teacher's return and two students per mode
     assert all((tmp_path / f / "row.json").exists() for f in folders)
 
     def must_not_run(*args: object, **kwargs: object) -> None:
@@ -64,3 +68,21 @@ def test_bad_teachers_are_refused_in_one_line_with_exit_2(args: list[str], tmp_p
     assert "error:" in capsys.readouterr().err.splitlines()[-1]
     assert not list(tmp_path.iterdir())
     assert not (SCRIPTS.parent / "results" / "never-written.md").exists()
+
+
+def test_the_summary_gives_each_modes_shortfall_from_the_best_per_teacher() -> None:
+    rows = [{"env": "A-v0", "teacher": "a.zip", "teacher_return": 1.0, "student_hidden": [16, 16],
+             "scores": {"sampled": [1.0, 0.8], "greedy": [0.5, 0.5]}},
+            {"env": "B-v0", "teacher": "b.zip", "teacher_return": 2.0, "student_hidden": [16, 16],
+             "scores": {"sampled": [0.2], "greedy": [0.6]}}]  # fmt: skip
+    gaps = bench_collect_actions.shortfalls(rows)
+    assert gaps["sampled"] == pytest.approx([0.0, 0.4]) and gaps["greedy"] == pytest.approx([0.4, 0.0])
+    text = bench_collect_actions.markdown(rows, seeds=2, episodes=3, updates=5, command="cmd")
+    assert "| sampled | 0.200 | 0.400 | 1 of 2 |" in text and "| greedy | 0.200 | 0.400 | 1 of 2 |" in text
+    assert "shortfall" not in bench_collect_actions.markdown(rows[:1], seeds=2, episodes=3, updates=5, command="c")
+
+
+def test_a_box_teachers_noise_is_its_std_in_half_ranges(tmp_path: Path) -> None:
+    PPO("MlpPolicy", "Pendulum-v1", policy_kwargs={"log_std_init": float(np.log(0.4))}).save(tmp_path / "teacher.zip")
+    share = bench_collect_actions.teacher_noise("Pendulum-v1", tmp_path / "teacher.zip", steps=5, n_envs=2)
+    assert share == pytest.approx(0.2)  # std 0.4 of Pendulum's torque range [-2, 2]

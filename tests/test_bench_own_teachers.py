@@ -46,8 +46,8 @@ def test_each_distillation_budget_has_its_own_folder_and_table_rows() -> None:
     legacy = (LEGACY_UPDATES_PER_ROUND, LEGACY_COLLECT_ACTIONS)
     assert distill_folder("sac-cheetah", 16, 2, None, *legacy).name == "distill-16x16-2"
     assert distill_folder("sac-cheetah", 16, 2, 300_000, 1000, "sampled").name == "distill-16x16-2-300000-1000u"
-    # auto is greedy on HalfCheetah-v5's Box actions, sampled on LunarLander-v3's discrete ones
-    assert distill_folder("sac-cheetah", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u-greedy"
+    # auto is capped on HalfCheetah-v5's Box actions, sampled on LunarLander-v3's discrete ones
+    assert distill_folder("sac-cheetah", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u-capped"
     assert distill_folder("dqn-lunar", 16, 2, *parse_budget("default")).name == "distill-16x16-2-preset-1000u"
     row = {"width": 16, "params": 668, "wall_seconds": 1.0, "ci95": [0.0, 2.0]}
     report = {"teachers": {"sac-cheetah": {"env": "HalfCheetah-v5", "reference": {
@@ -130,6 +130,6 @@ def test_budgets_whose_modes_resolve_alike_on_a_teacher_run_once(monkeypatch: py
     bench_own_teachers.main()
     budgets = sorted(set(ran))
     # auto is sampled on LunarLander-v3's discrete actions: the same budget as preset:1000:sampled, run once
-    assert budgets == [("dqn-lunar", None, 1000, "sampled"), ("pusher", None, 1000, "greedy"),
+    assert budgets == [("dqn-lunar", None, 1000, "sampled"), ("pusher", None, 1000, "capped"),
                        ("pusher", None, 1000, "sampled")]  # fmt: skip
     assert len(ran) == 2 * 3  # two widths each

@@ -11,7 +11,14 @@ from stable_baselines3 import PPO
 
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.collect import Collector
-from rl_distill.distill.config import DistillConfig, resolve_collect_actions
+from rl_distill.distill.config import (
+    COLLECTION_MODES,
+    NOISE_CAP,
+    DistillConfig,
+    action_noise,
+    noise_cap,
+    resolve_collect_actions,
+)
 from rl_distill.distill.loop import distill
 from rl_distill.distill.outputs import save_student
 from rl_distill.errors import InputError
@@ -268,35 +275,56 @@ def test_statistics_belong_to_their_model(pendulum_teacher: Path, tmp_path: Path
 def test_greedy_collection_steps_with_the_acting_policys_greedy_action(pendulum_teacher: Path, beta: float) -> None:
     teacher = load_policy(pendulum_teacher, "Pendulum-v1")
 
-    def visited(greedy: bool, action_seed: int) -> torch.Tensor:
+    def visited(mode: str, action_seed: int) -> torch.Tensor:
+        torch.manual_seed(action_seed)  # gSDE draws its exploration matrices from torch's global generator
         venv = teacher.make_env("Pendulum-v1", n_envs=2, seed=0)
         collector = Collector(venv, Actor(teacher.policy, n_envs=2), Actor(teacher.policy, n_envs=2),
-                              capacity=100, raw_inputs=False, greedy=greedy)  # fmt: skip
+                              capacity=100, raw_inputs=False, noise=action_noise(mode, 2))  # fmt: skip
         collector.collect(20, budget=20, beta=beta, rng=np.random.default_rng(0),
                           generator=torch.Generator().manual_seed(action_seed))  # fmt: skip
-        return collector.buffer.obs[:20]
+        return collector.buffer.obs[:20].reshape(10, 2, -1)  # step, env, observation
 
-    assert torch.equal(visited(True, 1), visited(True, 2))  # no action noise left
-    assert not torch.equal(visited(False, 1), visited(False, 2))
+    assert torch.equal(visited("greedy", 1), visited("greedy", 2))  # no action noise left
+    assert not torch.equal(visited("sampled", 1), visited("sampled", 2))
+    mixed = [visited("mixed", seed) for seed in (1, 2)]  # env 0 acts greedily, env 1 samples
+    assert torch.equal(mixed[0][:, 0], visited("greedy", 1)[:, 0])
+    assert torch.equal(mixed[0][:, 1], visited("sampled", 1)[:, 1]) and not torch.equal(mixed[0][:, 1], mixed[1][:, 1])
+    actor = Actor(teacher.policy, n_envs=2)
+    capped = Collector(teacher.make_env("Pendulum-v1", n_envs=2, seed=0), actor, actor, capacity=10, raw_inputs=False,
+                       noise=action_noise("capped", 2), max_std=noise_cap("capped"))  # fmt: skip
+    rows = torch.tensor([[0.5, 0.0], [3.0, np.log(0.1)]])  # mean | log-std; Pendulum's actions lie in [-2, 2]
+    # std 1 is five times the cap (0.1 of the half-range 2): the noise shrinks to a fifth; std 0.1 is under it
+    assert capped.with_noise(rows, np.array([[1.5], [1.9]], dtype=np.float32)).ravel() == pytest.approx([0.7, 1.9])
     venv = teacher.make_env("Pendulum-v1", n_envs=2, seed=0)  # what SB3's deterministic predict does from there
     first = venv.reset()
     second = venv.step(teacher.predict(first, deterministic=True)[0])[0]
-    assert torch.allclose(visited(True, 1)[2:4], torch.as_tensor(second, dtype=torch.float32), atol=1e-5)
+    assert torch.allclose(visited("greedy", 1)[1], torch.as_tensor(second, dtype=torch.float32), atol=1e-5)
+
+
+def test_action_noise_per_mode() -> None:
+    assert action_noise("sampled", 4).tolist() == [1.0] * 4
+    assert action_noise("greedy", 4).tolist() == [0.0] * 4
+    assert action_noise("mixed", 5).tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+    assert action_noise("capped", 2).tolist() == [1.0, 1.0]
+    assert noise_cap("capped") == NOISE_CAP and all(noise_cap(mode) == float("inf") for mode in ("sampled", "mixed"))
+    with pytest.raises(ValueError, match="not a resolved collection mode"):
+        action_noise("auto", 4)
 
 
 def test_distill_collects_greedily_when_asked(cartpole_teacher: Path) -> None:
     teacher = load_policy(cartpole_teacher, "CartPole-v1")
     config = DistillConfig(env_id="CartPole-v1", steps=64, steps_per_round=32, n_envs=2, eval_episodes=0)
     students = [distill(dataclasses.replace(config, collect_actions=how), teacher, progress_bar=False).student
-                for how in ("sampled", "greedy", "greedy")]  # fmt: skip
+                for how in ("sampled", "greedy", "greedy", "mixed")]  # fmt: skip
     weights = [torch.cat([p.detach().flatten() for p in s.policy.parameters()]) for s in students]
     assert not torch.equal(weights[0], weights[1]) and torch.equal(weights[1], weights[2])
-    with pytest.raises(InputError, match="--collect-actions must be one of auto, sampled, greedy"):
+    assert not torch.equal(weights[3], weights[0]) and not torch.equal(weights[3], weights[1])
+    with pytest.raises(InputError, match="--collect-actions must be one of auto, sampled, greedy, mixed"):
         dataclasses.replace(config, collect_actions="noisy").validate()  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("env_id", "resolved"), [("CartPole-v1", "sampled"), ("Pendulum-v1", "greedy")])
-def test_auto_collection_is_greedy_for_box_actions_and_sampled_for_discrete(
+@pytest.mark.parametrize(("env_id", "resolved"), [("CartPole-v1", "sampled"), ("Pendulum-v1", "capped")])
+def test_auto_collection_is_capped_for_box_actions_and_sampled_for_discrete(
         cartpole_teacher: Path, pendulum_teacher: Path, env_id: str, resolved: str) -> None:  # fmt: skip
     teacher = load_policy(cartpole_teacher if env_id == "CartPole-v1" else pendulum_teacher, env_id)
     config = DistillConfig(env_id=env_id, steps=64, steps_per_round=32, n_envs=2, updates_per_round=5,
@@ -307,7 +335,7 @@ def test_auto_collection_is_greedy_for_box_actions_and_sampled_for_discrete(
     weights = [torch.cat([p.detach().flatten() for p in r.student.policy.parameters()]) for r in runs]
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
     assert runs[0].config.collect_actions == resolved  # what the run records: the mode it used
-    for mode in ("sampled", "greedy"):
+    for mode in COLLECTION_MODES:
         assert resolve_collect_actions(mode, teacher.policy.action_space) == mode
 
 
@@ -319,4 +347,4 @@ def test_checkpoints_from_before_collect_actions_still_resume() -> None:
     assert greedy.identity()["collect_actions"] == "greedy"
     assert "collect_actions" not in sampled.resolved(gym.spaces.Discrete(2)).identity()
     box = gym.spaces.Box(-1.0, 1.0, (1,))
-    assert DistillConfig(env_id="Pendulum-v1").resolved(box).identity()["collect_actions"] == "greedy"
+    assert DistillConfig(env_id="Pendulum-v1").resolved(box).identity()["collect_actions"] == "capped"

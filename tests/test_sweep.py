@@ -330,13 +330,13 @@ def test_learning_curve_step_axis_labels_stay_apart(steps: tuple[int, int], labe
     plt.close(fig)
 
 
-def test_a_sweep_collects_as_distill_does_by_default_and_names_greedy_runs(pendulum_teacher: Path,
-                                                                           tmp_path: Path) -> None:
+def test_a_sweep_collects_as_distill_does_by_default_and_names_the_runs_by_mode(pendulum_teacher: Path,
+                                                                                 tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     assert main(["sweep", "--env", "Pendulum-v1", "--teacher", str(pendulum_teacher), "--student-hidden", "4",
                  "--collect", "student", "--seeds", "1", "--steps", "400", "--updates-per-round", "5",
                  "--episodes", "1", "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
     [row] = json.loads((out / "sweep.json").read_text())["rows"]
-    assert row["collect_actions"] == "greedy"  # auto, on Box actions
-    config = json.loads((out / "models" / "student-one-sided-greedy-5u-4x4-400steps-0.json").read_text())["config"]
-    assert config["collect_actions"] == "greedy"
+    assert row["collect_actions"] == "capped"  # auto, on Box actions
+    config = json.loads((out / "models" / "student-one-sided-capped-5u-4x4-400steps-0.json").read_text())["config"]
+    assert config["collect_actions"] == "capped"

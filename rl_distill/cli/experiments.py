@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rl_distill.cli.arguments import TEACHER_HELP, VECNORMALIZE_HELP, default_out, positive_int, set_threads
 from rl_distill.cli.commands import add_common, add_distill_flags, add_env, distill_config
-from rl_distill.distill.config import COLLECT_ACTIONS, COLLECT_SCHEMES
+from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, COLLECT_SCHEMES
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import check_env_id
@@ -97,8 +97,8 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                    f"{DEFAULT_BOUND_MODE})")
     p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, nargs="+", default=None,
                    help="how whoever acts picks its actions while collecting, to compare (see distill --help; "
-                   "default distill's, auto: greedy for Box actions; runs are named by the mode used, -greedy "
-                   "or nothing for sampled)")
+                   f"default distill's, auto: {AUTO_RULE}; runs are named by the mode used, e.g. -capped, "
+                   "nothing for sampled)")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per combination (default 3)")
     p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
     p.add_argument("--updates-per-round", type=positive_int, default=None,

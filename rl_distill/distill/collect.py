@@ -55,15 +55,17 @@ class Collector:
     """One task's envs, its teacher, the student acting in it and the buffer its labelled states go to.
 
     With ``raw_inputs`` the student and the buffer get the env's raw observations (the student
-    normalises them itself); otherwise both get what the teacher sees. With ``greedy`` whoever acts takes its
-    greedy action instead of a sampled one.
+    normalises them itself); otherwise both get what the teacher sees. Whoever acts keeps the share ``noise``
+    (``config.action_noise``, one per env) of its sampling noise, 1 sampling and 0 taking its greedy action, and
+    never samples with a std above ``max_std`` half-ranges of an action (``config.noise_cap``).
     """
 
     def __init__(self, venv: VecEnv, teacher: Actor, student: Acting, *, capacity: int, raw_inputs: bool,
-                 greedy: bool = False) -> None:  # fmt: skip
+                 noise: np.ndarray | None = None, max_std: float = float("inf")) -> None:  # fmt: skip
         self.venv, self.teacher, self.student, self.raw_inputs = venv, teacher, student, raw_inputs
-        self.greedy = greedy
         self.n_envs = venv.num_envs
+        self.noise = np.ones(self.n_envs) if noise is None else np.asarray(noise, dtype=np.float64)
+        self.max_std = max_std
         self.env_steps = 0
         self.timer = StepTimer(venv)  # steps go through it; ``venv`` itself stays reachable for get_original_obs
         self.obs = venv.reset()
@@ -93,6 +95,30 @@ class Collector:
         self.venv.seed(seed)
         self.obs = self.venv.reset()
 
+    @staticmethod
+    def per_env(values: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """One value per env, shaped to broadcast over a batch of actions."""
+        return values.reshape(-1, *[1] * (actions.ndim - 1))
+
+    def with_noise(self, rows: Tensor, sampled: np.ndarray) -> np.ndarray:
+        """Each env's action at its share of the sampling noise: ``sampled`` moved that far from the greedy action of
+        ``rows`` (for a Gaussian policy the mean plus the scaled noise; inside the bounds when both ends are), the
+        share cut further where the std passes ``max_std`` half-ranges. Discrete actions keep sampled ones where the
+        share is 1 and greedy ones elsewhere."""
+        if np.all(self.noise == 1.0) and np.isinf(self.max_std):
+            return sampled
+        greedy = greedy_actions(rows, self.venv.action_space)
+        share = self.per_env(self.noise, sampled)
+        if np.issubdtype(sampled.dtype, np.integer):
+            return np.where(share == 1.0, sampled, greedy)
+        if not np.isinf(self.max_std):
+            space = self.venv.action_space
+            half_range = (np.asarray(space.high, dtype=np.float64) - np.asarray(space.low, dtype=np.float64)) / 2
+            std = rows.chunk(2, dim=-1)[1].exp().numpy()
+            with np.errstate(divide="ignore", invalid="ignore"):  # an unbounded action (infinite range) keeps its noise
+                share = share * np.minimum(1.0, np.nan_to_num(self.max_std * half_range / std, nan=1.0))
+        return np.where(share == 1.0, sampled, greedy + share * (sampled - greedy)).astype(sampled.dtype)
+
     def collect(self, end: int, *, budget: int, beta: float, rng: np.random.Generator,
                 generator: torch.Generator, on_steps: Callable[[int], None] | None = None) -> None:  # fmt: skip
         """Step until ``end`` env steps in total; the last vector step is cut so no more than ``budget`` count."""
@@ -102,15 +128,12 @@ class Collector:
             student_t = self.flat(self.student_obs()) if self.raw_inputs else obs_t
             with torch.no_grad():
                 rows, actions = self.teacher.act(obs_t, generator)  # the one teacher pass per state
-                if self.greedy:
-                    actions = greedy_actions(rows, self.venv.action_space)
+                actions = self.with_noise(rows, actions)
                 use_student = rng.random(self.n_envs) >= beta
                 if use_student.any():
                     student_rows, student_actions = self.student.act(student_t, generator)
-                    if self.greedy:
-                        student_actions = greedy_actions(student_rows, self.venv.action_space)
-                    mask = use_student.reshape(-1, *[1] * (actions.ndim - 1))
-                    actions = np.where(mask, student_actions, actions)
+                    actions = np.where(self.per_env(use_student, actions), self.with_noise(student_rows,
+                                       student_actions), actions)  # fmt: skip
             self.buffer.add(student_t[:take], rows[:take])
             self.obs, _, dones, _ = self.timer.step(actions)
             self.teacher.episode_starts(dones)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, Self
 
 import gymnasium as gym
+import numpy as np
 
 from rl_distill.errors import InputError
 from rl_distill.losses import (
@@ -20,8 +21,8 @@ from rl_distill.losses import (
 
 Collect = Literal["teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
-CollectActions = Literal["auto", "sampled", "greedy"]
-COLLECTION_MODES: tuple[str, ...] = ("sampled", "greedy")
+CollectActions = Literal["auto", "sampled", "greedy", "mixed", "capped"]
+COLLECTION_MODES: tuple[str, ...] = ("sampled", "greedy", "mixed", "capped")
 """What ``collect_actions`` resolves to (``resolve_collect_actions``)."""
 COLLECT_ACTIONS: tuple[str, ...] = ("auto", *COLLECTION_MODES)
 LEGACY_COLLECT_ACTIONS = "sampled"
@@ -48,12 +49,37 @@ def logged_collect_actions(record: dict[str, Any]) -> str:
     return record.get("collect_actions") or LEGACY_COLLECT_ACTIONS
 
 
+AUTO_BOX_MODE = "capped"
+"""What ``auto`` collects with on Box actions (greedy from session 55 until session 57, 2026-12-07; sampled before)."""
+AUTO_RULE = f"{AUTO_BOX_MODE} for Box actions, sampled for discrete ones"
+"""``auto`` in words, for help texts."""
+NOISE_CAP = 0.1
+"""``capped``: the largest std whoever acts may sample with, as a share of each action's half-range (TD3's own
+exploration noise in SB3's zoo; chosen before it was measured, not tuned)."""
+
+
 def resolve_collect_actions(mode: str, action_space: gym.Space) -> str:
-    """What ``collect_actions`` does on an action space: ``auto`` is greedy for Box actions, sampled for the rest;
-    ``sampled`` and ``greedy`` are themselves."""
+    """What ``collect_actions`` does on an action space: ``auto`` is AUTO_RULE; the others are themselves."""
     if mode != "auto":
         return mode
-    return "greedy" if isinstance(action_space, gym.spaces.Box) else "sampled"
+    return AUTO_BOX_MODE if isinstance(action_space, gym.spaces.Box) else "sampled"
+
+
+def action_noise(mode: str, n_envs: int) -> np.ndarray:
+    """How much of its sampling noise whoever acts keeps in each of the ``n_envs`` collection envs under a resolved
+    mode, from 0 (its greedy action) to 1 (a sampled one): greedy all 0; mixed 0 in the first half of the envs, so
+    the student learns both the states its greedy self meets and those sampling reaches; sampled and capped all 1
+    (capped's std is then bounded by ``noise_cap``)."""
+    if mode not in COLLECTION_MODES:
+        raise ValueError(f"not a resolved collection mode: {mode!r}")
+    if mode == "mixed":
+        return (np.arange(n_envs) >= n_envs // 2).astype(np.float64)
+    return np.full(n_envs, 0.0 if mode == "greedy" else 1.0)
+
+
+def noise_cap(mode: str) -> float:
+    """The largest std a resolved mode lets whoever acts sample with, in half-ranges of each action (inf: its own)."""
+    return NOISE_CAP if mode == "capped" else float("inf")
 
 
 def collect_tag(mode: str) -> str:
@@ -78,16 +104,18 @@ class DistillConfig:
     collect: Collect = "student"
     """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
     collect_actions: CollectActions = "auto"
-    """How whoever acts picks its action while collecting: sampled from its distribution, or greedy (the mean, or
-    the most likely action), which is what an evaluated or deployed student does, so the states it learns on are
-    the ones it will meet; auto (the default since 2026-12-07, sampled before: ``LEGACY_COLLECT_ACTIONS``) is greedy
-    for Box actions and sampled for discrete ones (``resolve_collect_actions``). On fourteen Box-action teachers
-    greedy lifted the students of all three walkers that a student could fit (BipedalWalker-v3 16x16: 0.665 ->
-    1.216) and of a TD3 HalfCheetah-v5 teacher (0.488 -> 0.654), lowered a SAC HalfCheetah-v5 teacher's at 100k
-    steps (0.791 -> 0.727; with ``max_steps`` 0.912 against sampled's 0.837) and left the rest within noise; a
-    second Walker2d-v5 teacher of a plain-SB3 recipe (seed 1) lost clearly (32x32: 1.237 -> 0.791); on
-    discrete ones it lowered a DQN LunarLander-v3 teacher's (0.982 -> 0.920): docs/distillation.md, 'Teachers
-    trained elsewhere'. A run records the resolved mode."""
+    """How whoever acts picks its action while collecting: sampled from its distribution; greedy (the mean, or the
+    most likely action), as an evaluated or deployed student acts; mixed, greedy in the first half of the envs and
+    sampled in the others; or capped, sampled with a std of at most NOISE_CAP of each action's half-range, so the
+    student sees states just off its greedy path without the wide noise of an untrained student (std 0.61) or of
+    a teacher that explores widely. auto, the default, is AUTO_RULE (``resolve_collect_actions``; greedy for Box
+    actions from 2026-12-07 until session 57, sampled for all before: ``LEGACY_COLLECT_ACTIONS``). Over thirteen
+    Box-action teachers (16x16 students, 5 seeds) capped fell least short of the best mode per teacher: 0.018 in the
+    mean and 0.068 at most, against greedy's 0.037 and 0.300 (the seed-1 Walker2d-v5 teacher: greedy 0.476, capped
+    0.775) and sampled's 0.068 and 0.551 (the zoo's BipedalWalker-v3 teacher: sampled 0.665, capped 1.149, greedy
+    1.216); at 32x32 on two Walker2d-v5 teachers no mode leads (results/collect-actions-box{,-32x32}.md). On
+    discrete actions greedy lowered a DQN LunarLander-v3 teacher's students (0.982 -> 0.920). A run records the
+    resolved mode."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
     bounds: BoundMode = DEFAULT_BOUND_MODE
