@@ -279,7 +279,7 @@ def test_greedy_collection_steps_with_the_acting_policys_greedy_action(pendulum_
         torch.manual_seed(action_seed)  # gSDE draws its exploration matrices from torch's global generator
         venv = teacher.make_env("Pendulum-v1", n_envs=2, seed=0)
         collector = Collector(venv, Actor(teacher.policy, n_envs=2), Actor(teacher.policy, n_envs=2),
-                              capacity=100, raw_inputs=False, noise=action_noise(mode, 2))  # fmt: skip
+                              capacity=100, raw_inputs=False, collect_actions=mode)  # fmt: skip
         collector.collect(20, budget=20, beta=beta, rng=np.random.default_rng(0),
                           generator=torch.Generator().manual_seed(action_seed))  # fmt: skip
         return collector.buffer.obs[:20].reshape(10, 2, -1)  # step, env, observation
@@ -291,7 +291,7 @@ def test_greedy_collection_steps_with_the_acting_policys_greedy_action(pendulum_
     assert torch.equal(mixed[0][:, 1], visited("sampled", 1)[:, 1]) and not torch.equal(mixed[0][:, 1], mixed[1][:, 1])
     actor = Actor(teacher.policy, n_envs=2)
     capped = Collector(teacher.make_env("Pendulum-v1", n_envs=2, seed=0), actor, actor, capacity=10, raw_inputs=False,
-                       noise=action_noise("capped", 2), max_std=noise_cap("capped"))  # fmt: skip
+                       collect_actions="capped")  # fmt: skip
     rows = torch.tensor([[0.5, 0.0], [3.0, np.log(0.1)]])  # mean | log-std; Pendulum's actions lie in [-2, 2]
     # std 1 is five times the cap (0.1 of the half-range 2): the noise shrinks to a fifth; std 0.1 is under it
     assert capped.with_noise(rows, np.array([[1.5], [1.9]], dtype=np.float32)).ravel() == pytest.approx([0.7, 1.9])

@@ -17,6 +17,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import Tensor
 
 from rl_distill.distill.buffer import DistillationBuffer
+from rl_distill.distill.config import action_noise, noise_cap
 from rl_distill.sb3.actor import Actor, greedy_actions, sample_actions
 from rl_distill.sb3.envs import StepTimer
 
@@ -55,17 +56,17 @@ class Collector:
     """One task's envs, its teacher, the student acting in it and the buffer its labelled states go to.
 
     With ``raw_inputs`` the student and the buffer get the env's raw observations (the student
-    normalises them itself); otherwise both get what the teacher sees. Whoever acts keeps the share ``noise``
-    (``config.action_noise``, one per env) of its sampling noise, 1 sampling and 0 taking its greedy action, and
-    never samples with a std above ``max_std`` half-ranges of an action (``config.noise_cap``).
+    normalises them itself); otherwise both get what the teacher sees. Whoever acts picks its actions as the
+    resolved mode ``collect_actions`` says: ``noise`` is each env's share of the sampling noise it keeps (1
+    sampling, 0 taking its greedy action: ``config.action_noise``), ``max_std`` the largest std it samples with, in
+    half-ranges of an action (``config.noise_cap``).
     """
 
     def __init__(self, venv: VecEnv, teacher: Actor, student: Acting, *, capacity: int, raw_inputs: bool,
-                 noise: np.ndarray | None = None, max_std: float = float("inf")) -> None:  # fmt: skip
+                 collect_actions: str = "sampled") -> None:  # fmt: skip
         self.venv, self.teacher, self.student, self.raw_inputs = venv, teacher, student, raw_inputs
         self.n_envs = venv.num_envs
-        self.noise = np.ones(self.n_envs) if noise is None else np.asarray(noise, dtype=np.float64)
-        self.max_std = max_std
+        self.noise, self.max_std = action_noise(collect_actions, self.n_envs), noise_cap(collect_actions)
         self.env_steps = 0
         self.timer = StepTimer(venv)  # steps go through it; ``venv`` itself stays reachable for get_original_obs
         self.obs = venv.reset()

@@ -24,7 +24,7 @@ from rl_distill.distill.budget import gap_still_falling, why_stopped
 from rl_distill.distill.buffer import DistillationBuffer
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Acting, Collector
-from rl_distill.distill.config import DistillConfig, action_noise, noise_cap
+from rl_distill.distill.config import DistillConfig
 from rl_distill.distill.outputs import run_identity
 from rl_distill.losses import ActionBounds, BoundMode, policy_distillation_loss
 from rl_distill.progress import Progress
@@ -123,8 +123,7 @@ def distill(
     teacher.policy.set_training_mode(False)
     student_actor = Actor(student.policy)
     collector = Collector(venv, teacher_actor, student_actor, capacity=config.buffer_size, raw_inputs=False,
-                          noise=action_noise(config.collect_actions, config.n_envs),
-                          max_std=noise_cap(config.collect_actions))
+                          collect_actions=config.collect_actions)
     optimizer = adam(actor_parameters(student.policy), config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)  # minibatches
     action_generator = torch.Generator().manual_seed(config.seed + 1)  # sampled actions

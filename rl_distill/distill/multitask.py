@@ -30,7 +30,7 @@ from rl_distill.artifacts.student import (
 )
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Collector, NetActor
-from rl_distill.distill.config import DistillConfig, action_noise, noise_cap, resolve_collect_actions
+from rl_distill.distill.config import DistillConfig, resolve_collect_actions
 from rl_distill.distill.loop import action_bounds, adam, collect_beta, fresh_gap, rounds_of, train_round
 from rl_distill.distill.outputs import teacher_identity
 from rl_distill.errors import InputError
@@ -173,7 +173,7 @@ def distill_multitask(
     collectors = [Collector(venv, Actor(teacher.policy, n_envs=config.n_envs,
                                         sde_sample_freq=getattr(teacher.model, "sde_sample_freq", -1)),
                             student, capacity=config.buffer_size, raw_inputs=True,
-                            noise=action_noise(mode, config.n_envs), max_std=noise_cap(mode))
+                            collect_actions=mode)
                   for teacher, venv, student, mode in zip(teachers, venvs, students, modes, strict=True)]  # fmt: skip
     parts = [(student, c.buffer, action_bounds(c.venv.action_space, config.bounds))
              for student, c in zip(students, collectors, strict=True)]  # fmt: skip
