@@ -1,11 +1,30 @@
-"""Sampled or greedy actions while collecting: `distill --collect-actions` on teachers you name.
+"""Each collection mode of `distill --collect-actions` (sampled, greedy, mixed, capped) on teachers you name.
 
 Each teacher (``--pairs ENV=TEACHER_ZIP``, or ``--teachers NAME`` from scripts/own_teachers.py, trained by its
 plain-SB3 recipe when missing) is distilled with the env preset's defaults (16x16 student unless
-``--student-hidden``, student-driven collection, the preset's steps) once with sampled and once with greedy
-actions, per seed, and each student is scored on 100 fixed evaluation episodes (score = (student - random) /
-(teacher - random)). Every run's row is kept in its folder under ``--work`` (own_teachers.cached), so a re-run
-or a run killed half-way only trains and evaluates what is missing. Writes ``results/STEM.{md,json}``.
+``--student-hidden``, student-driven collection, the preset's steps) once per mode (``--collect-actions``, default
+all) and seed, and each student is scored on 100 fixed evaluation episodes (score = (student - random) / (teacher
+- random)). The report gives each teacher's std along its greedy path (in half-ranges of its actions) and, over
+several teachers, each mode's shortfall from the best mode per teacher. Every run's row is kept in its folder
+under ``--work`` (own_teachers.cached), so a re-run or a run killed half-way only trains and evaluates what is
+missing. Writes ``results/STEM.{md,json}``.
+
+Session 57's comparison, which made capped the default for Box actions (13 teachers, 5 seeds; every run of the
+tables below that it shares is reused):
+
+    python scripts/bench_collect_actions.py --stem collect-actions-box --seeds 5 --pairs \\
+        LunarLanderContinuous-v3=runs/bench-rl/LunarLanderContinuous-v3/teacher.zip \\
+        Pendulum-v1=runs/bench-rl/Pendulum-v1/teacher.zip \\
+        MountainCarContinuous-v0=runs/bench-rl/MountainCarContinuous-v0/teacher.zip \\
+        Hopper-v5=runs/teachers/Hopper-v5/teacher.zip Walker2d-v5=runs/sb3-teachers/Walker2d-v5/teacher.zip \\
+        Walker2d-v5=runs/sb3-teachers/Walker2d-v5-seed1/teacher.zip \\
+        --teachers reacher sac-pendulum td3-pendulum pusher bipedal-zoo sac-cheetah td3-cheetah
+
+(``--stem collect-actions-box-32x32 --student-hidden 32 32`` with the two Walker2d-v5 pairs; ``--stem
+collect-actions-holdout --pairs HalfCheetah-v5=runs/sb3-teachers/HalfCheetah-v5/teacher.zip --teachers
+sac-mountaincar`` with 3 seeds). The sixteen-teacher and session-31 tables below were made when the modes were
+sampled and greedy: ``--collect-actions sampled greedy`` repeats them as they are (the single-teacher stems below
+were written again in session 57 with all four modes).
 
 Sixteen teachers at 1,000 updates per round, 5 seeds: the preset teachers (`rl-distill teacher --env ENV --out
 runs/bench-rl/ENV`; Hopper-v5's in runs/teachers/), scripts/train_sb3_teacher.py's ``ppo`` recipe on Walker2d-v5
