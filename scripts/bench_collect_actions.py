@@ -103,10 +103,10 @@ def teacher_noise(env: str, teacher: Path, steps: int = 500, n_envs: int = 4) ->
     """The teacher's std as a share of each action's half-range, averaged over the states of its own greedy rollouts:
     the noise sampled collection adds where it acts (a student ends up with the same). None for discrete actions."""
     policy = load_policy(teacher, env)
-    venv = policy.make_env(env, n_envs=n_envs, seed=0)
-    space = venv.action_space
+    space = policy.policy.action_space
     if not isinstance(space, gym.spaces.Box):
         return None
+    venv = policy.make_env(env, n_envs=n_envs, seed=0)
     actor, half_range, obs, shares = Actor(policy.policy, n_envs=n_envs), (space.high - space.low) / 2, venv.reset(), []
     with torch.no_grad():
         for _ in range(steps):
