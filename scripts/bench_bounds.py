@@ -36,7 +36,6 @@ from rl_distill.distill.outputs import file_sha256
 from rl_distill.experiments.sweep import sweep
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import BOUND_MODES
-from rl_distill.sb3.actor import Actor
 from rl_distill.sb3.policies import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,15 +48,10 @@ def out_of_bounds(teacher_path: Path, env_id: str, steps: int = 10_000, n_envs: 
                   vecnormalize: Path | None = None) -> dict[str, Any]:
     """Fraction of the teacher's means outside the bounds, per action dimension, on its own visited states."""
     teacher = load_policy(teacher_path, env_id, vecnormalize=vecnormalize)
-    venv = teacher.make_env(env_id, n_envs=n_envs, seed=12_345)
-    actor, generator = Actor(teacher.policy, n_envs=n_envs), torch.Generator().manual_seed(0)
-    obs, means = venv.reset(), []
-    for _ in range(steps // n_envs):
-        rows, actions = actor.act(torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1), generator)
-        means.append(rows.chunk(2, dim=-1)[0].numpy())
-        obs, *_ = venv.step(actions)
-    mean = np.concatenate(means)
-    low, high = venv.action_space.low, venv.action_space.high
+    rows = teacher.visited_rows(env_id, vector_steps=steps // n_envs, n_envs=n_envs, seed=12_345,
+                                generator=torch.Generator().manual_seed(0))  # fmt: skip
+    mean = rows.chunk(2, dim=-1)[0].numpy()
+    low, high = teacher.policy.action_space.low, teacher.policy.action_space.high
     outside = (mean < low) | (mean > high)
     return {"fraction_per_dim": outside.mean(axis=0).round(3).tolist(), "fraction": float(outside.mean()),
             "max_abs_mean": float(np.abs(mean).max()), "bound": float(np.abs(high).max())}  # fmt: skip

@@ -88,7 +88,6 @@ from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate_random
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.sb3.actor import Actor, greedy_actions
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
 
@@ -106,15 +105,8 @@ def teacher_noise(env: str, teacher: Path, steps: int = 500, n_envs: int = 4) ->
     space = policy.policy.action_space
     if not isinstance(space, gym.spaces.Box):
         return None
-    venv = policy.make_env(env, n_envs=n_envs, seed=0)
-    actor, half_range, obs, shares = Actor(policy.policy, n_envs=n_envs), (space.high - space.low) / 2, venv.reset(), []
-    with torch.no_grad():
-        for _ in range(steps):
-            rows = actor.rows(torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1))
-            shares.append(float(np.mean(rows.chunk(2, dim=-1)[1].exp().numpy() / half_range)))
-            obs = venv.step(greedy_actions(rows, space))[0]
-    venv.close()
-    return statistics.fmean(shares)
+    rows = policy.visited_rows(env, vector_steps=steps, n_envs=n_envs, seed=0)
+    return float(np.mean(rows.chunk(2, dim=-1)[1].exp().numpy() / ((space.high - space.low) / 2)))
 
 
 def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) -> dict[str, Any]:

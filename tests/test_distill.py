@@ -348,3 +348,20 @@ def test_checkpoints_from_before_collect_actions_still_resume() -> None:
     assert "collect_actions" not in sampled.resolved(gym.spaces.Discrete(2)).identity()
     box = gym.spaces.Box(-1.0, 1.0, (1,))
     assert DistillConfig(env_id="Pendulum-v1").resolved(box).identity()["collect_actions"] == "capped"
+
+
+def test_visited_rows_follow_the_policys_own_greedy_or_sampled_rollouts(tmp_path: Path) -> None:
+    PPO("MlpPolicy", "Pendulum-v1", seed=0).save(tmp_path / "teacher.zip")
+    teacher = load_policy(tmp_path / "teacher.zip", "Pendulum-v1")
+    greedy = teacher.visited_rows("Pendulum-v1", vector_steps=3, n_envs=2, seed=0)
+    assert greedy.shape == (6, 2)  # one [mean | log-std] row per env and step
+    assert torch.equal(greedy, teacher.visited_rows("Pendulum-v1", vector_steps=3, n_envs=2, seed=0))
+    first = teacher.make_env("Pendulum-v1", n_envs=2, seed=0).reset()
+    assert torch.allclose(greedy[:2], Actor(teacher.policy).rows(torch.as_tensor(first)).detach())
+
+    def sampled(seed: int) -> torch.Tensor:
+        return teacher.visited_rows("Pendulum-v1", vector_steps=3, n_envs=2, seed=0,
+                                    generator=torch.Generator().manual_seed(seed))  # fmt: skip
+
+    assert torch.equal(sampled(1), sampled(1)) and not torch.equal(sampled(1), sampled(2))
+    assert torch.equal(sampled(1)[:2], greedy[:2]) and not torch.equal(sampled(1)[2:], greedy[2:])  # same start

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -67,6 +68,9 @@ class Collector:
         self.venv, self.teacher, self.student, self.raw_inputs = venv, teacher, student, raw_inputs
         self.n_envs = venv.num_envs
         self.noise, self.max_std = action_noise(collect_actions, self.n_envs), noise_cap(collect_actions)
+        space = venv.action_space
+        self.half_range = ((np.asarray(space.high, dtype=np.float64) - np.asarray(space.low, dtype=np.float64)) / 2
+                           if isinstance(space, gym.spaces.Box) else None)  # fmt: skip
         self.env_steps = 0
         self.timer = StepTimer(venv)  # steps go through it; ``venv`` itself stays reachable for get_original_obs
         self.obs = venv.reset()
@@ -113,11 +117,9 @@ class Collector:
         if np.issubdtype(sampled.dtype, np.integer):
             return np.where(share == 1.0, sampled, greedy)
         if not np.isinf(self.max_std):
-            space = self.venv.action_space
-            half_range = (np.asarray(space.high, dtype=np.float64) - np.asarray(space.low, dtype=np.float64)) / 2
             std = rows.chunk(2, dim=-1)[1].exp().numpy()
             with np.errstate(divide="ignore", invalid="ignore"):  # an unbounded action (infinite range) keeps its noise
-                share = share * np.minimum(1.0, np.nan_to_num(self.max_std * half_range / std, nan=1.0))
+                share = share * np.minimum(1.0, np.nan_to_num(self.max_std * self.half_range / std, nan=1.0))
         return np.where(share == 1.0, sampled, greedy + share * (sampled - greedy)).astype(sampled.dtype)
 
     def collect(self, end: int, *, budget: int, beta: float, rng: np.random.Generator,

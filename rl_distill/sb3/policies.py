@@ -16,6 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
@@ -23,10 +24,10 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from stable_baselines3.dqn.policies import DQNPolicy
 from stable_baselines3.sac.policies import SACPolicy
 from stable_baselines3.td3.policies import TD3Policy
-from torch import nn
+from torch import Tensor, nn
 
 from rl_distill.errors import InputError, note_once
-from rl_distill.sb3.actor import TEACHER_POLICIES, check_supported_spaces
+from rl_distill.sb3.actor import TEACHER_POLICIES, Actor, check_supported_spaces, greedy_actions
 from rl_distill.sb3.envs import load_vecnormalize, make_env, spaces_match
 
 VECNORMALIZE_NAME = "vecnormalize.pkl"
@@ -53,6 +54,25 @@ class LoadedPolicy:
         check_supported_spaces(venv.observation_space, venv.action_space, f"{self.path} on {env_id}")
         check_spaces(self.model, venv, self.path, env_id)
         return venv
+
+    def visited_rows(self, env_id: str, *, vector_steps: int, n_envs: int, seed: int,
+                     generator: torch.Generator | None = None) -> Tensor:  # fmt: skip
+        """The policy's distribution rows (``Actor.rows``) on the states of its own rollouts, one row per env and
+        vector step: it acts with sampled actions drawn from ``generator``, or greedily without one."""
+        venv = self.make_env(env_id, n_envs=n_envs, seed=seed)
+        actor, obs, rows = Actor(self.policy, n_envs=n_envs), venv.reset(), []
+        with torch.no_grad():
+            for _ in range(vector_steps):
+                obs_t = torch.as_tensor(obs, dtype=torch.float32).reshape(n_envs, -1)
+                if generator is None:
+                    rows.append(actor.rows(obs_t))
+                    actions = greedy_actions(rows[-1], venv.action_space)
+                else:
+                    step_rows, actions = actor.act(obs_t, generator)
+                    rows.append(step_rows)
+                obs = venv.step(actions)[0]
+        venv.close()
+        return torch.cat(rows)
 
 
 def statistics_path(model_path: Path) -> Path:
