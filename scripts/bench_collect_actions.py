@@ -82,8 +82,8 @@ import numpy as np
 import torch
 from own_teachers import TEACHERS, cached, episodes_row, teacher_files  # a sibling script: scripts/ is on sys.path
 
-from rl_distill.cli.arguments import add_updates_per_round, positive_int
-from rl_distill.distill.config import COLLECTION_MODES, DistillConfig, updates_tag
+from rl_distill.cli.arguments import add_updates_per_round, positive_float, positive_int
+from rl_distill.distill.config import COLLECT_SCHEMES, COLLECTION_MODES, NOISE_CAP, DistillConfig, updates_tag
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -118,30 +118,45 @@ def student_row(config: DistillConfig, teacher: Path, episodes: int, out: Path) 
     return episodes_row(load_policy(out / "student.zip", config.env_id), config.env_id, episodes)
 
 
+def mode_columns(modes: Sequence[str], noise_caps: Sequence[float]) -> list[tuple[str, str, float]]:
+    """(column name, mode, noise cap) per compared column: capped once per cap ("capped" at NOISE_CAP, else
+    "capped CAP"), every other mode once."""
+    return [(how if cap == NOISE_CAP else f"{how} {cap:g}", how, cap)
+            for how in modes for cap in (noise_caps if how == "capped" else [NOISE_CAP])]  # fmt: skip
+
+
 def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int,
-             modes: tuple[str, ...] = COLLECTION_MODES, hidden: tuple[int, ...] = (16, 16)) -> dict[str, Any]:
+             modes: tuple[str, ...] = COLLECTION_MODES, hidden: tuple[int, ...] = (16, 16), collect: str = "student",
+             noise_caps: tuple[float, ...] = (NOISE_CAP,)) -> dict[str, Any]:  # fmt: skip
     stem = f"{env}-{teacher.parent.name}"
     teacher_return = cached(work / f"{stem}-teacher", [teacher], 0, episodes,
                             lambda out: episodes_row(load_policy(teacher, env), env, episodes))["mean_return"]
     random_return = evaluate_random(env, episodes=episodes).mean_return
     scores: dict[str, list[float]] = {}
-    for how in modes:
+    for column, how, cap in mode_columns(modes, noise_caps):
         for seed in range(seeds):
             config = DistillConfig(env, student_hidden=hidden, steps=preset_for(env).distill_steps, seed=seed,
-                                   collect_actions=how, updates_per_round=updates)  # fmt: skip
+                                   collect=collect, collect_actions=how, noise_cap=cap,  # type: ignore[arg-type]
+                                   updates_per_round=updates)  # fmt: skip
             size = "" if hidden == (16, 16) else f"-{size_name(hidden)}"  # 16x16 runs kept their first names
-            out = work / f"{stem}-student{size}-{how}{updates_tag(updates)}-{seed}"
+            capped = "" if cap == NOISE_CAP else f"{cap:g}"  # so did the runs at NOISE_CAP and student-driven ones
+            out = work / f"{stem}-{collect}{size}-{how}{capped}{updates_tag(updates)}-{seed}"
+            settings = {"collect_actions": how, "updates_per_round": updates, **({"noise_cap": cap} if capped else {}),
+                        **({"collect": collect} if collect != "student" else {})}
             row = cached(out, [teacher], config.steps, episodes, partial(student_row, config, teacher, episodes),
-                         {"collect_actions": how, "updates_per_round": updates})  # fmt: skip
-            scores.setdefault(how, []).append(score(row["mean_return"], teacher_return, random_return))
-    return {"env": env, "teacher": str(teacher), "student_hidden": list(hidden), "teacher_return": teacher_return,
-            "teacher_std": teacher_noise(env, teacher), "random_return": random_return, "scores": scores}  # fmt: skip
+                         settings)  # fmt: skip
+            scores.setdefault(column, []).append(score(row["mean_return"], teacher_return, random_return))
+    return {"env": env, "teacher": str(teacher), "student_hidden": list(hidden), "collect": collect,
+            "teacher_return": teacher_return, "teacher_std": teacher_noise(env, teacher),
+            "random_return": random_return, "scores": scores}  # fmt: skip
 
 
 def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
     modes = list(rows[0]["scores"])
+    driven = {"student": "student-driven", "teacher": "teacher-driven", "dagger": "DAgger"}[rows[0].get("collect",
+                                                                                                    "student")]
     lines = [f"`distill` with each --collect-actions mode ({size_name(rows[0]['student_hidden'])} students, "
-             f"student-driven, each env preset's steps, {updates} updates per round; score over {episodes} evaluation "
+             f"{driven}, each env preset's steps, {updates} updates per round; score over {episodes} evaluation "
              f"episodes, mean over seeds 0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
              f"| env | teacher | teacher return | teacher's std (half-ranges) | {' | '.join(modes)} |",
              f"|---|---|---:|---:|{'---:|' * len(modes)}"]  # fmt: skip
@@ -182,6 +197,11 @@ def main() -> None:
                         help=f"the collection modes to compare (default all: {' '.join(COLLECTION_MODES)})")
     parser.add_argument("--student-hidden", type=positive_int, nargs="+", default=[16, 16], metavar="SIZE",
                         help="the students' hidden layer sizes (default 16 16)")
+    parser.add_argument("--collect", choices=COLLECT_SCHEMES, default="student",
+                        help="who acts while collecting (distill --collect; default student)")
+    parser.add_argument("--noise-caps", type=positive_float, nargs="+", default=[NOISE_CAP], metavar="SHARE",
+                        help=f"capped's largest std per run, in half-ranges (distill --noise-cap): one capped column "
+                             f"per value (default {NOISE_CAP})")
     add_updates_per_round(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -193,7 +213,8 @@ def main() -> None:
     pairs += [(TEACHERS[name]["env"], str(teacher_files(name)[0].relative_to(ROOT))) for name in args.teachers]
     modes = tuple(args.collect_actions)
     rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round, modes,
-                     tuple(args.student_hidden)) for env, teacher in pairs]  # fmt: skip
+                     tuple(args.student_hidden), args.collect, tuple(args.noise_caps))
+            for env, teacher in pairs]  # fmt: skip
     out = ROOT / "results" / args.stem
     atomic_write_json(out.with_suffix(".json"), rows)
     command = shlex.join(["python", "scripts/bench_collect_actions.py", *sys.argv[1:]])

@@ -86,3 +86,20 @@ def test_a_box_teachers_noise_is_its_std_in_half_ranges(tmp_path: Path) -> None:
     PPO("MlpPolicy", "Pendulum-v1", policy_kwargs={"log_std_init": float(np.log(0.4))}).save(tmp_path / "teacher.zip")
     share = bench_collect_actions.teacher_noise("Pendulum-v1", tmp_path / "teacher.zip", steps=5, n_envs=2)
     assert share == pytest.approx(0.2)  # std 0.4 of Pendulum's torque range [-2, 2]
+
+
+def test_capped_gets_a_column_per_noise_cap_and_runs_follow_the_collection_scheme(
+        pendulum_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert bench_collect_actions.mode_columns(["greedy", "capped"], [0.1, 0.3]) == [
+        ("greedy", "greedy", 0.1), ("capped", "capped", 0.1), ("capped 0.3", "capped", 0.3)]
+    monkeypatch.setattr(bench_collect_actions, "preset_for", lambda env: SimpleNamespace(distill_steps=512))
+    row = bench_collect_actions.one_pair("Pendulum-v1", pendulum_teacher, seeds=1, episodes=2, work=tmp_path,
+                                         updates=5, modes=("capped",), collect="dagger", noise_caps=(0.1, 0.5))
+    assert list(row["scores"]) == ["capped", "capped 0.5"] and row["collect"] == "dagger"
+    runs = {p.name: json.loads((p / "student.json").read_text())["config"] for p in tmp_path.iterdir()
+            if (p / "student.json").exists()}  # fmt: skip
+    stem = f"Pendulum-v1-{pendulum_teacher.parent.name}"
+    assert sorted(runs) == [f"{stem}-dagger-capped-5u-0", f"{stem}-dagger-capped0.5-5u-0"]
+    assert [(c["collect"], c["noise_cap"]) for _, c in sorted(runs.items())] == [("dagger", 0.1), ("dagger", 0.5)]
+    assert row["scores"]["capped"] != row["scores"]["capped 0.5"]
+    assert "DAgger" in bench_collect_actions.markdown([row], seeds=1, episodes=2, updates=5, command="cmd")

@@ -16,8 +16,8 @@ from rl_distill.distill.config import (
     NOISE_CAP,
     DistillConfig,
     action_noise,
-    noise_cap,
     resolve_collect_actions,
+    std_limit,
 )
 from rl_distill.distill.loop import distill
 from rl_distill.distill.outputs import save_student
@@ -295,6 +295,9 @@ def test_greedy_collection_steps_with_the_acting_policys_greedy_action(pendulum_
     rows = torch.tensor([[0.5, 0.0], [3.0, np.log(0.1)]])  # mean | log-std; Pendulum's actions lie in [-2, 2]
     # std 1 is five times the cap (0.1 of the half-range 2): the noise shrinks to a fifth; std 0.1 is under it
     assert capped.with_noise(rows, np.array([[1.5], [1.9]], dtype=np.float32)).ravel() == pytest.approx([0.7, 1.9])
+    wider = Collector(teacher.make_env("Pendulum-v1", n_envs=2, seed=0), actor, actor, capacity=10, raw_inputs=False,
+                      collect_actions="capped", noise_cap=0.2)  # fmt: skip
+    assert wider.with_noise(rows, np.array([[1.5], [1.9]], dtype=np.float32)).ravel() == pytest.approx([0.9, 1.9])
     venv = teacher.make_env("Pendulum-v1", n_envs=2, seed=0)  # what SB3's deterministic predict does from there
     first = venv.reset()
     second = venv.step(teacher.predict(first, deterministic=True)[0])[0]
@@ -306,7 +309,8 @@ def test_action_noise_per_mode() -> None:
     assert action_noise("greedy", 4).tolist() == [0.0] * 4
     assert action_noise("mixed", 5).tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
     assert action_noise("capped", 2).tolist() == [1.0, 1.0]
-    assert noise_cap("capped") == NOISE_CAP and all(noise_cap(mode) == float("inf") for mode in ("sampled", "mixed"))
+    assert std_limit("capped") == NOISE_CAP and std_limit("capped", 0.3) == 0.3
+    assert all(std_limit(mode, 0.3) == float("inf") for mode in ("sampled", "greedy", "mixed"))
     with pytest.raises(ValueError, match="not a resolved collection mode"):
         action_noise("auto", 4)
 
@@ -348,6 +352,10 @@ def test_checkpoints_from_before_collect_actions_still_resume() -> None:
     assert "collect_actions" not in sampled.resolved(gym.spaces.Discrete(2)).identity()
     box = gym.spaces.Box(-1.0, 1.0, (1,))
     assert DistillConfig(env_id="Pendulum-v1").resolved(box).identity()["collect_actions"] == "capped"
+    assert "noise_cap" not in greedy.identity()  # at NOISE_CAP, as every run before the field
+    assert DistillConfig(env_id="Pendulum-v1", noise_cap=0.2).identity()["noise_cap"] == 0.2
+    with pytest.raises(InputError, match="--noise-cap must be a positive share"):
+        DistillConfig(env_id="Pendulum-v1", noise_cap=0.0).validate()
 
 
 def test_visited_rows_follow_the_policys_own_greedy_or_sampled_rollouts(tmp_path: Path) -> None:

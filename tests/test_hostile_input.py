@@ -67,6 +67,8 @@ CASES = [
     ([*D, "--temperature", "0"], "positive number"),
     ([*D, "--temperature", "-1"], "positive number"),
     ([*D, "--temperature", "nan"], "finite number"),
+    ([*D, "--noise-cap", "0"], "positive number"),
+    ([*D, "--noise-cap", "inf"], "finite number"),
     ([*D, "--collect", "random"], "invalid choice"),
     ([*D, "--loss", "l1"], "invalid choice"),
     ([*D, "--vecnormalize", "{random_bytes}"], "VecNormalize"),

@@ -18,7 +18,7 @@ from rl_distill.cli.arguments import (
     positive_int,
     set_threads,
 )
-from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, COLLECT_SCHEMES, NOISE_CAP, DistillConfig
+from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, COLLECT_SCHEMES, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, POLICY_LOSSES
 from rl_distill.sb3.envs import check_env_id, join_env
@@ -72,13 +72,16 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
     p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, default=d.collect_actions,
                    help="how whoever acts picks its actions while collecting: sampled from its distribution; greedy, "
                    "as the evaluated student acts; mixed: greedy in half the envs, sampled in the others; capped: "
-                   f"sampled with a std of at most {NOISE_CAP} of each action's half-range; or auto: {AUTO_RULE}. "
+                   f"sampled with a std of at most --noise-cap of each action's half-range; or auto: {AUTO_RULE}. "
                    "Over thirteen Box-action teachers (16x16, 5 seeds) capped fell least short of the best mode per "
                    "teacher (0.018 in the mean, 0.068 at most; greedy 0.037 and 0.300, sampled 0.068 and 0.551), "
                    "though no mode is best everywhere: results/collect-actions-box.md, docs/distillation.md "
                    "'Collection modes'. student.json records the mode used; --resume with auto goes on as the run "
                    f"began (default {d.collect_actions}; for Box actions greedy from 2026-12-07 until session 57, "
                    "sampled before)")
+    p.add_argument("--noise-cap", type=positive_float, default=d.noise_cap, metavar="SHARE",
+                   help="capped collection's largest std, as a share of each action's half-range; the other modes "
+                   f"ignore it (default {d.noise_cap}, chosen before it was measured)")
     p.add_argument("--temperature", type=positive_float, default=d.temperature,
                    help="divides the teacher's logits (discrete actions; a DQN's are Q / 0.01): <1 sharpens, >1 "
                    "softens (default 1)")
@@ -136,7 +139,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
     config = DistillConfig(
         env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
         steps=args.steps or preset.distill_steps, max_steps=args.max_steps, collect=args.collect,
-        collect_actions=args.collect_actions,
+        collect_actions=args.collect_actions, noise_cap=args.noise_cap,
         loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,

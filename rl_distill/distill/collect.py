@@ -18,7 +18,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 from torch import Tensor
 
 from rl_distill.distill.buffer import DistillationBuffer
-from rl_distill.distill.config import action_noise, noise_cap
+from rl_distill.distill.config import NOISE_CAP, action_noise, std_limit
 from rl_distill.sb3.actor import Actor, greedy_actions, sample_actions
 from rl_distill.sb3.envs import StepTimer
 
@@ -60,14 +60,14 @@ class Collector:
     normalises them itself); otherwise both get what the teacher sees. Whoever acts picks its actions as the
     resolved mode ``collect_actions`` says: ``noise`` is each env's share of the sampling noise it keeps (1
     sampling, 0 taking its greedy action: ``config.action_noise``), ``max_std`` the largest std it samples with, in
-    half-ranges of an action (``config.noise_cap``).
+    half-ranges of an action (``config.std_limit``: ``noise_cap`` for capped).
     """
 
     def __init__(self, venv: VecEnv, teacher: Actor, student: Acting, *, capacity: int, raw_inputs: bool,
-                 collect_actions: str = "sampled") -> None:  # fmt: skip
+                 collect_actions: str = "sampled", noise_cap: float = NOISE_CAP) -> None:  # fmt: skip
         self.venv, self.teacher, self.student, self.raw_inputs = venv, teacher, student, raw_inputs
         self.n_envs = venv.num_envs
-        self.noise, self.max_std = action_noise(collect_actions, self.n_envs), noise_cap(collect_actions)
+        self.noise, self.max_std = action_noise(collect_actions, self.n_envs), std_limit(collect_actions, noise_cap)
         space = venv.action_space
         self.half_range = ((np.asarray(space.high, dtype=np.float64) - np.asarray(space.low, dtype=np.float64)) / 2
                            if isinstance(space, gym.spaces.Box) else None)  # fmt: skip

@@ -69,7 +69,7 @@ def action_noise(mode: str, n_envs: int) -> np.ndarray:
     """How much of its sampling noise whoever acts keeps in each of the ``n_envs`` collection envs under a resolved
     mode, from 0 (its greedy action) to 1 (a sampled one): greedy all 0; mixed 0 in the first half of the envs, so
     the student learns both the states its greedy self meets and those sampling reaches; sampled and capped all 1
-    (capped's std is then bounded by ``noise_cap``)."""
+    (capped's std is then bounded by ``std_limit``)."""
     if mode not in COLLECTION_MODES:
         raise ValueError(f"not a resolved collection mode: {mode!r}")
     if mode == "mixed":
@@ -77,9 +77,10 @@ def action_noise(mode: str, n_envs: int) -> np.ndarray:
     return np.full(n_envs, 0.0 if mode == "greedy" else 1.0)
 
 
-def noise_cap(mode: str) -> float:
-    """The largest std a resolved mode lets whoever acts sample with, in half-ranges of each action (inf: its own)."""
-    return NOISE_CAP if mode == "capped" else float("inf")
+def std_limit(mode: str, cap: float = NOISE_CAP) -> float:
+    """The largest std a resolved mode lets whoever acts sample with, in half-ranges of each action: ``cap`` for
+    capped, inf (its own) for the others."""
+    return cap if mode == "capped" else float("inf")
 
 
 def collect_tag(mode: str) -> str:
@@ -116,6 +117,8 @@ class DistillConfig:
     1.216); at 32x32 on two Walker2d-v5 teachers no mode leads (results/collect-actions-box{,-32x32}.md). On
     discrete actions greedy lowered a DQN LunarLander-v3 teacher's students (0.982 -> 0.920). A run records the
     resolved mode."""
+    noise_cap: float = NOISE_CAP
+    """capped collection's largest std, as a share of each action's half-range (the other modes ignore it)."""
     loss: PolicyLossName = "forward-kl"
     """forward-kl = KL(teacher || student), reverse-kl = KL(student || teacher), or mse on parameters."""
     bounds: BoundMode = DEFAULT_BOUND_MODE
@@ -186,6 +189,8 @@ class DistillConfig:
                 raise InputError(f"{name} must be positive, got {getattr(self, name)}")
         if self.steps_per_round < self.n_envs:
             raise InputError(f"--steps-per-round ({self.steps_per_round}) must be at least --n-envs ({self.n_envs})")
+        if not 0.0 < self.noise_cap < float("inf"):
+            raise InputError(f"--noise-cap must be a positive share of the half-range, got {self.noise_cap}")
         if not 0.0 <= self.dagger_decay <= 1.0:
             raise InputError(f"dagger_decay must lie in [0, 1], got {self.dagger_decay}")
         if self.keep_best and not self.eval_episodes:
@@ -208,4 +213,6 @@ class DistillConfig:
         settings = json.loads(json.dumps(asdict(self)))
         if settings["collect_actions"] == LEGACY_COLLECT_ACTIONS:  # as every run before the field existed did
             del settings["collect_actions"]
+        if settings["noise_cap"] == NOISE_CAP:  # likewise
+            del settings["noise_cap"]
         return {k: v for k, v in settings.items() if k not in ("steps", "max_steps", "eval_episodes", "keep_best")}

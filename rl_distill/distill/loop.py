@@ -123,7 +123,7 @@ def distill(
     teacher.policy.set_training_mode(False)
     student_actor = Actor(student.policy)
     collector = Collector(venv, teacher_actor, student_actor, capacity=config.buffer_size, raw_inputs=False,
-                          collect_actions=config.collect_actions)
+                          collect_actions=config.collect_actions, noise_cap=config.noise_cap)
     optimizer = adam(actor_parameters(student.policy), config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)  # minibatches
     action_generator = torch.Generator().manual_seed(config.seed + 1)  # sampled actions

@@ -173,7 +173,7 @@ def distill_multitask(
     collectors = [Collector(venv, Actor(teacher.policy, n_envs=config.n_envs,
                                         sde_sample_freq=getattr(teacher.model, "sde_sample_freq", -1)),
                             student, capacity=config.buffer_size, raw_inputs=True,
-                            collect_actions=mode)
+                            collect_actions=mode, noise_cap=config.noise_cap)
                   for teacher, venv, student, mode in zip(teachers, venvs, students, modes, strict=True)]  # fmt: skip
     parts = [(student, c.buffer, action_bounds(c.venv.action_space, config.bounds))
              for student, c in zip(students, collectors, strict=True)]  # fmt: skip
