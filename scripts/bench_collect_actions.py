@@ -26,6 +26,15 @@ sac-mountaincar`` with 3 seeds). The sixteen-teacher and session-31 tables below
 sampled and greedy: ``--collect-actions sampled greedy`` repeats them as they are (the single-teacher stems below
 were written again in session 57 with all four modes).
 
+Session 58's cap sensitivity (``--noise-caps``: one capped column per cap; the 0.1 runs are the ones above):
+
+    python scripts/bench_collect_actions.py --stem collect-actions-noise-cap --seeds 5 --collect-actions capped \\
+        --noise-caps 0.05 0.1 0.2 --pairs Walker2d-v5=runs/sb3-teachers/Walker2d-v5-seed1/teacher.zip \\
+        Walker2d-v5=runs/sb3-teachers/Walker2d-v5/teacher.zip Hopper-v5=runs/teachers/Hopper-v5/teacher.zip \\
+        --teachers bipedal-zoo sac-cheetah td3-cheetah
+
+``--collect dagger`` (or teacher) compares the modes under another collection scheme, in run folders of its own.
+
 Sixteen teachers at 1,000 updates per round, 5 seeds: the preset teachers (`rl-distill teacher --env ENV --out
 runs/bench-rl/ENV`; Hopper-v5's in runs/teachers/), scripts/train_sb3_teacher.py's ``ppo`` recipe on Walker2d-v5
 and the plain-SB3 teachers of scripts/own_teachers.py (about an hour to train them all here, and about two hours
