@@ -103,6 +103,10 @@ from rl_distill.sb3.presets import preset_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
+SCHEME_WORDS = {"student": "student-driven", "teacher": "teacher-driven", "dagger": "DAgger"}
+"""How the report names each ``--collect`` scheme."""
+
+
 def size_name(hidden: Sequence[int]) -> str:
     return "x".join(map(str, hidden))
 
@@ -148,7 +152,7 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
                                    collect=collect, collect_actions=how, noise_cap=cap,  # type: ignore[arg-type]
                                    updates_per_round=updates)  # fmt: skip
             size = "" if hidden == (16, 16) else f"-{size_name(hidden)}"  # 16x16 runs kept their first names
-            capped = "" if cap == NOISE_CAP else f"{cap:g}"  # so did the runs at NOISE_CAP and student-driven ones
+            capped = "" if cap == NOISE_CAP else f"{cap:g}"  # runs at NOISE_CAP keep their earlier names
             out = work / f"{stem}-{collect}{size}-{how}{capped}{updates_tag(updates)}-{seed}"
             settings = {"collect_actions": how, "updates_per_round": updates, **({"noise_cap": cap} if capped else {}),
                         **({"collect": collect} if collect != "student" else {})}
@@ -162,8 +166,7 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
 
 def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
     modes = list(rows[0]["scores"])
-    driven = {"student": "student-driven", "teacher": "teacher-driven", "dagger": "DAgger"}[rows[0].get("collect",
-                                                                                                    "student")]
+    driven = SCHEME_WORDS[rows[0].get("collect", "student")]  # rows written before --collect were student-driven
     lines = [f"`distill` with each --collect-actions mode ({size_name(rows[0]['student_hidden'])} students, "
              f"{driven}, each env preset's steps, {updates} updates per round; score over {episodes} evaluation "
              f"episodes, mean over seeds 0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
