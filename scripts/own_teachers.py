@@ -67,6 +67,12 @@ TEACHERS: dict[str, dict[str, Any]] = {
                 "name": "bipedal_ppo", "label": "PPO, SB3's defaults, 2x256 tanh, VecNormalize, 1M steps"},
     "bipedal-zoo": {"env": "BipedalWalker-v3", "algo": "ppo-zoo-bipedal", "seed": 0, "folder": "BipedalWalker-v3-zoo",
                     "name": "bipedal_zoo", "label": "PPO, zoo values, 2x64 tanh, 32 envs, VecNormalize, 5M steps"},
+    "sac-hopper": {"env": "Hopper-v5", "algo": "sac-mujoco", "seed": 0, "folder": "Hopper-v5-sac",
+                   "name": "hopper_sac", "label": "SAC, 256x256 ReLU, the zoo's MuJoCo values, 300k steps"},
+    "walker-raw": {"env": "Walker2d-v5", "algo": "ppo-raw", "seed": 0, "folder": "Walker2d-v5-ppo-raw",
+                   "name": "walker_ppo_raw", "label": "PPO, SB3's 64x64 tanh, 4 envs, raw observations, 500k steps"},
+    "hopper-raw": {"env": "Hopper-v5", "algo": "ppo-raw", "seed": 0, "folder": "Hopper-v5-ppo-raw",
+                   "name": "hopper_ppo_raw", "label": "PPO, SB3's 64x64 tanh, 4 envs, raw observations, 500k steps"},
 }  # fmt: skip
 PPO_TEACHERS = ["lunar", "reacher", "acrobot"]
 """The default set (results/own-teachers); the off-policy ones are results/offpolicy-teachers' (--teachers, --stem)."""
