@@ -39,6 +39,7 @@ import torch
 from bench_own_teachers import per_seed  # sibling scripts: scripts/ is on sys.path
 from own_teachers import (
     DEFAULT_UPDATES,
+    STUDENT_DRIVEN,
     TEACHERS,
     WIDTHS,
     cached,
@@ -145,11 +146,12 @@ def budget_rows(label: str, env: str, files: tuple[Path, Path | None], width: in
     folder = ROOT / "runs" / "bench-budget" / label
     run = f"{width}x{width}-{seed}{collect_tag(mode)}"  # runs from before auto collection keep their names
     if fixed is None:
-        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, collect_actions=mode)
+        config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, collect=STUDENT_DRIVEN,
+                               collect_actions=mode)  # type: ignore[arg-type]
         fixed = cached(folder / f"fixed-{run}", [teacher], steps, episodes,
                        lambda out: distil_row(config, teacher, stats, out, episodes))  # fmt: skip
     config = DistillConfig(env, student_hidden=(width, width), seed=seed, steps=steps, max_steps=MAX_FACTOR * steps,
-                           collect_actions=mode)  # type: ignore[arg-type]
+                           collect=STUDENT_DRIVEN, collect_actions=mode)  # type: ignore[arg-type]
     rule = cached(folder / f"max{MAX_FACTOR}x-{run}", [teacher], MAX_FACTOR * steps, episodes,
                   lambda out: distil_row(config, teacher, stats, out, episodes), RULE)  # fmt: skip
     return {"width": width, "seed": seed, "fixed": fixed, "max_steps": rule}
@@ -162,7 +164,7 @@ def runs(teachers: list[str], presets: list[str], seeds: int, episodes: int, col
     for label in [*teachers, *(f"preset-{env}" for env in presets)]:
         own = label in TEACHERS
         env = TEACHERS[label]["env"] if own else label.removeprefix("preset-")
-        mode = resolve_collect_actions(collect_actions, action_space(env))
+        mode = resolve_collect_actions(collect_actions, action_space(env), STUDENT_DRIVEN)
         files = teacher_files(label) if own else preset_teacher(env)
         reference = teacher_reference(*files, env, episodes)
         rows = []

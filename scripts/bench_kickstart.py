@@ -119,7 +119,7 @@ def scratch_run(case: dict[str, Any], work: Path, seed: int, *, wait: bool = Tru
 def case_distillation(case: dict[str, Any]) -> tuple[int, str, str]:
     """The case's distillation budget, folder key and label tag (``distill_variant``; auto collection named as the
     mode it resolves to on the case's env)."""
-    mode = resolve_collect_actions(case["distill_collect_actions"], action_space(case["env"]))
+    mode = resolve_collect_actions(case["distill_collect_actions"], action_space(case["env"]), "dagger")
     return distill_variant(case["env"], case["distill_steps"], case["bounds"], case["distill_lr_decay"], mode,
                            case["distill_updates"], case["distill_keep_best"])
 

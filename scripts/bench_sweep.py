@@ -116,7 +116,8 @@ def main() -> None:
             train_ppo(env_id, out=teacher.parent, name="teacher", seed=0, checkpoint_every=100_000, resume=True,
                       progress_bar=False)  # fmt: skip
         preset = PRESETS[env_id]
-        collect_actions = resolve_collect_actions(args.collect_actions, action_space(env_id))
+        # auto as student-driven collection resolves it, for every scheme: one table, one mode in its name
+        collect_actions = resolve_collect_actions(args.collect_actions, action_space(env_id), "student")
         table = sweep(env_id, teacher, [(w, w) for w in args.widths], args.collect, args.seeds,
                       out=ROOT / "runs" / "bench-sweep" / env_id, episodes=args.episodes,
                       steps=args.steps, scratch_seeds=args.scratch_seeds,

@@ -84,6 +84,9 @@ DEFAULT_UPDATES = DistillConfig.updates_per_round
 DEFAULT_COLLECT_ACTIONS = DistillConfig.collect_actions
 """distill's collection mode (auto); rows written before they recorded theirs had LEGACY_COLLECT_ACTIONS."""
 MULTITASK_HIDDEN = (32, 32)
+STUDENT_DRIVEN = "student"
+"""Who acts in these benchmarks' distillations: the student, as every result they wrote was made (distill's default
+until session 59, whose ``auto`` is DAgger for Box actions), so their run names and cached rows stay true."""
 
 
 def teacher_files(key: str) -> tuple[Path, Path | None]:
@@ -128,8 +131,9 @@ def budget_suffix(steps: int | None, updates: int) -> str:
 
 
 def resolved_mode(key: str, collect_actions: str) -> str:
-    """``collect_actions`` resolved on the teacher's task (``config.resolve_collect_actions``)."""
-    return resolve_collect_actions(collect_actions, action_space(TEACHERS[key]["env"]))
+    """``collect_actions`` resolved on the teacher's task for student-driven collection
+    (``config.resolve_collect_actions``)."""
+    return resolve_collect_actions(collect_actions, action_space(TEACHERS[key]["env"]), STUDENT_DRIVEN)
 
 
 def distill_folder(key: str, width: int, seed: int, steps: int | None, updates: int,
@@ -147,7 +151,8 @@ def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None 
     spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
     env, mode = spec["env"], resolved_mode(key, collect_actions)
     config = DistillConfig(env, student_hidden=(width, width), seed=seed, updates_per_round=updates,
-                           steps=steps or preset_for(env).distill_steps, collect_actions=mode)  # type: ignore[arg-type]
+                           collect=STUDENT_DRIVEN, steps=steps or preset_for(env).distill_steps,
+                           collect_actions=mode)  # type: ignore[arg-type]
     settings = None if mode == LEGACY_COLLECT_ACTIONS else {"collect_actions": mode}  # rows from before it, too
     return cached(distill_folder(key, width, seed, steps, updates, mode), [teacher], config.steps, episodes,
                   lambda out: distil_row(config, teacher, stats, out, episodes), settings)  # fmt: skip
@@ -213,7 +218,8 @@ def merged(keys: list[str], seed: int, episodes: int, updates: int = DEFAULT_UPD
 
     def train(out: Path) -> dict[str, Any]:
         config = multitask_config(tasks, student_hidden=MULTITASK_HIDDEN, steps=steps, seed=seed,
-                                  updates_per_round=updates, collect_actions=collect_actions)  # fmt: skip
+                                  updates_per_round=updates, collect=STUDENT_DRIVEN,
+                                  collect_actions=collect_actions)  # fmt: skip
         run_multitask(config, [path for path, _ in files], out, vecnormalize=[stats for _, stats in files],
                       progress_bar=False)  # fmt: skip
         student = out / "student.safetensors"

@@ -103,3 +103,34 @@ def test_capped_gets_a_column_per_noise_cap_and_runs_follow_the_collection_schem
     assert [(c["collect"], c["noise_cap"]) for _, c in sorted(runs.items())] == [("dagger", 0.1), ("dagger", 0.5)]
     assert row["scores"]["capped"] != row["scores"]["capped 0.5"]
     assert "DAgger" in bench_collect_actions.markdown([row], seeds=1, episodes=2, updates=5, command="cmd")
+
+
+def test_the_pairs_report_joins_one_teachers_schemes_and_scores_only_rows_with_every_pair(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import report_collection_pairs as report
+
+    def row(teacher: str, scores: dict[str, list[float]], collect: str | None = None) -> dict[str, object]:
+        return {"env": "Hopper-v5", "teacher": teacher, "student_hidden": [16, 16], "scores": scores,
+                **({"collect": collect} if collect else {})}  # fmt: skip
+
+    (tmp_path / "student.json").write_text(json.dumps([row("a.zip", {"capped": [0.5, 0.7], "greedy": [0.4]}),
+                                                       row("b.zip", {"capped": [1.0], "greedy": [0.9]})]))
+    (tmp_path / "dagger.json").write_text(json.dumps([row("a.zip", {"greedy": [0.9], "capped": [0.8]}, "dagger")]))
+    (tmp_path / "bound-aware.json").write_text(json.dumps({"W": {"teacher_path": "a.zip", "rows": [
+        {"env": "Walker2d-v5", "hidden": "16x16", "bounds": "one-sided", "updates_per_round": 1000,
+         "env_steps": 100_000, "collect": c, "collect_actions": m, "score": s}
+        for c, m, s in [("student", "capped", 1.2), ("dagger", None, 1.0), ("dagger", "greedy", 0.8),
+                        ("dagger", "capped", 0.7), ("student", "greedy", 0.2), ("dagger", "greedy", 1.0)]]}}))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    rows = report.merged([*report.report_rows("student"), *report.report_rows("dagger"), report.bound_aware_row("W")])
+    assert [(r["teacher"], r["budget"]) for r in rows] == [("a.zip", "the preset's steps"), ("b.zip", "the preset's "
+                                                           "steps"), ("a.zip", "100,000 steps")]  # fmt: skip
+    assert rows[0]["scores"] == {"student, capped": [0.5, 0.7], "student, greedy": [0.4], "dagger, greedy": [0.9],
+                                 "dagger, capped": [0.8]}  # fmt: skip
+    assert rows[2]["scores"]["dagger, sampled"] == [1.0] and rows[2]["scores"]["dagger, greedy"] == [0.8, 1.0]
+    text = report.markdown(rows, report.PAIRS, "cmd")
+    assert "| Hopper-v5 | b.zip | the preset's steps | 1.000 (1) | 0.900 (1) | - | - |" in text
+    # a.zip at the preset's steps: best dagger greedy 0.9 (capped 0.6 -> 0.3 short); at 100k: best student capped
+    assert "over the 2 rows where every pair ran" in text
+    assert "| student-driven, capped | 0.150 | 0.300 | 1 of 2 |" in text
+    assert "| DAgger, greedy | 0.150 | 0.300 | 1 of 2 |" in text

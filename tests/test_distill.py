@@ -327,20 +327,28 @@ def test_distill_collects_greedily_when_asked(cartpole_teacher: Path) -> None:
         dataclasses.replace(config, collect_actions="noisy").validate()  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("env_id", "resolved"), [("CartPole-v1", "sampled"), ("Pendulum-v1", "capped")])
-def test_auto_collection_is_capped_for_box_actions_and_sampled_for_discrete(
-        cartpole_teacher: Path, pendulum_teacher: Path, env_id: str, resolved: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(("env_id", "collect", "scheme", "resolved"), [
+    ("CartPole-v1", "auto", "student", "sampled"),  # discrete actions: student-driven, sampled
+    ("Pendulum-v1", "auto", "dagger", "greedy"),  # Box actions: DAgger, greedy
+    ("Pendulum-v1", "student", "student", "capped"),  # Box actions, student-driven by name: capped
+])  # fmt: skip
+def test_auto_collection_resolves_by_action_space_and_scheme(
+        cartpole_teacher: Path, pendulum_teacher: Path, env_id: str, collect: str, scheme: str,
+        resolved: str) -> None:  # fmt: skip
     teacher = load_policy(cartpole_teacher if env_id == "CartPole-v1" else pendulum_teacher, env_id)
-    config = DistillConfig(env_id=env_id, steps=64, steps_per_round=32, n_envs=2, updates_per_round=5,
-                           eval_episodes=0)  # fmt: skip
-    assert config.collect_actions == "auto"  # the default
-    runs = [distill(dataclasses.replace(config, collect_actions=how), teacher, progress_bar=False)  # type: ignore
-            for how in ("auto", resolved, "greedy" if resolved == "sampled" else "sampled")]  # fmt: skip
+    default = DistillConfig(env_id=env_id)
+    assert (default.collect, default.collect_actions) == ("auto", "auto")
+    config = DistillConfig(env_id=env_id, collect=collect, steps=64, steps_per_round=32, n_envs=2,  # type: ignore
+                           updates_per_round=5, eval_episodes=0)  # fmt: skip
+    other = "greedy" if resolved == "sampled" else "sampled"
+    runs = [distill(dataclasses.replace(config, collect=c, collect_actions=how), teacher,  # type: ignore[arg-type]
+                    progress_bar=False)
+            for c, how in ((collect, "auto"), (scheme, resolved), (scheme, other))]  # fmt: skip
     weights = [torch.cat([p.detach().flatten() for p in r.student.policy.parameters()]) for r in runs]
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])
-    assert runs[0].config.collect_actions == resolved  # what the run records: the mode it used
+    assert (runs[0].config.collect, runs[0].config.collect_actions) == (scheme, resolved)  # what the run records
     for mode in COLLECTION_MODES:
-        assert resolve_collect_actions(mode, teacher.policy.action_space) == mode
+        assert resolve_collect_actions(mode, teacher.policy.action_space, collect) == mode
 
 
 def test_checkpoints_from_before_collect_actions_still_resume() -> None:
@@ -351,7 +359,13 @@ def test_checkpoints_from_before_collect_actions_still_resume() -> None:
     assert greedy.identity()["collect_actions"] == "greedy"
     assert "collect_actions" not in sampled.resolved(gym.spaces.Discrete(2)).identity()
     box = gym.spaces.Box(-1.0, 1.0, (1,))
-    assert DistillConfig(env_id="Pendulum-v1").resolved(box).identity()["collect_actions"] == "capped"
+    assert DistillConfig(env_id="Pendulum-v1").resolved(box).identity()["collect_actions"] == "greedy"
+    # A Box-action run begun student-driven and capped (the defaults until session 59), or before either field,
+    # resumes as it began under today's defaults, auto and auto.
+    for saved in ({"collect": "student", "collect_actions": "capped"}, {"collect": "student"}, {}):
+        went_on = DistillConfig(env_id="Pendulum-v1").continuing(saved).resolved(box)
+        assert went_on.collect == "student" and went_on.collect_actions == saved.get("collect_actions", "sampled")
+    assert DistillConfig(env_id="Pendulum-v1").continuing(None).resolved(box).collect == "dagger"  # a fresh run
     assert "noise_cap" not in greedy.identity()  # at NOISE_CAP, as every run before the field
     assert DistillConfig(env_id="Pendulum-v1", noise_cap=0.2).identity()["noise_cap"] == 0.2
     with pytest.raises(InputError, match="--noise-cap must be a positive share"):

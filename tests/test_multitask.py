@@ -226,8 +226,21 @@ def test_box_and_discrete_tasks_share_a_trunk(cartpole_teacher: Path, pendulum_t
     actions = student.act(far, task="Pendulum-v1")
     assert actions.shape == (3, 1) and np.all(np.abs(actions) <= 2.0)  # clipped to the env's bounds
     assert set(np.unique(student.act(np.zeros((6, 4), np.float32), task="CartPole-v1"))) <= {0, 1}
-    # auto collection: greedy in the Box task, sampled in the other, so the run records auto, not one mode
+    # auto collection, teacher-driven: capped in the Box task, sampled in the other, so the run records auto
     assert json.loads((tmp_path / "student.json").read_text())["config"]["collect_actions"] == "auto"
+
+
+def test_auto_scheme_is_dagger_for_all_tasks_when_one_has_box_actions(cartpole_teacher: Path, pendulum_teacher: Path,
+                                                                       tmp_path: Path) -> None:  # fmt: skip
+    config = multitask_config(["CartPole-v1", "Pendulum-v1"], student_hidden=(8,), steps=128, steps_per_round=64,
+                              n_envs=2, updates_per_round=2, eval_episodes=0)  # fmt: skip
+    assert config.collect == "auto"  # the default
+    run_multitask(config, [cartpole_teacher, pendulum_teacher], tmp_path, progress_bar=False)
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert log["config"]["collect"] == "dagger"  # one DAgger coin per round for both tasks
+    assert [r["beta"] for r in log["rounds"]] == [1.0, 0.5]
+    # greedy in the Box task under DAgger, sampled in the discrete one: no one mode to record
+    assert log["config"]["collect_actions"] == "auto"
 
 
 def test_tasks_that_collect_alike_record_their_mode(two_task_run: Path) -> None:

@@ -252,3 +252,17 @@ def test_a_resumed_box_action_run_goes_on_collecting_as_it_began_unless_told_oth
     else:
         assert code == 0 and log["config"]["collect_actions"] == goes_on
         assert [r["env_steps"] for r in log["rounds"]] == [200, 400]
+
+
+def test_a_box_action_run_begun_student_driven_resumes_student_driven(pendulum_teacher: Path, tmp_path: Path) -> None:
+    """distill's defaults until session 59 (student-driven, capped): such a run resumed under today's (auto, auto:
+    DAgger, greedy on Box actions) goes on as it began."""
+    from rl_distill.cli import main
+
+    base = ["distill", "--teacher", str(pendulum_teacher), "--env", "Pendulum-v1", "--steps-per-round", "200",
+            "--updates-per-round", "5", "--eval-episodes", "0", "--out", str(tmp_path)]  # fmt: skip
+    assert main([*base, "--steps", "200", "--collect", "student"]) == 0
+    assert main([*base, "--steps", "400", "--resume"]) == 0
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert (log["config"]["collect"], log["config"]["collect_actions"]) == ("student", "capped")
+    assert [r["env_steps"] for r in log["rounds"]] == [200, 400]

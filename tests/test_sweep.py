@@ -224,6 +224,16 @@ def test_a_max_steps_the_sweep_cannot_keep_is_refused_before_any_run(
     assert message in capsys.readouterr().err and not out.exists()
 
 
+def test_auto_collection_resolves_per_scheme_and_runs_each_pair_once(pendulum_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "Pendulum-v1", "--teacher", str(pendulum_teacher), "--student-hidden", "4",
+                 "--collect", "student", "dagger", "auto", "--collect-actions", "auto", "--seeds", "1", "--steps",
+                 "400", "--updates-per-round", "2", "--episodes", "1", "--workers", "1", "--out", str(out)]) == 0
+    rows = json.loads((out / "sweep.json").read_text())["rows"]
+    # auto is DAgger on Box actions (run once), and auto collection is capped student-driven, greedy under DAgger
+    assert sorted((r["collect"], r["collect_actions"]) for r in rows) == [("dagger", "greedy"), ("student", "capped")]
+
+
 def test_collect_actions_and_updates_reach_each_run_and_the_kickstart_init_the_first(cartpole_teacher: Path,
                                                                                      tmp_path: Path) -> None:
     out = tmp_path / "sweep"

@@ -18,7 +18,7 @@ from rl_distill.cli.arguments import (
     positive_int,
     set_threads,
 )
-from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, COLLECT_SCHEMES, DistillConfig
+from rl_distill.distill.config import AUTO_COLLECT_RULE, AUTO_RULE, COLLECT_ACTIONS, COLLECT_CHOICES, DistillConfig
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, POLICY_LOSSES
 from rl_distill.sb3.envs import check_env_id, join_env
@@ -66,9 +66,15 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                        "preset's steps and took the TD3 one's 16x16 students from score 0.49 to 0.70 "
                        "(results/budget-rule.md). Default: exactly --steps, and the log says if the gap was still "
                        "falling there")
-    p.add_argument("--collect", choices=COLLECT_SCHEMES, default=d.collect,
-                   help="who acts while collecting: teacher, student (on-policy distillation) or dagger "
-                   f"(teacher with probability decay**round) (default {d.collect})")
+    p.add_argument("--collect", choices=COLLECT_CHOICES, default=d.collect,
+                   help="who acts while collecting: teacher, student (on-policy distillation), dagger (the teacher "
+                   f"with probability 0.5**round, else the student) or auto: {AUTO_COLLECT_RULE}. On Box actions, "
+                   "over twelve teachers and budgets (16x16, 5 seeds), DAgger with greedy collection (auto's pair) "
+                   "fell least short of the best scheme-and-mode pair (0.055 in the mean, 0.262 at most; "
+                   "student-driven capped, the default before session 59: 0.096 and 0.255), though it lost to that "
+                   "on two (results/collection-pairs.md, docs/distillation.md 'Collection modes'); on discrete "
+                   "ones the schemes are level. student.json records the scheme used; --resume with auto goes on "
+                   f"as the run began (default {d.collect}; student before session 59)")
     p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, default=d.collect_actions,
                    help="how whoever acts picks its actions while collecting: sampled from its distribution; greedy, "
                    "as the evaluated student acts; mixed: greedy in half the envs, sampled in the others; capped: "
@@ -78,7 +84,7 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    "though no mode is best everywhere: results/collect-actions-box.md, docs/distillation.md "
                    "'Collection modes'. student.json records the mode used; --resume with auto goes on as the run "
                    f"began (default {d.collect_actions}; for Box actions greedy from 2026-12-07 until session 57, "
-                   "sampled before)")
+                   "capped until session 59, sampled before)")
     p.add_argument("--noise-cap", type=positive_float, default=d.noise_cap, metavar="SHARE",
                    help="capped collection's largest std, as a share of each action's half-range; the other modes "
                    f"ignore it (default {d.noise_cap}, chosen before it was measured; 0.05 and 0.2 moved six "

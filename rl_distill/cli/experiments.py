@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rl_distill.cli.arguments import TEACHER_HELP, VECNORMALIZE_HELP, default_out, positive_int, set_threads
 from rl_distill.cli.commands import add_common, add_distill_flags, add_env, distill_config
-from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, COLLECT_SCHEMES
+from rl_distill.distill.config import AUTO_COLLECT_RULE, AUTO_RULE, COLLECT_ACTIONS, COLLECT_CHOICES
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import check_env_id
@@ -90,8 +90,8 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student-hidden", type=positive_int, nargs="+", default=[4, 8, 16, 32, 64],
                    help="student widths to try (default 4 8 16 32 64)")
     p.add_argument("--layers", type=positive_int, default=2, help="hidden layers of each width (default 2)")
-    p.add_argument("--collect", choices=COLLECT_SCHEMES, nargs="+", default=["student", "dagger"],
-                   help="collection schemes (default student dagger)")
+    p.add_argument("--collect", choices=COLLECT_CHOICES, nargs="+", default=["student", "dagger"],
+                   help=f"collection schemes (see distill --help; auto: {AUTO_COLLECT_RULE}; default student dagger)")
     p.add_argument("--bounds", choices=BOUND_MODES, nargs="+", default=[DEFAULT_BOUND_MODE],
                    help="Box actions: bound modes of the loss to compare (see distill --help; default "
                    f"{DEFAULT_BOUND_MODE})")

@@ -19,8 +19,14 @@ from rl_distill.losses import (
     check_temperature,
 )
 
-Collect = Literal["teacher", "student", "dagger"]
+Collect = Literal["auto", "teacher", "student", "dagger"]
 COLLECT_SCHEMES: tuple[str, ...] = ("teacher", "student", "dagger")
+"""What ``collect`` resolves to (``resolve_collect``)."""
+COLLECT_CHOICES: tuple[str, ...] = ("auto", *COLLECT_SCHEMES)
+LEGACY_COLLECT = "student"
+"""``DistillConfig.collect`` until session 59 (2026-12-07): what checkpoints of runs begun before then resume with."""
+AUTO_COLLECT_RULE = "DAgger for Box actions, student-driven for discrete ones"
+"""``collect``'s ``auto`` in words, for help texts."""
 CollectActions = Literal["auto", "sampled", "greedy", "mixed", "capped"]
 COLLECTION_MODES: tuple[str, ...] = ("sampled", "greedy", "mixed", "capped")
 """What ``collect_actions`` resolves to (``resolve_collect_actions``)."""
@@ -50,19 +56,33 @@ def logged_collect_actions(record: dict[str, Any]) -> str:
 
 
 AUTO_BOX_MODE = "capped"
-"""What ``auto`` collects with on Box actions (greedy from session 55 until session 57, 2026-12-07; sampled before)."""
-AUTO_RULE = f"{AUTO_BOX_MODE} for Box actions, sampled for discrete ones"
+"""What ``auto`` collects with on Box actions when only the student (or only the teacher) acts (greedy from session 55
+until session 57, 2026-12-07; sampled before)."""
+AUTO_DAGGER_BOX_MODE = "greedy"
+"""What ``auto`` collects with on Box actions under DAgger (since session 59; capped before)."""
+AUTO_RULE = (f"{AUTO_DAGGER_BOX_MODE} for Box actions under DAgger, {AUTO_BOX_MODE} for Box actions otherwise, "
+             "sampled for discrete ones")
 """``auto`` in words, for help texts."""
 NOISE_CAP = 0.1
 """``capped``: the largest std whoever acts may sample with, as a share of each action's half-range (TD3's own
 exploration noise in SB3's zoo; chosen before it was measured, not tuned)."""
 
 
-def resolve_collect_actions(mode: str, action_space: gym.Space) -> str:
-    """What ``collect_actions`` does on an action space: ``auto`` is AUTO_RULE; the others are themselves."""
+def resolve_collect(scheme: str, action_space: gym.Space) -> str:
+    """Who acts while collecting on an action space: ``auto`` is AUTO_COLLECT_RULE; the others are themselves."""
+    if scheme != "auto":
+        return scheme
+    return "dagger" if isinstance(action_space, gym.spaces.Box) else "student"
+
+
+def resolve_collect_actions(mode: str, action_space: gym.Space, collect: str = "auto") -> str:
+    """What ``collect_actions`` does on an action space under the ``collect`` scheme: ``auto`` is AUTO_RULE; the
+    others are themselves."""
     if mode != "auto":
         return mode
-    return AUTO_BOX_MODE if isinstance(action_space, gym.spaces.Box) else "sampled"
+    if not isinstance(action_space, gym.spaces.Box):
+        return "sampled"
+    return AUTO_DAGGER_BOX_MODE if resolve_collect(collect, action_space) == "dagger" else AUTO_BOX_MODE
 
 
 def action_noise(mode: str, n_envs: int) -> np.ndarray:
@@ -102,17 +122,28 @@ class DistillConfig:
     max_steps: int | None = None
     """Go on past ``steps``, a round at a time, while the student's action gap still falls, up to this many env
     steps in all (``budget.gap_still_falling``); None: exactly ``steps``."""
-    collect: Collect = "student"
-    """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture."""
+    collect: Collect = "auto"
+    """Who acts while collecting: teacher, student (on-policy distillation) or a DAgger mixture (the teacher acts
+    with probability ``dagger_decay``**round). auto, the default, is AUTO_COLLECT_RULE (``resolve_collect``;
+    student-driven for all before session 59: ``LEGACY_COLLECT``). On Box actions, over twelve teachers and budgets
+    (16x16 students, 5 seeds; two hard teachers kept out of every choice before), DAgger with greedy collection
+    (auto's pair) fell least short of the best of four scheme-and-mode pairs: 0.055 in the mean and 0.262 at most,
+    against student-driven capped collection's (the default before) 0.096 and 0.255; it lost to that on two (the
+    zoo's BipedalWalker-v3 teacher, 0.954 against 1.149; a Walker2d-v5 teacher at 100,000 steps, 0.882 against
+    1.093): results/collection-pairs.md. On discrete actions the schemes are level (results/rl.md), so those keep
+    student-driven collection."""
     collect_actions: CollectActions = "auto"
     """How whoever acts picks its action while collecting: sampled from its distribution; greedy (the mean, or the
     most likely action), as an evaluated or deployed student acts; mixed, greedy in the first half of the envs and
     sampled in the others; or capped, sampled with a std of at most NOISE_CAP of each action's half-range, so the
     student sees states just off its greedy path without the wide noise of an untrained student (std 0.61) or of
     a teacher that explores widely. auto, the default, is AUTO_RULE (``resolve_collect_actions``; greedy for Box
-    actions from 2026-12-07 until session 57, sampled for all before: ``LEGACY_COLLECT_ACTIONS``). Over thirteen
-    Box-action teachers (16x16 students, 5 seeds) capped fell least short of the best mode per teacher: 0.018 in the
-    mean and 0.068 at most, against greedy's 0.037 and 0.300 (the seed-1 Walker2d-v5 teacher: greedy 0.476, capped
+    actions from 2026-12-07 until session 57, capped for all Box actions until session 59, sampled for all before:
+    ``LEGACY_COLLECT_ACTIONS``). Under DAgger greedy fell least short of the best mode on six Box-action teachers
+    (0.005 in the mean, 0.032 at most; capped 0.047 and 0.147: results/collect-actions-dagger.md; with the held-out
+    ones and other budgets: results/collection-pairs.md). Student-driven, over thirteen Box-action teachers (16x16
+    students, 5 seeds) capped fell least short of the best mode per teacher: 0.018 in the mean and 0.068 at most,
+    against greedy's 0.037 and 0.300 (the seed-1 Walker2d-v5 teacher: greedy 0.476, capped
     0.775) and sampled's 0.068 and 0.551 (the zoo's BipedalWalker-v3 teacher: sampled 0.665, capped 1.149, greedy
     1.216); at 32x32 on two Walker2d-v5 teachers no mode leads (results/collect-actions-box{,-32x32}.md). On
     discrete actions greedy lowered a DQN LunarLander-v3 teacher's students (0.982 -> 0.920). A run records the
@@ -169,8 +200,8 @@ class DistillConfig:
         if self.max_steps is not None and self.lr_decay:
             raise InputError("--lr-decay spreads its decay over --steps' rounds; it cannot be combined with "
                              "--max-steps, whose rounds are not known in advance")
-        if self.collect not in COLLECT_SCHEMES:
-            raise InputError(f"--collect must be one of {', '.join(COLLECT_SCHEMES)}, got {self.collect!r}")
+        if self.collect not in COLLECT_CHOICES:
+            raise InputError(f"--collect must be one of {', '.join(COLLECT_CHOICES)}, got {self.collect!r}")
         if self.collect_actions not in COLLECT_ACTIONS:
             raise InputError(f"--collect-actions must be one of {', '.join(COLLECT_ACTIONS)}, got "
                              f"{self.collect_actions!r}")
@@ -199,14 +230,22 @@ class DistillConfig:
     def continuing(self, saved: dict[str, Any] | None) -> Self:
         """These settings for a run resumed from a checkpoint of identity ``saved`` (None: a fresh run): ``auto``
         goes on collecting as the checkpoint's run did (sampled where it records no mode, as every run before the
-        field), so a run begun before auto became the default resumes as it began."""
-        if saved is None or self.collect_actions != "auto":
+        field; student-driven where it records no scheme), so a run begun before an auto became the default
+        resumes as it began."""
+        if saved is None:
             return self
-        return replace(self, collect_actions=saved.get("collect_actions", LEGACY_COLLECT_ACTIONS))
+        config = self
+        if config.collect == "auto":
+            config = replace(config, collect=saved.get("collect", LEGACY_COLLECT))
+        if config.collect_actions == "auto":
+            config = replace(config, collect_actions=saved.get("collect_actions", LEGACY_COLLECT_ACTIONS))
+        return config
 
     def resolved(self, action_space: gym.Space) -> Self:
-        """These settings with ``collect_actions`` resolved on the env's action space (what a run records)."""
-        return replace(self, collect_actions=resolve_collect_actions(self.collect_actions, action_space))
+        """These settings with ``collect`` and ``collect_actions`` resolved on the env's action space (what a run
+        records)."""
+        return replace(self, collect=resolve_collect(self.collect, action_space),
+                       collect_actions=resolve_collect_actions(self.collect_actions, action_space, self.collect))
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the checkpoint (the budget may grow)."""

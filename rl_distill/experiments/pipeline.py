@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rl_distill.distill.config import DistillConfig
+from rl_distill.distill.config import DistillConfig, resolve_collect
 from rl_distill.distill.loop import RoundLog, distill
 from rl_distill.distill.outputs import result_summary, save_student
 from rl_distill.evaluation.compare import CompareRow, compare, markdown, write_compare
@@ -13,6 +13,7 @@ from rl_distill.evaluation.evaluate import greedy_return_of
 from rl_distill.evaluation.plots import Curve, plot_curves
 from rl_distill.io import atomic_write_json
 from rl_distill.progress import ScalarLog
+from rl_distill.sb3.envs import action_space
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
 from rl_distill.sb3.training import CURVE_INTERVALS, train_ppo
@@ -68,7 +69,8 @@ def run_pipeline(
         train_ppo(env_id, out=out, name="teacher", timesteps=teacher_timesteps, seed=config.seed,
                   tensorboard=tensorboard)
         teacher = out / "teacher.zip"
-    print(f"[2/4] distilling into a {'x'.join(map(str, config.student_hidden))} student ({config.collect}-driven)")
+    scheme = resolve_collect(config.collect, action_space(env_id))
+    print(f"[2/4] distilling into a {'x'.join(map(str, config.student_hidden))} student ({scheme}-driven)")
     student = run_distill(config, teacher, out, vecnormalize=vecnormalize, tensorboard=tensorboard)
     print("[3/4] PPO from scratch with the student's architecture (baseline)")
     budget = scratch_steps or preset_for(env_id).timesteps
@@ -77,7 +79,7 @@ def run_pipeline(
                         eval_episodes=config.eval_episodes, scale_rewards=scale_rewards)  # fmt: skip
     curves: dict[str, list[Curve]] = {"PPO from scratch": [(scratch.curve_steps, scratch.curve_returns)]}
     if config.eval_episodes:
-        curves[f"distillation ({config.collect}-driven)"] = [distill_curve(student.with_suffix(".json"))]
+        curves[f"distillation ({scheme}-driven)"] = [distill_curve(student.with_suffix(".json"))]
     kickstarted = []
     if kickstart:
         from rl_distill.kickstart.config import KickstartConfig

@@ -21,6 +21,7 @@ from rl_distill.distill.config import (
     LEGACY_COLLECT_ACTIONS,
     LEGACY_UPDATES_PER_ROUND,
     collect_tag,
+    resolve_collect,
     resolve_collect_actions,
     updates_tag,
 )
@@ -261,16 +262,19 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     work = out / "models"
     # The PPO-from-scratch runs are the longest, so they start first and the short ones fill in around them.
     bounds = bounds or [DEFAULT_BOUND_MODE]
-    modes = [resolve_collect_actions(a, teacher.policy.action_space)
-             for a in collect_actions or [DistillConfig.collect_actions]]
-    collect_actions = list(dict.fromkeys(modes))  # auto is one of the others: run it once
+    space, requested = teacher.policy.action_space, collect_actions or [DistillConfig.collect_actions]
+    collects = list(dict.fromkeys(resolve_collect(c, space) for c in collects))  # auto is one of the others
+
+    def modes(scheme: str) -> list[str]:  # auto is one of the others (which one depends on the scheme): run it once
+        return list(dict.fromkeys(resolve_collect_actions(a, space, scheme) for a in requested))
+
     source, folder, stats = str(teacher_path), str(work), vecnormalize and str(vecnormalize)
     runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder,
                      scale_rewards=scale_rewards, keep_best=keep_best)
             for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
     for s in range(seeds if kickstart_steps else 0):
         distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0],
-                             collect_actions=collect_actions[0], vecnormalize=stats, updates_per_round=updates)
+                             collect_actions=modes(collects[0])[0], vecnormalize=stats, updates_per_round=updates)
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
                              bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
@@ -278,7 +282,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
                              keep_best=keep_best, lr_decay=kickstart_lr_decay, vecnormalize=stats))  # fmt: skip
     runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a, vecnormalize=stats,
                       updates_per_round=updates, max_steps=max_steps)
-             for h in hiddens for c in collects for b in bounds for a in collect_actions for s in range(seeds)]
+             for h in hiddens for c in collects for b in bounds for a in modes(c) for s in range(seeds)]
     # A kickstart run from a distilled student waits for the distillations: two passes.
     passes = [[r for r in runs if not r.init], [r for r in runs if r.init]]
     rows = [row for group in passes if group
