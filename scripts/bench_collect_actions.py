@@ -34,6 +34,11 @@ Session 58's cap sensitivity (``--noise-caps``: one capped column per cap; the 0
         --teachers bipedal-zoo sac-cheetah td3-cheetah
 
 ``--collect dagger`` (or teacher) compares the modes under another collection scheme, in run folders of its own.
+Session 59's held-out teachers, both schemes (``--collect-actions greedy capped --teachers walker-raw hopper-raw
+sac-hopper`` with ``--stem collect-actions-holdout-hard``, and with ``--stem collect-actions-dagger-holdout-hard
+--collect dagger``), and the easy Box-action teachers above under distill's default since then (``--stem
+collect-actions-dagger-easy --collect dagger --collect-actions greedy``); scripts/report_collection_pairs.py sets
+every scheme-and-mode pair side by side.
 
 Sixteen teachers at 1,000 updates per round, 5 seeds: the preset teachers (`rl-distill teacher --env ENV --out
 runs/bench-rl/ENV`; Hopper-v5's in runs/teachers/), scripts/train_sb3_teacher.py's ``ppo`` recipe on Walker2d-v5

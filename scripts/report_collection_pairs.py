@@ -27,8 +27,8 @@ from rl_distill.io import atomic_write_json, atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
-REPORTS = ["collect-actions-box", "collect-actions-dagger", "collect-actions-holdout", "collect-actions-dagger-holdout",
-           "collect-actions-holdout-hard", "collect-actions-dagger-holdout-hard"]  # fmt: skip
+REPORTS = ["collect-actions-box", "collect-actions-dagger", "collect-actions-dagger-easy", "collect-actions-holdout",
+           "collect-actions-dagger-holdout", "collect-actions-holdout-hard", "collect-actions-dagger-holdout-hard"]
 PAIRS = ["student, capped", "student, greedy", "dagger, capped", "dagger, greedy"]
 
 
