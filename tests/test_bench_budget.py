@@ -19,7 +19,7 @@ def test_the_replay_stops_where_the_run_would_have_and_says_when_the_log_ends_fi
 
 
 @pytest.mark.parametrize(("teacher", "asked", "key", "mode"), [
-    ("td3-cheetah", "auto", "td3-cheetah, capped collection", "capped"),  # Box actions: auto is capped
+    ("td3-cheetah", "auto", "td3-cheetah, capped collection", "capped"),  # Box, student-driven: capped
     ("td3-cheetah", "greedy", "td3-cheetah, greedy collection", "greedy"),
     ("td3-cheetah", "sampled", "td3-cheetah", "sampled"),  # as every case made before modes were kept
     ("dqn-lunar", "auto", "dqn-lunar", "sampled"),

@@ -75,7 +75,7 @@ def resolve_collect(scheme: str, action_space: gym.Space) -> str:
     return "dagger" if isinstance(action_space, gym.spaces.Box) else "student"
 
 
-def resolve_collect_actions(mode: str, action_space: gym.Space, collect: str = "auto") -> str:
+def resolve_collect_actions(mode: str, action_space: gym.Space, collect: str) -> str:
     """What ``collect_actions`` does on an action space under the ``collect`` scheme: ``auto`` is AUTO_RULE; the
     others are themselves."""
     if mode != "auto":
