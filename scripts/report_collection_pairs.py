@@ -6,9 +6,10 @@ section of ``results/bound-aware.json`` (its 16x16 one-sided rows at 1,000 updat
 bench_collect_actions does not run). For each teacher and budget it gives each pair's mean score over seeds and,
 over the rows where every pair ran, each pair's shortfall from the best pair of the row. Nothing is run; writes
 ``results/STEM.{md,json}``. Session 59's comparison, which made DAgger with greedy collection distill's default for
-Box actions:
+Box actions, and the old default against the new one on every row where both ran:
 
     python scripts/report_collection_pairs.py
+    python scripts/report_collection_pairs.py --pairs "student, capped" "dagger, greedy" --stem collection-default
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
 REPORTS = ["collect-actions-box", "collect-actions-dagger", "collect-actions-dagger-easy", "collect-actions-holdout",
            "collect-actions-dagger-holdout", "collect-actions-holdout-hard", "collect-actions-dagger-holdout-hard"]
+BOUND_AWARE = ["Walker2d-v5-seed1", "Hopper-v5-200k", "Hopper-v5-sac-200k"]
 PAIRS = ["student, capped", "student, greedy", "dagger, capped", "dagger, greedy"]
 
 
@@ -95,9 +97,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reports", nargs="+", default=REPORTS, metavar="STEM",
                         help=f"bench_collect_actions.py reports to read (default {' '.join(REPORTS)})")
-    parser.add_argument("--bound-aware", nargs="*", default=["Walker2d-v5-seed1"], metavar="SECTION",
-                        help="sections of results/bound-aware.json to add (default Walker2d-v5-seed1: its 100,000-"
-                        "step runs)")
+    parser.add_argument("--bound-aware", nargs="*", default=BOUND_AWARE, metavar="SECTION",
+                        help="sections of results/bound-aware.json to add, each one budget (default "
+                        f"{' '.join(BOUND_AWARE)}: twice the preset's steps)")
     parser.add_argument("--pairs", nargs="+", default=PAIRS, metavar="SCHEME,_MODE",
                         help=f"the pairs to compare, as 'SCHEME, MODE' (default: {'; '.join(PAIRS)})")
     parser.add_argument("--stem", default="collection-pairs", help="write results/STEM.{md,json}")
