@@ -52,7 +52,8 @@ def bound_aware_row(section: str) -> dict[str, Any]:
             scores.setdefault(f"{row['collect']}, {row.get('collect_actions') or 'sampled'}", []).append(row["score"])
             steps.add(row["env_steps"])
     if len(steps) != 1:
-        raise SystemExit(f"section {section} mixes budgets {sorted(steps)}: pick one")
+        raise ValueError(f"section {section} of results/bound-aware.json has 16x16 one-sided rows at "
+                         f"{len(steps)} budgets ({sorted(steps)}), not one")
     return {"env": data["rows"][0]["env"], "teacher": data["teacher_path"], "budget": f"{steps.pop():,} steps",
             "scores": scores}
 
@@ -106,8 +107,14 @@ def main() -> None:
     args = parser.parse_args()
     if missing := [stem for stem in args.reports if not (RESULTS / f"{stem}.json").is_file()]:
         parser.error(f"no report results/{missing[0]}.json")
-    rows = merged([row for stem in args.reports for row in report_rows(stem)]
-                  + [bound_aware_row(section) for section in args.bound_aware])  # fmt: skip
+    sections = json.loads((RESULTS / "bound-aware.json").read_text()) if args.bound_aware else {}
+    if missing := [section for section in args.bound_aware if section not in sections]:
+        parser.error(f"no section {missing[0]!r} in results/bound-aware.json")
+    try:
+        extra = [bound_aware_row(section) for section in args.bound_aware]
+    except ValueError as exc:
+        parser.error(str(exc))
+    rows = merged([row for stem in args.reports for row in report_rows(stem)] + extra)
     rows = [row for row in rows if any(p in row["scores"] for p in args.pairs)]
     command = shlex.join(["python", "scripts/report_collection_pairs.py", *sys.argv[1:]])
     atomic_write_json(RESULTS / f"{args.stem}.json", rows)

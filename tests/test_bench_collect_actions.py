@@ -134,3 +134,18 @@ def test_the_pairs_report_joins_one_teachers_schemes_and_scores_only_rows_with_e
     assert "over the 2 rows where every pair ran" in text
     assert "| student-driven, capped | 0.150 | 0.300 | 1 of 2 |" in text
     assert "| DAgger, greedy | 0.150 | 0.300 | 1 of 2 |" in text
+
+
+def test_the_pairs_report_refuses_a_missing_section_or_report_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import report_collection_pairs as report
+
+    (tmp_path / "r.json").write_text("[]")
+    (tmp_path / "bound-aware.json").write_text("{}")
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    for extra in (["--bound-aware", "nope"], ["--reports", "missing"]):
+        monkeypatch.setattr(sys, "argv", ["report_collection_pairs.py", "--reports", "r", *extra])
+        with pytest.raises(SystemExit) as exit_:
+            report.main()
+        assert exit_.value.code == 2 and "error: no " in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bound-aware.json", "r.json"]  # nothing written
