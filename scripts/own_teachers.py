@@ -2,7 +2,8 @@
 
 ``TEACHERS`` names each teacher's recipe (scripts/train_sb3_teacher.py) and where it lives
 (runs/sb3-teachers/<folder>/<name>.zip, trained when missing). ``distilled``, ``kickstarted`` and ``merged`` run
-`rl-distill distill`, `kickstart` and `multitask` with their defaults, and ``scratched`` PPO from scratch beside
+`rl-distill distill`, `kickstart` and `multitask` with their defaults (but student-driven collection,
+STUDENT_DRIVEN), and ``scratched`` PPO from scratch beside
 them, into runs/bench-own-teachers/<teacher>/<run>/ and return a row for a report; a run finished with the same
 teacher file, budget and episode count is read back (``cached``), so a benchmark killed half-way resumes where it
 stopped. Used by bench_own_teachers.py and bench_budget.py.
@@ -147,7 +148,7 @@ def distill_folder(key: str, width: int, seed: int, steps: int | None, updates: 
 def distilled(key: str, width: int, seed: int, episodes: int, steps: int | None = None,
               updates: int = DEFAULT_UPDATES, collect_actions: str = DEFAULT_COLLECT_ACTIONS) -> dict[str, Any]:
     """A distillation with `rl-distill distill`'s defaults but ``steps`` (None: the preset's), ``updates`` per
-    round and ``collect_actions``."""
+    round, ``collect_actions`` and student-driven collection."""
     spec, (teacher, stats) = TEACHERS[key], teacher_files(key)
     env, mode = spec["env"], resolved_mode(key, collect_actions)
     config = DistillConfig(env, student_hidden=(width, width), seed=seed, updates_per_round=updates,
