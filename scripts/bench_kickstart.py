@@ -77,6 +77,8 @@ from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVA
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
+DISTILL_COLLECT = "dagger"
+"""Who acts in every case's distillation (its run names and auto collection are resolved under it)."""
 
 
 CASE_OPTIONS = {key: key for key in ("lr_decay", "distill_steps", "bounds", "distill_lr_decay", "critic_warmup",
@@ -119,7 +121,7 @@ def scratch_run(case: dict[str, Any], work: Path, seed: int, *, wait: bool = Tru
 def case_distillation(case: dict[str, Any]) -> tuple[int, str, str]:
     """The case's distillation budget, folder key and label tag (``distill_variant``; auto collection named as the
     mode it resolves to on the case's env)."""
-    mode = resolve_collect_actions(case["distill_collect_actions"], action_space(case["env"]), "dagger")
+    mode = resolve_collect_actions(case["distill_collect_actions"], action_space(case["env"]), DISTILL_COLLECT)
     return distill_variant(case["env"], case["distill_steps"], case["bounds"], case["distill_lr_decay"], mode,
                            case["distill_updates"], case["distill_keep_best"])
 
@@ -132,7 +134,7 @@ def distill_run(case: dict[str, Any], work: Path, teacher_path: Path, seed: int,
     with claimed(folder, wait=wait):
         if not finished(folder / "student.json", teacher_path):
             keep = case["distill_keep_best"]
-            config = DistillConfig(case["env"], student_hidden=case["hidden"], steps=budget, collect="dagger",
+            config = DistillConfig(case["env"], student_hidden=case["hidden"], steps=budget, collect=DISTILL_COLLECT,
                                    seed=seed, bounds=case["bounds"], lr_decay=case["distill_lr_decay"],
                                    collect_actions=case["distill_collect_actions"],  # resolved as its name
                                    updates_per_round=case["distill_updates"], keep_best=keep,
