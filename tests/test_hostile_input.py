@@ -69,6 +69,8 @@ CASES = [
     ([*D, "--temperature", "nan"], "finite number"),
     ([*D, "--noise-cap", "0"], "positive number"),
     ([*D, "--noise-cap", "inf"], "finite number"),
+    ([*D, "--dagger-decay", "1.5"], "number in [0, 1]"),
+    ([*D, "--dagger-decay", "nan"], "finite number"),
     ([*D, "--collect", "random"], "invalid choice"),
     ([*D, "--loss", "l1"], "invalid choice"),
     ([*D, "--vecnormalize", "{random_bytes}"], "VecNormalize"),

@@ -42,6 +42,16 @@ def test_distill_writes_a_student_with_a_round_log(distilled: Path) -> None:
     assert log["config"]["student_hidden"] == [8, 8] and log["config"]["lr_decay"] is True
 
 
+def test_dagger_decay_sets_how_fast_the_student_takes_over(cartpole_teacher: Path, tmp_path: Path) -> None:
+    args = ["distill", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--steps", "1200",
+            "--steps-per-round", "400", "--student-hidden", "4,4", "--eval-episodes", "0", "--updates-per-round", "5",
+            "--collect", "dagger", "--dagger-decay", "0.2", "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 0
+    log = json.loads((tmp_path / "student.json").read_text())
+    assert [r["beta"] for r in log["rounds"]] == pytest.approx([1.0, 0.2, 0.04])
+    assert log["config"]["dagger_decay"] == 0.2
+
+
 def test_evaluate_json_matches_plain_sb3(distilled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["evaluate", str(distilled / "student.zip"), "--env", "CartPole-v1", "--episodes", "12",
                         "--json"], capsys)  # fmt: skip

@@ -17,6 +17,7 @@ from rl_distill.cli.arguments import (
     positive_float,
     positive_int,
     set_threads,
+    unit_float,
 )
 from rl_distill.distill.config import AUTO_COLLECT_RULE, AUTO_RULE, COLLECT_ACTIONS, COLLECT_CHOICES, DistillConfig
 from rl_distill.errors import InputError
@@ -75,6 +76,10 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                    "on two (results/collection-pairs.md, docs/distillation.md 'Collection modes'); on discrete "
                    "ones the schemes are level. student.json records the scheme used; --resume with auto goes on "
                    f"as the run began (default {d.collect}; student before session 59)")
+    p.add_argument("--dagger-decay", type=unit_float, default=d.dagger_decay, metavar="RATE",
+                   help="DAgger (--collect dagger, or auto on Box actions): the teacher acts in round r's "
+                   "collection with probability RATE**r, the student in the rest (0: the teacher collects round 0 "
+                   f"only; 1: always the teacher); other schemes ignore it (default {d.dagger_decay})")
     p.add_argument("--collect-actions", choices=COLLECT_ACTIONS, default=d.collect_actions,
                    help="how whoever acts picks its actions while collecting: sampled from its distribution; greedy, "
                    "as the evaluated student acts; mixed: greedy in half the envs, sampled in the others; capped: "
@@ -147,7 +152,7 @@ def distill_config(args: argparse.Namespace) -> DistillConfig:
     config = DistillConfig(
         env_id=args.env, student_hidden=args.student_hidden or preset.student_hidden,
         steps=args.steps or preset.distill_steps, max_steps=args.max_steps, collect=args.collect,
-        collect_actions=args.collect_actions, noise_cap=args.noise_cap,
+        collect_actions=args.collect_actions, noise_cap=args.noise_cap, dagger_decay=args.dagger_decay,
         loss=args.loss, bounds=args.bounds,
         temperature=args.temperature, seed=args.seed, n_envs=args.n_envs, steps_per_round=args.steps_per_round,
         buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,

@@ -223,7 +223,7 @@ class DistillConfig:
         if not 0.0 < self.noise_cap < float("inf"):
             raise InputError(f"--noise-cap must be a positive share of the half-range, got {self.noise_cap}")
         if not 0.0 <= self.dagger_decay <= 1.0:
-            raise InputError(f"dagger_decay must lie in [0, 1], got {self.dagger_decay}")
+            raise InputError(f"--dagger-decay must lie in [0, 1], got {self.dagger_decay}")
         if self.keep_best and not self.eval_episodes:
             raise InputError("--keep-best chooses a round on its evaluation episodes: it needs --eval-episodes > 0")
 
