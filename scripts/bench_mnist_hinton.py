@@ -38,7 +38,7 @@ from mnist_runs import student_run, teacher_run
 from torch import nn
 
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
-from supervised.config import MAX_JITTER, MAX_MIXUP, STUDENT_OPTIMIZERS, MnistConfig
+from supervised.config import MAX_JITTER, MAX_MIXUP, OPTIMIZERS, MnistConfig
 from supervised.data import MnistData, load_mnist
 from supervised.models import TEACHERS, default_dropout
 from supervised.train import omitted_class_errors, predict_logits, stored_logits
@@ -175,7 +175,10 @@ def main() -> None:
                         "learns from its teacher (or the ensemble) averaged over its images shifted by up to PIXELS "
                         "along each axis: the mean of its logits on (2 PIXELS + 1)^2 copies, the shifts a jittered "
                         "teacher was trained on (rows named -shifts<PIXELS>; 0: off)")
-    parser.add_argument("--student-optimizer", choices=STUDENT_OPTIMIZERS, default="adam", help="hinton: the "
+    parser.add_argument("--teacher-optimizer", choices=OPTIMIZERS, default="adam", help="hinton, transfer: the "
+                        "teacher's optimiser (sgd: Nesterov momentum, as Hinton et al.; teachers of each recipe get "
+                        "their own folder)")
+    parser.add_argument("--student-optimizer", choices=OPTIMIZERS, default="adam", help="hinton: the "
                         "students' optimiser (sgd: every student, labels-only too, in a folder of its own)")
     parser.add_argument("--stem", default=None, help="hinton, transfer: write results/<stem>.{json,md} "
                         "(default: mnist-hinton, mnist-transfer)")

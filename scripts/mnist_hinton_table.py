@@ -47,7 +47,8 @@ def hinton_seed(args: argparse.Namespace, seed: int) -> tuple[MnistConfig, Path]
     config = MnistConfig(teacher=args.teacher, epochs=args.teacher_epochs, jitter=2, mixup=args.teacher_mixup,
                          teacher_dropout=args.teacher_dropout,
                          student_hidden=(800, 800), student_epochs=args.student_epochs,
-                         student_optimizer=args.student_optimizer, seed=seed)  # fmt: skip
+                         student_optimizer=args.student_optimizer, teacher_optimizer=args.teacher_optimizer,
+                         seed=seed)  # fmt: skip
     # The folder names the teacher's recipe: runs of an earlier hinton-mlp (20% input dropout) stay apart.
     return config, args.runs / "hinton" / f"teacher-{teacher_recipe(args)}" / f"seed-{seed}"
 
@@ -57,7 +58,8 @@ def teacher_recipe(args: argparse.Namespace) -> str:
     rate = f"{args.teacher_dropout:g}" if args.teacher_dropout is not None else ""
     mixup = f"-mixup{args.teacher_mixup:g}" if args.teacher_mixup else ""
     architecture = "" if args.teacher == HINTON_TEACHER else f"{args.teacher}-"
-    return f"{architecture}{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{rate}{mixup}"
+    optimiser = f"-sgd{SGD_LR:g}" if args.teacher_optimizer == "sgd" else ""
+    return f"{architecture}{args.teacher_epochs}-epochs-{TEACHER_RECIPE}{rate}{mixup}{optimiser}"
 
 
 def hinton_teachers(args: argparse.Namespace, data: MnistData,
@@ -146,6 +148,7 @@ def hinton(args: argparse.Namespace, data: MnistData) -> None:
     table = {"seeds": args.seeds, "cpu": cpu_name(), "teacher": args.teacher, "teacher_epochs": args.teacher_epochs,
              "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "ensemble": args.ensemble,
              "student_epochs": args.student_epochs, "student_optimizer": args.student_optimizer,
+             "teacher_optimizer": args.teacher_optimizer,
              "teacher_shifts": args.teacher_shifts,
              "lams": args.lams, "paper_errors": PAPER, "rows": rows}  # fmt: skip
     atomic_write_json(args.results / f"{args.stem}.json", table)
@@ -162,10 +165,11 @@ def hinton_markdown(args: argparse.Namespace, rows: dict[str, list[dict[str, Any
         ensemble = (f"; rows ending {suffix}: the teacher{' ensemble' if args.ensemble else ''}'s logits averaged "
                     f"over its images shifted by up to {args.teacher_shifts} pixels")
     optimiser = f"SGD at {SGD_LR:g}, Nesterov momentum" if args.student_optimizer == "sgd" else "Adam"
+    teacher_optimiser = f", SGD at {SGD_LR:g}, Nesterov momentum" if args.teacher_optimizer == "sgd" else ""
     rate = default_dropout(args.teacher) if args.teacher_dropout is None else args.teacher_dropout
     dropout = "no dropout" if rate is None else f"dropout {rate:g}"
     lines = [f"Hinton et al. 2015 §3 with rl-distill's loss: teacher {args.teacher} ({dropout}, 2-pixel "
-             f"jitter{mixup}, {args.teacher_epochs} epochs{ensemble}), students 784-800-800-10 "
+             f"jitter{mixup}, {args.teacher_epochs} epochs{teacher_optimiser}{ensemble}), students 784-800-800-10 "
              f"({args.student_epochs} epochs, {optimiser}; lam: the label term's weight); test errors, mean ± std "
              f"over seeds {args.seeds}.", "",
              "| model | params | test errors | × labels-only errors | × labels-only on the same inputs | "

@@ -17,7 +17,7 @@ from rl_distill.errors import InputError
 from rl_distill.io import atomic_write, atomic_write_json, atomic_write_text
 from rl_distill.losses import kd_loss
 from rl_distill.progress import Progress
-from supervised.config import SGD_LR, SGD_MOMENTUM, STUDENT_OPTIMIZERS, MnistConfig
+from supervised.config import OPTIMIZERS, SGD_LR, SGD_MOMENTUM, MnistConfig
 from supervised.data import MnistData, jitter, load_mnist, mixup
 from supervised.models import build_teacher, count_params, student_mlp
 
@@ -64,7 +64,7 @@ def build_optimizer(model: nn.Module, name: str, adam_lr: float) -> torch.optim.
         return torch.optim.SGD(model.parameters(), lr=SGD_LR, momentum=SGD_MOMENTUM, nesterov=True)
     if name == "adam":
         return torch.optim.Adam(model.parameters(), lr=adam_lr)
-    raise ValueError(f"unknown optimiser {name!r}; one of {', '.join(STUDENT_OPTIMIZERS)}")  # a caller's bug
+    raise ValueError(f"unknown optimiser {name!r}; one of {', '.join(OPTIMIZERS)}")  # a caller's bug
 
 
 def train_model(
@@ -83,7 +83,7 @@ def train_model(
     """Train in place; cross-entropy on ``labels``, or soft KD when ``soft_targets`` is given;
     ``max_shift`` > 0 jitters every batch (see :func:`supervised.data.jitter`), ``mixup_alpha`` > 0 then
     blends its images in pairs, labels too (:func:`supervised.data.mixup`); ``optimizer_name`` is one of
-    STUDENT_OPTIMIZERS.
+    OPTIMIZERS.
 
     Batches are drawn by index from in-memory tensors with a generator seeded from the config,
     so the three students see the same batch order. Returns wall seconds.
@@ -157,7 +157,8 @@ def train_teacher(config: MnistConfig, data: MnistData) -> tuple[nn.Module, floa
     torch.manual_seed(config.seed)
     teacher = build_teacher(config.teacher, config.teacher_dropout)
     seconds = train_model(teacher, data.train_x, data.train_y, config, name="teacher", epochs=config.epochs,
-                          max_shift=config.jitter, mixup_alpha=config.mixup)  # fmt: skip
+                          max_shift=config.jitter, mixup_alpha=config.mixup,
+                          optimizer_name=config.teacher_optimizer)  # fmt: skip
     return teacher, seconds
 
 

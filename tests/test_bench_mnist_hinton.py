@@ -20,8 +20,8 @@ def hinton_args(tmp_path: Path, **changes: object) -> argparse.Namespace:
     args = argparse.Namespace(teacher="hinton-mlp", teacher_epochs=60, student_epochs=STUDENT_EPOCHS,
                               teacher_dropout=None, teacher_mixup=0.0, best_t=20.0, lams=[0.0], student_jitter=0,
                               student_mixup=0.0, mixup_epochs=[1], mixup_jitter=0, ensemble=None, teacher_shifts=0,
-                              student_optimizer="adam", stem="smoke", seeds=[0], runs=tmp_path / "runs",
-                              results=tmp_path / "results")  # fmt: skip
+                              student_optimizer="adam", teacher_optimizer="adam", stem="smoke", seeds=[0],
+                              runs=tmp_path / "runs", results=tmp_path / "results")  # fmt: skip
     for key, value in changes.items():
         setattr(args, key, value)
     args.results.mkdir(parents=True, exist_ok=True)
@@ -33,6 +33,8 @@ def test_the_paper_teacher_keeps_its_folder_and_other_architectures_get_their_ow
     assert teacher_recipe(hinton_args(tmp_path)) == "60-epochs-hidden-dropout"
     cnn = hinton_args(tmp_path, teacher="cnn-wide", teacher_epochs=12)
     assert teacher_recipe(cnn) == "cnn-wide-12-epochs-hidden-dropout"
+    sgd = hinton_args(tmp_path, teacher_optimizer="sgd")
+    assert teacher_recipe(sgd) == "60-epochs-hidden-dropout-sgd0.01"
 
 
 def test_another_teacher_trains_its_own_architecture_and_the_table_says_which(tmp_path: Path) -> None:

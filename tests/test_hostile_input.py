@@ -39,6 +39,7 @@ CASES = [
     (["mnist", "--student-mixup", "-1", "--out", OUT], "--student-mixup must be a Beta parameter"),
     (["mnist", "--mixup", "101", "--out", OUT], "--mixup must be a Beta parameter"),
     (["mnist", "--student-optimizer", "rmsprop", "--out", OUT], "invalid choice: 'rmsprop'"),
+    (["mnist", "--teacher-optimizer", "lbfgs", "--out", OUT], "invalid choice: 'lbfgs'"),
     (["mnist", "--teacher-dropout", "1", "--out", OUT], "--teacher-dropout must lie in [0, 1)"),
     (["mnist", "--teacher", "cnn", "--teacher-dropout", "0.2", "--out", OUT], "for a teacher with dropout layers"),
     (["mnist", "--data-dir", "{empty_dir}", "--out", OUT], "missing MNIST file"),

@@ -17,7 +17,7 @@ def test_teacher_and_students_beat_chance_on_real_digits(student_jitter: int, st
     assert data.train_x.shape == (60000, 1, 28, 28) and data.test_x.shape == (10000, 1, 28, 28)
     config = MnistConfig(epochs=3, student_epochs=3, teacher="cnn", train_subset=4000, seed=0,
                          student_jitter=student_jitter, student_mixup=student_mixup,
-                         student_optimizer=optimizer)  # fmt: skip
+                         student_optimizer=optimizer, teacher_optimizer=optimizer)  # fmt: skip
     result, _ = run_mnist(config, data)
     accuracy = {m.name: m.test_accuracy for m in result.models}
     assert accuracy["teacher"] > 0.8, accuracy  # chance is 0.10
@@ -43,7 +43,7 @@ def test_jitter_shifts_each_image_by_at_most_the_given_pixels_and_keeps_its_plac
     assert torch.equal(jitter(images, 0, torch.Generator()), images)
 
 
-def test_student_optimizer_sgd_is_nesterov_momentum_and_others_are_refused() -> None:
+def test_optimizer_sgd_is_nesterov_momentum_and_others_are_refused() -> None:
     from rl_distill.errors import InputError
     from supervised.config import SGD_LR, SGD_MOMENTUM
     from supervised.models import student_mlp
@@ -55,6 +55,21 @@ def test_student_optimizer_sgd_is_nesterov_momentum_and_others_are_refused() -> 
     assert isinstance(build_optimizer(student_mlp((8,)), "adam", adam_lr=1e-3), torch.optim.Adam)
     with pytest.raises(InputError, match="--student-optimizer must be one of adam, sgd"):
         MnistConfig(student_optimizer="rmsprop").validate()
+    with pytest.raises(InputError, match="--teacher-optimizer must be one of adam, sgd"):
+        MnistConfig(teacher_optimizer="rmsprop").validate()
+
+
+def test_the_teacher_trains_with_the_optimiser_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    import supervised.train as train
+
+    chosen: list[str] = []
+    build = train.build_optimizer
+    monkeypatch.setattr(train, "build_optimizer", lambda model, name, adam_lr: chosen.append(name) or build(
+        model, name, adam_lr))
+    data = load_mnist().subset_train(256)
+    for name in ("sgd", "adam"):
+        train.train_teacher(MnistConfig(epochs=1, teacher="cnn", teacher_optimizer=name), data)
+    assert chosen == ["sgd", "adam"]
 
 
 def test_a_diverged_student_stops_with_a_one_line_error_instead_of_reporting_chance() -> None:
