@@ -195,6 +195,11 @@ def test_runs_saved_before_the_added_fields_keep_their_cache_key() -> None:
     assert "max_steps" not in cache_settings(longer)  # exactly the steps, as every run before the field
     capped = SweepRun("CartPole-v1", "t.zip", (4,), "student", 0, 512, 3, "w", max_steps=2048)
     assert cache_settings(capped)["max_steps"] == 2048 and capped.name == "student-one-sided-max2048-4-512steps-0"
+    assert "noise_cap" not in cache_settings(capped) and "dagger_decay" not in cache_settings(capped)
+    wider = SweepRun("Pendulum-v1", "t.zip", (4,), "dagger", 0, 512, 3, "w", collect_actions="capped", noise_cap=0.2,
+                     dagger_decay=0.25)  # fmt: skip
+    assert wider.name == "dagger-one-sided-capped-cap0.2-decay0.25-4-512steps-0"
+    assert cache_settings(wider)["noise_cap"] == 0.2 and cache_settings(wider)["dagger_decay"] == 0.25
 
 
 @pytest.mark.parametrize("falling", [True, False])
@@ -232,6 +237,23 @@ def test_auto_collection_resolves_per_scheme_and_runs_each_pair_once(pendulum_te
     rows = json.loads((out / "sweep.json").read_text())["rows"]
     # auto is DAgger on Box actions (run once), and auto collection is capped student-driven, greedy under DAgger
     assert sorted((r["collect"], r["collect_actions"]) for r in rows) == [("dagger", "greedy"), ("student", "capped")]
+
+
+def test_noise_cap_and_dagger_decay_reach_the_runs_they_apply_to(pendulum_teacher: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--env", "Pendulum-v1", "--teacher", str(pendulum_teacher), "--student-hidden", "4",
+                 "--collect", "student", "dagger", "--collect-actions", "capped", "greedy", "--noise-cap", "0.2",
+                 "--dagger-decay", "0.25", "--seeds", "1", "--steps", "400", "--updates-per-round", "2",
+                 "--episodes", "1", "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
+    configs = {path.stem: json.loads(path.read_text())["config"] for path in (out / "models").glob("*steps-0.json")}
+    # only capped runs are named by the cap and only DAgger runs by the decay: the others keep their names
+    assert sorted(configs) == ["dagger-one-sided-capped-cap0.2-decay0.25-2u-4x4-400steps-0",
+                               "dagger-one-sided-greedy-decay0.25-2u-4x4-400steps-0",
+                               "student-one-sided-capped-cap0.2-2u-4x4-400steps-0",
+                               "student-one-sided-greedy-2u-4x4-400steps-0"]  # fmt: skip
+    for name, config in configs.items():
+        assert config["noise_cap"] == (0.2 if "-cap" in name else 0.1)
+        assert config["dagger_decay"] == (0.25 if name.startswith("dagger") else 0.5)
 
 
 def test_collect_actions_and_updates_reach_each_run_and_the_kickstart_init_the_first(cartpole_teacher: Path,

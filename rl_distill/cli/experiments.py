@@ -6,9 +6,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rl_distill.cli.arguments import TEACHER_HELP, VECNORMALIZE_HELP, default_out, positive_int, set_threads
+from rl_distill.cli.arguments import (
+    TEACHER_HELP,
+    VECNORMALIZE_HELP,
+    default_out,
+    positive_float,
+    positive_int,
+    set_threads,
+    unit_float,
+)
 from rl_distill.cli.commands import add_common, add_distill_flags, add_env, distill_config
-from rl_distill.distill.config import AUTO_COLLECT_RULE, AUTO_RULE, COLLECT_ACTIONS, COLLECT_CHOICES
+from rl_distill.distill.config import (
+    AUTO_COLLECT_RULE,
+    AUTO_RULE,
+    COLLECT_ACTIONS,
+    COLLECT_CHOICES,
+    DAGGER_DECAY,
+    NOISE_CAP,
+)
 from rl_distill.errors import InputError
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
 from rl_distill.sb3.envs import check_env_id
@@ -47,7 +62,7 @@ def run_sweep(args: argparse.Namespace) -> int:
                   kickstart_steps=args.kickstart_steps or 0, kickstart_init=args.kickstart_init,
                   scale_rewards=args.scale_rewards, keep_best=args.keep_best,
                   kickstart_lr_decay=args.kickstart_lr_decay, updates_per_round=args.updates_per_round,
-                  max_steps=args.max_steps,
+                  max_steps=args.max_steps, noise_cap=args.noise_cap, dagger_decay=args.dagger_decay,
                   ray_address=args.ray, workers=args.workers)  # fmt: skip
     print(f"{len(table['rows'])} runs; wrote {out}/sweep.json, sweep.csv and plots")
     return 0
@@ -99,6 +114,12 @@ def add_experiment_commands(sub: argparse._SubParsersAction) -> None:
                    help="how whoever acts picks its actions while collecting, to compare (see distill --help; "
                    f"default distill's, auto: {AUTO_RULE}; runs are named by the mode used, e.g. -capped, "
                    "nothing for sampled)")
+    p.add_argument("--noise-cap", type=positive_float, default=NOISE_CAP, metavar="SHARE",
+                   help="capped collection's largest std, as a share of each action's half-range (see distill "
+                   f"--help; default {NOISE_CAP}; other values name the capped runs -capSHARE)")
+    p.add_argument("--dagger-decay", type=unit_float, default=DAGGER_DECAY, metavar="RATE",
+                   help="DAgger runs: the teacher acts in round r with probability RATE**r (see distill --help; "
+                   f"default {DAGGER_DECAY}; other values name the DAgger runs -decayRATE)")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per combination (default 3)")
     p.add_argument("--steps", type=positive_int, default=None, help="distillation env steps (default: preset)")
     p.add_argument("--updates-per-round", type=positive_int, default=None,

@@ -66,6 +66,8 @@ AUTO_RULE = (f"{AUTO_DAGGER_BOX_MODE} for Box actions under DAgger, {AUTO_BOX_MO
 NOISE_CAP = 0.1
 """``capped``: the largest std whoever acts may sample with, as a share of each action's half-range (TD3's own
 exploration noise in SB3's zoo; chosen before it was measured, not tuned)."""
+DAGGER_DECAY = 0.5
+"""DAgger's default: the teacher acts in round r with probability 0.5**r (Ross et al.'s beta_i = p**i)."""
 
 
 def resolve_collect(scheme: str, action_space: gym.Space) -> str:
@@ -181,7 +183,7 @@ class DistillConfig:
     closer together over seeds, but cut a short (ten-round) Walker2d-v5 distillation to two thirds of its
     score (docs/kickstart.md, "Distillation's rate"). A run resumed with more ``steps`` spreads the rest of
     the decay over the new total."""
-    dagger_decay: float = 0.5
+    dagger_decay: float = DAGGER_DECAY
     """DAgger: the teacher acts with probability decay**round (round 0: always)."""
     eval_episodes: int = 5
     """Evaluation episodes of the greedy student after each round (0: no per-round evaluation)."""

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from rl_distill.distill.config import (
+    DAGGER_DECAY,
     LEGACY_COLLECT_ACTIONS,
     LEGACY_UPDATES_PER_ROUND,
+    NOISE_CAP,
     collect_tag,
     resolve_collect,
     resolve_collect_actions,
@@ -70,6 +72,10 @@ class SweepRun:
     default when not told; this field's default is what runs saved before it had, so their names still match)."""
     max_steps: int | None = None
     """Distillation runs: go on past ``steps`` while the action gap still falls, up to this many (``--max-steps``)."""
+    noise_cap: float = NOISE_CAP
+    """Distillation runs with capped collection: the largest std, as a share of each half-range (``--noise-cap``)."""
+    dagger_decay: float = DAGGER_DECAY
+    """DAgger runs: the teacher acts with probability dagger_decay**round (``--dagger-decay``)."""
 
     @property
     def distilled(self) -> bool:
@@ -81,7 +87,9 @@ class SweepRun:
         hidden = "x".join(map(str, self.hidden))
         most = f"-max{self.max_steps}" if self.max_steps else ""
         budget = f"{updates_tag(self.updates_per_round)}{most}"
-        variant = f"-{self.bounds}{collect_tag(self.collect_actions)}{budget}" if self.distilled else ""
+        cap = f"-cap{self.noise_cap:g}" if self.noise_cap != NOISE_CAP else ""
+        decay = f"-decay{self.dagger_decay:g}" if self.dagger_decay != DAGGER_DECAY else ""
+        variant = f"-{self.bounds}{collect_tag(self.collect_actions)}{cap}{decay}{budget}" if self.distilled else ""
         rewards = "" if self.scale_rewards is None else "-scaled" if self.scale_rewards else "-raw"
         ppo = ("-lr-decay" if self.lr_decay else "") + (f"-best{self.keep_best}" if self.keep_best else "")
         # The budget is in the name so that a sweep at another --steps in the same folder keeps this run's files.
@@ -92,7 +100,8 @@ class SweepRun:
 ADDED_FIELDS: dict[str, Any] = {"init": None, "init_steps": 0, "scale_rewards": None,
                                 "collect_actions": LEGACY_COLLECT_ACTIONS,
                                 "keep_best": 0, "lr_decay": False, "vecnormalize": None,
-                                "updates_per_round": LEGACY_UPDATES_PER_ROUND, "max_steps": None}
+                                "updates_per_round": LEGACY_UPDATES_PER_ROUND, "max_steps": None,
+                                "noise_cap": NOISE_CAP, "dagger_decay": DAGGER_DECAY}
 """SweepRun fields newer than the first saved rows, and their unset values: left out of a run's cache key when
 unset, so that those rows still match."""
 
@@ -162,7 +171,8 @@ def train_and_evaluate(run: SweepRun, name: str) -> dict[str, Any]:
         config = DistillConfig(env_id=run.env_id, student_hidden=run.hidden, steps=run.steps,
                                collect=run.collect, collect_actions=run.collect_actions,  # type: ignore[arg-type]
                                seed=run.seed, bounds=run.bounds,  # type: ignore[arg-type]
-                               updates_per_round=run.updates_per_round, max_steps=run.max_steps)  # fmt: skip
+                               updates_per_round=run.updates_per_round, max_steps=run.max_steps,
+                               noise_cap=run.noise_cap, dagger_decay=run.dagger_decay)  # fmt: skip
         run_distill(config, Path(run.teacher), out, name=name, vecnormalize=stats, progress_bar=False)
         rounds = json.loads((out / f"{name}.json").read_text())["rounds"]
         curve = ([r["env_steps"] for r in rounds], [r["eval_mean_return"] for r in rounds])
@@ -224,6 +234,7 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
           bounds: list[str] | None = None, collect_actions: list[str] | None = None, kickstart_steps: int = 0,
           kickstart_init: bool = False, scale_rewards: bool | None = True, keep_best: int = 0,
           kickstart_lr_decay: bool = False, updates_per_round: int | None = None, max_steps: int | None = None,
+          noise_cap: float = NOISE_CAP, dagger_decay: float = DAGGER_DECAY,
           ray_address: str | None = None, workers: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Run every (hidden, collect, bounds, collect_actions, seed) combination and write ``sweep.{json,csv}`` and
     the plots.
@@ -235,7 +246,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     (the best learning-curve point's policy, each point on that many episodes; 0: the last policy);
     ``kickstart_lr_decay`` decays the kickstart runs' PPO rate. ``updates_per_round``: the distillations' (default:
     ``DistillConfig``'s); ``max_steps``: theirs too (``distill --max-steps``; not with ``kickstart_init``, whose
-    budget counts the distilled student's steps). ``vecnormalize``: the teacher's statistics (default:
+    budget counts the distilled student's steps); ``noise_cap`` and ``dagger_decay`` theirs where they apply (capped
+collection, DAgger), so runs they do not touch keep their names. ``vecnormalize``: the teacher's statistics (default:
     found beside it).
     """
     from rl_distill.distill.config import DistillConfig
@@ -251,7 +263,8 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     steps = steps or preset.distill_steps
     updates = updates_per_round or DistillConfig.updates_per_round
     # the distillations' budget, checked before any run: a worker's one-line error would come after the teacher's
-    DistillConfig(env_id, steps=steps, max_steps=max_steps, updates_per_round=updates).validate()
+    DistillConfig(env_id, steps=steps, max_steps=max_steps, updates_per_round=updates, noise_cap=noise_cap,
+                  dagger_decay=dagger_decay).validate()
     ppo_hidden = scratch_hidden or preset.student_hidden  # the PPO runs' student: scratch and kickstart
     if kickstart_init and ppo_hidden not in hiddens:
         raise InputError(f"--kickstart-init starts from the distilled {'x'.join(map(str, ppo_hidden))} student: "
@@ -269,19 +282,24 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
         return list(dict.fromkeys(resolve_collect_actions(a, space, scheme) for a in requested))
 
     source, folder, stats = str(teacher_path), str(work), vecnormalize and str(vecnormalize)
+
+    def distillation(hidden: tuple[int, ...], scheme: str, bound: str, mode: str, seed: int) -> SweepRun:
+        return SweepRun(env_id, source, hidden, scheme, seed, steps, episodes, folder, bound, collect_actions=mode,
+                        vecnormalize=stats, updates_per_round=updates, max_steps=max_steps,
+                        noise_cap=noise_cap if mode == "capped" else NOISE_CAP,
+                        dagger_decay=dagger_decay if scheme == "dagger" else DAGGER_DECAY)  # fmt: skip
+
     runs = [SweepRun(env_id, source, ppo_hidden, "scratch", s, scratch_steps, episodes, folder,
                      scale_rewards=scale_rewards, keep_best=keep_best)
             for s in range(scratch_seeds or seeds) if scratch_steps]  # fmt: skip
     for s in range(seeds if kickstart_steps else 0):
-        distilled = SweepRun(env_id, source, ppo_hidden, collects[0], s, steps, episodes, folder, bounds[0],
-                             collect_actions=modes(collects[0])[0], vecnormalize=stats, updates_per_round=updates)
+        distilled = distillation(ppo_hidden, collects[0], bounds[0], modes(collects[0])[0], s)
         runs.append(SweepRun(env_id, source, ppo_hidden, "kickstart", s, kickstart_steps, episodes, folder,
                              bounds[0] if kickstart_init else DEFAULT_BOUND_MODE,  # the distilled student's
                              init=str(work / f"{distilled.name}.zip") if kickstart_init else None,
                              init_steps=steps if kickstart_init else 0, scale_rewards=scale_rewards,
                              keep_best=keep_best, lr_decay=kickstart_lr_decay, vecnormalize=stats))  # fmt: skip
-    runs += [SweepRun(env_id, source, h, c, s, steps, episodes, folder, b, collect_actions=a, vecnormalize=stats,
-                      updates_per_round=updates, max_steps=max_steps)
+    runs += [distillation(h, c, b, a, s)
              for h in hiddens for c in collects for b in bounds for a in modes(c) for s in range(seeds)]
     # A kickstart run from a distilled student waits for the distillations: two passes.
     passes = [[r for r in runs if not r.init], [r for r in runs if r.init]]
