@@ -48,8 +48,7 @@ def run_multitask_command(args: argparse.Namespace) -> int:
         tasks, task_id=args.task_id, student_hidden=args.student_hidden or DEFAULT_HIDDEN,
         steps=args.steps or sum(preset_for(t).distill_steps for t in tasks), collect=args.collect,
         collect_actions=args.collect_actions, noise_cap=args.noise_cap, dagger_decay=args.dagger_decay,
-        loss=args.loss,
-        bounds=args.bounds, temperature=args.temperature, seed=args.seed, n_envs=args.n_envs,
+        loss=args.loss, bounds=args.bounds, temperature=args.temperature, seed=args.seed, n_envs=args.n_envs,
         steps_per_round=args.steps_per_round, buffer_size=args.buffer_size, updates_per_round=args.updates_per_round,
         eval_episodes=args.eval_episodes, lr_decay=args.lr_decay,
     )  # fmt: skip

@@ -246,9 +246,9 @@ def sweep(env_id: str, teacher_path: Path, hiddens: list[tuple[int, ...]], colle
     (the best learning-curve point's policy, each point on that many episodes; 0: the last policy);
     ``kickstart_lr_decay`` decays the kickstart runs' PPO rate. ``updates_per_round``: the distillations' (default:
     ``DistillConfig``'s); ``max_steps``: theirs too (``distill --max-steps``; not with ``kickstart_init``, whose
-    budget counts the distilled student's steps); ``noise_cap`` and ``dagger_decay`` theirs where they apply (capped
-collection, DAgger), so runs they do not touch keep their names. ``vecnormalize``: the teacher's statistics (default:
-    found beside it).
+    budget counts the distilled student's steps); ``noise_cap`` and ``dagger_decay`` theirs where they apply
+    (capped collection, DAgger), so runs they do not touch keep their names. ``vecnormalize``: the teacher's
+    statistics (default: found beside it).
     """
     from rl_distill.distill.config import DistillConfig
     from rl_distill.evaluation.evaluate import evaluate, evaluate_random
