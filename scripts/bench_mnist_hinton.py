@@ -91,7 +91,8 @@ def transfer(args: argparse.Namespace, data: MnistData, omitted: int = 3) -> Non
             rows.setdefault(name, []).append(run)
     atomic_write_json(args.results / f"{args.stem}.json", {
         "seeds": args.seeds, "omitted": omitted, "teacher": args.teacher, "teacher_epochs": args.teacher_epochs,
-        "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout, "rows": rows})  # fmt: skip
+        "teacher_mixup": args.teacher_mixup, "teacher_dropout": args.teacher_dropout,
+        "teacher_optimizer": args.teacher_optimizer, "rows": rows})  # fmt: skip
     lines = [f"Hinton et al. 2015 §3, digit {omitted} omitted from the students' training set (784-800-800-10, "
              f"{args.student_epochs} epochs; teacher {args.teacher} ({teacher_recipe(args)}), "
              f"trained on every digit); test errors, mean over seeds {args.seeds}; "
