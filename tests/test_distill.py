@@ -17,6 +17,7 @@ from rl_distill.distill.config import (
     DistillConfig,
     action_noise,
     resolve_collect_actions,
+    resolve_collect_all,
     std_limit,
 )
 from rl_distill.distill.loop import distill
@@ -349,6 +350,13 @@ def test_auto_collection_resolves_by_action_space_and_scheme(
     assert (runs[0].config.collect, runs[0].config.collect_actions) == (scheme, resolved)  # what the run records
     for mode in COLLECTION_MODES:
         assert resolve_collect_actions(mode, teacher.policy.action_space, collect) == mode
+
+
+def test_one_scheme_for_several_tasks_is_dagger_when_auto_picks_it_for_any() -> None:
+    box, discrete = gym.spaces.Box(-1.0, 1.0, (2,)), gym.spaces.Discrete(3)
+    assert resolve_collect_all("auto", [discrete, discrete]) == "student"
+    assert resolve_collect_all("auto", [discrete, box]) == "dagger"
+    assert resolve_collect_all("teacher", [discrete, box]) == "teacher"
 
 
 def test_checkpoints_from_before_collect_actions_still_resume() -> None:

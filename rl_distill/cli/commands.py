@@ -69,9 +69,9 @@ def add_distill_flags(p: argparse.ArgumentParser, *, multitask: bool = False) ->
                        "falling there")
     p.add_argument("--collect", choices=COLLECT_CHOICES, default=d.collect,
                    help="who acts while collecting: teacher, student (on-policy distillation), dagger (the teacher "
-                   f"with probability 0.5**round, else the student) or auto: {AUTO_COLLECT_RULE}. On Box actions, "
-                   "over twelve teachers and budgets (16x16, 5 seeds), DAgger with greedy collection (auto's pair) "
-                   "fell least short of the best scheme-and-mode pair (0.055 in the mean, 0.262 at most; "
+                   f"with probability --dagger-decay**round, else the student) or auto: {AUTO_COLLECT_RULE}. On Box "
+                   "actions, over twelve teachers and budgets (16x16, 5 seeds), DAgger with greedy collection (auto's "
+                   "pair) fell least short of the best scheme-and-mode pair (0.055 in the mean, 0.262 at most; "
                    "student-driven capped, the default before session 59: 0.096 and 0.255), though it lost to that "
                    "on two (results/collection-pairs.md, docs/distillation.md 'Collection modes'); on discrete "
                    "ones the schemes are level. student.json records the scheme used; --resume with auto goes on "

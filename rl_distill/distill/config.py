@@ -77,6 +77,13 @@ def resolve_collect(scheme: str, action_space: gym.Space) -> str:
     return "dagger" if isinstance(action_space, gym.spaces.Box) else "student"
 
 
+def resolve_collect_all(scheme: str, action_spaces: list[gym.Space]) -> str:
+    """One scheme for several tasks' action spaces (multitask tosses one DAgger coin per round): DAgger if
+    ``resolve_collect`` picks it for any of them, since the schemes are level on discrete actions."""
+    schemes = {resolve_collect(scheme, space) for space in action_spaces}
+    return "dagger" if "dagger" in schemes else schemes.pop()
+
+
 def resolve_collect_actions(mode: str, action_space: gym.Space, collect: str) -> str:
     """What ``collect_actions`` does on an action space under the ``collect`` scheme: ``auto`` is AUTO_RULE; the
     others are themselves."""

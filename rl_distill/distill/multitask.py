@@ -30,7 +30,7 @@ from rl_distill.artifacts.student import (
 )
 from rl_distill.distill.checkpoint import check_identity, load_checkpoint, save_checkpoint
 from rl_distill.distill.collect import Collector, NetActor
-from rl_distill.distill.config import DistillConfig, resolve_collect, resolve_collect_actions
+from rl_distill.distill.config import DistillConfig, resolve_collect_actions, resolve_collect_all
 from rl_distill.distill.loop import action_bounds, adam, collect_beta, fresh_gap, rounds_of, train_round
 from rl_distill.distill.outputs import teacher_identity
 from rl_distill.errors import InputError
@@ -164,10 +164,8 @@ def distill_multitask(
     checkpoint = out / "student.ckpt"
     state = load_checkpoint(checkpoint) if resume and checkpoint.exists() else None
     config = config.continuing(None if state is None else state.get("identity", {}))
-    # One scheme for all tasks (one DAgger coin per round): DAgger if auto picks it for any task (Box actions); the
-    # schemes are level on discrete ones.
-    schemes = {resolve_collect(config.collect, venv.action_space) for venv in venvs}
-    config = replace(config, collect="dagger" if "dagger" in schemes else schemes.pop())  # type: ignore[arg-type]
+    scheme = resolve_collect_all(config.collect, [venv.action_space for venv in venvs])
+    config = replace(config, collect=scheme)  # type: ignore[arg-type]
     modes = [resolve_collect_actions(config.collect_actions, venv.action_space, config.collect) for venv in venvs]
     if len(set(modes)) == 1:  # recorded as the mode every task used; 'auto' over Box and discrete tasks
         config = replace(config, collect_actions=modes[0])  # type: ignore[arg-type]
