@@ -143,7 +143,8 @@ def main() -> None:
     parser.add_argument("--teacher", choices=list(TEACHERS), default=HINTON_TEACHER, help="hinton, transfer: the "
                         "teacher's architecture, trained with 2-pixel jitter (default hinton-mlp, the paper's; others "
                         "get their own folder)")
-    parser.add_argument("--teacher-epochs", type=int, default=60, help="hinton: the teacher's epochs")
+    parser.add_argument("--teacher-epochs", type=int, default=60, help="hinton: the teacher's epochs (120 with "
+                        "--teacher-optimizer sgd: the paper's teacher errors, results/mnist-hinton-sgd120.md)")
     parser.add_argument("--student-epochs", type=int, default=STUDENT_EPOCHS, help="hinton: epochs of every "
                         "student but the mixup rows (another value trains all of them, labels-only too, in a folder "
                         "of its own)")
