@@ -96,8 +96,15 @@ import numpy as np
 import torch
 from own_teachers import TEACHERS, cached, episodes_row, teacher_files  # a sibling script: scripts/ is on sys.path
 
-from rl_distill.cli.arguments import add_updates_per_round, positive_float, positive_int
-from rl_distill.distill.config import COLLECT_SCHEMES, COLLECTION_MODES, NOISE_CAP, DistillConfig, updates_tag
+from rl_distill.cli.arguments import add_updates_per_round, positive_float, positive_int, unit_float
+from rl_distill.distill.config import (
+    COLLECT_SCHEMES,
+    COLLECTION_MODES,
+    DAGGER_DECAY,
+    NOISE_CAP,
+    DistillConfig,
+    updates_tag,
+)
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate_random
 from rl_distill.experiments.pipeline import run_distill
@@ -145,7 +152,8 @@ def mode_columns(modes: Sequence[str], noise_caps: Sequence[float]) -> list[tupl
 
 def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, updates: int,
              modes: tuple[str, ...] = COLLECTION_MODES, hidden: tuple[int, ...] = (16, 16), collect: str = "student",
-             noise_caps: tuple[float, ...] = (NOISE_CAP,)) -> dict[str, Any]:  # fmt: skip
+             noise_caps: tuple[float, ...] = (NOISE_CAP,),
+             dagger_decay: float = DAGGER_DECAY) -> dict[str, Any]:  # fmt: skip
     stem = f"{env}-{teacher.parent.name}"
     teacher_return = cached(work / f"{stem}-teacher", [teacher], 0, episodes,
                             lambda out: episodes_row(load_policy(teacher, env), env, episodes))["mean_return"]
@@ -155,16 +163,19 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
         for seed in range(seeds):
             config = DistillConfig(env, student_hidden=hidden, steps=preset_for(env).distill_steps, seed=seed,
                                    collect=collect, collect_actions=how, noise_cap=cap,  # type: ignore[arg-type]
-                                   updates_per_round=updates)  # fmt: skip
+                                   updates_per_round=updates, dagger_decay=dagger_decay)  # fmt: skip
             size = "" if hidden == (16, 16) else f"-{size_name(hidden)}"  # 16x16 runs kept their first names
             capped = "" if cap == NOISE_CAP else f"{cap:g}"  # runs at NOISE_CAP keep their earlier names
-            out = work / f"{stem}-{collect}{size}-{how}{capped}{updates_tag(updates)}-{seed}"
+            decay = "" if dagger_decay == DAGGER_DECAY else f"-decay{dagger_decay:g}"  # likewise
+            out = work / f"{stem}-{collect}{size}-{how}{capped}{decay}{updates_tag(updates)}-{seed}"
             settings = {"collect_actions": how, "updates_per_round": updates, **({"noise_cap": cap} if capped else {}),
-                        **({"collect": collect} if collect != "student" else {})}
+                        **({"collect": collect} if collect != "student" else {}),
+                        **({"dagger_decay": dagger_decay} if decay else {})}
             row = cached(out, [teacher], config.steps, episodes, partial(student_row, config, teacher, episodes),
                          settings)  # fmt: skip
             scores.setdefault(column, []).append(score(row["mean_return"], teacher_return, random_return))
     return {"env": env, "teacher": str(teacher), "student_hidden": list(hidden), "collect": collect,
+            "dagger_decay": dagger_decay,
             "teacher_return": teacher_return, "teacher_std": teacher_noise(env, teacher),
             "random_return": random_return, "scores": scores}  # fmt: skip
 
@@ -172,6 +183,8 @@ def one_pair(env: str, teacher: Path, seeds: int, episodes: int, work: Path, upd
 def markdown(rows: list[dict[str, Any]], seeds: int, episodes: int, updates: int, command: str) -> str:
     modes = list(rows[0]["scores"])
     driven = SCHEME_WORDS[rows[0].get("collect", "student")]  # rows written before --collect were student-driven
+    if rows[0].get("dagger_decay", DAGGER_DECAY) != DAGGER_DECAY:
+        driven += f", the teacher acting with probability {rows[0]['dagger_decay']:g}**round"
     lines = [f"`distill` with each --collect-actions mode ({size_name(rows[0]['student_hidden'])} students, "
              f"{driven}, each env preset's steps, {updates} updates per round; score over {episodes} evaluation "
              f"episodes, mean over seeds 0-{seeds - 1}, per seed in brackets). Reproduce: `{command}`.", "",
@@ -219,8 +232,13 @@ def main() -> None:
     parser.add_argument("--noise-caps", type=positive_float, nargs="+", default=[NOISE_CAP], metavar="SHARE",
                         help=f"capped's largest std per run, in half-ranges (distill --noise-cap): one capped column "
                              f"per value (default {NOISE_CAP})")
+    parser.add_argument("--dagger-decay", type=unit_float, default=DAGGER_DECAY, metavar="RATE",
+                        help=f"with --collect dagger: the teacher acts in round r with probability RATE**r (distill "
+                             f"--dagger-decay; default {DAGGER_DECAY}; other values name the runs -decayRATE)")
     add_updates_per_round(parser)
     args = parser.parse_args()
+    if args.dagger_decay != DAGGER_DECAY and args.collect != "dagger":
+        parser.error("--dagger-decay applies to --collect dagger only")
     torch.set_num_threads(1)
     pairs = [pair.partition("=")[::2] for pair in args.pairs]
     if not pairs and not args.teachers or any(not env or not teacher for env, teacher in pairs):
@@ -230,7 +248,7 @@ def main() -> None:
     pairs += [(TEACHERS[name]["env"], str(teacher_files(name)[0].relative_to(ROOT))) for name in args.teachers]
     modes = tuple(args.collect_actions)
     rows = [one_pair(env, Path(teacher), args.seeds, args.episodes, args.work, args.updates_per_round, modes,
-                     tuple(args.student_hidden), args.collect, tuple(args.noise_caps))
+                     tuple(args.student_hidden), args.collect, tuple(args.noise_caps), args.dagger_decay)
             for env, teacher in pairs]  # fmt: skip
     out = ROOT / "results" / args.stem
     atomic_write_json(out.with_suffix(".json"), rows)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from stable_baselines3 import PPO
 
+from rl_distill.distill.config import DAGGER_DECAY
+
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 import bench_collect_actions  # noqa: E402
@@ -103,6 +105,23 @@ def test_capped_gets_a_column_per_noise_cap_and_runs_follow_the_collection_schem
     assert [(c["collect"], c["noise_cap"]) for _, c in sorted(runs.items())] == [("dagger", 0.1), ("dagger", 0.5)]
     assert row["scores"]["capped"] != row["scores"]["capped 0.5"]
     assert "DAgger" in bench_collect_actions.markdown([row], seeds=1, episodes=2, updates=5, command="cmd")
+
+
+def test_dagger_decay_reaches_the_runs_and_names_them_only_when_not_the_default(
+        pendulum_teacher: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(bench_collect_actions, "preset_for", lambda env: SimpleNamespace(distill_steps=512))
+    rows = [bench_collect_actions.one_pair("Pendulum-v1", pendulum_teacher, seeds=1, episodes=2, work=tmp_path,
+                                           updates=5, modes=("greedy",), collect="dagger", dagger_decay=decay)
+            for decay in (DAGGER_DECAY, 0.0)]  # fmt: skip
+    runs = {p.name: json.loads((p / "student.json").read_text()) for p in tmp_path.iterdir()
+            if (p / "student.json").exists()}  # fmt: skip
+    stem = f"Pendulum-v1-{pendulum_teacher.parent.name}-dagger-greedy"
+    assert sorted(runs) == [f"{stem}-5u-0", f"{stem}-decay0-5u-0"]
+    assert runs[f"{stem}-5u-0"]["config"]["dagger_decay"] == DAGGER_DECAY
+    assert runs[f"{stem}-decay0-5u-0"]["config"]["dagger_decay"] == 0.0
+    assert "probability 0**round" in bench_collect_actions.markdown(rows[1:], seeds=1, episodes=2, updates=5,
+                                                                   command="cmd")
+    assert "**round" not in bench_collect_actions.markdown(rows[:1], seeds=1, episodes=2, updates=5, command="cmd")
 
 
 def test_the_pairs_report_joins_one_teachers_schemes_and_scores_only_rows_with_every_pair(
