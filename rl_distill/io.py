@@ -36,6 +36,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     return path
 
 
+def with_extension(stem: str | os.PathLike[str], extension: str) -> Path:
+    """``stem`` with ``extension`` (".json") appended. Unlike ``Path.with_suffix``, a dot in the stem's name (a rate
+    such as ``-decay0.2``) is kept instead of being replaced as if it were a suffix."""
+    path = Path(stem)
+    return path.with_name(path.name + extension)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 

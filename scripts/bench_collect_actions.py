@@ -108,7 +108,7 @@ from rl_distill.distill.config import (
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import evaluate_random
 from rl_distill.experiments.pipeline import run_distill
-from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.io import atomic_write_json, atomic_write_text, with_extension
 from rl_distill.sb3.policies import load_policy
 from rl_distill.sb3.presets import preset_for
 
@@ -251,10 +251,10 @@ def main() -> None:
                      tuple(args.student_hidden), args.collect, tuple(args.noise_caps), args.dagger_decay)
             for env, teacher in pairs]  # fmt: skip
     out = ROOT / "results" / args.stem
-    atomic_write_json(out.with_suffix(".json"), rows)
+    atomic_write_json(with_extension(out, ".json"), rows)
     command = shlex.join(["python", "scripts/bench_collect_actions.py", *sys.argv[1:]])
     text = markdown(rows, args.seeds, args.episodes, args.updates_per_round, command)
-    atomic_write_text(out.with_suffix(".md"), text)
+    atomic_write_text(with_extension(out, ".md"), text)
     print(text)
 
 

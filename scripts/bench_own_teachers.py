@@ -88,7 +88,7 @@ from own_teachers import (  # a sibling script: scripts/ is on sys.path
 
 from rl_distill.distill.config import AUTO_RULE, COLLECT_ACTIONS, logged_collect_actions, logged_updates
 from rl_distill.evaluation.compare import score
-from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.io import atomic_write_json, atomic_write_text, with_extension
 from rl_distill.sb3.policies import load_policy
 
 
@@ -287,8 +287,8 @@ def main() -> None:
                      for s in range(args.seeds)],
             "fresh": [kickstarted("lunar", WINDY, s, args.episodes, init=False) for s in range(args.seeds)],
         }  # fmt: skip
-    atomic_write_json(out.with_suffix(".json"), report)
-    atomic_write_text(out.with_suffix(".md"), markdown(report))
+    atomic_write_json(with_extension(out, ".json"), report)
+    atomic_write_text(with_extension(out, ".md"), markdown(report))
     print(markdown(report))
 
 

@@ -29,7 +29,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 
 from rl_distill.cli.arguments import positive_int
 from rl_distill.evaluation.evaluate import EVAL_ENVS
-from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.io import atomic_write_json, atomic_write_text, with_extension
 from rl_distill.kickstart.config import KickstartConfig
 from rl_distill.kickstart.run import run_kickstart
 from rl_distill.sb3.envs import EVAL_SEED
@@ -279,8 +279,8 @@ def main() -> None:
                  for label, path in CHEETAH_STUDENTS.items() for s in args.seeds}  # fmt: skip
         text = cheetah_table(rows, args.episodes)
     stem = RESULTS / f"kickstart-failures-{args.part}"
-    atomic_write_json(stem.with_suffix(".json"), {"episodes": args.episodes, "rows": rows})
-    atomic_write_text(stem.with_suffix(".md"), text + "\n")
+    atomic_write_json(with_extension(stem, ".json"), {"episodes": args.episodes, "rows": rows})
+    atomic_write_text(with_extension(stem, ".md"), text + "\n")
     print(text)
 
 

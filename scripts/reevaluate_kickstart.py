@@ -40,7 +40,7 @@ from kickstart_store import load_report
 
 from rl_distill.evaluation.compare import score
 from rl_distill.evaluation.evaluate import EvalResult, evaluate, evaluate_random
-from rl_distill.io import atomic_write_json, atomic_write_text
+from rl_distill.io import atomic_write_json, atomic_write_text, with_extension
 from rl_distill.sb3.envs import VALIDATION_SEED
 from rl_distill.sb3.policies import LoadedPolicy, load_policy
 
@@ -165,8 +165,8 @@ def main() -> None:
     args = parser.parse_args()
     stem = RESULTS / (args.stem or f"kickstart-reevaluated-{args.case}")
     if args.report_only:
-        table = json.loads(stem.with_suffix(".json").read_text())
-        atomic_write_text(stem.with_suffix(".md"), markdown(args.case, table))
+        table = json.loads(with_extension(stem, ".json").read_text())
+        atomic_write_text(with_extension(stem, ".md"), markdown(args.case, table))
         return
     torch.set_num_threads(1)
     cases = load_report(RESULTS / "kickstart")
@@ -185,8 +185,8 @@ def main() -> None:
         table = reevaluate(cases[args.case], args.methods, args.episodes, args.validation_episodes, args.exact)
     except NotTheScoredPolicy as exc:
         parser.exit(2, f"error: {exc}; re-run its case of scripts/bench_kickstart.py first\n")
-    atomic_write_json(stem.with_suffix(".json"), table)
-    atomic_write_text(stem.with_suffix(".md"), markdown(args.case, table))
+    atomic_write_json(with_extension(stem, ".json"), table)
+    atomic_write_text(with_extension(stem, ".md"), markdown(args.case, table))
     print(f"wrote {stem}.md and .json")
 
 

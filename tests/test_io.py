@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rl_distill.io import atomic_write, atomic_write_json, to_json
+from rl_distill.io import atomic_write, atomic_write_json, to_json, with_extension
 
 
 def test_json_reads_back_the_same_with_each_list_of_scalars_on_one_line(tmp_path: Path) -> None:
@@ -32,3 +32,8 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="disk full"):
         atomic_write(path, half_then_fail)
     assert json.loads(path.read_text()) == {"old": 1} and [p.name for p in tmp_path.iterdir()] == ["log.json"]
+
+
+def test_an_extension_keeps_a_dot_in_the_stem(tmp_path: Path) -> None:
+    assert with_extension(tmp_path / "sweep-decay0.2", ".json") == tmp_path / "sweep-decay0.2.json"
+    assert with_extension("results/collect-actions", ".md") == Path("results/collect-actions.md")
