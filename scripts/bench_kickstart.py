@@ -67,7 +67,7 @@ from rl_distill.errors import InputError
 from rl_distill.evaluation.evaluate import evaluate
 from rl_distill.experiments.pipeline import run_distill
 from rl_distill.io import atomic_write_json, atomic_write_text
-from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
+from rl_distill.kickstart.config import CRITIC_INITS, KL_DIRECTIONS, KickstartConfig
 from rl_distill.kickstart.ppo import DISTILL_TERMS
 from rl_distill.kickstart.run import run_kickstart
 from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE
@@ -82,8 +82,8 @@ DISTILL_COLLECT = "dagger"
 
 
 CASE_OPTIONS = {key: key for key in ("lr_decay", "distill_steps", "bounds", "distill_lr_decay", "critic_warmup",
-                                     "learning_rate", "critic_hidden", "log_std_init", "distill_term", "kl",
-                                     "reference_episodes", "keep_best", "scale_rewards", "scratch",
+                                     "learning_rate", "critic_hidden", "critic_init", "log_std_init", "distill_term",
+                                     "kl", "reference_episodes", "keep_best", "scale_rewards", "scratch",
                                      "distill_collect_actions", "distill_keep_best")} | {
                                      "distill_updates": "distill_updates_per_round"}
 """A case's run settings, from the command line's options of the same name (but --distill-updates-per-round)."""
@@ -167,7 +167,8 @@ def kickstart_run(name: str, case: dict[str, Any], work: Path, teacher_path: Pat
                                      keep_best=bool(best), init=distilled["path"] if case["init"] else None,
                                      learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                      bounds=case["bounds"], critic_warmup=case["critic_warmup"],
-                                     critic_hidden=critic, log_std_init=case["log_std_init"],
+                                     critic_hidden=critic, critic_init=case["critic_init"],
+                                     log_std_init=case["log_std_init"],
                                      reference_episodes=case["reference_episodes"],
                                      distill_term=case["distill_term"], kl=case["kl"],
                                      scale_rewards=case["scale_rewards"])  # fmt: skip
@@ -256,6 +257,9 @@ def main() -> None:
     parser.add_argument("--critic-hidden", type=lambda text: "x".join(map(str, hidden_sizes(text))), default=None,
                         metavar="SIZES", help="kickstart with --critic-hidden SIZES (e.g. 256,256: the value "
                         "function's, larger than the student's policy); another gets its own kickstart runs and labels")
+    parser.add_argument("--critic-init", choices=CRITIC_INITS, default="fresh", help="kickstart with --critic-init "
+                        "teacher (the value function starts as the teacher's, on the rewards the teacher's PPO saw); "
+                        "its own kickstart runs and labels")
     parser.add_argument("--log-std-init", type=float, default=None, help="kickstart with --log-std-init LOG_STD "
                         "(Box actions: the student's exploration noise at the start); another gets its own kickstart "
                         "runs and labels")
@@ -293,7 +297,9 @@ def main() -> None:
         for variant in args.schedules:
             KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,
                             critic_warmup=args.critic_warmup, log_std_init=args.log_std_init,
-                            reference_episodes=args.reference_episodes).validate()  # fmt: skip
+                            reference_episodes=args.reference_episodes, critic_init=args.critic_init,
+                            critic_hidden=args.critic_hidden and tuple(map(int, args.critic_hidden.split("x")))
+                            ).validate()  # fmt: skip
     except InputError as exc:
         parser.error(str(exc))
     torch.set_num_threads(1)

@@ -22,7 +22,7 @@ from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVA
 
 
 def add_kickstart(sub: argparse._SubParsersAction) -> None:
-    from rl_distill.kickstart.config import KickstartConfig
+    from rl_distill.kickstart.config import CRITIC_INITS, KickstartConfig
 
     d = KickstartConfig(env_id="")
     p = sub.add_parser("kickstart", help="PPO student guided by a teacher's KL term (kickstarting, PPD, QDagger)",
@@ -42,6 +42,11 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    "only, not written to the student's artifact, so it can be larger than the policy (HalfCheetah-v5: "
                    "a 256,256 critic fits the returns sooner, the students' scores barely moved; Hopper-v5: lower; "
                    "docs/kickstart.md)")
+    p.add_argument("--critic-init", choices=CRITIC_INITS, default=d.critic_init,
+                   help="fresh: the value function starts untrained; teacher: it starts as the teacher's (its sizes "
+                   "and weights; the teacher must be an SB3 actor-critic of the student's activation), and PPO sees "
+                   "rewards as the teacher's PPO did, the scale of its values, whatever --scale-rewards says "
+                   f"(default {d.critic_init})")
     p.add_argument("--timesteps", type=positive_int, default=d.timesteps,
                    help=f"environment steps of PPO, rounded up to whole rollouts (n_steps x n_envs of the "
                    f"env's preset) as SB3's learn does (default {d.timesteps})")
@@ -115,7 +120,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
     check_env_id(args.env)
     config = KickstartConfig(
         env_id=args.env, student_hidden=args.student_hidden, critic_hidden=args.critic_hidden,
-        timesteps=args.timesteps, schedule=args.schedule,
+        critic_init=args.critic_init,        timesteps=args.timesteps, schedule=args.schedule,
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,

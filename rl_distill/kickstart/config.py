@@ -13,6 +13,7 @@ from rl_distill.losses import BOUND_MODES, DEFAULT_BOUND_MODE, BoundMode, check_
 from rl_distill.sb3.training import BEST_EPISODES, CURVE_EPISODES, CURVE_INTERVALS
 
 KL_DIRECTIONS = {"forward": "forward-kl", "reverse": "reverse-kl"}
+CRITIC_INITS = ("fresh", "teacher")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class KickstartConfig:
     the parameter count are the policy's), so it can be larger than the policy it trains. On HalfCheetah-v5 a 256x256
     critic fitted the returns 2-5 times sooner than a 16x16 one, though its students ended no surer to reach 0.95,
     and on Hopper-v5 lower (docs/kickstart.md)."""
+    critic_init: str = "fresh"
+    """fresh: the value function starts untrained (of ``critic_hidden`` sizes); teacher: it starts as the
+    teacher's (its sizes and weights; an SB3 actor-critic teacher of the student's activation), and PPO sees the
+    rewards as the teacher's PPO saw them (raw, or scaled from the teacher's running statistics), the scale of its
+    values. The imperfect LunarLander-v3 teacher's own PPO, trained on from its checkpoint with its critic, climbs
+    far faster than a student with a fresh one (docs/kickstart.md)."""
     timesteps: int = 300_000
     """Environment steps of PPO."""
     schedule: str = "adaptive:1"
@@ -100,6 +107,11 @@ class KickstartConfig:
             raise InputError(f"--learning-rate must be a positive number, got {self.learning_rate}")
         if self.log_std_init is not None and not math.isfinite(self.log_std_init):
             raise InputError(f"--log-std-init must be a finite number, got {self.log_std_init}")
+        if self.critic_init not in CRITIC_INITS:
+            raise InputError(f"--critic-init must be one of {', '.join(CRITIC_INITS)}, got {self.critic_init!r}")
+        if self.critic_init == "teacher" and self.critic_hidden is not None:
+            raise InputError("--critic-hidden and --critic-init teacher: the teacher's critic comes with its own "
+                             "sizes; give one of the two")  # fmt: skip
         if self.critic_warmup < 0:
             raise InputError(f"--critic-warmup must be >= 0, got {self.critic_warmup}")
         if self.distill_term not in DISTILL_TERMS:

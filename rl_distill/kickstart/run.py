@@ -8,6 +8,7 @@ curve and one record per PPO update (λ, the distillation term and SB3's ``train
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import time
@@ -35,6 +36,26 @@ from rl_distill.sb3.policies import LoadedPolicy, check_actor_critic, load_polic
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
 from rl_distill.sb3.training import BestPolicy, EveryNSteps, ProgressCallback, reward_scaled
 
+CRITIC_KEYS = ("mlp_extractor.value_net.", "value_net.")
+"""State-dict prefixes of an SB3 actor-critic's value function (its own layers, apart from the actor's)."""
+
+
+def teacher_critic_sizes(teacher: LoadedPolicy) -> tuple[int, ...]:
+    """The hidden sizes of the teacher's value network, the student's critic under ``--critic-init teacher``."""
+    value_net = check_actor_critic(teacher, "--critic-init teacher").mlp_extractor.value_net
+    return tuple(layer.out_features for layer in value_net if isinstance(layer, torch.nn.Linear))
+
+
+def copy_teacher_critic(model: PPO, teacher: LoadedPolicy) -> None:
+    """Start ``model``'s value function as the teacher's (same sizes: ``teacher_critic_sizes``)."""
+    source, policy = check_actor_critic(teacher, "--critic-init teacher"), model.policy
+    if source.activation_fn is not policy.activation_fn:  # one activation serves the student's actor and critic
+        raise InputError(f"--critic-init teacher: {teacher.path}'s critic uses {source.activation_fn.__name__}, the "
+                         f"student {policy.activation_fn.__name__}")  # fmt: skip
+    weights = policy.state_dict()
+    weights.update({k: v for k, v in source.state_dict().items() if k.startswith(CRITIC_KEYS)})
+    policy.load_state_dict(weights)
+
 
 def load_init(model: PPO, path: Path, env_id: str) -> None:
     """Copy a student's weights (SB3 zip: the whole policy, or its actor only when the critics' sizes differ;
@@ -51,7 +72,7 @@ def load_init(model: PPO, path: Path, env_id: str) -> None:
                 policy.log_std.data.copy_(net.log_std.data)
         else:
             weights, own = check_actor_critic(load_policy(path, env_id), "--init").state_dict(), policy.state_dict()
-            critic = [k for k in weights if k.startswith(("mlp_extractor.value_net.", "value_net."))]
+            critic = [k for k in weights if k.startswith(CRITIC_KEYS)]
             if any(k not in own or own[k].shape != weights[k].shape for k in critic):  # --critic-hidden: a fresh critic
                 for key in critic:
                     weights.pop(key)
@@ -141,13 +162,23 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                          f"{venv.action_space}")  # fmt: skip
     teachers_rule = scales_rewards(preset, teacher)
     scaled_rewards = teachers_rule if config.scale_rewards is None else config.scale_rewards
-    if scaled_rewards != teachers_rule:  # where the default changed in 2026-12, say so once
+    critic_hidden = config.critic_hidden
+    if config.critic_init == "teacher":  # its values are returns of the rewards the teacher's PPO saw
+        critic_hidden = teacher_critic_sizes(teacher)
+        if scaled_rewards != teachers_rule:
+            note_once(f"critic rewards {teacher.path}", f"--critic-init teacher: the student's PPO learns from "
+                      f"{'scaled' if teachers_rule else 'raw'} rewards, as the teacher's did (the scale of its "
+                      "critic's values), whatever --scale-rewards says")  # fmt: skip
+        scaled_rewards = teachers_rule
+    elif scaled_rewards != teachers_rule:  # where the default changed in 2026-12, say so once
         note_once(f"rewards {teacher.path} {scaled_rewards}",
                   f"the student's PPO learns from {'scaled' if scaled_rewards else 'raw'} rewards, the teacher (by the "
                   f"env's preset and its statistics) learnt from {'raw' if scaled_rewards else 'scaled'} ones "
                   "(--scale-rewards/--no-scale-rewards)")  # fmt: skip
     if scaled_rewards:  # observations stay the teacher's (frozen)
         venv = reward_scaled(venv, preset.ppo.get("gamma", 0.99))
+        if config.critic_init == "teacher" and teacher.normalization is not None:
+            venv.ret_rms = copy.deepcopy(teacher.normalization.ret_rms)  # the scale the teacher's critic learnt
     # The rewards PPO learns from, not how they were asked for: None (the teacher's rule) and the value it gives
     # are one run, so a checkpoint written before 2026-12 (None, or no such key) resumes from the CLI.
     identity = {**run_identity(config, teacher), "scale_rewards": scaled_rewards}
@@ -168,11 +199,13 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         model.update_log, curve = saved["updates"], saved["curve"]
     else:
         model = make_student(venv, config.student_hidden, seed=config.seed, algorithm=KickstartPPO,
-                             critic_hidden=config.critic_hidden,
+                             critic_hidden=critic_hidden,
                              critic_warmup=config.critic_warmup, tensorboard_log=tensorboard,
                              **ppo_settings(config, preset))  # type: ignore[assignment]  # fmt: skip
         if config.init:
             load_init(model, Path(config.init), config.env_id)
+        if config.critic_init == "teacher":
+            copy_teacher_critic(model, teacher)
         if config.log_std_init is not None:
             model.policy.log_std.data.fill_(config.log_std_init)
         elif config.init and isinstance(venv.action_space, gym.spaces.Box):
