@@ -4,6 +4,8 @@ and one PNG per case.
 Cases (issue: distillation-guided RL), each with 3 seeds and 100 evaluation episodes per run:
 - imperfect: LunarLander-v3 with a teacher stopped early (the first checkpoint of the preset's PPO, after each
   update, scoring 0.5-0.7 of the full teacher, greedy and sampled: kickstart_teachers.early_teacher);
+- imperfect-256x256: the same teacher, 256x256 students (the teacher's size) for 400,000 steps: how fast a student
+  of the teacher's capacity climbs from it (docs/kickstart.md);
 - windy: the full LunarLander-v3 teacher on LunarLander-v3 with wind 15 and turbulence 1.5;
 - HalfCheetah-v5 / Hopper-v5: ``distill`` (bound-aware) first, then kickstart from that student (--init);
 - Pendulum-v1: the preset teacher, weaker than a 16x16 student trained from scratch;

@@ -32,6 +32,8 @@ WINDY = join_env("LunarLander-v3", {"enable_wind": True, "wind_power": 15.0, "tu
 CASES: dict[str, dict[str, Any]] = {  # teacher, made: see ensure_teacher
     "imperfect": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early-sampled", "made": "early",
                   "budget": 1_000_000, "init": False},
+    "imperfect-256x256": {"env": "LunarLander-v3", "teacher": "bench-rl/LunarLander-v3-early-sampled", "made": "early",
+                          "budget": 400_000, "init": False, "hidden": (256, 256)},
     "windy": {**FULL_LUNAR_LANDER, "env": WINDY, "budget": 1_000_000, "init": False},
     "HalfCheetah-v5": {"env": "HalfCheetah-v5", "teacher": "bench-rl/HalfCheetah-v5", "made": "preset",
                        "budget": 300_000, "init": True},
@@ -174,13 +176,13 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 100, seeds: int 
 
 
 def teacher_reference(name: str, case: dict[str, Any], teacher_path: Path, episodes: int) -> dict[str, Any]:
-    """The teacher's (and, for the imperfect case, the full teacher's) evaluation and the random policy's, which
+    """The teacher's (and, for an early teacher, the full teacher's) evaluation and the random policy's, which
     every score of the case is measured against; an early teacher's scan too."""
     env = case["env"]
     teacher = load_policy(teacher_path, env)
     teacher_result = evaluate(teacher, env, episodes=episodes)
     full_result = (evaluate(load_policy(ensure_teacher(FULL_LUNAR_LANDER), env), env, episodes=episodes)
-                   if name == "imperfect" else teacher_result)  # fmt: skip
+                   if case["made"] == "early" else teacher_result)  # fmt: skip
     reference = {"teacher": teacher_result.mean_return, "teacher_ci95": list(teacher_result.ci95),
                  "teacher_mean_length": teacher_result.mean_length,
                  "teacher_median": statistics.median(teacher_result.returns), "full_teacher": full_result.mean_return,
