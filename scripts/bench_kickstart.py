@@ -104,16 +104,21 @@ def scratch_run(case: dict[str, Any], work: Path, seed: int, *, wait: bool = Tru
     best, best_label = best_names(case)
     scaling = NAMED["scale_rewards"]  # PPO from scratch learns from rewards as kickstart does
     scaled = scaling.names(case, "")
-    folder = work / f"scratch{best}{scaling.folder.format(v=case['scale_rewards']) if scaled else ''}-{seed}"
+    # kickstart's rate and critic, where not the preset's and the student's, are scratch's too
+    shared = [n for n in (NAMED["learning_rate"], NAMED["critic_hidden"]) if n.names(case, "")]
+    folder = work / (f"scratch{''.join(n.folder.format(v=case[n.key]) for n in shared)}{best}"
+                     f"{scaling.folder.format(v=case['scale_rewards']) if scaled else ''}-{seed}")  # fmt: skip
     with claimed(folder, wait=wait):
         if not finished(folder / "scratch.json"):
             train_ppo(case["env"], out=folder, name="scratch", hidden=case["hidden"], timesteps=case["budget"],
                       seed=seed, eval_every=case["budget"] // CURVE_INTERVALS,
                       eval_episodes=case["keep_best"] or CURVE_EPISODES, progress_bar=False, keep_best=bool(best),
-                      scale_rewards=case["scale_rewards"])  # fmt: skip
+                      scale_rewards=case["scale_rewards"], learning_rate=case["learning_rate"],
+                      critic_hidden=case["critic_hidden"] and hidden_sizes(case["critic_hidden"]))  # fmt: skip
             # no checkpoint/resume here: SB3's EvalCallback would lose the learning curve before a resume
     log = finished(folder / "scratch.json")
-    method = "scratch" + (scaling.label_of(case["scale_rewards"]) if scaled else "") + best_label
+    method = ("scratch" + "".join(n.label_of(case[n.key]) for n in shared)
+              + (scaling.label_of(case["scale_rewards"]) if scaled else "") + best_label)
     return {"method": method, "seed": seed, "path": str(folder / "scratch.zip"), "steps": log["timesteps"],
             "curve_steps": log["curve_steps"], "curve_returns": tenths(log["curve_returns"]),
             "wall_seconds": log["wall_seconds"], "steps_per_second": log["timesteps"] / log["wall_seconds"],

@@ -247,3 +247,21 @@ def test_each_distillation_setting_gets_its_own_runs_and_label_and_the_defaults_
     assert distill_variant("Hopper-v5", None, "one-sided", False)[1:] == ("", "")  # the preset's: unsuffixed
     assert distill_variant("Hopper-v5", None, "one-sided", False, updates_per_round=1000, keep_best=True)[1:] == (
         "upd1000-best", " 1000 updates per round, best round")
+
+
+def test_scratch_learns_at_the_cases_learning_rate_and_critic_under_their_names(tmp_path: Path) -> None:
+    """A case run with kickstart's --learning-rate and --critic-hidden trains PPO from scratch with them too, in its
+    own folder and label; the preset's rate and the student's critic keep the folders and labels runs had."""
+    from bench_kickstart import scratch_run
+    from stable_baselines3 import PPO
+
+    case = {"env": "CartPole-v1", "hidden": (8,), "budget": 512, "keep_best": 0, "scale_rewards": None,
+            "learning_rate": 0.0123, "critic_hidden": "32x32"}  # fmt: skip
+    run = scratch_run(case, tmp_path, 0)
+    assert run["method"] == "scratch + lr 0.0123 + 32x32 critic"
+    assert Path(run["path"]).parent.name == "scratch-lr0.0123-vf32x32-0"
+    model = PPO.load(run["path"])
+    assert model.learning_rate == 0.0123 and model.policy.net_arch == {"pi": [8], "vf": [32, 32]}
+    preset = scratch_run({**case, "learning_rate": None, "critic_hidden": None}, tmp_path, 0)
+    assert preset["method"] == "scratch" and Path(preset["path"]).parent.name == "scratch-0"
+    assert PPO.load(preset["path"]).learning_rate != 0.0123

@@ -70,6 +70,8 @@ def train_ppo(
     resume: bool = False,
     keep_best: bool = False,
     scale_rewards: bool | None = None,
+    learning_rate: float | None = None,
+    critic_hidden: tuple[int, ...] | None = None,
 ) -> TrainResult:
     """Train PPO with the env's preset; save ``<name>.zip`` (+ ``vecnormalize.pkl``) and ``<name>.json``.
 
@@ -79,7 +81,9 @@ def train_ppo(
     statistics) of the best learning-curve point instead of the last: see :class:`BestPolicy`.
     ``scale_rewards`` (None: as the preset) has PPO learn from rewards divided by a running estimate of the
     return's std, as ``kickstart --scale-rewards`` does; without the preset's normalisation only training sees
-    the wrapper, so nothing of it is saved, and a resumed run estimates the scale anew.
+    the wrapper, so nothing of it is saved, and a resumed run estimates the scale anew. ``learning_rate``
+    (None: the preset's) sets PPO's constant rate, as ``kickstart --learning-rate`` does, and ``critic_hidden``
+    (None: ``hidden``) the value function's sizes, as ``kickstart --critic-hidden``.
     """
     preset = preset_for(env_id)
     timesteps = timesteps or preset.timesteps
@@ -104,8 +108,12 @@ def train_ppo(
         except Exception as exc:  # SB3 raises many types for a damaged zip
             raise InputError(f"{ckpt}: not a loadable checkpoint ({type(exc).__name__})") from None
     else:
-        model = PPO("MlpPolicy", venv, policy_kwargs=preset.policy_kwargs_for(hidden), seed=seed, device="cpu",
-                    tensorboard_log=tensorboard, verbose=0, **preset.ppo_kwargs())  # fmt: skip
+        rate = {"learning_rate": learning_rate} if learning_rate else {}
+        policy_kwargs = preset.policy_kwargs_for(hidden)
+        if critic_hidden:
+            policy_kwargs["net_arch"] = {"pi": list(hidden), "vf": list(critic_hidden)}
+        model = PPO("MlpPolicy", venv, policy_kwargs=policy_kwargs, seed=seed, device="cpu",
+                    tensorboard_log=tensorboard, verbose=0, **{**preset.ppo_kwargs(), **rate})  # fmt: skip
 
     def save_checkpoint() -> None:
         atomic_write(ckpt, lambda tmp: model.save(tmp))
