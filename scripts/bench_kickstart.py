@@ -199,7 +199,7 @@ def one_case(name: str, case: dict[str, Any], schedules: list[str], seeds: int, 
     runs (same folder and training time) with as many episodes."""
     work = RUNS / "bench-kickstart" / name
     teacher_path = ensure_teacher(case, early_steps=early_steps)
-    reference = teacher_reference(name, case, teacher_path, episodes)
+    reference = teacher_reference(case, teacher_path, episodes)
 
     def seed_runs(seed: int, wait: bool) -> list[dict[str, Any]]:
         scratch = [scratch_run(case, work, seed, wait=wait)] if case["scratch"] else []

@@ -175,7 +175,7 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 100, seeds: int 
                          f"{folder}/early-scan.json")
 
 
-def teacher_reference(name: str, case: dict[str, Any], teacher_path: Path, episodes: int) -> dict[str, Any]:
+def teacher_reference(case: dict[str, Any], teacher_path: Path, episodes: int) -> dict[str, Any]:
     """The teacher's (and, for an early teacher, the full teacher's) evaluation and the random policy's, which
     every score of the case is measured against; an early teacher's scan too."""
     env = case["env"]

@@ -120,7 +120,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
     check_env_id(args.env)
     config = KickstartConfig(
         env_id=args.env, student_hidden=args.student_hidden, critic_hidden=args.critic_hidden,
-        critic_init=args.critic_init,        timesteps=args.timesteps, schedule=args.schedule,
+        critic_init=args.critic_init, timesteps=args.timesteps, schedule=args.schedule,
         distill_term=args.distill_term, kl=args.kl, temperature=args.temperature, bounds=args.bounds, seed=args.seed,
         init=str(args.init) if args.init else None, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,
