@@ -305,7 +305,7 @@ def main() -> None:
             KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,
                             critic_warmup=args.critic_warmup, log_std_init=args.log_std_init,
                             reference_episodes=args.reference_episodes, critic_init=args.critic_init,
-                            critic_hidden=args.critic_hidden and tuple(map(int, args.critic_hidden.split("x")))
+                            critic_hidden=args.critic_hidden and hidden_sizes(args.critic_hidden),
                             ).validate()  # fmt: skip
     except InputError as exc:
         parser.error(str(exc))

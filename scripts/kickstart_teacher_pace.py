@@ -23,9 +23,8 @@ from typing import Any
 
 import torch
 from kickstart_report import steps_to  # sibling scripts: scripts/ is on sys.path
-from kickstart_teachers import CASES, RUNS, ensure_teacher, kept_random_state
+from kickstart_teachers import CASES, RUNS, after_each_update, ensure_teacher, kept_random_state
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
 
 from rl_distill.cli.arguments import positive_int
 from rl_distill.evaluation.evaluate import evaluate
@@ -65,23 +64,17 @@ def continue_teacher(seed: int, steps: int, reference: dict[str, Any]) -> dict[s
     start = model.num_timesteps
     points: list[dict[str, float]] = []
 
-    def score() -> None:
+    def score() -> bool:
         with kept_random_state():  # so that scoring does not steer the PPO it scores
             result = evaluate(LoadedPolicy(model=model, path=Path(reference["teacher"]), normalization=None), ENV,
                               episodes=reference["episodes"])  # fmt: skip
         points.append({"steps": model.num_timesteps - start, "return": result.mean_return,
                        "score": (result.mean_return - reference["random"]) / span})  # fmt: skip
         print(f"seed {seed}: {points[-1]['steps']:,} steps on, score {points[-1]['score']:.3f}", flush=True)
-
-    class ScoreEachUpdate(BaseCallback):
-        def _on_rollout_start(self) -> None:  # after each update (and once before the first)
-            score()
-
-        def _on_step(self) -> bool:
-            return True
+        return False  # never stops learn()
 
     began = time.perf_counter()
-    model.learn(steps, callback=ScoreEachUpdate(), reset_num_timesteps=False)
+    model.learn(steps, callback=after_each_update(score), reset_num_timesteps=False)
     score()
     log = {"seed": seed, "teacher": reference["teacher"], "start_steps": start, "budget": steps, "points": points,
            "wall_seconds": time.perf_counter() - began}  # scoring included  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,23 @@ def kept_random_state() -> Iterator[None]:
         torch.random.set_rng_state(states[2])
 
 
+def after_each_update(act: Callable[[], bool]) -> Any:
+    """An SB3 callback that calls ``act`` once before PPO's first rollout and after each update (where the policy
+    changes); ``learn`` stops when ``act`` returns True."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class AfterEachUpdate(BaseCallback):
+        stop = False
+
+        def _on_rollout_start(self) -> None:
+            self.stop = act()
+
+        def _on_step(self) -> bool:
+            return not self.stop
+
+    return AfterEachUpdate()
+
+
 def imperfect_enough(score: float, sampled: float) -> bool:
     """Whether a checkpoint scoring ``score`` greedily and ``sampled`` with sampled actions is the imperfect
     teacher: both in 0.5-0.7 of the full teacher."""
@@ -119,7 +136,6 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 100, seeds: int 
     the last.
     """
     from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
 
     from rl_distill.sb3.envs import make_env
     from rl_distill.sb3.presets import TEACHER_NET
@@ -155,19 +171,15 @@ def early_teacher(folder: Path, last_step: int, episodes: int = 100, seeds: int 
                  PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0,
                      policy_kwargs=preset.policy_kwargs_for(TEACHER_NET), **preset.ppo_kwargs()))  # fmt: skip
 
-        class ScoreEachUpdate(BaseCallback):
-            found = False
+        def score_checkpoint() -> bool:
+            path = scan_dir / f"early_{model.num_timesteps}_steps.zip"
+            if not model.num_timesteps or path.exists():
+                return False
+            atomic_write(path, lambda tmp: model.save(tmp))
+            return in_range(path, seed)
 
-            def _on_rollout_start(self) -> None:  # after each update (and once before the first)
-                path = scan_dir / f"early_{self.num_timesteps}_steps.zip"
-                if self.num_timesteps and not path.exists():
-                    atomic_write(path, lambda tmp: self.model.save(tmp))
-                    self.found = in_range(path, seed)
-
-            def _on_step(self) -> bool:
-                return not self.found  # False stops learn()
-
-        model.learn(last_step - model.num_timesteps, callback=ScoreEachUpdate(), reset_num_timesteps=False)
+        model.learn(last_step - model.num_timesteps, callback=after_each_update(score_checkpoint),
+                    reset_num_timesteps=False)  # fmt: skip
         return (folder / "teacher.zip").exists()
 
     if not any(scan_seed(seed) for seed in range(seeds)):
