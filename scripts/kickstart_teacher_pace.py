@@ -8,7 +8,7 @@ preset's settings and raw rewards) and scores its greedy policy after every upda
 evaluation episodes. The steps it needs from there to score 0.9 are what PPO's own pace allows a student that
 starts as the teacher, critic included; the report sets them beside the case's kickstart and scratch runs
 (results/kickstart/imperfect.json). Each seed's run is kept under runs/kickstart-teacher-pace/ and skipped once
-finished (an unfinished one starts again). About 8 minutes per seed on one core.
+finished (an unfinished one starts again). About 3-4 minutes per seed on one core.
 Run: .venv/bin/python scripts/kickstart_teacher_pace.py --threads 1
 """
 
