@@ -3,10 +3,12 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecNormalize
 from torch import nn
 
 from rl_distill.cli import main
@@ -57,3 +59,51 @@ def test_critic_hidden_with_the_teachers_critic_is_refused(cartpole_teacher: Pat
     code = main(["kickstart", "--teacher", str(cartpole_teacher), "--env", "CartPole-v1", "--critic-init", "teacher",
                  "--critic-hidden", "32", "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 2 and not (tmp_path / "out").exists()
+
+
+def test_the_teachers_reward_statistics_start_the_students_scaling(tmp_path: Path) -> None:
+    """A critic copied from a teacher trained on scaled rewards learnt values on the scale its VecNormalize had
+    reached: the student's reward scaling starts from those statistics (return estimate, gamma), not fresh."""
+    from rl_distill.kickstart.run import rewards_to_learn
+
+    folder = tmp_path / "teacher"
+    venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0), gamma=0.95)
+    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu").learn(256)
+    folder.mkdir()
+    model.save(folder / "teacher.zip")
+    venv.save(str(folder / "vecnormalize.pkl"))
+    teacher = load_policy(folder / "teacher.zip", "CartPole-v1")
+    stats = teacher.normalization
+    assert stats is not None and stats.ret_rms.count > 100
+
+    env = make_vec_env("CartPole-v1", n_envs=1)
+    copied = rewards_to_learn(env, scaled=True, gamma=0.99, as_teacher=stats)
+    assert isinstance(copied, VecNormalize) and copied.gamma == 0.95 and not copied.norm_obs
+    assert copied.ret_rms.count == stats.ret_rms.count and copied.ret_rms.var == pytest.approx(stats.ret_rms.var)
+    copied.ret_rms.update(np.array([1e3]))  # the student's updates leave the teacher's statistics alone
+    assert copied.ret_rms.count != stats.ret_rms.count
+    fresh = rewards_to_learn(env, scaled=True, gamma=0.99)
+    assert fresh.gamma == 0.99 and fresh.ret_rms.count < 1
+    assert rewards_to_learn(env, scaled=False, gamma=0.99, as_teacher=stats) is env
+
+
+@pytest.mark.parametrize("norm_reward", [True, False])
+def test_a_plain_sb3_teachers_critic_learns_on_the_rewards_its_statistics_say(
+    tmp_path: Path, norm_reward: bool
+) -> None:
+    """Pendulum-v1's preset normalises, but this teacher's own statistics decide what its critic learnt: scaled
+    rewards when they scaled them, raw when they did not, whatever --scale-rewards says."""
+    folder = tmp_path / "teacher"
+    folder.mkdir()
+    venv = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0), gamma=0.95, norm_reward=norm_reward)
+    PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu").learn(128).save(
+        folder / "teacher.zip")
+    venv.save(str(folder / "vecnormalize.pkl"))
+    flag = "--no-scale-rewards" if norm_reward else "--scale-rewards"
+    code = main(["kickstart", "--teacher", str(folder / "teacher.zip"), "--env", "Pendulum-v1", "--student-hidden",
+                 "8", "--critic-init", "teacher", flag, "--timesteps", "256", "--eval-every", "256",
+                 "--eval-episodes", "1", "--reference-episodes", "2", "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 0
+    log = json.loads((tmp_path / "out" / "student.json").read_text())
+    assert log["scaled_rewards"] is norm_reward
+    assert PPO.load(tmp_path / "out" / "student.zip").policy.net_arch == {"pi": [8], "vf": [64, 64]}

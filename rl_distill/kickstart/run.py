@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rl_distill.distill.loop import action_bounds
 from rl_distill.distill.outputs import run_identity, save_student_model
@@ -143,7 +144,21 @@ def scales_rewards(preset: Preset, teacher: LoadedPolicy) -> bool:
     PPO does, or the teacher's own VecNormalize statistics say it did (SB3's default, so a teacher brought
     from plain SB3 code with VecNormalize was trained on scaled rewards whatever the env's preset)."""
     stats = teacher.normalization
-    return preset.normalize or (stats is not None and bool(stats.norm_reward))
+    return bool(stats.norm_reward) if stats is not None else preset.normalize
+
+
+def rewards_to_learn(venv: VecEnv, *, scaled: bool, gamma: float, as_teacher: VecNormalize | None = None) -> VecEnv:
+    """PPO's training env: raw rewards, or scaled by a running estimate of the return's std (``gamma``). With
+    ``as_teacher``, the teacher's own reward statistics, the estimate starts where the teacher's PPO left it (its
+    ``ret_rms``, ``gamma``, clipping): the scale a critic copied from that teacher learnt its values on."""
+    if not scaled:
+        return venv
+    if as_teacher is None or not as_teacher.norm_reward:
+        return reward_scaled(venv, gamma)
+    scaled_env = reward_scaled(venv, as_teacher.gamma)
+    scaled_env.ret_rms = copy.deepcopy(as_teacher.ret_rms)
+    scaled_env.clip_reward, scaled_env.epsilon = as_teacher.clip_reward, as_teacher.epsilon
+    return scaled_env
 
 
 def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, name: str = "student",
@@ -175,10 +190,9 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
                   f"the student's PPO learns from {'scaled' if scaled_rewards else 'raw'} rewards, the teacher (by the "
                   f"env's preset and its statistics) learnt from {'raw' if scaled_rewards else 'scaled'} ones "
                   "(--scale-rewards/--no-scale-rewards)")  # fmt: skip
-    if scaled_rewards:  # observations stay the teacher's (frozen)
-        venv = reward_scaled(venv, preset.ppo.get("gamma", 0.99))
-        if config.critic_init == "teacher" and teacher.normalization is not None:
-            venv.ret_rms = copy.deepcopy(teacher.normalization.ret_rms)  # the scale the teacher's critic learnt
+    # observations stay the teacher's (frozen); only the rewards PPO learns from are scaled
+    venv = rewards_to_learn(venv, scaled=scaled_rewards, gamma=preset.ppo.get("gamma", 0.99),
+                            as_teacher=teacher.normalization if config.critic_init == "teacher" else None)
     # The rewards PPO learns from, not how they were asked for: None (the teacher's rule) and the value it gives
     # are one run, so a checkpoint written before 2026-12 (None, or no such key) resumes from the CLI.
     identity = {**run_identity(config, teacher), "scale_rewards": scaled_rewards}
