@@ -84,7 +84,8 @@ DISTILL_COLLECT = "dagger"
 
 
 CASE_OPTIONS = {key: key for key in ("lr_decay", "distill_steps", "bounds", "distill_lr_decay", "critic_warmup",
-                                     "learning_rate", "critic_hidden", "critic_init", "log_std_init", "distill_term",
+                                     "learning_rate", "critic_hidden", "critic_init", "log_std_init", "average_steps",
+                                     "distill_term",
                                      "kl", "reference_episodes", "keep_best", "scale_rewards", "scratch",
                                      "distill_collect_actions", "distill_keep_best")} | {
                                      "distill_updates": "distill_updates_per_round"}
@@ -175,7 +176,7 @@ def kickstart_run(name: str, case: dict[str, Any], work: Path, teacher_path: Pat
                                      learning_rate=case["learning_rate"], lr_decay=case["lr_decay"],
                                      bounds=case["bounds"], critic_warmup=case["critic_warmup"],
                                      critic_hidden=critic, critic_init=case["critic_init"],
-                                     log_std_init=case["log_std_init"],
+                                     log_std_init=case["log_std_init"], average_steps=case["average_steps"],
                                      reference_episodes=case["reference_episodes"],
                                      distill_term=case["distill_term"], kl=case["kl"],
                                      scale_rewards=case["scale_rewards"])  # fmt: skip
@@ -270,6 +271,9 @@ def main() -> None:
     parser.add_argument("--log-std-init", type=float, default=None, help="kickstart with --log-std-init LOG_STD "
                         "(Box actions: the student's exploration noise at the start); another gets its own kickstart "
                         "runs and labels")
+    parser.add_argument("--average-steps", type=int, default=None, metavar="STEPS", help="kickstart with "
+                        "--average-steps STEPS (the policy evaluated, kept and written is a moving average of PPO's "
+                        "iterates, time constant STEPS env steps); another gets its own kickstart runs and labels")
     parser.add_argument("--reference-episodes", type=int, default=KickstartConfig("").reference_episodes,
                         help="kickstart with --reference-episodes N (adaptive λ: episodes of the teacher's reference "
                         "return; default kickstart's); adaptive runs with another N than "
@@ -304,6 +308,7 @@ def main() -> None:
         for variant in args.schedules:
             KickstartConfig("", schedule=variant.partition("@")[0], learning_rate=args.learning_rate,
                             critic_warmup=args.critic_warmup, log_std_init=args.log_std_init,
+                            average_steps=args.average_steps,
                             reference_episodes=args.reference_episodes, critic_init=args.critic_init,
                             critic_hidden=args.critic_hidden and hidden_sizes(args.critic_hidden),
                             ).validate()  # fmt: skip

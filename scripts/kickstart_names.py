@@ -56,6 +56,7 @@ NAMED = {named.key: named for named in (
     Named(key="critic_hidden", unnamed=None, folder="-vf{v}", label=" + {v} critic"),  # v: "256x256"
     Named(key="critic_init", unnamed="fresh", folder="-vf{v}", label=" + the {v}'s critic"),  # v: "teacher"
     Named(key="log_std_init", unnamed=None, folder="-ls{v:g}", label=" + log std {v:g} at start"),
+    Named(key="average_steps", unnamed=None, folder="-avg{v}", label=" + weights averaged over {v:,} steps"),
     # 10 was kickstart's default until it became 100 (docs/kickstart.md, "The adaptive reference")
     Named(key="reference_episodes", unnamed=10, folder="-ref{v}", label=" + reference of {v} episodes",
           adaptive_only=True),

@@ -102,6 +102,10 @@ def add_kickstart(sub: argparse._SubParsersAction) -> None:
                    "EvalCallback best_model; the --init student's own point is a candidate, so a fine-tuned student "
                    "never validates below where it started. Curve episodes are seeded apart from evaluate's "
                    "(default: --keep-best; --no-keep-best writes the last policy; docs/kickstart.md)")
+    p.add_argument("--average-steps", type=positive_int, default=None, metavar="STEPS",
+                   help="evaluate, keep and write an exponential moving average of PPO's iterates (the policy's "
+                   "weights, time constant STEPS env steps; Nikishin et al. 2018) instead of the last iterate; PPO "
+                   "trains its own iterate as before (default: off)")
     p.add_argument("--checkpoint-every", type=positive_int, default=d.checkpoint_every,
                    help=f"env steps between checkpoints to <out>/student.ckpt.zip (default {d.checkpoint_every})")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/kickstart-<env>-<time>)")
@@ -126,6 +130,7 @@ def run_kickstart_command(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, learning_rate=args.learning_rate, lr_decay=args.lr_decay,
         critic_warmup=args.critic_warmup, log_std_init=args.log_std_init, keep_best=args.keep_best,
         reference_episodes=args.reference_episodes, scale_rewards=args.scale_rewards,
+        average_steps=args.average_steps,
     )  # fmt: skip
     config.validate()
     set_threads(args.threads)

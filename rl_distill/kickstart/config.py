@@ -77,6 +77,10 @@ class KickstartConfig:
     when scaled), and its advantages are noise until then; on the raw-reward tasks measured, kickstart on scaled
     rewards ended level with raw ones (within 0.001 of score) or higher (docs/kickstart.md). PPO from scratch on
     such a task wants the same setting (train_ppo's scale_rewards)."""
+    average_steps: int | None = None
+    """Evaluate, keep and save an exponential moving average of PPO's iterates (the actor's weights) with a time
+    constant of this many environment steps, PPO training its own iterate (rl_distill.sb3.averaging); None: the
+    iterate itself. PPO's iterates near a good policy wander by more than they improve."""
     keep_best: bool = True
     """Write the policy of the best learning-curve point (validation episodes, apart from evaluation's) instead
     of the last (see rl_distill.sb3.training.BestPolicy). After ``init`` its own point is a candidate, so that a
@@ -100,7 +104,8 @@ class KickstartConfig:
         return replace(self, eval_episodes=episodes, eval_every=every)
 
     def validate(self) -> LambdaSchedule:
-        for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every", "reference_episodes"):
+        for name in ("timesteps", "eval_every", "eval_episodes", "checkpoint_every", "reference_episodes",
+                     "average_steps"):
             if (value := getattr(self, name)) is not None and value <= 0:  # None: decided by resolved()
                 raise InputError(f"{name} must be positive, got {value}")
         if self.learning_rate is not None and not (math.isfinite(self.learning_rate) and self.learning_rate > 0):

@@ -31,6 +31,7 @@ from stable_baselines3.common.type_aliases import RolloutBufferSamples
 from rl_distill.errors import InputError
 from rl_distill.losses import ActionBounds, ActionDistribution, Categorical, PolicyLossName, policy_divergence
 from rl_distill.sb3.actor import Actor, decode_rows
+from rl_distill.sb3.averaging import PolicyAverage
 from rl_distill.sb3.policies import actor_parameters
 
 DistillTerm = Literal["kl", "ppd"]
@@ -156,9 +157,11 @@ class KickstartPPO(PPO):
         self.critic_warmup = critic_warmup
         """Environment steps at the start whose updates train only the value function (the policy is held)."""
         self.update_log: list[dict[str, float]] = []
+        self.average: PolicyAverage | None = None
+        """The average of the policy's iterates, updated after each update (``--average-steps``)."""
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "guide", "update_log"]
+        return [*super()._excluded_save_params(), "guide", "update_log", "average"]
 
     def collect_rollouts(self, env: Any, callback: Any, rollout_buffer: Any, n_rollout_steps: int) -> bool:
         complete = super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
@@ -185,6 +188,8 @@ class KickstartPPO(PPO):
         finally:
             for param in held:
                 param.requires_grad_(True)
+        if self.average is not None:
+            self.average.update()
 
     def guided_train(self, *, warming_up: bool) -> None:
         """SB3's PPO update, its gradient plus λ · D's (λ = 0 while only the critic warms up)."""

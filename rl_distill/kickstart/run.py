@@ -8,6 +8,7 @@ curve and one record per PPO update (λ, the distillation term and SB3's ``train
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
@@ -32,6 +33,7 @@ from rl_distill.kickstart.config import KL_DIRECTIONS, KickstartConfig
 from rl_distill.kickstart.ppo import Guide, KickstartPPO, LambdaSchedule
 from rl_distill.progress import check_tensorboard
 from rl_distill.sb3.actor import Actor, sample_actions
+from rl_distill.sb3.averaging import PolicyAverage
 from rl_distill.sb3.envs import StepTimer
 from rl_distill.sb3.policies import LoadedPolicy, check_actor_critic, load_policy, make_student
 from rl_distill.sb3.presets import Preset, linear_schedule, preset_for
@@ -227,6 +229,12 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
             note_once(f"noise of {config.init}", f"the student explores with {config.init}'s Gaussian noise (mean "
                       f"std {std:.3g}; distill copies the teacher's); a fresh student's, --log-std-init -0.5, did "
                       "better from a weak teacher and worse from two strong ones (docs/kickstart.md)")  # fmt: skip
+    averaged = out / f"{name}.ckpt-average.safetensors"
+    if config.average_steps:  # made on the policy's final parameters: after loading, --init and --log-std-init
+        model.average = PolicyAverage(model.policy, horizon_steps=config.average_steps,
+                                      rollout_steps=model.n_steps * model.n_envs)
+        if saved and averaged.exists():
+            model.average.load(averaged)
     # A resumed run keeps the reference it measured (100 episodes of a MuJoCo task take 7-16 s); checkpoints
     # written before it was stored measure it again, to the same value (the episodes are seeded).
     stored = saved.get("reference") if saved else None
@@ -246,12 +254,15 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         evaluated_updates = model._n_updates
         started = time.perf_counter()
         curve["steps"].append(model.num_timesteps)
-        curve["returns"].append(greedy_return(model))
-        if best:
-            best.offer(model, curve["returns"][-1])
+        with model.average.swapped_in() if model.average else contextlib.nullcontext():
+            curve["returns"].append(greedy_return(model))
+            if best:
+                best.offer(model, curve["returns"][-1])
         eval_seconds += time.perf_counter() - started
 
     def save_checkpoint() -> None:
+        if model.average:
+            model.average.save(averaged)
         atomic_write(ckpt, lambda tmp: model.save(tmp))
         atomic_write_json(ckpt_log, {"identity": identity, "updates": model.update_log, "curve": curve,
                                      "reference": guide.reference, "evaluated_updates": evaluated_updates})  # fmt: skip
@@ -269,7 +280,9 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         raise
     seconds = time.perf_counter() - start - eval_seconds  # training alone, as for distill; evaluation apart
     if best:
-        best.restore(model)
+        best.restore(model)  # an average, when the run averages: the curve's points evaluated it
+    elif model.average:
+        model.average.apply()
     model.rollout_buffer_class = RolloutBuffer  # the saved zip is a plain PPO model: PPO.load needs nothing of ours
     path = save_student_model(model, teacher, out, name=name, env_id=config.env_id,
                               settings={"kickstart": asdict(config)})  # fmt: skip
