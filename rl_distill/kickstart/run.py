@@ -142,9 +142,9 @@ def ppo_settings(config: KickstartConfig, preset: Preset) -> dict[str, Any]:
 
 
 def scales_rewards(preset: Preset, teacher: LoadedPolicy) -> bool:
-    """Whether PPO sees rewards scaled by a running return estimate, as the teacher's PPO did: the preset's
-    PPO does, or the teacher's own VecNormalize statistics say it did (SB3's default, so a teacher brought
-    from plain SB3 code with VecNormalize was trained on scaled rewards whatever the env's preset)."""
+    """Whether PPO sees rewards scaled by a running return estimate, as the teacher's PPO did: the teacher's own
+    VecNormalize statistics say so (``norm_reward``, SB3's default, so a teacher from plain SB3 code trained in a
+    VecNormalize did, whatever the env's preset); a teacher without statistics, the env's preset decides."""
     stats = teacher.normalization
     return bool(stats.norm_reward) if stats is not None else preset.normalize
 
