@@ -220,6 +220,10 @@ ONE_SETTING = [  # (the setting; title; what the table compares; columns)
      f"episodes (the default until it became {KickstartConfig('').reference_episodes}) or on "
      "`--reference-episodes N`.",
      ("N", f"{UNNAMED_REFERENCE} episodes", "--reference-episodes N")),
+    (NAMED["average_steps"], "Weight averaging",
+     "Kickstart evaluating, keeping and writing PPO's own iterate, or a moving average of its iterates "
+     "(`--average-steps STEPS`: the time constant in env steps; PPO trains its iterate either way).",
+     ("STEPS", "the iterate", "--average-steps STEPS")),
 ]  # fmt: skip
 
 
