@@ -85,9 +85,8 @@ DISTILL_COLLECT = "dagger"
 
 CASE_OPTIONS = {key: key for key in ("lr_decay", "distill_steps", "bounds", "distill_lr_decay", "critic_warmup",
                                      "learning_rate", "critic_hidden", "critic_init", "log_std_init", "average_steps",
-                                     "distill_term",
-                                     "kl", "reference_episodes", "keep_best", "scale_rewards", "scratch",
-                                     "distill_collect_actions", "distill_keep_best")} | {
+                                     "distill_term", "kl", "reference_episodes", "keep_best", "scale_rewards",
+                                     "scratch", "distill_collect_actions", "distill_keep_best")} | {
                                      "distill_updates": "distill_updates_per_round"}
 """A case's run settings, from the command line's options of the same name (but --distill-updates-per-round)."""
 
