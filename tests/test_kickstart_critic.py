@@ -61,18 +61,23 @@ def test_critic_hidden_with_the_teachers_critic_is_refused(cartpole_teacher: Pat
     assert code == 2 and not (tmp_path / "out").exists()
 
 
+def vecnormalize_teacher(folder: Path, env_id: str, *, norm_reward: bool = True, steps: int = 256) -> Path:
+    """A teacher as plain SB3 code leaves one: PPO trained in a VecNormalize (gamma 0.95, not a preset's), its
+    statistics saved beside the zip."""
+    folder.mkdir()
+    venv = VecNormalize(make_vec_env(env_id, n_envs=2, seed=0), gamma=0.95, norm_reward=norm_reward)
+    PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu").learn(steps).save(
+        folder / "teacher.zip")
+    venv.save(str(folder / "vecnormalize.pkl"))
+    return folder / "teacher.zip"
+
+
 def test_the_teachers_reward_statistics_start_the_students_scaling(tmp_path: Path) -> None:
     """A critic copied from a teacher trained on scaled rewards learnt values on the scale its VecNormalize had
     reached: the student's reward scaling starts from those statistics (return estimate, gamma), not fresh."""
     from rl_distill.kickstart.run import rewards_to_learn
 
-    folder = tmp_path / "teacher"
-    venv = VecNormalize(make_vec_env("CartPole-v1", n_envs=2, seed=0), gamma=0.95)
-    model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu").learn(256)
-    folder.mkdir()
-    model.save(folder / "teacher.zip")
-    venv.save(str(folder / "vecnormalize.pkl"))
-    teacher = load_policy(folder / "teacher.zip", "CartPole-v1")
+    teacher = load_policy(vecnormalize_teacher(tmp_path / "teacher", "CartPole-v1"), "CartPole-v1")
     stats = teacher.normalization
     assert stats is not None and stats.ret_rms.count > 100
 
@@ -93,14 +98,9 @@ def test_a_plain_sb3_teachers_critic_learns_on_the_rewards_its_statistics_say(
 ) -> None:
     """Pendulum-v1's preset normalises, but this teacher's own statistics decide what its critic learnt: scaled
     rewards when they scaled them, raw when they did not, whatever --scale-rewards says."""
-    folder = tmp_path / "teacher"
-    folder.mkdir()
-    venv = VecNormalize(make_vec_env("Pendulum-v1", n_envs=2, seed=0), gamma=0.95, norm_reward=norm_reward)
-    PPO("MlpPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu").learn(128).save(
-        folder / "teacher.zip")
-    venv.save(str(folder / "vecnormalize.pkl"))
+    teacher = vecnormalize_teacher(tmp_path / "teacher", "Pendulum-v1", norm_reward=norm_reward, steps=128)
     flag = "--no-scale-rewards" if norm_reward else "--scale-rewards"
-    code = main(["kickstart", "--teacher", str(folder / "teacher.zip"), "--env", "Pendulum-v1", "--student-hidden",
+    code = main(["kickstart", "--teacher", str(teacher), "--env", "Pendulum-v1", "--student-hidden",
                  "8", "--critic-init", "teacher", flag, "--timesteps", "256", "--eval-every", "256",
                  "--eval-episodes", "1", "--reference-episodes", "2", "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 0

@@ -254,14 +254,14 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
         evaluated_updates = model._n_updates
         started = time.perf_counter()
         curve["steps"].append(model.num_timesteps)
-        with model.average.swapped_in() if model.average else contextlib.nullcontext():
+        with model.average.swapped_in() if model.average is not None else contextlib.nullcontext():
             curve["returns"].append(greedy_return(model))
             if best:
                 best.offer(model, curve["returns"][-1])
         eval_seconds += time.perf_counter() - started
 
     def save_checkpoint() -> None:
-        if model.average:
+        if model.average is not None:
             model.average.save(averaged)
         atomic_write(ckpt, lambda tmp: model.save(tmp))
         atomic_write_json(ckpt_log, {"identity": identity, "updates": model.update_log, "curve": curve,
@@ -281,7 +281,7 @@ def run_kickstart(config: KickstartConfig, teacher_path: Path, out: Path, *, nam
     seconds = time.perf_counter() - start - eval_seconds  # training alone, as for distill; evaluation apart
     if best:
         best.restore(model)  # an average, when the run averages: the curve's points evaluated it
-    elif model.average:
+    elif model.average is not None:
         model.average.apply()
     model.rollout_buffer_class = RolloutBuffer  # the saved zip is a plain PPO model: PPO.load needs nothing of ours
     path = save_student_model(model, teacher, out, name=name, env_id=config.env_id,
