@@ -220,6 +220,10 @@ ONE_SETTING = [  # (the setting; title; what the table compares; columns)
      f"episodes (the default until it became {KickstartConfig('').reference_episodes}) or on "
      "`--reference-episodes N`.",
      ("N", f"{UNNAMED_REFERENCE} episodes", "--reference-episodes N")),
+    (NAMED["critic_init"], "The teacher's critic",
+     "Kickstart with a fresh value function, or with the teacher's (`--critic-init teacher`: its sizes and weights, "
+     "on the rewards the teacher's PPO saw).",
+     ("start", "a fresh critic", "--critic-init teacher")),
     (NAMED["average_steps"], "Weight averaging",
      "Kickstart evaluating, keeping and writing PPO's own iterate, or a moving average of its iterates "
      "(`--average-steps STEPS`: the time constant in env steps; PPO trains its iterate either way).",
